@@ -29,7 +29,7 @@ RuleType = Literal["coverage_floor", "coverage_gap", "maximize_min_coverage"]
 
 
 def default_utility(rank: int) -> int:
-    """The spec's default utility for a preference of ``rank``: ``round(100 * 0.8 ** (rank - 1))``."""
+    """The default utility of a preference: ``round(100 * 0.8 ** (rank - 1))``."""
     return round(100 * 0.8 ** (rank - 1))
 
 

@@ -1,0 +1,129 @@
+"""A columnar (NumPy) view of an :class:`~engine.instance.Instance`, shared by the solvers.
+
+Persons and offers are numbered by their position in the instance. Preference pairs are stored
+in compressed sparse row (CSR) form: the pairs of person ``p`` are
+``pair_start[p]:pair_start[p + 1]``, in rank order (rank 1 first). Money is integer pence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.instance import Instance
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Groups:
+    """The groups of one attribute: ``labels`` in code-point order, and for each person the
+    index of their group in ``labels`` (``-1`` for persons without the attribute)."""
+
+    attribute: str
+    labels: tuple[str, ...]
+    member_group: IntArray
+    #: number of members of each group, aligned with ``labels``
+    sizes: IntArray
+
+
+@dataclass(frozen=True)
+class InstanceArrays:
+    person_ids: tuple[str, ...]
+    offer_ids: tuple[str, ...]
+    budget: IntArray  # (P,) pence
+    need: IntArray  # (P,)
+    lottery: FloatArray  # (P,)
+    max_placements: IntArray  # (P,)
+    capacity: IntArray  # (O,)
+    price: IntArray  # (O,) pence
+    pair_start: IntArray  # (P + 1,)
+    pair_person: IntArray  # (E,)
+    pair_offer: IntArray  # (E,)
+    pair_rank: IntArray  # (E,)
+    pair_utility: IntArray  # (E,)
+    #: the offer's price is within the person's budget (a pair that is not can never be used)
+    pair_affordable: BoolArray  # (E,)
+    #: attribute -> its groups, for every attribute named in a rule
+    groups: dict[str, Groups]
+
+    @property
+    def n_persons(self) -> int:
+        return len(self.person_ids)
+
+    @property
+    def n_offers(self) -> int:
+        return len(self.offer_ids)
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.pair_offer.shape[0])
+
+
+def group_persons(instance: Instance, attribute: str) -> Groups:
+    """Group the persons of ``instance`` by their value of ``attribute``."""
+    values = [person.attributes.get(attribute) for person in instance.persons]
+    labels = tuple(sorted({v for v in values if v is not None}))
+    index = {label: i for i, label in enumerate(labels)}
+    member_group = np.fromiter(
+        (index[v] if v is not None else -1 for v in values), dtype=np.int64, count=len(values)
+    )
+    sizes = np.bincount(member_group[member_group >= 0], minlength=len(labels)).astype(np.int64)
+    return Groups(attribute=attribute, labels=labels, member_group=member_group, sizes=sizes)
+
+
+def to_arrays(instance: Instance) -> InstanceArrays:
+    """Build the columnar view of ``instance`` (linear in the number of preference pairs)."""
+    persons = instance.persons
+    offers = instance.offers
+    offer_index = {offer.id: i for i, offer in enumerate(offers)}
+
+    n_pairs_of = np.fromiter(
+        (len(p.preferences) for p in persons), dtype=np.int64, count=len(persons)
+    )
+    pair_start = np.zeros(len(persons) + 1, dtype=np.int64)
+    np.cumsum(n_pairs_of, out=pair_start[1:])
+    n_pairs = int(pair_start[-1])
+
+    pair_offer = np.empty(n_pairs, dtype=np.int64)
+    pair_rank = np.empty(n_pairs, dtype=np.int64)
+    pair_utility = np.empty(n_pairs, dtype=np.int64)
+    k = 0
+    for person in persons:
+        # Preferences are kept in rank order so that the CSR rows are too.
+        prefs = person.preferences
+        if any(prefs[i].rank > prefs[i + 1].rank for i in range(len(prefs) - 1)):
+            prefs = tuple(sorted(prefs, key=lambda pref: pref.rank))
+        for pref in prefs:
+            pair_offer[k] = offer_index[pref.offer]
+            pair_rank[k] = pref.rank
+            pair_utility[k] = pref.utility
+            k += 1
+    pair_person = np.repeat(np.arange(len(persons), dtype=np.int64), n_pairs_of)
+
+    budget = np.fromiter((p.budget for p in persons), dtype=np.int64, count=len(persons))
+    price = np.fromiter((o.price for o in offers), dtype=np.int64, count=len(offers))
+    attributes = {rule.attribute for rule in instance.policy.rules}
+    return InstanceArrays(
+        person_ids=tuple(p.id for p in persons),
+        offer_ids=tuple(o.id for o in offers),
+        budget=budget,
+        need=np.fromiter((p.need for p in persons), dtype=np.int64, count=len(persons)),
+        lottery=np.fromiter((p.lottery for p in persons), dtype=np.float64, count=len(persons)),
+        max_placements=np.fromiter(
+            (p.max_placements for p in persons), dtype=np.int64, count=len(persons)
+        ),
+        capacity=np.fromiter((o.capacity for o in offers), dtype=np.int64, count=len(offers)),
+        price=price,
+        pair_start=pair_start,
+        pair_person=pair_person,
+        pair_offer=pair_offer,
+        pair_rank=pair_rank,
+        pair_utility=pair_utility,
+        pair_affordable=price[pair_offer] <= budget[pair_person],
+        groups={a: group_persons(instance, a) for a in sorted(attributes)},
+    )
