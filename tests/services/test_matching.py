@@ -1,0 +1,228 @@
+"""The match score: weights, hard fails, order and the plain-word reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from web.services.matching import (
+    WEIGHTS,
+    OfferFacts,
+    PersonFacts,
+    describe_slots,
+    format_distance,
+    format_money,
+    haversine_km,
+    match_offers,
+    score_offer,
+)
+
+NORTHTOWN = (52.600, -1.200)
+# About 3 miles (4.8 km) north of Northtown.
+NEAR_NORTHTOWN = (52.643, -1.200)
+
+CHILDREN = {"work-with-children": "Work with children"}
+JOB = {"paid-job": "Get a paid job"}
+
+
+def person(**kw: object) -> PersonFacts:
+    base: dict[str, object] = {
+        "outcome_tags": {**CHILDREN, **JOB},
+        "budget_pence": 30000,
+        "area": "Northtown",
+        "latitude": NORTHTOWN[0],
+        "longitude": NORTHTOWN[1],
+        "max_travel_km": 10.0,
+        "age_band": "18-25",
+        "need_level": 2,
+        "free_slots": frozenset({"mon-am", "wed-am", "fri-pm"}),
+    }
+    base.update(kw)
+    return PersonFacts(**base)  # type: ignore[arg-type]
+
+
+def offer(**kw: object) -> OfferFacts:
+    base: dict[str, object] = {
+        "id": 1,
+        "title": "Nursery assistant placement",
+        "price_pence": 12000,
+        "outcome_tags": dict(CHILDREN),
+        "area": "Northtown",
+        "latitude": NEAR_NORTHTOWN[0],
+        "longitude": NEAR_NORTHTOWN[1],
+        "slots": frozenset({"mon-am", "wed-am"}),
+    }
+    base.update(kw)
+    return OfferFacts(**base)  # type: ignore[arg-type]
+
+
+def texts(match) -> list[str]:  # type: ignore[no-untyped-def]
+    return [r.text for r in match.reasons]
+
+
+def test_weights_add_up_to_one_hundred() -> None:
+    assert sum(WEIGHTS.values()) == 100
+
+
+def test_perfect_free_offer_next_door_scores_one_hundred() -> None:
+    m = score_offer(
+        person(),
+        offer(
+            price_pence=0,
+            outcome_tags={**CHILDREN, **JOB},
+            latitude=NORTHTOWN[0],
+            longitude=NORTHTOWN[1],
+            eligible_age_bands=frozenset({"18-25"}),
+        ),
+    )
+    assert m.fits
+    assert m.score == 100
+    assert dict(m.points) == dict(WEIGHTS)
+
+
+def test_reasons_are_plain_words_for_a_good_match() -> None:
+    m = score_offer(person(), offer())
+    assert texts(m) == [
+        "This matches your wish: work with children.",
+        "It costs £120, which fits your budget of £300.",
+        "It is in Northtown, 3 miles away.",
+        "It happens on Monday and Wednesday mornings, when you are free.",
+    ]
+    assert m.fits and all(r.kind == "good" for r in m.reasons)
+
+
+def test_each_further_shared_tag_adds_points_up_to_the_weight() -> None:
+    one = score_offer(person(), offer(outcome_tags=CHILDREN))
+    two = score_offer(person(), offer(outcome_tags={**CHILDREN, **JOB}))
+    none = score_offer(person(), offer(outcome_tags={"gardening": "Gardening"}))
+    assert (none.points["aspirations"], one.points["aspirations"]) == (0, 25)
+    assert two.points["aspirations"] == 40
+    many = {f"t{i}": f"Tag {i}" for i in range(6)}
+    three = {k: many[k] for k in ("t0", "t1", "t2")}
+    most = score_offer(person(outcome_tags=many), offer(outcome_tags=three))
+    assert most.points["aspirations"] == WEIGHTS["aspirations"]
+    only_wish = score_offer(person(outcome_tags=CHILDREN), offer(outcome_tags={**CHILDREN, **JOB}))
+    assert only_wish.points["aspirations"] == WEIGHTS["aspirations"]
+    assert "This matches your wishes: work with children and get a paid job." in texts(two)
+    assert "This does not match any of your wishes." in texts(none)
+
+
+def test_over_budget_is_a_hard_fail_with_score_zero_and_a_reason() -> None:
+    m = score_offer(person(), offer(price_pence=40000))
+    assert not m.fits
+    assert m.score == 0
+    assert [r.text for r in m.blockers] == [
+        "It costs £400, which is more than your budget of £300."
+    ]
+
+
+def test_price_exactly_the_budget_fits_for_half_the_budget_points() -> None:
+    m = score_offer(person(), offer(price_pence=30000))
+    assert m.fits
+    assert m.points["budget"] == WEIGHTS["budget"] // 2
+
+
+def test_partly_spent_budget_is_described_as_money_left() -> None:
+    m = score_offer(person(budget_pence=18000, budget_is_partly_spent=True), offer())
+    assert "It costs £120, which fits the £180 left in your budget." in texts(m)
+
+
+def test_no_budget_is_neutral_not_a_fail() -> None:
+    m = score_offer(person(budget_pence=None), offer())
+    assert m.fits
+    assert m.points["budget"] == WEIGHTS["budget"] // 2
+
+
+def test_age_band_and_need_level_rules_are_hard_fails() -> None:
+    m = score_offer(
+        person(need_level=1),
+        offer(eligible_age_bands=frozenset({"26-64", "65+"}), min_need_level=3),
+    )
+    assert not m.fits and m.score == 0
+    assert [r.text for r in m.blockers] == [
+        "It is only for people aged 26-64 or 65+, so you cannot join.",
+        "It is for people with a need level of 3 or more, so you cannot join.",
+    ]
+    too_high = score_offer(person(need_level=5), offer(max_need_level=3))
+    assert not too_high.fits
+
+
+def test_meeting_eligibility_rules_says_so() -> None:
+    m = score_offer(person(), offer(eligible_age_bands=frozenset({"18-25"}), min_need_level=2))
+    assert m.fits
+    assert "You can join it." in texts(m)
+
+
+def test_travel_beyond_limit_costs_points_but_still_fits() -> None:
+    near = score_offer(person(), offer())
+    far = score_offer(person(max_travel_km=2.0), offer())
+    assert far.fits
+    assert far.points["place"] == 0
+    assert near.points["place"] > 10
+    assert (
+        "It is in Northtown, 3 miles away. That is further than the 1 mile you can travel."
+        in texts(far)
+    )
+
+
+def test_without_coordinates_same_area_beats_other_area() -> None:
+    same = score_offer(person(latitude=None), offer())
+    other = score_offer(person(latitude=None), offer(area="Eastbrook"))
+    assert same.points["place"] == WEIGHTS["place"]
+    assert other.points["place"] < same.points["place"]
+    assert "It is in Eastbrook, not in Northtown." in texts(other)
+
+
+def test_online_offers_are_near_everyone() -> None:
+    m = score_offer(person(max_travel_km=0.5), offer(online=True, area=None, latitude=None))
+    assert m.points["place"] == WEIGHTS["place"]
+    assert "It happens online, so you can join from home." in texts(m)
+
+
+def test_availability_counts_the_share_of_sessions_when_free() -> None:
+    half = score_offer(person(), offer(slots=frozenset({"mon-am", "tue-pm"})))
+    none = score_offer(person(), offer(slots=frozenset({"sat-eve"})))
+    unknown = score_offer(person(free_slots=frozenset()), offer())
+    assert half.points["availability"] == 5
+    assert none.points["availability"] == 0
+    assert unknown.points["availability"] == 5
+    assert "It happens on Saturday evening, when you are busy." in texts(none)
+
+
+def test_order_puts_fits_first_then_score_then_price() -> None:
+    over = offer(id=1, title="A", price_pence=50000, outcome_tags={**CHILDREN, **JOB})
+    cheap = offer(id=2, title="B", price_pence=1000, outcome_tags={})
+    dear = offer(id=3, title="C", price_pence=5000, outcome_tags={})
+    best = offer(id=4, title="D", outcome_tags={**CHILDREN, **JOB})
+    ranked = match_offers(person(), [over, cheap, dear, best])
+    assert [m.offer.id for m in ranked] == [4, 2, 3, 1]
+    assert [m.fits for m in ranked] == [True, True, True, False]
+
+
+def test_equal_scores_are_ordered_the_same_every_time() -> None:
+    offers = [offer(id=i, title=f"Same {i % 3}") for i in range(9)]
+    first = [m.offer.id for m in match_offers(person(), offers)]
+    again = [m.offer.id for m in match_offers(person(), list(reversed(offers)))]
+    assert first == again
+
+
+@pytest.mark.parametrize(
+    ("pence", "text"),
+    [(12000, "£120"), (9550, "£95.50"), (123456, "£1,234.56"), (5, "£0.05"), (0, "£0")],
+)
+def test_format_money(pence: int, text: str) -> None:
+    assert format_money(pence) == text
+
+
+def test_haversine_and_miles() -> None:
+    # London to Paris is about 344 km.
+    assert 340 < haversine_km(51.5074, -0.1278, 48.8566, 2.3522) < 348
+    assert format_distance(0.3) == "less than 1 mile"
+    assert format_distance(1.7) == "1 mile"
+    assert format_distance(8.1) == "5 miles"
+
+
+def test_describe_slots_groups_by_part_of_day() -> None:
+    assert describe_slots({"fri-pm", "mon-am", "wed-am"}) == (
+        "Monday and Wednesday mornings and Friday afternoon"
+    )
+    assert describe_slots({"sun-eve"}) == "Sunday evening"

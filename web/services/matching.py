@@ -1,0 +1,371 @@
+"""How well one published offer suits one person: the match score and its reasons.
+
+One function, :func:`match_offers`, scores every offer for a person from 0 to 100 and says why
+in plain words that a reader of about nine can follow. It works on two small frozen dataclasses,
+:class:`PersonFacts` and :class:`OfferFacts`, so it needs no database and no Flask;
+:mod:`web.services.profiles` builds the facts from the models.
+
+The score is the sum of five parts. Each part has a weight (its most points):
+
+=============  ======  =================================================================
+part           points  how the points are earned
+=============  ======  =================================================================
+aspirations        40  the offer's outcome tags that are also the person's: the first
+                       shared tag earns 25 and the second 15 more (40). An offer that
+                       shares every one of the person's tags earns all 40 (so a person
+                       with one wish is not held back). No shared tag: 0.
+budget             20  price against the money left in the person's budget for the open
+                       round: 20 when free, falling in a straight line to 10 at exactly
+                       the money left. No budget yet: 10.
+place              20  distance by the haversine formula when both have coordinates: 20
+                       at 0 km, falling in a straight line to 10 at the person's
+                       ``max_travel_km``, 0 beyond it. Without coordinates: 20 in the
+                       person's own area, 5 elsewhere; 10 when either area is unknown.
+                       Offers given online earn 20 wherever the person lives.
+eligibility        10  10 when the person meets every rule of the offer (age band, need
+                       level); otherwise the offer does not fit (see below).
+availability       10  the share of the offer's sessions that fall when the person is free,
+                       times 10. When either side has not said when: 5.
+=============  ======  =================================================================
+
+Hard fails. An offer the person is not eligible for, or that costs more than the money left
+in their budget, cannot be given to them: the engine never places a person over budget (spec,
+"Feasible allocation", rule 3) and the provider's eligibility rules are binding. Such a match
+has ``fits = False``, ``score = 0`` and a reason of kind ``"blocker"`` for each problem. We keep
+them rather than filter them out, because "why can I not have this?" deserves an answer on the
+offer page; :func:`match_offers` ranks them after every offer that fits (pages that list
+"Matched for you" show only those that fit).
+
+Order. Offers that fit come first, by score (highest first), then by price (cheapest first),
+then by title and id, so equal scores are ordered the same way every time.
+
+Travel beyond ``max_travel_km`` is not a hard fail: people sometimes travel further for the
+right thing, so it only costs points and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+#: The most points each part can earn; they add up to 100.
+WEIGHTS: Mapping[str, int] = {
+    "aspirations": 40,
+    "budget": 20,
+    "place": 20,
+    "eligibility": 10,
+    "availability": 10,
+}
+
+#: Points for the first outcome tag an offer shares with the person, and for each further one.
+FIRST_TAG_POINTS = 25
+FURTHER_TAG_POINTS = 15
+
+#: Mean radius of the Earth in kilometres (IUGG), for the haversine formula.
+EARTH_RADIUS_KM = 6371.0088
+KM_PER_MILE = 1.609344
+
+DAY_NAMES = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+PART_NAMES = {"am": "morning", "pm": "afternoon", "eve": "evening"}
+DAY_ORDER = list(DAY_NAMES)
+PART_ORDER = list(PART_NAMES)
+
+ReasonKind = Literal["good", "neutral", "bad", "blocker"]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonFacts:
+    """What matching needs to know about a person.
+
+    ``outcome_tags`` maps each tag's code to its label ("work-with-children" -> "Work with
+    children"). ``budget_pence`` is the money left in their budget for the open round (``None``
+    when they have no budget). ``free_slots`` holds slots such as ``"mon-am"`` (day: mon..sun;
+    part: am, pm, eve); empty means they have not said.
+    """
+
+    outcome_tags: Mapping[str, str] = field(default_factory=dict)
+    budget_pence: int | None = None
+    budget_is_partly_spent: bool = False
+    area: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    max_travel_km: float | None = None
+    age_band: str | None = None
+    need_level: int | None = None
+    free_slots: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFacts:
+    """What matching needs to know about an offer.
+
+    ``eligible_age_bands`` empty means open to every age. ``min_need_level`` and
+    ``max_need_level`` bound the person's need level when set. ``slots`` are the sessions, in the
+    same form as :attr:`PersonFacts.free_slots`.
+    """
+
+    id: int | str
+    title: str
+    price_pence: int
+    outcome_tags: Mapping[str, str] = field(default_factory=dict)
+    area: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    online: bool = False
+    eligible_age_bands: frozenset[str] = frozenset()
+    min_need_level: int | None = None
+    max_need_level: int | None = None
+    slots: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One sentence about the match. ``part`` names the part of the score it explains."""
+
+    part: str
+    kind: ReasonKind
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The score of one offer for one person, with its parts and reasons.
+
+    ``points`` holds the points of each part (see :data:`WEIGHTS`); ``score`` is their sum when
+    the offer fits and 0 when it does not.
+    """
+
+    offer: OfferFacts
+    score: int
+    fits: bool
+    points: Mapping[str, int]
+    reasons: tuple[Reason, ...]
+
+    @property
+    def blockers(self) -> tuple[Reason, ...]:
+        """The reasons why this offer cannot be given to the person."""
+        return tuple(r for r in self.reasons if r.kind == "blocker")
+
+
+def match_offers(person: PersonFacts, offers: Iterable[OfferFacts]) -> list[Match]:
+    """Score every offer for ``person`` and return them best first.
+
+    See the module's documentation for the weights, the hard fails and the order. Every score is
+    an integer from 0 to 100; reasons come in the order aspirations, budget, place,
+    eligibility, availability.
+    """
+    matches = [score_offer(person, offer) for offer in offers]
+    matches.sort(
+        key=lambda m: (
+            not m.fits,
+            -m.score,
+            m.offer.price_pence,
+            m.offer.title.casefold(),
+            str(m.offer.id),
+        )
+    )
+    return matches
+
+
+def score_offer(person: PersonFacts, offer: OfferFacts) -> Match:
+    """Score one offer for one person (the parts of :func:`match_offers`)."""
+    parts = [
+        ("aspirations", _aspirations(person, offer)),
+        ("budget", _budget(person, offer)),
+        ("place", _place(person, offer)),
+        ("eligibility", _eligibility(person, offer)),
+        ("availability", _availability(person, offer)),
+    ]
+    points = {name: pts for name, (pts, _) in parts}
+    reasons = tuple(reason for _, (_, rs) in parts for reason in rs)
+    fits = not any(r.kind == "blocker" for r in reasons)
+    score = sum(points.values()) if fits else 0
+    return Match(offer=offer, score=score, fits=fits, points=points, reasons=reasons)
+
+
+# --- the parts -------------------------------------------------------------------------------
+
+_Part = tuple[int, list[Reason]]
+
+
+def _aspirations(person: PersonFacts, offer: OfferFacts) -> _Part:
+    shared = [code for code in offer.outcome_tags if code in person.outcome_tags]
+    if not shared:
+        if not person.outcome_tags:
+            text = "You have not told us what you want yet, so we cannot match your wishes."
+            return 0, [Reason("aspirations", "neutral", text)]
+        return 0, [Reason("aspirations", "bad", "This does not match any of your wishes.")]
+    if len(shared) == len(person.outcome_tags):
+        pts = WEIGHTS["aspirations"]
+    else:
+        pts = min(WEIGHTS["aspirations"], FIRST_TAG_POINTS + FURTHER_TAG_POINTS * (len(shared) - 1))
+    labels = [_lower_first(person.outcome_tags[code]) for code in shared]
+    noun = "wish" if len(labels) == 1 else "wishes"
+    text = f"This matches your {noun}: {_join_words(labels)}."
+    return pts, [Reason("aspirations", "good", text)]
+
+
+def _budget(person: PersonFacts, offer: OfferFacts) -> _Part:
+    weight = WEIGHTS["budget"]
+    price = offer.price_pence
+    if person.budget_pence is None:
+        text = f"It costs {format_money(price)}. You do not have a budget for this round yet."
+        return weight // 2, [Reason("budget", "neutral", text)]
+    budget = person.budget_pence
+    what = (
+        f"the {format_money(budget)} left in your budget"
+        if person.budget_is_partly_spent
+        else f"your budget of {format_money(budget)}"
+    )
+    if price > budget:
+        text = f"It costs {format_money(price)}, which is more than {what}."
+        return 0, [Reason("budget", "blocker", text)]
+    # Cheaper leaves more for other things: full points when free, half at the whole budget.
+    pts = weight if budget == 0 else round(weight - (weight / 2) * price / budget)
+    return pts, [Reason("budget", "good", f"It costs {format_money(price)}, which fits {what}.")]
+
+
+def _place(person: PersonFacts, offer: OfferFacts) -> _Part:
+    weight = WEIGHTS["place"]
+    if offer.online:
+        return weight, [Reason("place", "good", "It happens online, so you can join from home.")]
+    where = f"It is in {offer.area}" if offer.area else "It"
+    have_coords = None not in (
+        person.latitude,
+        person.longitude,
+        offer.latitude,
+        offer.longitude,
+    )
+    if have_coords:
+        km = haversine_km(person.latitude, person.longitude, offer.latitude, offer.longitude)  # type: ignore[arg-type]
+        far = format_distance(km)
+        limit = person.max_travel_km
+        if limit is None or limit <= 0:
+            pts = weight if person.area and person.area == offer.area else weight // 2
+            return pts, [Reason("place", "neutral", f"{where}, {far} away.")]
+        if km <= limit:
+            pts = round(weight - (weight / 2) * km / limit)
+            return pts, [Reason("place", "good", f"{where}, {far} away.")]
+        can = format_distance(limit)
+        text = f"{where}, {far} away. That is further than the {can} you can travel."
+        return 0, [Reason("place", "bad", text)]
+    if not person.area or not offer.area:
+        return weight // 2, [Reason("place", "neutral", "We do not know how far away it is.")]
+    if person.area == offer.area:
+        return weight, [Reason("place", "good", f"It is in {offer.area}, where you live.")]
+    return 5, [Reason("place", "bad", f"It is in {offer.area}, not in {person.area}.")]
+
+
+def _eligibility(person: PersonFacts, offer: OfferFacts) -> _Part:
+    reasons: list[Reason] = []
+    if offer.eligible_age_bands and person.age_band not in offer.eligible_age_bands:
+        bands = _join_words(sorted(offer.eligible_age_bands), last="or")
+        text = f"It is only for people aged {bands}, so you cannot join."
+        reasons.append(Reason("eligibility", "blocker", text))
+    need = person.need_level
+    if offer.min_need_level is not None and (need is None or need < offer.min_need_level):
+        text = (
+            f"It is for people with a need level of {offer.min_need_level} or more,"
+            " so you cannot join."
+        )
+        reasons.append(Reason("eligibility", "blocker", text))
+    if offer.max_need_level is not None and (need is None or need > offer.max_need_level):
+        text = (
+            f"It is for people with a need level of {offer.max_need_level} or less,"
+            " so you cannot join."
+        )
+        reasons.append(Reason("eligibility", "blocker", text))
+    if reasons:
+        return 0, reasons
+    if offer.eligible_age_bands or offer.min_need_level is not None:
+        return WEIGHTS["eligibility"], [Reason("eligibility", "good", "You can join it.")]
+    return WEIGHTS["eligibility"], []
+
+
+def _availability(person: PersonFacts, offer: OfferFacts) -> _Part:
+    weight = WEIGHTS["availability"]
+    if not offer.slots:
+        text = "The provider has not said when it happens."
+        return weight // 2, [Reason("availability", "neutral", text)]
+    when = describe_slots(offer.slots)
+    if not person.free_slots:
+        text = f"It happens on {when}. Tell us when you are free to match this."
+        return weight // 2, [Reason("availability", "neutral", text)]
+    free = offer.slots & person.free_slots
+    pts = round(weight * len(free) / len(offer.slots))
+    if free == offer.slots:
+        return pts, [Reason("availability", "good", f"It happens on {when}, when you are free.")]
+    if free:
+        text = f"It happens on {when}. You are free on {describe_slots(free)}."
+        return pts, [Reason("availability", "neutral", text)]
+    return 0, [Reason("availability", "bad", f"It happens on {when}, when you are busy.")]
+
+
+# --- helpers the pages use as well --------------------------------------------------------------
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres between two points given in degrees."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def format_money(pence: int) -> str:
+    """``12000`` -> ``"£120"``, ``9550`` -> ``"£95.50"``, ``123456`` -> ``"£1,234.56"``."""
+    sign = "-" if pence < 0 else ""
+    pounds, rest = divmod(abs(pence), 100)
+    return f"{sign}£{pounds:,}" if rest == 0 else f"{sign}£{pounds:,}.{rest:02d}"
+
+
+def format_distance(km: float) -> str:
+    """A distance in whole miles, as people in the UK say it ("3 miles", "less than 1 mile")."""
+    miles = km / KM_PER_MILE
+    if miles < 0.5:
+        return "less than 1 mile"
+    whole = round(miles)
+    return "1 mile" if whole == 1 else f"{whole} miles"
+
+
+def describe_slots(slots: Iterable[str]) -> str:
+    """``{"mon-am", "wed-am", "fri-pm"}`` -> ``"Monday and Wednesday mornings and Friday
+    afternoon"``; unknown slots are left out."""
+    by_part: dict[str, list[str]] = {}
+    for slot in slots:
+        day, _, part = slot.partition("-")
+        if day in DAY_NAMES and part in PART_NAMES:
+            by_part.setdefault(part, []).append(day)
+    phrases = []
+    for part in PART_ORDER:
+        days = sorted(by_part.get(part, []), key=DAY_ORDER.index)
+        if not days:
+            continue
+        names = [DAY_NAMES[d] for d in days]
+        noun = PART_NAMES[part] + ("s" if len(names) > 1 else "")
+        phrases.append(f"{_join_words(names)} {noun}")
+    return _join_words(phrases) if phrases else "days it has not named"
+
+
+def _join_words(words: list[str], last: str = "and") -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+
+def _lower_first(label: str) -> str:
+    # "Work with children" -> "work with children"; keep acronyms such as "IT skills".
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[:1].lower() + label[1:]
