@@ -8,12 +8,14 @@ from web.services.matching import (
     WEIGHTS,
     OfferFacts,
     PersonFacts,
+    describe_ages,
     describe_slots,
     format_distance,
     format_money,
     haversine_km,
     match_offers,
     score_offer,
+    slots_from_schedule,
 )
 
 NORTHTOWN = (52.600, -1.200)
@@ -32,9 +34,9 @@ def person(**kw: object) -> PersonFacts:
         "latitude": NORTHTOWN[0],
         "longitude": NORTHTOWN[1],
         "max_travel_km": 10.0,
-        "age_band": "18-25",
+        "age_band": "18-24",
         "need_level": 2,
-        "free_slots": frozenset({"mon-am", "wed-am", "fri-pm"}),
+        "free_slots": frozenset({"mon-morning", "wed-morning", "fri-afternoon"}),
     }
     base.update(kw)
     return PersonFacts(**base)  # type: ignore[arg-type]
@@ -49,7 +51,7 @@ def offer(**kw: object) -> OfferFacts:
         "area": "Northtown",
         "latitude": NEAR_NORTHTOWN[0],
         "longitude": NEAR_NORTHTOWN[1],
-        "slots": frozenset({"mon-am", "wed-am"}),
+        "slots": frozenset({"mon-morning", "wed-morning"}),
     }
     base.update(kw)
     return OfferFacts(**base)  # type: ignore[arg-type]
@@ -71,7 +73,7 @@ def test_perfect_free_offer_next_door_scores_one_hundred() -> None:
             outcome_tags={**CHILDREN, **JOB},
             latitude=NORTHTOWN[0],
             longitude=NORTHTOWN[1],
-            eligible_age_bands=frozenset({"18-25"}),
+            eligible_age_bands=("18-24",),
         ),
     )
     assert m.fits
@@ -135,11 +137,11 @@ def test_no_budget_is_neutral_not_a_fail() -> None:
 def test_age_band_and_need_level_rules_are_hard_fails() -> None:
     m = score_offer(
         person(need_level=1),
-        offer(eligible_age_bands=frozenset({"26-64", "65+"}), min_need_level=3),
+        offer(eligible_age_bands=("50-64", "65+"), min_need_level=3),
     )
     assert not m.fits and m.score == 0
     assert [r.text for r in m.blockers] == [
-        "It is only for people aged 26-64 or 65+, so you cannot join.",
+        "It is only for people aged 50 and over, so you cannot join.",
         "It is for people with a need level of 3 or more, so you cannot join.",
     ]
     too_high = score_offer(person(need_level=5), offer(max_need_level=3))
@@ -147,7 +149,7 @@ def test_age_band_and_need_level_rules_are_hard_fails() -> None:
 
 
 def test_meeting_eligibility_rules_says_so() -> None:
-    m = score_offer(person(), offer(eligible_age_bands=frozenset({"18-25"}), min_need_level=2))
+    m = score_offer(person(), offer(eligible_age_bands=("18-24",), min_need_level=2))
     assert m.fits
     assert "You can join it." in texts(m)
 
@@ -179,8 +181,8 @@ def test_online_offers_are_near_everyone() -> None:
 
 
 def test_availability_counts_the_share_of_sessions_when_free() -> None:
-    half = score_offer(person(), offer(slots=frozenset({"mon-am", "tue-pm"})))
-    none = score_offer(person(), offer(slots=frozenset({"sat-eve"})))
+    half = score_offer(person(), offer(slots=frozenset({"mon-morning", "tue-afternoon"})))
+    none = score_offer(person(), offer(slots=frozenset({"sat-evening"})))
     unknown = score_offer(person(free_slots=frozenset()), offer())
     assert half.points["availability"] == 5
     assert none.points["availability"] == 0
@@ -222,7 +224,16 @@ def test_haversine_and_miles() -> None:
 
 
 def test_describe_slots_groups_by_part_of_day() -> None:
-    assert describe_slots({"fri-pm", "mon-am", "wed-am"}) == (
+    assert describe_slots({"fri-afternoon", "mon-morning", "wed-morning"}) == (
         "Monday and Wednesday mornings and Friday afternoon"
     )
-    assert describe_slots({"sun-eve"}) == "Sunday evening"
+    assert describe_slots({"sun-evening"}) == "Sunday evening"
+
+
+def test_slots_from_schedule_and_ages_in_words() -> None:
+    schedule = {"mon": ["morning"], "wed": ["morning", "afternoon"], "xyz": ["morning"]}
+    assert slots_from_schedule(schedule) == {"mon-morning", "wed-morning", "wed-afternoon"}
+    assert slots_from_schedule({}) == frozenset()
+    assert describe_ages(("18-24", "25-34")) == "aged 18 to 34"
+    assert describe_ages(("16-17",)) == "aged 16 to 17"
+    assert describe_ages(("65+",)) == "aged 65 and over"

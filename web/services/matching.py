@@ -76,7 +76,7 @@ DAY_NAMES = {
     "sat": "Saturday",
     "sun": "Sunday",
 }
-PART_NAMES = {"am": "morning", "pm": "afternoon", "eve": "evening"}
+PART_NAMES = {"morning": "morning", "afternoon": "afternoon", "evening": "evening"}
 DAY_ORDER = list(DAY_NAMES)
 PART_ORDER = list(PART_NAMES)
 
@@ -89,8 +89,9 @@ class PersonFacts:
 
     ``outcome_tags`` maps each tag's code to its label ("work-with-children" -> "Work with
     children"). ``budget_pence`` is the money left in their budget for the open round (``None``
-    when they have no budget). ``free_slots`` holds slots such as ``"mon-am"`` (day: mon..sun;
-    part: am, pm, eve); empty means they have not said.
+    when they have no budget). ``free_slots`` holds slots such as ``"mon-morning"`` (day:
+    mon..sun; part: morning, afternoon, evening; see :func:`slots_from_schedule`); empty means
+    they have not said.
     """
 
     outcome_tags: Mapping[str, str] = field(default_factory=dict)
@@ -109,7 +110,8 @@ class PersonFacts:
 class OfferFacts:
     """What matching needs to know about an offer.
 
-    ``eligible_age_bands`` empty means open to every age. ``min_need_level`` and
+    ``eligible_age_bands`` lists the age bands (such as ``"18-24"``, ``"65+"``) that may join,
+    youngest first; empty means open to every age. ``min_need_level`` and
     ``max_need_level`` bound the person's need level when set. ``slots`` are the sessions, in the
     same form as :attr:`PersonFacts.free_slots`.
     """
@@ -122,7 +124,7 @@ class OfferFacts:
     latitude: float | None = None
     longitude: float | None = None
     online: bool = False
-    eligible_age_bands: frozenset[str] = frozenset()
+    eligible_age_bands: tuple[str, ...] = ()
     min_need_level: int | None = None
     max_need_level: int | None = None
     slots: frozenset[str] = frozenset()
@@ -269,8 +271,9 @@ def _place(person: PersonFacts, offer: OfferFacts) -> _Part:
 def _eligibility(person: PersonFacts, offer: OfferFacts) -> _Part:
     reasons: list[Reason] = []
     if offer.eligible_age_bands and person.age_band not in offer.eligible_age_bands:
-        bands = _join_words(sorted(offer.eligible_age_bands), last="or")
-        text = f"It is only for people aged {bands}, so you cannot join."
+        text = (
+            f"It is only for people {describe_ages(offer.eligible_age_bands)}, so you cannot join."
+        )
         reasons.append(Reason("eligibility", "blocker", text))
     need = person.need_level
     if offer.min_need_level is not None and (need is None or need < offer.min_need_level):
@@ -339,9 +342,36 @@ def format_distance(km: float) -> str:
     return "1 mile" if whole == 1 else f"{whole} miles"
 
 
+def slots_from_schedule(schedule: Mapping[str, Iterable[str]] | None) -> frozenset[str]:
+    """``{"mon": ["morning"], "wed": ["morning", "afternoon"]}`` (the shape of
+    ``Offer.schedule`` and ``PersonProfile.availability``) -> ``{"mon-morning", ...}``."""
+    if not schedule:
+        return frozenset()
+    return frozenset(
+        f"{day}-{part}"
+        for day, parts in schedule.items()
+        if day in DAY_NAMES
+        for part in parts
+        if part in PART_NAMES
+    )
+
+
+def describe_ages(bands: Iterable[str]) -> str:
+    """Age bands, youngest first, as words: ``("18-24", "25-34")`` -> ``"aged 18 to 34"``,
+    ``("65+",)`` -> ``"aged 65 and over"``."""
+    bands = list(bands)
+    if not bands:
+        return "of any age"
+    low = bands[0].split("-")[0].rstrip("+")
+    last = bands[-1]
+    if last.endswith("+"):
+        return f"aged {low} and over"
+    return f"aged {low} to {last.split('-')[-1]}"
+
+
 def describe_slots(slots: Iterable[str]) -> str:
-    """``{"mon-am", "wed-am", "fri-pm"}`` -> ``"Monday and Wednesday mornings and Friday
-    afternoon"``; unknown slots are left out."""
+    """``{"mon-morning", "wed-morning", "fri-afternoon"}`` -> ``"Monday and Wednesday mornings
+    and Friday afternoon"``; unknown slots are left out."""
     by_part: dict[str, list[str]] = {}
     for slot in slots:
         day, _, part = slot.partition("-")
