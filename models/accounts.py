@@ -1,0 +1,148 @@
+"""Councils, user accounts, server-side sessions and login throttling."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from models.base import Base, CreatedAtMixin, TimestampMixin, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from models.people import PersonProfile
+    from models.providers import Provider, ProviderMember
+    from models.rounds import Round
+
+
+class Role(enum.StrEnum):
+    """What a user is in the service; decides which pages and API operations they may use."""
+
+    person = "person"
+    advocate = "advocate"
+    provider = "provider"
+    commissioner = "commissioner"
+    admin = "admin"
+
+
+class Council(TimestampMixin, Base):
+    """A local authority running commissioning rounds. ``areas`` lists its area names."""
+
+    __tablename__ = "councils"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    areas: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    users: Mapped[list[User]] = relationship(back_populates="council")
+    providers: Mapped[list[Provider]] = relationship(back_populates="council")
+    rounds: Mapped[list[Round]] = relationship(back_populates="council")
+
+
+class User(TimestampMixin, Base):
+    """Anyone who signs in. The email is stored lower-cased so it is unique however typed."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_lower"),
+        CheckConstraint("failed_login_count >= 0", name="failed_login_count_nonneg"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "user_role"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Base32 TOTP secret; required for commissioners and admins once enrolled.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last TOTP time step accepted, so a code cannot be replayed within its window.
+    totp_last_step: Mapped[int | None]
+    is_active: Mapped[bool] = mapped_column(default=True)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    failed_login_count: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    council_id: Mapped[int | None] = mapped_column(
+        ForeignKey("councils.id", ondelete="RESTRICT"), index=True
+    )
+    # Set when the account was erased under a privacy request (see models.privacy).
+    erased_at: Mapped[datetime | None]
+
+    council: Mapped[Council | None] = relationship(back_populates="users")
+    sessions: Mapped[list[UserSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+    person_profile: Mapped[PersonProfile | None] = relationship(
+        back_populates="user", foreign_keys="PersonProfile.user_id", uselist=False
+    )
+    provider_memberships: Mapped[list[ProviderMember]] = relationship(back_populates="user")
+
+    @validates("email")
+    def _lower_email(self, _key: str, value: str) -> str:
+        return value.strip().lower()
+
+
+class UserSession(CreatedAtMixin, Base):
+    """A server-side login session. The cookie holds a random token; only its hash is kept.
+
+    A session is valid while ``revoked_at`` is null, ``expires_at`` (absolute) is in the future
+    and ``last_seen_at`` is recent enough for the idle timeout. Logging out, changing the
+    password or locking the account sets ``revoked_at``.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    # Whether the second factor (TOTP) was passed in this session.
+    second_factor_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class LoginThrottle(Base):
+    """A fixed-window counter of failed sign-ins, shared by every worker through the database.
+
+    ``key`` names what is counted, e.g. ``"account:ann@example.org"`` or ``"ip:127.0.0.1"``.
+    """
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (CheckConstraint("attempts >= 0", name="attempts_nonneg"),)
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
+class IdempotencyRecord(CreatedAtMixin, Base):
+    """The stored answer to a POST sent with an ``Idempotency-Key`` header.
+
+    A replay with the same key and user gets the same status and body; a replay whose request
+    differs (another ``request_hash``) is refused. ``response_status`` is null while the first
+    request is still being processed.
+    """
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("key", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(Text)
+    response_headers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+Index("ix_idempotency_records_created_at", IdempotencyRecord.created_at)
