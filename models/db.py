@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 DATABASE_URL_ENV = "TAPESTRY_DATABASE_URL"
+INSTANCE_PATH_ENV = "TAPESTRY_INSTANCE_PATH"
 
 
 def default_database_url(instance_path: str | os.PathLike[str]) -> str:
@@ -28,8 +29,13 @@ def default_database_url(instance_path: str | os.PathLike[str]) -> str:
 
 
 def database_url_from_env(instance_path: str | os.PathLike[str] = "instance") -> str:
-    """``TAPESTRY_DATABASE_URL`` when set, else the default SQLite file in ``instance_path``."""
-    return os.environ.get(DATABASE_URL_ENV) or default_database_url(instance_path)
+    """``TAPESTRY_DATABASE_URL`` when set, else the default SQLite file in the instance folder.
+
+    The instance folder is ``TAPESTRY_INSTANCE_PATH`` when set, else ``instance_path``
+    (relative paths are taken from the current directory).
+    """
+    folder = os.environ.get(INSTANCE_PATH_ENV) or instance_path
+    return os.environ.get(DATABASE_URL_ENV) or default_database_url(folder)
 
 
 def normalise_url(url: str) -> str:

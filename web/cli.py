@@ -22,3 +22,23 @@ def solve_cmd(file: str, out: str | None, mechanism: str | None, time_limit: flo
     from engine.cli import run_solve
 
     sys.exit(run_solve(file, out=out, mechanism=mechanism, time_limit_s=time_limit))
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database commands."""
+
+
+@db_group.command("upgrade")
+@click.option(
+    "--url",
+    default=None,
+    help="Database URL (default: TAPESTRY_DATABASE_URL, else instance/tapestry.sqlite).",
+)
+def db_upgrade_cmd(url: str | None) -> None:
+    """Create or update the database tables to the newest version."""
+    from models.db import database_url_from_env, upgrade
+
+    target = url or database_url_from_env("instance")
+    upgrade(target)
+    click.echo("The database is up to date.")
