@@ -1,0 +1,156 @@
+"""Shared test fixtures.
+
+Databases: SQLite by default (a temporary file per xdist worker); PostgreSQL when
+``TAPESTRY_TEST_DATABASE_URL`` names a server (``scripts/test`` sets it): each worker then gets
+its own database, named after the worker with a random suffix, dropped at the end.
+
+- ``database_url``: the worker's database URL, migrated by ``db_engine``.
+- ``db_engine``: an engine on that database, upgraded to the newest migration.
+- ``db_connection``: a connection inside an outer transaction that is rolled back after the
+  test. Bind anything that must see the test's rows to it (e.g. the web app's sessions).
+- ``db_session``: a ``Session`` joined to ``db_connection`` ("join a session into an external
+  transaction"): ``commit()`` inside the code under test only releases a savepoint, and
+  everything is rolled back after the test. ``tests.factories`` use this session.
+- ``fresh_database_url``: a brand-new, migrated database of its own for tests that need real
+  commits, several connections or processes; removed after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from models.db import make_engine, normalise_url, upgrade
+from tests import factories
+
+TEST_DATABASE_URL_ENV = "TAPESTRY_TEST_DATABASE_URL"
+
+
+def _server_url() -> str | None:
+    url = os.environ.get(TEST_DATABASE_URL_ENV)
+    return normalise_url(url) if url else None
+
+
+def _worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _create_postgres_database(server_url: str, label: str) -> str:
+    """Create an empty database on the server; return its URL."""
+    name = f"tapestry_test_{label}_{secrets.token_hex(4)}".lower()
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(server_url: str, database_url: str) -> None:
+    name = make_url(database_url).database
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of this test worker's database (SQLite file, or PostgreSQL database)."""
+    server = _server_url()
+    if server is None:
+        path = tmp_path_factory.mktemp(f"db-{_worker_id()}") / "tapestry.sqlite"
+        yield f"sqlite:///{path}"
+        return
+    url = _create_postgres_database(server, _worker_id())
+    try:
+        yield url
+    finally:
+        _drop_postgres_database(server, url)
+
+
+@pytest.fixture(scope="session")
+def db_engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the worker's database, migrated to the newest revision."""
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def db_connection(db_engine: Engine) -> Iterator[Connection]:
+    """A connection in an outer transaction, rolled back after the test."""
+    connection = db_engine.connect()
+    outer = connection.begin()
+    try:
+        yield connection
+    finally:
+        if outer.is_active:
+            outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def db_session(db_connection: Connection) -> Iterator[Session]:
+    """A session joined to the test's outer transaction; nothing it does outlives the test."""
+    session = Session(
+        bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    factories.use_session(session)
+    try:
+        yield session
+    finally:
+        factories.use_session(None)
+        session.close()
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    """A new database of the test's own, migrated to the newest revision; removed afterwards."""
+    server = _server_url()
+    if server is None:
+        url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+        upgrade(url)
+        yield url
+        return
+    url = _create_postgres_database(server, f"{_worker_id()}_fresh")
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        _drop_postgres_database(server, url)
+
+
+@pytest.fixture
+def fresh_engine(fresh_database_url: str) -> Iterator[Engine]:
+    """An engine on ``fresh_database_url``."""
+    engine = make_engine(fresh_database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def dialect_name(db_engine: Engine) -> str:
+    """``"sqlite"`` or ``"postgresql"``: the database the tests run on."""
+    return db_engine.dialect.name
+
+
+@pytest.fixture
+def skip_unless_postgres(dialect_name: str) -> None:
+    if dialect_name != "postgresql":
+        pytest.skip("needs PostgreSQL (set TAPESTRY_TEST_DATABASE_URL)")
