@@ -1,0 +1,116 @@
+"""The JSON API at ``/api/v1`` (flask-smorest), its OpenAPI document and its docs page.
+
+Adding a resource: write ``web/api/<resource>/routes.py`` with ``blp = Blueprint(...)``
+(``flask_smorest.Blueprint``, ``url_prefix="/<resource>"``) and ``schemas.py`` with schemas
+derived from ``web.api.schemas.StrictSchema`` (unknown fields are refused), then add the
+module to ``RESOURCES`` below. Guard the blueprint with ``web.auth.guard_blueprint`` or views
+with ``roles_required``; pages and API share one authorisation. Use one success code per view.
+
+Conventions every client can rely on:
+
+- Signing in uses the same session cookie as the pages (``tapestry_session``); signed-out
+  requests to protected operations answer 401.
+- Requests that change something (POST, PUT, PATCH, DELETE) must send an ``X-Requested-With``
+  header (any value) or an ``X-CSRFToken`` header; see ``web.security``.
+- Every error is ``{"code": 404, "status": "Not Found", "message": "...", "errors": {}}``;
+  ``errors`` maps a field name to its messages (validation failures answer 422).
+- Request bodies are capped at ``MAX_CONTENT_LENGTH`` (413).
+- The OpenAPI document is at ``/api/v1/openapi.json``; a plain HTML page describing every
+  operation is at ``/api/v1/docs``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from flask import Blueprint, Flask, render_template
+from flask_smorest import Api
+
+from web.api.schemas import ErrorSchema
+
+API_PREFIX = "/api/v1"
+# Modules under web.api with a ``blp`` to register, in the order they appear in the docs.
+RESOURCES: list[str] = ["me"]
+
+
+class TapestryApi(Api):  # type: ignore[misc]
+    """flask-smorest's ``Api`` with Tapestry's error shape.
+
+    Errors are answered by ``web.errors`` for the whole app (pages get HTML, the API gets JSON),
+    so the API does not register a handler of its own.
+    """
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self) -> None:
+        return None
+
+
+api = TapestryApi(
+    spec_kwargs={
+        "info": {
+            "description": (
+                "Tapestry's JSON API. Sign in through the site to get the session cookie. "
+                "Requests that change something must send an X-Requested-With header. "
+                "Every error has the body {code, status, message, errors}."
+            )
+        }
+    }
+)
+
+docs_bp = Blueprint("api_docs", __name__)
+
+
+@docs_bp.get(f"{API_PREFIX}/docs")
+def docs() -> str:
+    """A readable page listing every operation, built from the OpenAPI document (no JS)."""
+    return render_template("api/docs.html", operations=_operations(api.spec.to_dict()))
+
+
+def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    operations = []
+    for path, item in spec.get("paths", {}).items():
+        for method, op in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            operations.append(
+                {
+                    "method": method.upper(),
+                    "path": API_PREFIX + path if not path.startswith(API_PREFIX) else path,
+                    "summary": op.get("summary") or "",
+                    "description": op.get("description") or "",
+                    "tags": op.get("tags") or [],
+                    "parameters": [
+                        {
+                            "name": p.get("name"),
+                            "in": p.get("in"),
+                            "required": bool(p.get("required")),
+                        }
+                        for p in op.get("parameters", [])
+                    ],
+                    "responses": sorted(op.get("responses", {}).items()),
+                }
+            )
+    return operations
+
+
+def init_app(app: Flask) -> None:
+    api.init_app(
+        app,
+        spec_kwargs={
+            "components": {
+                "securitySchemes": {
+                    "sessionCookie": {
+                        "type": "apiKey",
+                        "in": "cookie",
+                        "name": app.config["AUTH_COOKIE_NAME"],
+                    }
+                }
+            }
+        },
+    )
+    for name in RESOURCES:
+        module = import_module(f"web.api.{name}.routes")
+        api.register_blueprint(module.blp, url_prefix=f"{API_PREFIX}{module.blp.url_prefix}")
+    app.register_blueprint(docs_bp)

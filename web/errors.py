@@ -1,0 +1,196 @@
+"""Error answers: GOV.UK-styled pages, and one JSON shape for everything under ``/api/``.
+
+API errors always look like this (``errors`` maps a field to its messages; it may be empty)::
+
+    {"code": 404, "status": "Not Found", "message": "...", "errors": {}}
+
+Raise them with ``flask.abort(status, description="...")`` or flask-smorest's ``abort(status,
+message="...", errors={...})``. A lost database connection answers 503 (with ``Retry-After``)
+instead of 500, so clients and load balancers know to try again.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from web.security import is_api_request
+
+log = logging.getLogger(__name__)
+
+# Plain-English titles and explanations for pages. Statuses not listed use 500's wording if 5xx
+# and 400's otherwise.
+PAGE_TEXT: dict[int, tuple[str, str]] = {
+    400: (
+        "Sorry, there is a problem with that request",
+        "Something in the request was wrong or out of date. Go back, reload the page and try "
+        "again.",
+    ),
+    401: ("You need to sign in", "Sign in to see this page."),
+    403: (
+        "You cannot see this page",
+        "Your account does not let you see this page. If you think it should, ask the council.",
+    ),
+    404: (
+        "Page not found",
+        "If you typed the web address, check it is correct. If you pasted the web address, "
+        "check you copied the entire address.",
+    ),
+    405: ("Sorry, that did not work", "This page cannot be used in that way."),
+    413: (
+        "What you sent is too big",
+        "Try again with less text or a smaller file.",
+    ),
+    429: (
+        "Too many tries",
+        "You have tried too many times. Wait 15 minutes, then try again.",
+    ),
+    500: (
+        "Sorry, there is a problem with the service",
+        "Try again later. Nothing you have saved has been lost.",
+    ),
+    503: (
+        "Sorry, the service is unavailable",
+        "Try again in a few minutes. Nothing you have saved has been lost.",
+    ),
+}
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(OperationalError, handle_database_down)
+    app.register_error_handler(DBAPIError, handle_database_error)
+
+
+def reason_phrase(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Error"
+
+
+def error_payload(
+    code: int, message: str | None = None, errors: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The one JSON error shape: ``{code, status, message, errors}``."""
+    return {
+        "code": code,
+        "status": reason_phrase(code),
+        "message": message or reason_phrase(code),
+        "errors": errors or {},
+    }
+
+
+def _field_errors(data: dict[str, Any]) -> dict[str, Any]:
+    # webargs reports validation messages grouped by location ({"json": {"name": [...]}}).
+    # Clients care about the field, so the location level is dropped, and a message that
+    # belongs to the whole body (marshmallow's "_schema") is kept under that name.
+    messages = data.get("errors") or data.get("messages") or {}
+    if not isinstance(messages, dict):
+        return {"_schema": messages if isinstance(messages, list) else [str(messages)]}
+    locations = {"json", "query", "form", "headers", "cookies", "files", "path", "view_args"}
+    if messages and set(messages) <= locations:
+        flat: dict[str, Any] = {}
+        for location_errors in messages.values():
+            if isinstance(location_errors, dict):
+                flat.update(location_errors)
+            else:
+                flat.setdefault("_schema", []).extend(location_errors)
+        return flat
+    return messages
+
+
+def _api_response(error: HTTPException) -> Response:
+    code = error.code or 500
+    data = getattr(error, "data", None) or {}
+    message = data.get("message")
+    if message is None:
+        message = _api_message(error, code)
+    response = jsonify(error_payload(code, str(message), _field_errors(data)))
+    response.status_code = code
+    for name, value in (data.get("headers") or {}).items():
+        response.headers[name] = value
+    if code == 405 and getattr(error, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(error.valid_methods or [])
+    return response
+
+
+def _api_message(error: HTTPException, code: int) -> str:
+    if code == 422:
+        return "Some of what you sent is not valid."
+    if code >= 500:
+        return PAGE_TEXT.get(code, PAGE_TEXT[500])[0]
+    description = error.description or ""
+    # werkzeug's stock descriptions are written for developers; ours are kept.
+    default = type(error).description
+    if description and description != default:
+        return description
+    return {
+        401: "Sign in to use this part of the API.",
+        403: "You may not do this.",
+        404: "Nothing was found at this address.",
+        405: "This address does not accept that method.",
+        413: "The request body is too large.",
+        429: "Too many requests. Wait, then try again.",
+    }.get(code, reason_phrase(code))
+
+
+def _page_response(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+    code = error.code or 500
+    fallback = PAGE_TEXT[500] if code >= 500 else PAGE_TEXT[400]
+    title, body = PAGE_TEXT.get(code, fallback)
+    headers: dict[str, str] = {}
+    if code == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods or [])
+    html = render_template("errors/error.html", code=code, title=title, body=body)
+    return html, code, headers
+
+
+def handle_http_exception(error: HTTPException) -> Any:
+    if isinstance(error, InternalServerError) and error.original_exception is not None:
+        log.error(
+            "unhandled error (request %s)",
+            g.get("request_id"),
+            exc_info=error.original_exception,
+        )
+    if error.code is None:
+        return error  # a redirect raised as an exception (RequestRedirect): let it through
+    if is_api_request():
+        return _api_response(error)
+    return _page_response(error)
+
+
+def handle_database_down(error: OperationalError) -> Any:
+    log.error("database unavailable (request %s): %s", g.get("request_id"), type(error).__name__)
+    g.database_down = True  # the error page must not ask the database who is signed in
+    _rollback_quietly()
+    unavailable = ServiceUnavailable()
+    response = handle_http_exception(unavailable)
+    if isinstance(response, Response):
+        response.headers["Retry-After"] = "5"
+        return response
+    html, code, headers = response
+    headers["Retry-After"] = "5"
+    return html, code, headers
+
+
+def handle_database_error(error: DBAPIError) -> Any:
+    if error.connection_invalidated:
+        return handle_database_down(error)  # type: ignore[arg-type]
+    _rollback_quietly()
+    server_error = InternalServerError(original_exception=error)
+    return handle_http_exception(server_error)
+
+
+def _rollback_quietly() -> None:
+    session = g.get("db_session")
+    if session is not None:
+        try:
+            session.rollback()
+        except Exception:  # noqa: BLE001 - the connection is already broken; nothing to add
+            log.debug("rollback after a database error failed too")

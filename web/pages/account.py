@@ -1,0 +1,204 @@
+"""Sign in, the one-time code step, sign out and change password."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from models.accounts import User, UserSession
+from models.base import utcnow
+from web.auth import (
+    clear_auth_cookie,
+    client_address,
+    current_user_session,
+    home_url,
+    pending_second_factor_session,
+    session_policy,
+    set_auth_cookie,
+    throttle_policy,
+)
+from web.db import get_session
+from web.forms import ChangePasswordForm, SecondFactorForm, SignInForm
+from web.services import accounts
+
+bp = Blueprint("account", __name__)
+
+THROTTLED_MESSAGE = "You have tried to sign in too many times. Wait 15 minutes, then try again."
+WRONG_MESSAGE = "The email address or password is not right"
+
+
+def _safe_next(target: str | None) -> str | None:
+    """A local path to go back to after signing in; anything else is ignored."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+def _begin(user: User, next_url: str | None) -> Response:
+    """Start a session for ``user`` and send them on (to the one-time code step if needed)."""
+    db = get_session()
+    token, _row = accounts.start_session(
+        db,
+        user,
+        now=utcnow(),
+        policy=session_policy(),
+        address=client_address(),
+        user_agent=request.headers.get("User-Agent"),
+    )
+    db.commit()
+    session.clear()  # a fresh CSRF secret for the signed-in session
+    if next_url:
+        session["next_url"] = next_url
+    if accounts.needs_second_factor(user):
+        target = url_for("account.second_factor")
+    else:
+        target = session.pop("next_url", None) or home_url(user)
+    response = redirect(target)
+    set_auth_cookie(response, token)
+    return response
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> Any:
+    if current_user.is_authenticated:
+        return redirect(home_url(current_user.user))
+    form = SignInForm()
+    next_url = _safe_next(request.args.get("next"))
+    status = 200
+    if form.validate_on_submit():
+        db = get_session()
+        outcome = accounts.authenticate(
+            db,
+            form.email.data or "",
+            form.password.data or "",
+            address=client_address(),
+            now=utcnow(),
+            policy=throttle_policy(),
+        )
+        db.commit()  # the attempt counts even when it fails
+        if outcome.status is accounts.SignInStatus.ok and outcome.user is not None:
+            return _begin(outcome.user, next_url)
+        if outcome.status is accounts.SignInStatus.throttled:
+            form.email.errors = [THROTTLED_MESSAGE]
+            status = 429
+        else:
+            form.email.errors = [WRONG_MESSAGE]
+            status = 401
+    elif form.is_submitted():
+        status = 400
+    return render_template("account/sign_in.html", form=form), status
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+def second_factor() -> Any:
+    row = pending_second_factor_session()
+    if row is None:
+        if current_user.is_authenticated:
+            return redirect(home_url(current_user.user))
+        return redirect(url_for("account.sign_in"))
+    user = row.user
+    setting_up = not user.totp_secret
+    secret = accounts.new_totp_secret_for(row, current_app.secret_key or "") if setting_up else None
+    form = SecondFactorForm()
+    status = 200
+    if form.validate_on_submit():
+        db = get_session()
+        now = utcnow()
+        allowed = accounts.count_sign_in_attempt(
+            db, user.email, client_address(), now, throttle_policy()
+        )
+        passed = allowed and accounts.verify_second_factor(
+            db, row, form.code.data or "", now=now, setup_secret=secret
+        )
+        if passed:
+            accounts.sign_in_succeeded(db, user.email, client_address())
+        db.commit()
+        if passed:
+            return redirect(session.pop("next_url", None) or home_url(user))
+        if not allowed:
+            form.code.errors = [THROTTLED_MESSAGE]
+            status = 429
+        else:
+            form.code.errors = ["That code is not right. Enter the newest code from your app"]
+            status = 401
+    elif form.is_submitted():
+        status = 400
+    return (
+        render_template(
+            "account/second_factor.html",
+            form=form,
+            setting_up=setting_up,
+            secret=secret,
+            secret_uri=accounts.totp_uri(secret, user.email) if secret else None,
+        ),
+        status,
+    )
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    row: UserSession | None = current_user_session() or pending_second_factor_session()
+    if row is not None:
+        db = get_session()
+        accounts.end_session(db, row, now=utcnow())
+        db.commit()
+    session.clear()
+    flash("You have signed out", "success")
+    response = redirect(url_for("public.start"))
+    clear_auth_cookie(response)
+    return response
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> Any:
+    form = ChangePasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        db = get_session()
+        user = current_user.user
+        now = utcnow()
+        problem = accounts.change_password(
+            db, user, form.current_password.data or "", form.new_password.data or "", now=now
+        )
+        if problem is None:
+            token, row = accounts.start_session(
+                db,
+                user,
+                now=now,
+                policy=session_policy(),
+                address=client_address(),
+                user_agent=request.headers.get("User-Agent"),
+            )
+            # This device has just proved the password and already passed the one-time code.
+            row.second_factor_at = current_user.user_session.second_factor_at
+            db.commit()
+            flash("Your password has been changed. You have been signed out everywhere else.")
+            response = redirect(home_url(user))
+            set_auth_cookie(response, token)
+            return response
+        db.rollback()
+        field = form.current_password if "current" in problem else form.new_password
+        field.errors = [problem]
+        status = 400
+    elif form.is_submitted():
+        status = 400
+    return render_template("account/change_password.html", form=form), status

@@ -1,0 +1,413 @@
+"""Accounts: passwords, sign-in throttling, server-side sessions and the second factor.
+
+Use cases only: every function takes the SQLAlchemy ``session`` first, may ``flush()``, never
+commits and never imports Flask. The web layer (``web/auth.py``, ``web/pages/account.py``)
+decides when to commit and how tokens travel in cookies.
+
+Rules kept here:
+
+- Passwords are hashed with argon2id (argon2-cffi's defaults); a hash made with older
+  parameters is replaced at the next successful sign-in.
+- A session is a random token held by the browser; the database keeps only its SHA-256 hash.
+  A session ends when it is revoked (sign-out, password change), when it has not been used for
+  ``SessionPolicy.idle``, or ``SessionPolicy.absolute`` after it began, whichever is first.
+- Sign-in attempts are counted per account and per address in fixed windows shared by every
+  worker through the ``login_throttles`` table. The count goes up *before* the password is
+  checked, so parallel guesses cannot slip past the limit; a successful sign-in hands back its
+  own attempt.
+- Commissioners and admins must pass a time-based one-time code (TOTP, RFC 6238) in each
+  session; a code is accepted once only.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import case, delete, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models.accounts import LoginThrottle, Role, User, UserSession
+from models.base import UTCDateTime
+
+PASSWORD_HASHER = PasswordHasher()  # argon2id, RFC 9106 "low memory" parameters
+# Checked against when no account has the email given, so a wrong email costs the same time as
+# a wrong password and reveals nothing about which accounts exist.
+_DUMMY_HASH = PASSWORD_HASHER.hash("not a real password, only used to spend the same time")
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+TOTP_ROLES = frozenset({Role.commissioner, Role.admin})
+TOTP_ISSUER = "Tapestry"
+# A session that has passed the password but not yet the one-time code lasts this long.
+SECOND_FACTOR_GRACE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a session lasts: ``idle`` since last use, ``absolute`` since it began."""
+
+    idle: timedelta = timedelta(minutes=30)
+    absolute: timedelta = timedelta(hours=12)
+    # last_seen_at is written at most this often, so busy pages do not write on every request.
+    touch_every: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    """At most ``per_account`` tries for one email and ``per_address`` from one address."""
+
+    window: timedelta = timedelta(minutes=15)
+    per_account: int = 5
+    per_address: int = 30
+
+
+class SignInStatus(enum.Enum):
+    """The outcome of a sign-in attempt."""
+
+    ok = "ok"
+    wrong = "wrong"  # no such account, wrong password or account closed: one answer for all
+    throttled = "throttled"
+
+
+@dataclass(frozen=True)
+class SignInOutcome:
+    status: SignInStatus
+    user: User | None = None
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` (PHC string format)."""
+    return PASSWORD_HASHER.hash(password)
+
+
+def password_problem(password: str, *, email: str | None = None) -> str | None:
+    """Why ``password`` cannot be used, in plain words, or None when it is fine."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Your password must be at least {MIN_PASSWORD_LENGTH} characters long"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Your password must be {MAX_PASSWORD_LENGTH} characters or fewer"
+    if email and password.strip().lower() == normalise_email(email):
+        return "Your password must not be your email address"
+    return None
+
+
+def _password_matches(stored_hash: str, password: str) -> bool:
+    try:
+        return PASSWORD_HASHER.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def account_key(email: str) -> str:
+    return f"account:{normalise_email(email)}"
+
+
+def address_key(address: str | None) -> str:
+    return f"ip:{address or 'unknown'}"
+
+
+def _count_attempt(session: Session, key: str, now: datetime, policy: ThrottlePolicy) -> int:
+    """Add one attempt to ``key``'s current window and return the attempts in it.
+
+    One guarded UPDATE does the counting, so concurrent workers never lose an increment; a
+    window older than ``policy.window`` starts again at one.
+    """
+    window_over = LoginThrottle.window_start <= now - policy.window
+    stmt = (
+        update(LoginThrottle)
+        .where(LoginThrottle.key == key)
+        .values(
+            attempts=case((window_over, 1), else_=LoginThrottle.attempts + 1),
+            window_start=case(
+                (window_over, literal(now, UTCDateTime())), else_=LoginThrottle.window_start
+            ),
+        )
+        .returning(LoginThrottle.attempts)
+    )
+    attempts = session.execute(stmt).scalar_one_or_none()
+    if attempts is not None:
+        return int(attempts)
+    try:
+        with session.begin_nested():
+            session.execute(insert(LoginThrottle).values(key=key, window_start=now, attempts=1))
+        return 1
+    except IntegrityError:
+        # Another worker created the row between our UPDATE and INSERT: count on that row.
+        return int(session.execute(stmt).scalar_one())
+
+
+def _give_back_attempt(session: Session, key: str) -> None:
+    session.execute(
+        update(LoginThrottle)
+        .where(LoginThrottle.key == key, LoginThrottle.attempts > 0)
+        .values(attempts=LoginThrottle.attempts - 1)
+    )
+
+
+def _clear_attempts(session: Session, key: str) -> None:
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+
+
+def count_sign_in_attempt(
+    session: Session, email: str, address: str | None, now: datetime, policy: ThrottlePolicy
+) -> bool:
+    """Count one attempt for this account and address; False when either is over its limit."""
+    by_account = _count_attempt(session, account_key(email), now, policy)
+    by_address = _count_attempt(session, address_key(address), now, policy)
+    return by_account <= policy.per_account and by_address <= policy.per_address
+
+
+def sign_in_succeeded(session: Session, email: str, address: str | None) -> None:
+    """Forget the account's failed attempts and hand back this attempt to the address."""
+    _clear_attempts(session, account_key(email))
+    _give_back_attempt(session, address_key(address))
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalars(select(User).where(User.email == normalise_email(email))).first()
+
+
+def can_sign_in(user: User) -> bool:
+    return bool(user.is_active) and user.erased_at is None
+
+
+def authenticate(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    address: str | None,
+    now: datetime,
+    policy: ThrottlePolicy,
+) -> SignInOutcome:
+    """Check an email and password, counting the attempt against the throttle first.
+
+    On success the password hash is upgraded when argon2's parameters have changed, and the
+    user's ``last_login_at`` is set. Failures are recorded on the user when the email is known.
+    """
+    if not count_sign_in_attempt(session, email, address, now, policy):
+        return SignInOutcome(SignInStatus.throttled)
+    user = find_user_by_email(session, email)
+    if user is None:
+        _password_matches(_DUMMY_HASH, password)
+        return SignInOutcome(SignInStatus.wrong)
+    if not _password_matches(user.password_hash, password) or not can_sign_in(user):
+        user.failed_login_count = (user.failed_login_count or 0) + 1
+        return SignInOutcome(SignInStatus.wrong)
+    if PASSWORD_HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_login_count = 0
+    user.last_login_at = now
+    sign_in_succeeded(session, email, address)
+    return SignInOutcome(SignInStatus.ok, user)
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 hex digest kept in the database in place of a session token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_session(
+    session: Session,
+    user: User,
+    *,
+    now: datetime,
+    policy: SessionPolicy,
+    address: str | None = None,
+    user_agent: str | None = None,
+) -> tuple[str, UserSession]:
+    """Begin a session for ``user``: returns the token for the cookie, and the new row."""
+    token = secrets.token_urlsafe(32)
+    row = UserSession(
+        user=user,
+        token_hash=token_hash(token),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + policy.absolute,
+        ip=(address or "")[:64] or None,
+        user_agent=(user_agent or "")[:400] or None,
+    )
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def needs_second_factor(user: User) -> bool:
+    """Commissioners and admins must give a one-time code in every session."""
+    return user.role in TOTP_ROLES
+
+
+def find_live_session(
+    session: Session, token: str, *, now: datetime, policy: SessionPolicy
+) -> UserSession | None:
+    """The session for ``token`` if it is still live, touching ``last_seen_at``; else None.
+
+    "Live" means: not revoked, before its absolute end, used within the idle limit, begun
+    after the user's last password change, and the user may still sign in. A session still
+    waiting for its second factor lives only ``SECOND_FACTOR_GRACE``.
+    """
+    if not token or len(token) > 200:
+        return None
+    row = session.scalars(
+        select(UserSession).where(UserSession.token_hash == token_hash(token))
+    ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    user = row.user
+    if (
+        now >= row.expires_at
+        or now >= row.last_seen_at + policy.idle
+        or user.password_changed_at > row.created_at
+        or not can_sign_in(user)
+    ):
+        return None
+    if (
+        needs_second_factor(user)
+        and row.second_factor_at is None
+        and now >= row.created_at + SECOND_FACTOR_GRACE
+    ):
+        return None
+    if now - row.last_seen_at >= policy.touch_every:
+        row.last_seen_at = now
+    return row
+
+
+def end_session(session: Session, row: UserSession, *, now: datetime) -> None:
+    """Revoke one session (sign-out): its token is refused from now on."""
+    if row.revoked_at is None:
+        row.revoked_at = now
+
+
+def end_all_sessions(
+    session: Session, user: User, *, now: datetime, keep: UserSession | None = None
+) -> int:
+    """Revoke every live session of ``user`` except ``keep``; returns how many were ended."""
+    stmt = (
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    if keep is not None:
+        stmt = stmt.where(UserSession.id != keep.id)
+    return session.execute(stmt).rowcount
+
+
+def change_password(
+    session: Session, user: User, current: str, new: str, *, now: datetime
+) -> str | None:
+    """Set a new password after checking the current one; ends every session of the user.
+
+    Returns None on success, else the problem in plain words (nothing is changed then). The
+    caller starts a fresh session for the device that made the change.
+    """
+    if not _password_matches(user.password_hash, current):
+        return "Your current password is not right"
+    problem = password_problem(new, email=user.email)
+    if problem:
+        return problem
+    if current == new:
+        return "Your new password must be different from your current password"
+    user.password_hash = hash_password(new)
+    user.password_changed_at = now
+    end_all_sessions(session, user, now=now)
+    session.flush()
+    return None
+
+
+def new_totp_secret_for(session_row: UserSession, secret_key: str | bytes) -> str:
+    """The TOTP secret offered while setting up the second factor in this session.
+
+    It is derived from the server's secret key and the session, so nothing needs storing until
+    the person proves they have saved it by typing a code.
+    """
+    key = secret_key.encode() if isinstance(secret_key, str) else secret_key
+    message = f"totp-setup:{session_row.user_id}:{session_row.token_hash}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.b32encode(digest[:20]).decode("ascii")
+
+
+def totp_uri(secret: str, email: str) -> str:
+    """The ``otpauth://`` address an authenticator app reads (shown as text, no QR code)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=TOTP_ISSUER)
+
+
+def _accepted_step(secret: str, code: str, now: datetime) -> int | None:
+    code = "".join(code.split())
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    step = totp.timecode(now)
+    # One step either side allows for a slow typist or a phone clock a little out.
+    for candidate in (step, step - 1, step + 1):
+        if hmac.compare_digest(totp.generate_otp(candidate), code):
+            return candidate
+    return None
+
+
+def verify_second_factor(
+    session: Session,
+    row: UserSession,
+    code: str,
+    *,
+    now: datetime,
+    setup_secret: str | None = None,
+) -> bool:
+    """Check a one-time code for the session's user and mark the session as having passed.
+
+    With ``setup_secret`` the code proves the person saved that new secret, which becomes the
+    user's. A code (time step) already used is refused, so an overheard code cannot be replayed.
+    """
+    user = row.user
+    secret = setup_secret or user.totp_secret
+    if not secret:
+        return False
+    step = _accepted_step(secret, code, now)
+    if step is None:
+        return False
+    if setup_secret is None and user.totp_last_step is not None and step <= user.totp_last_step:
+        return False
+    if setup_secret is not None:
+        user.totp_secret = setup_secret
+    user.totp_last_step = step
+    row.second_factor_at = now
+    session.flush()
+    return True
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    display_name: str,
+    role: Role,
+    password: str,
+    council_id: int | None = None,
+    totp_secret: str | None = None,
+) -> User:
+    """Add a user with a hashed password (the demo, the CLI and tests use this)."""
+    user = User(
+        email=normalise_email(email),
+        display_name=display_name,
+        role=role,
+        password_hash=hash_password(password),
+        council_id=council_id,
+        totp_secret=totp_secret,
+    )
+    session.add(user)
+    session.flush()
+    return user
