@@ -1,0 +1,285 @@
+"""The welfare problem as a mixed-integer programme, solved with HiGHS (highspy).
+
+Used where the problem is not a network: binding budgets across several placements, the pot
+(together with rules), gaps, floors on several attributes. The model is built column-wise from
+NumPy arrays in one call, so building it costs little even at a million pairs.
+
+Data -> variables -> constraints -> objective:
+
+* ``x[e]`` in {0, 1} for each usable pair ``e`` (the person takes that offer);
+* ``y[p]`` in {0, 1} for each person who may hold several places and belongs to a group that a
+  rule counts (``y[p] = 1`` exactly when ``p`` holds a place); a person with one place at most
+  is placed exactly when the sum of their ``x`` is 1, so needs no ``y``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import highspy
+import numpy as np
+from highspy._core import _Highs
+
+from engine.arrays import IntArray
+from engine.welfare_model import WelfareModel
+
+logger = logging.getLogger(__name__)
+
+MipStatus = Literal["optimal", "feasible", "infeasible", "no_solution"]
+
+
+@dataclass(frozen=True)
+class MipSolution:
+    status: MipStatus
+    #: chosen model pairs (empty without a solution)
+    chosen: IntArray
+    #: proven upper bound on the objective (None when infeasible)
+    bound: int | None
+
+
+class _Rows:
+    """Rows collected as COO triplets, then handed to HiGHS in one go."""
+
+    def __init__(self) -> None:
+        self.rows: list[IntArray] = []
+        self.cols: list[IntArray] = []
+        self.vals: list[np.ndarray] = []
+        self.lower: list[np.ndarray] = []
+        self.upper: list[np.ndarray] = []
+        self.count = 0
+
+    def add(
+        self, row: IntArray, col: IntArray, val: np.ndarray, lower: np.ndarray, upper: np.ndarray
+    ) -> None:
+        """Add rows numbered ``0..len(lower)-1`` locally; ``row`` holds local row numbers."""
+        self.rows.append(np.asarray(row, dtype=np.int64) + self.count)
+        self.cols.append(np.asarray(col, dtype=np.int64))
+        self.vals.append(np.asarray(val, dtype=np.float64))
+        self.lower.append(np.asarray(lower, dtype=np.float64))
+        self.upper.append(np.asarray(upper, dtype=np.float64))
+        self.count += len(lower)
+
+
+def _placed_terms(
+    model: WelfareModel, y_col: IntArray, persons: IntArray
+) -> tuple[IntArray, IntArray]:
+    """For each of ``persons``, the columns whose sum says whether that person is placed:
+    returns (index into ``persons``, column) pairs."""
+    single = model.max_placements[persons] <= 1
+    idx_single = np.flatnonzero(single)
+    # x columns of single-place persons.
+    pos_of = np.full(model.arrays.n_persons, -1, dtype=np.int64)
+    pos_of[persons[idx_single]] = idx_single
+    e = np.flatnonzero(pos_of[model.person] >= 0)
+    owners = pos_of[model.person[e]]
+    idx_multi = np.flatnonzero(~single)
+    return (
+        np.concatenate([owners, idx_multi]),
+        np.concatenate([e, y_col[persons[idx_multi]]]),
+    )
+
+
+def solve_mip(
+    model: WelfareModel,
+    time_limit_s: float,
+    *,
+    objective: bool = True,
+    start: IntArray | None = None,
+    seed: int = 0,
+) -> MipSolution:
+    """Solve the welfare MIP within ``time_limit_s`` seconds. With ``objective=False`` only
+    feasibility is sought (the bound is then meaningless and reported as None).
+    ``start``: a feasible allocation (model pairs) to start from."""
+    arrays = model.arrays
+    n_persons, n_offers = arrays.n_persons, arrays.n_offers
+    n_x = model.n_pairs
+    n_usable = np.bincount(model.person, minlength=n_persons)
+
+    # Persons whose placed indicator a rule counts and who may hold several places.
+    counted = np.zeros(n_persons, dtype=bool)
+    for attribute in model.attributes:
+        counted |= model.groups(attribute).member_group >= 0
+    y_persons = np.flatnonzero(counted & (model.max_placements > 1))
+    y_col = np.full(n_persons, -1, dtype=np.int64)
+    y_col[y_persons] = n_x + np.arange(y_persons.size)
+    n_cols = n_x + y_persons.size
+
+    rows = _Rows()
+    # No person holds more than max_placements places.
+    over = n_usable > model.max_placements
+    e = np.flatnonzero(over[model.person])
+    if e.size:
+        local = np.cumsum(over) - 1
+        rows.add(
+            local[model.person[e]],
+            e,
+            np.ones(e.size),
+            np.full(int(over.sum()), -np.inf),
+            model.max_placements[over],
+        )
+    # A person's places cost no more than their budget (only where it can bind).
+    binds = model.budget_binds
+    e = np.flatnonzero(binds[model.person])
+    if e.size:
+        local = np.cumsum(binds) - 1
+        rows.add(
+            local[model.person[e]],
+            e,
+            model.price[e],
+            np.full(int(binds.sum()), -np.inf),
+            arrays.budget[binds],
+        )
+    # No offer takes more people than it has places.
+    wanted = np.bincount(model.offer, minlength=n_offers)
+    full = wanted > arrays.capacity
+    e = np.flatnonzero(full[model.offer])
+    if e.size:
+        local = np.cumsum(full) - 1
+        rows.add(
+            local[model.offer[e]],
+            e,
+            np.ones(e.size),
+            np.full(int(full.sum()), -np.inf),
+            arrays.capacity[full],
+        )
+    # The total spend stays within the pot.
+    if model.pot is not None:
+        rows.add(np.zeros(n_x), np.arange(n_x), model.price, [-np.inf], [model.pot])
+    # y[p] is 1 exactly when p holds a place: y <= sum of x, and y >= each x.
+    if y_persons.size:
+        link = np.full(n_persons, -1, dtype=np.int64)
+        link[y_persons] = np.arange(y_persons.size)
+        e = np.flatnonzero(link[model.person] >= 0)
+        rows.add(
+            np.concatenate([link[model.person[e]], link[y_persons]]),
+            np.concatenate([e, y_col[y_persons]]),
+            np.concatenate([-np.ones(e.size), np.ones(y_persons.size)]),
+            np.full(y_persons.size, -np.inf),
+            np.zeros(y_persons.size),
+        )
+        rows.add(
+            np.concatenate([np.arange(e.size), np.arange(e.size)]),
+            np.concatenate([e, y_col[model.person[e]]]),
+            np.concatenate([np.ones(e.size), -np.ones(e.size)]),
+            np.full(e.size, -np.inf),
+            np.zeros(e.size),
+        )
+    # Each floored group has at least its floor of placed members; gaps hold between groups.
+    for attribute in model.attributes:
+        groups = model.groups(attribute)
+        member = groups.member_group
+        persons = np.flatnonzero(member >= 0)
+        owner, col = _placed_terms(model, y_col, persons)
+        group_of_term = member[persons[owner]]
+        need = model.floors.get(attribute)
+        if need is not None:
+            for g in np.flatnonzero(need > 0).tolist():
+                sel = group_of_term == g
+                rows.add(
+                    np.zeros(int(sel.sum())),
+                    col[sel],
+                    np.ones(int(sel.sum())),
+                    [float(need[g])],
+                    [np.inf],
+                )
+        for row in model.rows:
+            if row.attribute != attribute:
+                continue
+            coef = np.zeros(len(groups.labels))
+            for g, c in row.coef.items():
+                coef[g] = c
+            sel = coef[group_of_term] != 0
+            rows.add(
+                np.zeros(int(sel.sum())),
+                col[sel],
+                coef[group_of_term[sel]],
+                [-np.inf],
+                [float(row.rhs)],
+            )
+
+    n_rows = rows.count
+    if n_rows:
+        r = np.concatenate(rows.rows)
+        c = np.concatenate(rows.cols)
+        v = np.concatenate(rows.vals)
+        row_lower = np.concatenate(rows.lower)
+        row_upper = np.concatenate(rows.upper)
+    else:
+        r = c = np.zeros(0, dtype=np.int64)
+        v = row_lower = row_upper = np.zeros(0)
+    if n_cols == 0:
+        # Nothing to choose: only the empty allocation, feasible if every row allows zero.
+        if ((row_lower <= 0) & (row_upper >= 0)).all():
+            return MipSolution("optimal", np.zeros(0, dtype=np.int64), 0 if objective else None)
+        return MipSolution("infeasible", np.zeros(0, dtype=np.int64), None)
+    order = np.argsort(c, kind="stable")
+    a_start = np.zeros(n_cols + 1, dtype=np.int32)
+    np.cumsum(np.bincount(c, minlength=n_cols), out=a_start[1:])
+    cost = np.zeros(n_cols)
+    if objective:
+        cost[:n_x] = model.utility
+
+    # The bare core class: the Python wrapper's constructor prints a banner to standard output,
+    # which would corrupt `tapestry solve`'s JSON.
+    highs = _Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
+    highs.setOptionValue("mip_rel_gap", 0.0)
+    highs.setOptionValue("mip_abs_gap", 0.99)  # utilities are integers
+    highs.setOptionValue("random_seed", int(seed) % (2**31 - 1))
+    highs.setOptionValue("threads", 1)
+    highs.passModel(
+        n_cols,
+        n_rows,
+        int(v.size),
+        1,  # column-wise matrix
+        -1,  # maximise
+        0.0,
+        cost,
+        np.zeros(n_cols),
+        np.ones(n_cols),
+        row_lower,
+        row_upper,
+        a_start,
+        r[order].astype(np.int32),
+        v[order],
+        np.ones(n_cols, dtype=np.int32),
+    )
+    if start is not None:
+        values = np.zeros(n_cols)
+        values[start] = 1.0
+        placed = np.bincount(model.person[start], minlength=n_persons) > 0
+        values[y_col[y_persons]] = placed[y_persons]
+        solution = highspy.HighsSolution()
+        solution.col_value = values.tolist()
+        highs.setSolution(solution)
+    highs.run()
+    status = highs.getModelStatus()
+    info = highs.getInfo()
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return MipSolution("infeasible", np.zeros(0, dtype=np.int64), None)
+    if not has_solution:
+        if status == highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError("HiGHS reported optimal without a solution")
+        return MipSolution("no_solution", np.zeros(0, dtype=np.int64), _bound(info, objective))
+    values = np.asarray(highs.getSolution().col_value[:n_x])
+    chosen = np.flatnonzero(values > 0.5).astype(np.int64)
+    value = int(model.utility[chosen].sum())
+    bound = _bound(info, objective)
+    if status == highspy.HighsModelStatus.kOptimal or (bound is not None and bound <= value):
+        return MipSolution("optimal", chosen, value)
+    return MipSolution("feasible", chosen, max(bound, value) if bound is not None else None)
+
+
+def _bound(info: highspy.HighsInfo, objective: bool) -> int | None:
+    if not objective:
+        return None
+    dual = info.mip_dual_bound
+    if not math.isfinite(dual):
+        return None
+    # Utilities are integers, so the objective can be at most the floor of the dual bound.
+    return math.floor(dual + 1e-6)

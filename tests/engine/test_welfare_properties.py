@@ -1,0 +1,204 @@
+"""Hypothesis properties: on tiny random instances of every variant the welfare mechanism
+matches an independent brute-force optimum, every constraint holds, and the spec's status and
+bound rules are kept."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.arrays import to_arrays
+from engine.diagnosis import diagnose
+from engine.instance import Instance, Offer, Person, Policy, Preference, Result, Rule
+from engine.welfare import solve_welfare
+from tests.engine.bruteforce import base_allocations, brute_group_best, brute_welfare, coverage
+from tests.engine.bruteforce import rule_holds as brute_rule_holds
+
+PRICES = [0, 1000, 2500, 4000]
+BUDGETS = [0, 1000, 3000, 5000, 8000]
+SHARES = [0.0, 0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0]
+GAPS = [0.0, 0.2, 1 / 3, 0.5, 1.0]
+
+
+@st.composite
+def instances(draw: st.DrawFn, variant: str) -> Instance:
+    n_offers = draw(st.integers(1, 3))
+    offers = tuple(
+        Offer(id=f"o{j}", capacity=draw(st.integers(0, 2)), price=draw(st.sampled_from(PRICES)))
+        for j in range(n_offers)
+    )
+    n_persons = draw(st.integers(1, 5))
+    several = variant in ("placements", "mixed")
+    persons = []
+    for i in range(n_persons):
+        order = draw(st.permutations(range(n_offers)))
+        k = draw(st.integers(0, n_offers))
+        prefs = tuple(
+            Preference(offer=f"o{j}", rank=r + 1, utility=draw(st.integers(0, 100)))
+            for r, j in enumerate(order[:k])
+        )
+        attributes = {}
+        area = draw(st.sampled_from(["n", "s", "e", None]))
+        if area is not None:
+            attributes["area"] = area
+        attributes["support"] = draw(st.sampled_from(["x", "y"]))
+        persons.append(
+            Person(
+                id=f"p{i}",
+                budget=draw(st.sampled_from(BUDGETS)),
+                max_placements=draw(st.integers(1, 2)) if several else 1,
+                attributes=attributes,
+                preferences=prefs,
+            )
+        )
+    pot = None
+    if variant in ("pot", "mixed", "placements") and draw(st.booleans()):
+        pot = draw(st.sampled_from([0, 1000, 3500, 6000, 9000]))
+    rules: list[Rule] = []
+    attribute = st.sampled_from(["area", "support"])
+    if variant in ("floor", "mixed", "infeasible"):
+        for _ in range(draw(st.integers(1, 2))):
+            values = draw(st.one_of(st.none(), st.lists(st.sampled_from(["n", "s", "x", "q"]))))
+            rules.append(
+                Rule(
+                    type="coverage_floor",
+                    attribute=draw(attribute),
+                    min_share=draw(st.sampled_from(SHARES)),
+                    values=tuple(sorted(set(values))) if values is not None else None,
+                )
+            )
+    if variant in ("gap", "mixed", "infeasible"):
+        rules.append(
+            Rule(
+                type="coverage_gap", attribute=draw(attribute), max_gap=draw(st.sampled_from(GAPS))
+            )
+        )
+    wants_maximin = variant == "maximin" or (variant == "mixed" and draw(st.booleans()))
+    if wants_maximin:
+        rules.append(Rule(type="maximize_min_coverage", attribute=draw(attribute)))
+    order_rules = draw(st.permutations(rules))
+    return Instance(
+        persons=tuple(persons),
+        offers=offers,
+        policy=Policy(rules=tuple(order_rules), time_limit_s=30),
+        pot=pot,
+    )
+
+
+def brute_diagnosis(instance: Instance) -> list[tuple[int | None, str | None, float | None]]:
+    entries: list[tuple[int | None, str | None, float | None]] = []
+    for index, rule in enumerate(instance.policy.rules):
+        if rule.type != "coverage_floor":
+            continue
+        if brute_welfare(instance, rules=(rule,)).value is not None:
+            continue
+        members: dict[str, int] = {}
+        for person in instance.persons:
+            if rule.attribute in person.attributes:
+                label = person.attributes[rule.attribute]
+                members[label] = members.get(label, 0) + 1
+        added = False
+        for label in sorted(members):
+            if rule.values is not None and label not in rule.values:
+                continue
+            size = members[label]
+            best = brute_group_best(instance, rule.attribute, label)
+            if best / size < (rule.min_share or 0.0) - 1e-9:
+                entries.append((index, label, best / size))
+                added = True
+        if not added:
+            entries.append((index, None, None))
+    return entries or [(None, None, None)]
+
+
+def assert_feasible(instance: Instance, result: Result) -> None:
+    allocation = tuple((a.person, a.offer) for a in result.assignments)
+    assert allocation in set(base_allocations(instance))
+    for rule in instance.policy.rules:
+        assert brute_rule_holds(instance, allocation, rule)
+
+
+def check(instance: Instance) -> None:
+    arrays = to_arrays(instance)
+    result = solve_welfare(instance, arrays, instance.policy.time_limit_s)
+    brute = brute_welfare(instance)
+    if brute.value is None:
+        assert result.status == "infeasible"
+        assert result.objective is None and result.bound is None
+        assert result.assignments == ()
+        assert len(result.unassigned) == len(instance.persons)
+        got = [(d.rule, d.group, d.best) for d in result.diagnosis]
+        assert got == brute_diagnosis(instance)
+        return
+    assert result.status == "optimal"
+    assert result.objective == brute.value
+    assert result.bound == result.objective
+    assert result.objective == sum(a.utility for a in result.assignments)
+    assert_feasible(instance, result)
+    maximin = [r for r in instance.policy.rules if r.type == "maximize_min_coverage"]
+    if maximin:
+        allocation = tuple((a.person, a.offer) for a in result.assignments)
+        shares = coverage(instance, allocation, maximin[0].attribute)
+        assert (min(shares.values()) if shares else Fraction(0)) == brute.min_coverage
+
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(instances("plain"))
+def test_plain_matches_brute_force(instance: Instance) -> None:
+    check(instance)
+
+
+@SETTINGS
+@given(instances("pot"))
+def test_pot_matches_brute_force(instance: Instance) -> None:
+    check(instance)
+
+
+@SETTINGS
+@given(instances("floor"))
+def test_floors_with_values_match_brute_force(instance: Instance) -> None:
+    check(instance)
+
+
+@SETTINGS
+@given(instances("gap"))
+def test_gap_matches_brute_force(instance: Instance) -> None:
+    check(instance)
+
+
+@SETTINGS
+@given(instances("maximin"))
+def test_maximin_matches_brute_force(instance: Instance) -> None:
+    check(instance)
+
+
+@SETTINGS
+@given(instances("placements"))
+def test_several_placements_under_a_budget_match_brute_force(instance: Instance) -> None:
+    check(instance)
+
+
+@SETTINGS
+@given(instances("mixed"))
+def test_mixed_rules_match_brute_force(instance: Instance) -> None:
+    check(instance)
+
+
+@SETTINGS
+@given(instances("infeasible"))
+def test_infeasible_diagnosis_matches_brute_force(instance: Instance) -> None:
+    check(instance)
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances("infeasible"))
+def test_diagnosis_alone_matches_brute_force_when_infeasible(instance: Instance) -> None:
+    if brute_welfare(instance).value is not None:
+        return
+    got = [(d.rule, d.group, d.best) for d in diagnose(instance, to_arrays(instance))]
+    assert got == brute_diagnosis(instance)
