@@ -24,6 +24,28 @@ def solve_cmd(file: str, out: str | None, mechanism: str | None, time_limit: flo
     sys.exit(run_solve(file, out=out, mechanism=mechanism, time_limit_s=time_limit))
 
 
+# The same names as engine.generate.SIZES and VARIANTS (a test checks), listed here so that
+# `tapestry --help` does not load NumPy and OR-Tools.
+GENERATE_SIZES = ("s", "m", "l")
+GENERATE_VARIANTS = (
+    "plain", "floors", "pot", "gap", "multi", "maximin", "placements", "stable", "infeasible",
+)  # fmt: skip
+
+
+@main.command("generate")
+@click.option("--size", type=click.Choice(GENERATE_SIZES), required=True,
+              help="s: 1,000 persons; m: 20,000; l: 200,000.")  # fmt: skip
+@click.option("--seed", type=int, required=True, help="The same seed gives the same instance.")
+@click.option("--variant", type=click.Choice(GENERATE_VARIANTS), default="plain",
+              show_default=True, help="The commissioning policy.")  # fmt: skip
+@click.option("--out", "out", default=None, help="Write the instance here instead of stdout.")
+def generate_cmd(size: str, seed: int, variant: str, out: str | None) -> None:
+    """Write a realistic synthetic allocation instance."""
+    from engine.generate import run_generate
+
+    sys.exit(run_generate(size, seed, variant, out))
+
+
 @main.group("db")
 def db_group() -> None:
     """Database commands."""
