@@ -45,6 +45,7 @@ right thing, so it only costs points and says so.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -300,7 +301,7 @@ def _availability(person: PersonFacts, offer: OfferFacts) -> _Part:
     if not offer.slots:
         text = "The provider has not said when it happens."
         return weight // 2, [Reason("availability", "neutral", text)]
-    when = describe_slots(offer.slots)
+    when = _describe_slot_set(offer.slots)
     if not person.free_slots:
         text = f"It happens on {when}. Tell us when you are free to match this."
         return weight // 2, [Reason("availability", "neutral", text)]
@@ -309,7 +310,7 @@ def _availability(person: PersonFacts, offer: OfferFacts) -> _Part:
     if free == offer.slots:
         return pts, [Reason("availability", "good", f"It happens on {when}, when you are free.")]
     if free:
-        text = f"It happens on {when}. You are free on {describe_slots(free)}."
+        text = f"It happens on {when}. You are free on {_describe_slot_set(free)}."
         return pts, [Reason("availability", "neutral", text)]
     return 0, [Reason("availability", "bad", f"It happens on {when}, when you are busy.")]
 
@@ -367,6 +368,11 @@ def describe_ages(bands: Iterable[str]) -> str:
     if last.endswith("+"):
         return f"aged {low} and over"
     return f"aged {low} to {last.split('-')[-1]}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _describe_slot_set(slots: frozenset[str]) -> str:
+    return describe_slots(slots)
 
 
 def describe_slots(slots: Iterable[str]) -> str:

@@ -1,0 +1,227 @@
+"""A person's "About me": their wishes in their own words, outcome tags, travel and free times.
+
+Needs, need level and budget are set by professionals and the commissioner; here they are only
+read. :func:`person_facts` and :func:`offer_facts` map the models to the plain facts that
+:mod:`web.services.matching` scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.accounts import User
+from models.people import AGE_BANDS, DAYS, TIMES_OF_DAY, OutcomeTag, PersonProfile
+from models.providers import Offer
+from models.rounds import Budget, Round, RoundStatus
+from web.services.acting import authorise, record
+from web.services.errors import InvalidInput
+from web.services.matching import OfferFacts, PersonFacts, slots_from_schedule
+
+ASPIRATIONS_MAX_CHARS = 2000
+MAX_TAGS = 8
+MAX_TRAVEL_KM = 200
+
+
+@dataclass(frozen=True, slots=True)
+class AboutMe:
+    """What the "About me" page shows."""
+
+    person: PersonProfile
+    tags: list[OutcomeTag]
+    round: Round | None
+    budget: Budget | None
+
+
+def all_outcome_tags(session: Session) -> list[OutcomeTag]:
+    """The shared taxonomy, in label order."""
+    return list(session.scalars(select(OutcomeTag).order_by(OutcomeTag.label)))
+
+
+def open_round_for(session: Session, person: PersonProfile) -> Round | None:
+    """The open round the person can choose in: their council's, covering their area.
+
+    When several are open, the one opened most recently wins.
+    """
+    council_id = person.user.council_id
+    rounds = session.scalars(
+        select(Round)
+        .where(Round.council_id == council_id, Round.status == RoundStatus.open)
+        .order_by(Round.opened_at.desc().nulls_last(), Round.id.desc())
+    ).all()
+    for round_ in rounds:
+        if not round_.areas or person.area in round_.areas:
+            return round_
+    return None
+
+
+def latest_published_round_for(session: Session, person: PersonProfile) -> Round | None:
+    """The most recent published round in which the person has a budget."""
+    return session.scalars(
+        select(Round)
+        .join(Budget, Budget.round_id == Round.id)
+        .where(Budget.person_id == person.id, Round.status == RoundStatus.published)
+        .order_by(Round.published_at.desc().nulls_last(), Round.id.desc())
+    ).first()
+
+
+def budget_for(session: Session, person: PersonProfile, round_: Round | None) -> Budget | None:
+    """The person's budget in ``round_`` (None when they have none or there is no round)."""
+    if round_ is None:
+        return None
+    return session.scalars(
+        select(Budget).where(Budget.round_id == round_.id, Budget.person_id == person.id)
+    ).first()
+
+
+def about_me(session: Session, actor: User, person: PersonProfile) -> AboutMe:
+    """Everything the "About me" page shows, for the person or someone acting for them."""
+    authorise(session, actor, person, "view")
+    round_ = open_round_for(session, person)
+    return AboutMe(
+        person=person,
+        tags=all_outcome_tags(session),
+        round=round_,
+        budget=budget_for(session, person, round_),
+    )
+
+
+def update_about_me(
+    session: Session,
+    actor: User,
+    person: PersonProfile,
+    *,
+    aspirations_text: str,
+    tag_slugs: Iterable[str],
+    max_travel_km: str | int | None,
+    availability: Mapping[str, Iterable[str]],
+) -> PersonProfile:
+    """Change the person's wishes, tags, travel distance and free times.
+
+    ``max_travel_km`` may be the text typed in a form; blank means "not said".
+    ``availability`` maps days (``mon``..``sun``) to parts of the day.
+    Raises :class:`InvalidInput` naming each wrong field; nothing changes then.
+    """
+    authorise(session, actor, person, "draft")
+    errors: dict[str, str] = {}
+
+    text = (aspirations_text or "").strip()
+    if len(text) > ASPIRATIONS_MAX_CHARS:
+        errors["aspirations_text"] = (
+            f"Your words must be {ASPIRATIONS_MAX_CHARS} characters or fewer"
+        )
+
+    slugs = sorted(set(tag_slugs))
+    tags = list(session.scalars(select(OutcomeTag).where(OutcomeTag.slug.in_(slugs))))
+    if len(tags) != len(slugs):
+        errors["tags"] = "Choose wishes from the list"
+    elif len(tags) > MAX_TAGS:
+        errors["tags"] = f"Choose {MAX_TAGS} wishes or fewer"
+
+    travel: int | None = None
+    raw = "" if max_travel_km is None else str(max_travel_km).strip()
+    if raw:
+        try:
+            travel = int(raw)
+        except ValueError:
+            errors["max_travel_km"] = "How far you can travel must be a whole number, like 5"
+        else:
+            if not 0 <= travel <= MAX_TRAVEL_KM:
+                errors["max_travel_km"] = (
+                    f"How far you can travel must be between 0 and {MAX_TRAVEL_KM} kilometres"
+                )
+
+    free: dict[str, list[str]] = {}
+    for day, parts in availability.items():
+        parts = list(parts)
+        if day not in DAYS or any(p not in TIMES_OF_DAY for p in parts):
+            errors["availability"] = "Choose days and times from the list"
+            break
+        if parts:
+            free[day] = [p for p in TIMES_OF_DAY if p in parts]
+
+    if errors:
+        raise InvalidInput(errors)
+
+    before = _snapshot(person)
+    person.aspirations_text = text or None
+    person.outcome_tags = sorted(tags, key=lambda t: t.slug)
+    person.max_travel_km = travel
+    person.availability = {day: free[day] for day in DAYS if day in free}
+    session.flush()
+    after = _snapshot(person)
+    changed = sorted(k for k in after if after[k] != before[k])
+    record(
+        session,
+        actor,
+        "profile.updated",
+        person=person,
+        subject=("person_profile", person.id),
+        data={"changed": changed},
+    )
+    return person
+
+
+def _snapshot(person: PersonProfile) -> dict[str, object]:
+    return {
+        "aspirations_text": person.aspirations_text,
+        "outcome_tags": [t.slug for t in person.outcome_tags],
+        "max_travel_km": person.max_travel_km,
+        "availability": dict(person.availability or {}),
+    }
+
+
+def person_facts(session: Session, person: PersonProfile, round_: Round | None) -> PersonFacts:
+    """The facts matching needs about ``person``, with the money left in ``round_``."""
+    return facts_for(person, budget_for(session, person, round_))
+
+
+def facts_for(person: PersonProfile, budget: Budget | None) -> PersonFacts:
+    """:func:`person_facts` when the budget is already at hand (no query)."""
+    return PersonFacts(
+        outcome_tags={t.slug: t.label for t in person.outcome_tags},
+        budget_pence=None if budget is None else budget.remaining_pence,
+        budget_is_partly_spent=budget is not None and budget.committed_pence > 0,
+        area=person.area,
+        latitude=person.latitude,
+        longitude=person.longitude,
+        max_travel_km=None if person.max_travel_km is None else float(person.max_travel_km),
+        age_band=None if person.age_band is None else str(person.age_band),
+        need_level=person.need_level,
+        free_slots=slots_from_schedule(person.availability),
+    )
+
+
+def offer_facts(offer: Offer) -> OfferFacts:
+    """The facts matching needs about ``offer`` (its age range expanded to bands)."""
+    bands: tuple[str, ...] = ()
+    if offer.min_age_band is not None or offer.max_age_band is not None:
+        lo = 0 if offer.min_age_band is None else AGE_BANDS.index(offer.min_age_band)
+        hi = (
+            len(AGE_BANDS) - 1
+            if offer.max_age_band is None
+            else AGE_BANDS.index(offer.max_age_band)
+        )
+        bands = tuple(str(b) for b in AGE_BANDS[lo : hi + 1])
+    return OfferFacts(
+        id=offer.id,
+        title=offer.title,
+        price_pence=offer.price_pence,
+        outcome_tags={t.slug: t.label for t in offer.outcome_tags},
+        area=offer.area,
+        latitude=offer.latitude,
+        longitude=offer.longitude,
+        online=_is_online(offer),
+        eligible_age_bands=bands,
+        min_need_level=offer.min_need_level,
+        max_need_level=offer.max_need_level,
+        slots=slots_from_schedule(offer.schedule),
+    )
+
+
+def _is_online(offer: Offer) -> bool:
+    # Offers given online have no area and say "Online" as their location.
+    return offer.area is None and (offer.location or "").strip().lower() == "online"
