@@ -11,14 +11,16 @@ its own database, named after the worker with a random suffix, dropped at the en
 - ``db_session``: a ``Session`` joined to ``db_connection`` ("join a session into an external
   transaction"): ``commit()`` inside the code under test only releases a savepoint, and
   everything is rolled back after the test. ``tests.factories`` use this session.
-- ``fresh_database_url``: a brand-new, migrated database of its own for tests that need real
-  commits, several connections or processes; removed after the test.
+- ``fresh_database_url`` / ``fresh_engine``: a brand-new, migrated database of the test's own
+  (a copy of a template migrated once per worker) for tests that need real commits, several
+  connections or processes; removed after the test.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,13 +44,14 @@ def _worker_id() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _create_postgres_database(server_url: str, label: str) -> str:
-    """Create an empty database on the server; return its URL."""
+def _create_postgres_database(server_url: str, label: str, template: str | None = None) -> str:
+    """Create a database on the server (empty, or a copy of ``template``); return its URL."""
     name = f"tapestry_test_{label}_{secrets.token_hex(4)}".lower()
+    copy = f' TEMPLATE "{template}"' if template else ""
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"{copy}')
     finally:
         admin.dispose()
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
@@ -117,18 +120,40 @@ def db_session(db_connection: Connection) -> Iterator[Session]:
         session.close()
 
 
-@pytest.fixture
-def fresh_database_url(tmp_path: Path) -> Iterator[str]:
-    """A new database of the test's own, migrated to the newest revision; removed afterwards."""
+@pytest.fixture(scope="session")
+def _fresh_template_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, never-used database that ``fresh_database_url`` copies (faster than
+    migrating every time)."""
     server = _server_url()
     if server is None:
-        url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+        path = tmp_path_factory.mktemp(f"template-{_worker_id()}") / "template.sqlite"
+        url = f"sqlite:///{path}"
         upgrade(url)
         yield url
         return
-    url = _create_postgres_database(server, f"{_worker_id()}_fresh")
+    url = _create_postgres_database(server, f"{_worker_id()}_template")
     try:
         upgrade(url)
+        yield url
+    finally:
+        _drop_postgres_database(server, url)
+
+
+@pytest.fixture
+def fresh_database_url(_fresh_template_url: str, tmp_path: Path) -> Iterator[str]:
+    """A new database of the test's own, migrated to the newest revision; removed afterwards."""
+    server = _server_url()
+    if server is None:
+        template = make_url(_fresh_template_url).database
+        assert template is not None
+        path = tmp_path / "fresh.sqlite"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    url = _create_postgres_database(
+        server, f"{_worker_id()}_fresh", template=make_url(_fresh_template_url).database
+    )
+    try:
         yield url
     finally:
         _drop_postgres_database(server, url)
