@@ -244,6 +244,9 @@ class SolverRun(CreatedAtMixin, Base):
     ortools_version: Mapped[str | None] = mapped_column(String(40))
     instance_json: Mapped[str | None] = mapped_column(Text)
     result_json: Mapped[str | None] = mapped_column(Text)
+    # Figures worked out after the solve: the price of each equity rule and the marginal value
+    # of one more place per offer (engine.explain), kept so the results page needs no re-solve.
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status_of_result: Mapped[str | None] = mapped_column(String(20))
     objective: Mapped[int | None] = mapped_column(BigInteger)
     bound: Mapped[int | None] = mapped_column(BigInteger)
