@@ -24,7 +24,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from flask import Blueprint, Flask, render_template
+from flask import Blueprint, Flask, current_app, render_template
 from flask_smorest import Api
 
 from web.api.schemas import ErrorSchema
@@ -47,17 +47,17 @@ class TapestryApi(Api):  # type: ignore[misc]
         return None
 
 
-api = TapestryApi(
-    spec_kwargs={
-        "info": {
-            "description": (
-                "Tapestry's JSON API. Sign in through the site to get the session cookie. "
-                "Requests that change something must send an X-Requested-With header. "
-                "Every error has the body {code, status, message, errors}."
-            )
-        }
-    }
+API_DESCRIPTION = (
+    "Tapestry's JSON API. Sign in through the site to get the session cookie. "
+    "Requests that change something must send an X-Requested-With header. "
+    "Every error has the body {code, status, message, errors}."
 )
+
+
+def current_api() -> TapestryApi:
+    """The app's ``Api`` (one per app, so tests can build many apps)."""
+    return current_app.extensions["tapestry.api"]  # type: ignore[no-any-return]
+
 
 docs_bp = Blueprint("api_docs", __name__)
 
@@ -65,7 +65,7 @@ docs_bp = Blueprint("api_docs", __name__)
 @docs_bp.get(f"{API_PREFIX}/docs")
 def docs() -> str:
     """A readable page listing every operation, built from the OpenAPI document (no JS)."""
-    return render_template("api/docs.html", operations=_operations(api.spec.to_dict()))
+    return render_template("api/docs.html", operations=_operations(current_api().spec.to_dict()))
 
 
 def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -96,9 +96,9 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def init_app(app: Flask) -> None:
-    api.init_app(
-        app,
+    api = TapestryApi(
         spec_kwargs={
+            "info": {"description": API_DESCRIPTION},
             "components": {
                 "securitySchemes": {
                     "sessionCookie": {
@@ -107,9 +107,11 @@ def init_app(app: Flask) -> None:
                         "name": app.config["AUTH_COOKIE_NAME"],
                     }
                 }
-            }
-        },
+            },
+        }
     )
+    api.init_app(app)
+    app.extensions["tapestry.api"] = api
     for name in RESOURCES:
         module = import_module(f"web.api.{name}.routes")
         api.register_blueprint(module.blp, url_prefix=f"{API_PREFIX}{module.blp.url_prefix}")
