@@ -64,3 +64,19 @@ def db_upgrade_cmd(url: str | None) -> None:
     target = url or database_url_from_env("instance")
     upgrade(target)
     click.echo("The database is up to date.")
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", type=int, default=5000, show_default=True)
+@click.option("--persons", type=click.IntRange(1, 5000), default=300, show_default=True)
+@click.option("--seed", type=int, default=2027, show_default=True)
+@click.option("--no-serve", "no_serve", is_flag=True, help="Build the database, then stop.")
+def demo_cmd(host: str, port: int, persons: int, seed: int, no_serve: bool) -> None:
+    """Build a fresh demo council (instance/demo.sqlite) and serve the site on it."""
+    from web.demo import build_demo_database, print_logins, serve_demo
+
+    url, logins = build_demo_database(persons=persons, seed=seed)
+    print_logins(logins, url=f"http://{host}:{port}/", database_url=url, echo=click.echo)
+    if not no_serve:
+        serve_demo(url, host=host, port=port)

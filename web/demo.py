@@ -1,0 +1,89 @@
+"""``tapestry demo``: a fresh demo database in the instance folder, its logins, and a server.
+
+The database is ``<instance folder>/demo.sqlite`` (the instance folder of ``create_app``, or
+``TAPESTRY_INSTANCE_PATH``); it is deleted and rebuilt on every run, so the demo always starts
+the same. The real database (``tapestry.sqlite``) is never touched. The server is werkzeug's,
+threaded, without the debugger or reloader, on plain HTTP; the session cookie's ``Secure``
+flag is therefore off for the demo only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pyotp
+from flask import Flask
+
+from models.accounts import Role
+from models.db import make_engine, make_session_factory, upgrade
+from web.services.demo import DemoLogins, build_demo
+
+DEMO_FILE = "demo.sqlite"
+
+
+def instance_path() -> Path:
+    """The instance folder ``create_app`` would use."""
+    configured = os.environ.get("TAPESTRY_INSTANCE_PATH")
+    if configured:
+        return Path(configured)
+    return Path(Flask("web", instance_relative_config=True).instance_path)
+
+
+def build_demo_database(
+    *, persons: int, seed: int, folder: Path | None = None
+) -> tuple[str, DemoLogins]:
+    """Delete any old demo database, migrate a new one and fill it. Returns its URL."""
+    folder = folder or instance_path()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / DEMO_FILE
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{path.resolve()}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            logins = build_demo(session, persons=persons, seed=seed)
+            session.commit()
+    finally:
+        engine.dispose()
+    return url, logins
+
+
+def print_logins(
+    logins: DemoLogins, *, url: str, database_url: str, echo: Callable[[str], None]
+) -> None:
+    """Print the site's address, one sign-in per role and the one-time code secrets."""
+    c = logins.counts
+    echo(
+        f"Westmere Council demo: {c['persons']} people, {c['providers']} providers, "
+        f"{c['offers']} offers, an open round (database {database_url})."
+    )
+    echo(f"Open {url} and sign in. Every account's password is: {logins.password}")
+    for role in Role:
+        echo(f"  {role.value:<13} {logins.accounts[role]}")
+    for role, secret in logins.totp_secrets.items():
+        code = pyotp.TOTP(secret).now()
+        echo(
+            f"  {role.value} one-time code: add secret {secret} to an authenticator app, "
+            f"or use `python -c \"import pyotp; print(pyotp.TOTP('{secret}').now())\"` "
+            f"(now: {code})"
+        )
+
+
+def serve_demo(database_url: str, *, host: str, port: int) -> None:
+    """Serve the real app on the demo database until interrupted."""
+    from werkzeug.serving import run_simple
+
+    from web import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SESSION_COOKIE_SECURE": False,
+            "INSTANCE_PATH": str(instance_path()),
+        }
+    )
+    run_simple(host, port, app, threaded=True, use_debugger=False, use_reloader=False)
