@@ -74,8 +74,8 @@ def _assign_request_id() -> None:
 
 
 def _check_csrf() -> None:
-    if request.method not in UNSAFE_METHODS:
-        return
+    if request.method not in UNSAFE_METHODS or request.routing_exception is not None:
+        return  # safe, or about to answer 404/405 anyway
     if not is_api_request():
         csrf.protect()
         return
