@@ -14,6 +14,7 @@ its own database, named after the worker with a random suffix, dropped at the en
 - ``fresh_database_url`` / ``fresh_engine``: a brand-new, migrated database of the test's own
   (a copy of a template migrated once per worker) for tests that need real commits, several
   connections or processes; removed after the test.
+- ``empty_database_url``: a new database with no tables, for migration tests.
 """
 
 from __future__ import annotations
@@ -118,6 +119,20 @@ def db_session(db_connection: Connection) -> Iterator[Session]:
     finally:
         factories.use_session(None)
         session.close()
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A new database with no tables at all (for migration tests); removed afterwards."""
+    server = _server_url()
+    if server is None:
+        yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
+        return
+    url = _create_postgres_database(server, f"{_worker_id()}_empty")
+    try:
+        yield url
+    finally:
+        _drop_postgres_database(server, url)
 
 
 @pytest.fixture(scope="session")

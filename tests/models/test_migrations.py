@@ -1,0 +1,122 @@
+"""Migrations build the schema the models describe, from empty, on both databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from click.testing import CliRunner
+from sqlalchemy import inspect
+
+from models import Base, make_engine, upgrade
+from models.db import alembic_config, current_revision
+from web.cli import main
+
+
+def _head() -> str:
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert len(heads) == 1, f"migrations must have exactly one head, found {heads}"
+    return heads[0]
+
+
+def _schema_differences(url: str) -> list[object]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _triggers(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                sql = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+            else:
+                sql = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            return {row[0] for row in connection.exec_driver_sql(sql)}
+    finally:
+        engine.dispose()
+
+
+def test_there_is_exactly_one_head() -> None:
+    _head()
+
+
+def test_upgrade_from_empty_matches_the_models(empty_database_url: str) -> None:
+    assert current_revision(empty_database_url) is None
+
+    upgrade(empty_database_url)
+
+    assert current_revision(empty_database_url) == _head()
+    assert _tables(empty_database_url) == set(Base.metadata.tables) | {"alembic_version"}
+    assert _schema_differences(empty_database_url) == []
+
+
+def test_upgrade_installs_the_audit_guards(empty_database_url: str) -> None:
+    upgrade(empty_database_url)
+    triggers = _triggers(empty_database_url)
+    assert triggers >= {"audit_events_no_update", "audit_events_no_delete"} or triggers >= {
+        "audit_events_no_update_delete",
+        "audit_events_no_truncate",
+    }
+
+
+def test_upgrade_twice_changes_nothing(empty_database_url: str) -> None:
+    upgrade(empty_database_url)
+    upgrade(empty_database_url)
+    assert _schema_differences(empty_database_url) == []
+
+
+def test_downgrade_to_empty_and_back(empty_database_url: str) -> None:
+    upgrade(empty_database_url)
+    config = alembic_config(empty_database_url)
+
+    command.downgrade(config, "base")
+    assert _tables(empty_database_url) == {"alembic_version"}
+    assert _triggers(empty_database_url) == set()
+
+    upgrade(empty_database_url)
+    assert _schema_differences(empty_database_url) == []
+
+
+def test_cli_upgrades_the_database_in_the_environment(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TAPESTRY_DATABASE_URL", empty_database_url)
+
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
+    assert current_revision(empty_database_url) == _head()
+
+
+def test_cli_defaults_to_sqlite_in_the_instance_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TAPESTRY_DATABASE_URL", raising=False)
+    monkeypatch.delenv("TAPESTRY_INSTANCE_PATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    database = tmp_path / "instance" / "tapestry.sqlite"
+    assert database.exists()
+    assert current_revision(f"sqlite:///{database}") == _head()
