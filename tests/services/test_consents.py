@@ -1,0 +1,193 @@
+"""Advocates asking for consent, persons answering and revoking it, and acting within scopes."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import AuditEvent, ConsentStatus, Role, verify_chain
+from tests import factories
+from web.services import consents
+from web.services.acting import authorise
+from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from web.services.profiles import update_about_me
+
+
+@pytest.fixture
+def people(db_session: Session):  # type: ignore[no-untyped-def]
+    council = factories.CouncilFactory()
+    person = factories.PersonProfileFactory(
+        user__council=council, user__email="sam@example.org", display_name="Sam Taylor"
+    )
+    advocate = factories.AdvocateFactory(council=council, display_name="Priya Sharma")
+    return council, person, advocate
+
+
+def test_advocate_asks_by_email_and_the_request_is_recorded(db_session, people) -> None:
+    _, person, advocate = people
+    consent = consents.request_consent(
+        db_session, advocate, who=" SAM@example.org ", scopes=["draft"], note="From the hub"
+    )
+    assert consent.status == ConsentStatus.requested
+    assert consent.person_id == person.id
+    assert consent.scopes == {"view", "draft"}  # view always comes with the rest
+    event = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "consent.requested")
+    ).one()
+    assert event.actor_user_id == advocate.id
+    assert event.details == {"person_id": person.id, "scopes": ["view", "draft"]}
+
+
+def test_advocate_asks_by_reference(db_session, people) -> None:
+    _, person, advocate = people
+    reference = consents.person_reference(person)
+    assert reference == f"P{person.id:06d}"
+    consent = consents.request_consent(db_session, advocate, who=reference.lower(), scopes=[])
+    assert consent.person_id == person.id
+    assert consent.scopes == {"view"}
+
+
+def test_people_of_other_councils_are_not_found(db_session, people) -> None:
+    _, _, advocate = people
+    stranger = factories.PersonProfileFactory(user__email="far@example.org")
+    for who in ("far@example.org", consents.person_reference(stranger), "nobody@example.org"):
+        with pytest.raises(InvalidInput) as caught:
+            consents.request_consent(db_session, advocate, who=who, scopes=["view"])
+        assert "could not find" in caught.value.errors["who"]
+
+
+def test_request_checks_every_field(db_session, people) -> None:
+    _, _, advocate = people
+    with pytest.raises(InvalidInput) as caught:
+        consents.request_consent(db_session, advocate, who="", scopes=["fly"], note="x" * 501)
+    assert set(caught.value.errors) == {"who", "scopes", "note"}
+
+
+def test_a_second_live_request_is_refused(db_session, people) -> None:
+    _, person, advocate = people
+    consents.request_consent(db_session, advocate, who="sam@example.org", scopes=["view"])
+    with pytest.raises(InvalidInput, match="already asked"):
+        consents.request_consent(db_session, advocate, who="sam@example.org", scopes=["view"])
+
+
+def test_only_advocates_ask(db_session, people) -> None:
+    council, _, _ = people
+    provider_user = factories.ProviderUserFactory(council=council)
+    with pytest.raises(NotAllowed):
+        consents.request_consent(db_session, provider_user, who="sam@example.org", scopes=[])
+
+
+def test_person_grants_fewer_scopes_than_asked_but_never_more(db_session, people) -> None:
+    _, person, advocate = people
+    consent = consents.request_consent(
+        db_session, advocate, who="sam@example.org", scopes=["view", "draft"]
+    )
+    with pytest.raises(InvalidInput):
+        consents.grant_consent(
+            db_session, person.user, person, consent.id, scopes=["view", "submit"]
+        )
+    consents.grant_consent(db_session, person.user, person, consent.id, scopes=["view"])
+    assert consent.status == ConsentStatus.granted
+    assert consent.granted_at is not None
+    assert consent.scopes == {"view"}
+    authorise(db_session, advocate, person, "view")
+    with pytest.raises(NotAllowed):
+        authorise(db_session, advocate, person, "draft")
+    with pytest.raises(Conflict):
+        consents.grant_consent(db_session, person.user, person, consent.id)
+
+
+def test_nobody_else_can_answer_for_the_person(db_session, people) -> None:
+    council, person, advocate = people
+    consent = consents.request_consent(db_session, advocate, who="sam@example.org", scopes=[])
+    other = factories.PersonProfileFactory(user__council=council)
+    for actor in (advocate, other.user):
+        with pytest.raises(NotAllowed):
+            consents.grant_consent(db_session, actor, person, consent.id)
+    # Another person's request is not found through one's own profile.
+    with pytest.raises(NotFound):
+        consents.grant_consent(db_session, other.user, other, consent.id)
+
+
+def test_refused_request_gives_no_access_and_can_be_asked_again(db_session, people) -> None:
+    _, person, advocate = people
+    consent = consents.request_consent(db_session, advocate, who="sam@example.org", scopes=[])
+    consents.refuse_consent(db_session, person.user, person, consent.id)
+    assert consent.status == ConsentStatus.declined
+    with pytest.raises(NotAllowed):
+        authorise(db_session, advocate, person, "view")
+    again = consents.request_consent(db_session, advocate, who="sam@example.org", scopes=[])
+    assert again.id != consent.id
+
+
+def test_revocation_takes_effect_at_once(db_session, people) -> None:
+    _, person, advocate = people
+    consent = factories.ConsentFactory(person=person, advocate=advocate, can_submit=True)
+    assert consents.consent_to_act(db_session, advocate, person.id).id == consent.id
+    consents.revoke_consent(db_session, person.user, person, consent.id)
+    assert consent.status == ConsentStatus.revoked
+    assert consent.revoked_at is not None
+    with pytest.raises(NotAllowed):
+        authorise(db_session, advocate, person, "view")
+    with pytest.raises(NotFound):
+        consents.consent_to_act(db_session, advocate, person.id)
+    with pytest.raises(Conflict):
+        consents.revoke_consent(db_session, person.user, person, consent.id)
+    actions = list(db_session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    assert actions[-1] == "consent.revoked"
+    assert verify_chain(db_session) == []
+
+
+def test_caseload_lists_helped_and_waiting_people(db_session, people) -> None:
+    council, person, advocate = people
+    waiting = factories.PersonProfileFactory(user__council=council, display_name="Ann Lee")
+    factories.ConsentFactory(person=person, advocate=advocate)
+    factories.ConsentFactory(
+        person=waiting, advocate=advocate, status=ConsentStatus.requested, granted_at=None
+    )
+    revoked = factories.PersonProfileFactory(user__council=council)
+    factories.ConsentFactory(
+        person=revoked,
+        advocate=advocate,
+        status=ConsentStatus.revoked,
+        revoked_at=factories.utcnow(),
+    )
+    load = consents.caseload(db_session, advocate)
+    assert [c.person_id for c in load.helping] == [person.id]
+    assert [c.person_id for c in load.waiting] == [waiting.id]
+
+
+def test_person_sees_changes_made_for_them(db_session, people) -> None:
+    _, person, advocate = people
+    factories.ConsentFactory(person=person, advocate=advocate, can_draft=True)
+    update_about_me(
+        db_session,
+        advocate,
+        person,
+        aspirations_text="I would like to cook.",
+        tag_slugs=[],
+        max_travel_km="5",
+        availability={},
+    )
+    event = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "profile.updated")
+    ).one()
+    assert (event.actor_user_id, event.on_behalf_of_user_id) == (advocate.id, person.user_id)
+    changes = consents.changes_made_for(db_session, person.user, person)
+    assert [(c.who, c.what) for c in changes] == [("Priya Sharma", "changed your About me")]
+    with pytest.raises(NotAllowed):
+        consents.changes_made_for(db_session, advocate, person)
+
+
+def test_person_page_lists_requests_granted_and_past(db_session, people) -> None:
+    _, person, advocate = people
+    other = factories.AdvocateFactory(council=person.user.council, role=Role.advocate)
+    asked = consents.request_consent(db_session, advocate, who="sam@example.org", scopes=[])
+    given = factories.ConsentFactory(person=person, advocate=other)
+    view = consents.consents_for_person(db_session, person.user, person)
+    assert [c.id for c in view.requests] == [asked.id]
+    assert [c.id for c in view.granted] == [given.id]
+    assert view.past == []
+    assert view.reference == consents.person_reference(person)
+    assert consents.count_waiting_requests(db_session, person) == 1

@@ -1,0 +1,413 @@
+"""Advocates and the people they help: asking for consent, granting, refusing and revoking it,
+the advocate's caseload, and the changes made for a person by someone acting for them.
+
+The rules:
+
+- An advocate asks a person of their own council, found by email address or by the person's
+  reference (:func:`person_reference`, shown to the person on their "Who can help me" page).
+- The request names scopes: ``view`` (always included: nobody can change what they cannot
+  see), ``draft`` and ``submit`` (see :class:`models.people.Consent`). The person grants it,
+  with all or some of the scopes asked for, or refuses it.
+- The person can revoke a granted consent at any time. Every check of what an advocate may do
+  reads the consent afresh (:func:`web.services.acting.authorise`), so a revocation takes
+  effect on the advocate's very next request.
+- Every step is written to the audit trail; the person sees every change made for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from models.accounts import Role, User
+from models.audit import AuditEvent, append_event
+from models.base import utcnow
+from models.people import Consent, ConsentStatus, PersonProfile
+from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+
+SCOPES: tuple[str, ...] = ("view", "draft", "submit")
+SCOPE_LABELS: dict[str, str] = {
+    "view": "See your About me, your matches, your choices and your place",
+    "draft": "Change your About me and your choices",
+    "submit": "Send your choices and say yes or no to a place",
+}
+NOTE_MAX_CHARS = 500
+REFERENCE_PREFIX = "P"
+_REFERENCE = re.compile(r"^\s*P-?0*(\d{1,9})\s*$", re.IGNORECASE)
+LIVE = (ConsentStatus.requested, ConsentStatus.granted)
+
+# What each recorded action means, written to the person ("Sam changed your About me").
+ACTION_WORDS: dict[str, str] = {
+    "profile.updated": "changed your About me",
+    "choice.added": "added a choice",
+    "choice.removed": "removed a choice",
+    "choice.moved": "changed the order of your choices",
+    "choices.replaced": "changed your choices",
+    "choices.submitted": "sent your choices",
+    "feedback.given": "gave your rating of a place",
+    "feedback.changed": "changed your rating of a place",
+    "proposal.created": "suggested a new service for you",
+    "proposal.supported": "supported an idea for you",
+    "proposal.support_withdrawn": "stopped supporting an idea for you",
+    "allocation.accepted": "said yes to your place",
+    "allocation.declined": "said no to your place",
+    "place.accepted": "said yes to your place",
+    "place.declined": "said no to your place",
+}
+
+
+def person_reference(person: PersonProfile) -> str:
+    """The short reference a person can give an advocate instead of their email, e.g. P000042."""
+    return f"{REFERENCE_PREFIX}{person.id:06d}"
+
+
+def scopes_from(values: Iterable[str]) -> frozenset[str]:
+    """The scopes named in ``values``, always with ``view``. Raises on an unknown scope."""
+    chosen = {v.strip() for v in values if v and v.strip()}
+    unknown = chosen - set(SCOPES)
+    if unknown:
+        raise InvalidInput({"scopes": "Choose what you can do from the list"})
+    return frozenset(chosen | {"view"})
+
+
+def _set_scopes(consent: Consent, scopes: frozenset[str]) -> None:
+    consent.can_view = "view" in scopes
+    consent.can_draft = "draft" in scopes
+    consent.can_submit = "submit" in scopes
+
+
+def _ordered(scopes: Iterable[str]) -> list[str]:
+    return [s for s in SCOPES if s in set(scopes)]
+
+
+def find_person(session: Session, advocate: User, who: str) -> PersonProfile:
+    """The person of the advocate's council with this email address or reference.
+
+    Raises :class:`InvalidInput` on the ``who`` field when there is nobody like that; people in
+    other councils are not found, whatever is typed.
+    """
+    text = (who or "").strip()
+    if not text:
+        raise InvalidInput({"who": "Enter the person's email address or reference"})
+    query = (
+        select(PersonProfile)
+        .join(User, User.id == PersonProfile.user_id)
+        .where(
+            User.role == Role.person,
+            User.is_active.is_(True),
+            User.council_id == advocate.council_id,
+        )
+    )
+    match = _REFERENCE.match(text)
+    if match:
+        query = query.where(PersonProfile.id == int(match.group(1)))
+    elif "@" in text:
+        query = query.where(User.email == text.lower())
+    else:
+        raise InvalidInput(
+            {"who": "Enter an email address, like name@example.org, or a reference, like P000042"}
+        )
+    person = session.scalars(query).first()
+    if person is None:
+        raise InvalidInput({"who": "We could not find anyone with that email address or reference"})
+    return person
+
+
+def _require_advocate(actor: User) -> None:
+    if actor.role != Role.advocate or not actor.is_active:
+        raise NotAllowed("Only advocates can ask to help someone.")
+
+
+def _require_person(actor: User, person: PersonProfile) -> None:
+    # Only the person decides who may help them: nobody can grant consent for someone else.
+    if actor.id != person.user_id or not actor.is_active:
+        raise NotAllowed("Only the person themselves can decide who helps them.")
+
+
+def request_consent(
+    session: Session,
+    advocate: User,
+    *,
+    who: str,
+    scopes: Iterable[str],
+    note: str = "",
+) -> Consent:
+    """Ask the person named by ``who`` (email or reference) to let ``advocate`` help them.
+
+    Raises :class:`InvalidInput` (fields ``who``, ``scopes``, ``note``) when something is wrong,
+    including when the advocate already has a live request or consent from that person.
+    """
+    _require_advocate(advocate)
+    errors: dict[str, str] = {}
+    person: PersonProfile | None = None
+    try:
+        person = find_person(session, advocate, who)
+    except InvalidInput as error:
+        errors.update(error.errors)
+    chosen: frozenset[str] = frozenset({"view"})
+    try:
+        chosen = scopes_from(scopes)
+    except InvalidInput as error:
+        errors.update(error.errors)
+    text = (note or "").strip()
+    if len(text) > NOTE_MAX_CHARS:
+        errors["note"] = f"Your message must be {NOTE_MAX_CHARS} characters or fewer"
+    if person is not None:
+        live = _live_consent(session, person.id, advocate.id)
+        if live is not None and live.status == ConsentStatus.granted:
+            errors["who"] = f"{person.display_name} already lets you help them"
+        elif live is not None:
+            errors["who"] = f"You have already asked {person.display_name}. Wait for their answer"
+    if errors or person is None:
+        raise InvalidInput(errors)
+
+    consent = Consent(
+        person_id=person.id,
+        advocate_id=advocate.id,
+        status=ConsentStatus.requested,
+        note=text or None,
+        requested_at=utcnow(),
+    )
+    _set_scopes(consent, chosen)
+    session.add(consent)
+    session.flush()
+    append_event(
+        session,
+        "consent.requested",
+        actor_user_id=advocate.id,
+        object_type="consent",
+        object_id=consent.id,
+        details={"person_id": person.id, "scopes": _ordered(chosen)},
+    )
+    return consent
+
+
+def _live_consent(session: Session, person_id: int, advocate_id: int) -> Consent | None:
+    return session.scalars(
+        select(Consent).where(
+            Consent.person_id == person_id,
+            Consent.advocate_id == advocate_id,
+            Consent.status.in_(LIVE),
+        )
+    ).first()
+
+
+@dataclass(frozen=True, slots=True)
+class PersonConsents:
+    """What the "Who can help me" page shows."""
+
+    reference: str
+    requests: list[Consent]
+    granted: list[Consent]
+    past: list[Consent]
+
+
+def consents_for_person(session: Session, actor: User, person: PersonProfile) -> PersonConsents:
+    """The person's requests waiting for an answer, the consents they gave, and past ones."""
+    _require_person(actor, person)
+    consents = list(
+        session.scalars(
+            select(Consent)
+            .where(Consent.person_id == person.id)
+            .options(selectinload(Consent.advocate))
+            .order_by(Consent.requested_at.desc(), Consent.id.desc())
+        )
+    )
+    return PersonConsents(
+        reference=person_reference(person),
+        requests=[c for c in consents if c.status == ConsentStatus.requested],
+        granted=[c for c in consents if c.status == ConsentStatus.granted],
+        past=[c for c in consents if c.status not in LIVE],
+    )
+
+
+def _persons_consent(session: Session, person: PersonProfile, consent_id: int) -> Consent:
+    consent = session.get(Consent, consent_id)
+    if consent is None or consent.person_id != person.id:
+        raise NotFound("We could not find that request.")
+    return consent
+
+
+def grant_consent(
+    session: Session,
+    actor: User,
+    person: PersonProfile,
+    consent_id: int,
+    *,
+    scopes: Iterable[str] | None = None,
+) -> Consent:
+    """Say yes to a request. ``scopes`` may narrow what was asked (never widen it)."""
+    _require_person(actor, person)
+    consent = _persons_consent(session, person, consent_id)
+    if consent.status != ConsentStatus.requested:
+        raise Conflict("You have already answered this request.")
+    asked = consent.scopes
+    chosen = asked if scopes is None else scopes_from(scopes)
+    if not chosen <= asked:
+        raise InvalidInput({"scopes": "You can only agree to what the advocate asked for"})
+    _set_scopes(consent, chosen)
+    consent.status = ConsentStatus.granted
+    consent.granted_at = utcnow()
+    session.flush()
+    _record_answer(session, actor, person, consent, "consent.granted")
+    return consent
+
+
+def refuse_consent(
+    session: Session, actor: User, person: PersonProfile, consent_id: int
+) -> Consent:
+    """Say no to a request."""
+    _require_person(actor, person)
+    consent = _persons_consent(session, person, consent_id)
+    if consent.status != ConsentStatus.requested:
+        raise Conflict("You have already answered this request.")
+    consent.status = ConsentStatus.declined
+    session.flush()
+    _record_answer(session, actor, person, consent, "consent.declined")
+    return consent
+
+
+def revoke_consent(
+    session: Session, actor: User, person: PersonProfile, consent_id: int
+) -> Consent:
+    """Stop an advocate helping, from now on. Their next request is refused."""
+    _require_person(actor, person)
+    consent = _persons_consent(session, person, consent_id)
+    if consent.status != ConsentStatus.granted:
+        raise Conflict("This advocate is not helping you now.")
+    consent.status = ConsentStatus.revoked
+    consent.revoked_at = utcnow()
+    session.flush()
+    _record_answer(session, actor, person, consent, "consent.revoked")
+    return consent
+
+
+def _record_answer(
+    session: Session, actor: User, person: PersonProfile, consent: Consent, action: str
+) -> None:
+    append_event(
+        session,
+        action,
+        actor_user_id=actor.id,
+        object_type="consent",
+        object_id=consent.id,
+        details={
+            "person_id": person.id,
+            "advocate_id": consent.advocate_id,
+            "scopes": _ordered(consent.scopes),
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Caseload:
+    """The advocate's people: those who said yes, and requests still waiting."""
+
+    helping: list[Consent]
+    waiting: list[Consent]
+
+
+def caseload(session: Session, advocate: User) -> Caseload:
+    """Everyone who lets ``advocate`` help them (by name), and requests not yet answered."""
+    _require_advocate(advocate)
+    consents = list(
+        session.scalars(
+            select(Consent)
+            .join(PersonProfile, PersonProfile.id == Consent.person_id)
+            .where(Consent.advocate_id == advocate.id, Consent.status.in_(LIVE))
+            .options(selectinload(Consent.person))
+            .order_by(PersonProfile.display_name, Consent.id)
+        )
+    )
+    return Caseload(
+        helping=[c for c in consents if c.status == ConsentStatus.granted],
+        waiting=[c for c in consents if c.status == ConsentStatus.requested],
+    )
+
+
+def consents_of_advocate(session: Session, advocate: User) -> list[Consent]:
+    """Every consent and request of ``advocate``, newest first (for the API)."""
+    _require_advocate(advocate)
+    return list(
+        session.scalars(
+            select(Consent)
+            .where(Consent.advocate_id == advocate.id)
+            .options(selectinload(Consent.person))
+            .order_by(Consent.requested_at.desc(), Consent.id.desc())
+        )
+    )
+
+
+def consent_to_act(session: Session, advocate: User, person_id: int) -> Consent:
+    """The granted consent that lets ``advocate`` act for the person with profile ``person_id``.
+
+    Raises :class:`NotFound` when there is none (never asked, refused or revoked), so that an
+    advocate learns nothing about people who have not agreed.
+    """
+    _require_advocate(advocate)
+    consent = session.scalars(
+        select(Consent)
+        .where(
+            Consent.advocate_id == advocate.id,
+            Consent.person_id == person_id,
+            Consent.status == ConsentStatus.granted,
+        )
+        .options(selectinload(Consent.person))
+    ).first()
+    if consent is None:
+        raise NotFound("This person has not agreed that you can help them.")
+    return consent
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeForPerson:
+    """One change someone made for the person, in plain words."""
+
+    when: datetime
+    who: str
+    what: str
+    action: str
+
+
+def changes_made_for(
+    session: Session, actor: User, person: PersonProfile, *, limit: int = 50
+) -> list[ChangeForPerson]:
+    """Changes made for the person by someone acting for them, newest first."""
+    _require_person(actor, person)
+    events = list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.on_behalf_of_user_id == person.user_id)
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )
+    actor_ids = {e.actor_user_id for e in events if e.actor_user_id is not None}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(actor_ids)))
+    names = {user_id: name for user_id, name in rows}
+    return [
+        ChangeForPerson(
+            when=e.occurred_at,
+            who=names.get(e.actor_user_id or 0, "Someone"),
+            what=ACTION_WORDS.get(e.action, e.action.replace(".", " ").replace("_", " ")),
+            action=e.action,
+        )
+        for e in events
+    ]
+
+
+def count_waiting_requests(session: Session, person: PersonProfile) -> int:
+    """How many advocates are waiting for the person's answer (for a reminder on their pages)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Consent)
+            .where(Consent.person_id == person.id, Consent.status == ConsentStatus.requested)
+        )
+        or 0
+    )
