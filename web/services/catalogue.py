@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models.accounts import User
@@ -131,6 +131,8 @@ def search_offers(
 ) -> SearchPage:
     """Published offers filtered by words, category, area and price, sorted by match.
 
+    Every word of ``text`` must appear in the offer's title, description, provider, place or
+    outcome tags (any case, any accents as typed).
     ``max_price`` is typed in pounds ("120" or "95.50"). ``within_budget`` keeps only offers
     that cost no more than the money left in the person's budget. Pages hold
     :data:`PAGE_SIZE` offers; a page past the end gives the last page.
@@ -152,22 +154,19 @@ def search_offers(
 
     round_ = open_round_for(session, person)
     query = _published(person.user.council_id)
-    if text:
-        like = f"%{text}%"
-        query = query.where(
-            or_(
-                Offer.title.ilike(like),
-                Offer.description.ilike(like),
-                Provider.name.ilike(like),
-            )
-        )
     if category:
         query = query.where(Offer.category == OfferCategory(category))
     if area:
         query = query.where(Offer.area == area)
     if price_cap is not None:
         query = query.where(Offer.price_pence <= price_cap)
-    scored = _score(session, person, round_, list(session.scalars(query)))
+    offers = list(session.scalars(query))
+    if text:
+        # Matched in Python with casefold(): SQLite's LIKE ignores case for ASCII letters only,
+        # and "CAFÉ" must find "Café" on every database. A council has hundreds of offers.
+        words = text.casefold().split()
+        offers = [o for o in offers if all(w in _searchable(o) for w in words)]
+    scored = _score(session, person, round_, offers)
     if within_budget:
         scored = [s for s in scored if not _over_budget(s.match)]
     total = len(scored)
@@ -175,6 +174,12 @@ def search_offers(
     page = min(max(1, page), pages)
     start = (page - 1) * PAGE_SIZE
     return SearchPage(scored[start : start + PAGE_SIZE], total, page, pages)
+
+
+def _searchable(offer: Offer) -> str:
+    tags = " ".join(t.label for t in offer.outcome_tags)
+    parts = (offer.title, offer.description, offer.provider.name, offer.location or "", tags)
+    return " ".join(parts).casefold()
 
 
 def _over_budget(match: Match) -> bool:
