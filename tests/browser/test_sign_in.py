@@ -1,0 +1,77 @@
+"""Signing in and out in a real browser, with axe-core on each page on the way."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.accounts import Role
+from tests.browser.conftest import LIVE_PASSWORD, live_totp
+
+pytestmark = pytest.mark.browser
+
+
+def _sign_in(page, email: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_person_signs_in_and_out(page, make_live_user, axe):
+    user = make_live_user(Role.person, display_name="Sam Patel")
+
+    page.goto("/")
+    assert page.title() == "Choose the support that is right for you - Tapestry"
+    # GOV.UK Frontend's start-up script ran from its file, allowed by the CSP.
+    assert "govuk-frontend-supported" in (page.get_attribute("body", "class") or "")
+    axe(page)
+    page.get_by_role("button", name="Sign in").click()
+
+    page.wait_for_url("**/sign-in")
+    assert page.title() == "Sign in - Tapestry"
+    axe(page)
+    _sign_in(page, user.email, "not my password")
+    assert page.title() == "Error: Sign in - Tapestry"
+    assert page.locator(".govuk-error-summary").is_visible()
+    axe(page)
+
+    _sign_in(page, user.email, LIVE_PASSWORD)
+    page.wait_for_url("**/person/")
+    assert page.get_by_role("heading", level=1).inner_text() == "Hello, Sam Patel"
+    assert page.get_by_text("Signed in as Sam Patel").is_visible()
+    axe(page)
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(lambda url: url.endswith("/"))
+    assert page.get_by_text("You have signed out").is_visible()
+    page.goto("/person/")
+    assert "/sign-in" in page.url
+    assert page.console_errors == []  # no script errors and no CSP refusals
+
+
+def test_a_commissioner_signs_in_with_a_one_time_code(page, make_live_user, axe):
+    user = make_live_user(Role.commissioner)
+    page.goto("/sign-in")
+    _sign_in(page, user.email, LIVE_PASSWORD)
+    page.wait_for_url("**/sign-in/code")
+    axe(page)
+    page.get_by_label("Code from your authenticator app").fill(live_totp(user))
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/commissioner/")
+    assert page.get_by_role("heading", level=1).inner_text() == "Commissioning"
+    axe(page)
+    assert page.console_errors == []
+
+
+def test_pages_work_without_javascript(chromium, live_server, make_live_user):
+    user = make_live_user(Role.advocate)
+    context = chromium.new_context(base_url=live_server.url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto("/sign-in")
+        _sign_in(page, user.email, LIVE_PASSWORD)
+        page.wait_for_url("**/advocate/")
+        assert page.get_by_role("heading", level=1).inner_text() == "Your caseload"
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(lambda url: url.endswith("/"))
+    finally:
+        context.close()
