@@ -20,6 +20,9 @@ from engine.instance import (
     Rule,
     Violation,
 )
+from engine.reader import instance_from_dict, read_instance
+from engine.solve import solve
+from engine.writer import dumps_instance, dumps_result, instance_to_dict, result_to_dict
 
 __all__ = [
     "INSTANCE_FORMAT",
@@ -37,4 +40,11 @@ __all__ = [
     "Result",
     "Rule",
     "Violation",
+    "dumps_instance",
+    "dumps_result",
+    "instance_from_dict",
+    "instance_to_dict",
+    "read_instance",
+    "result_to_dict",
+    "solve",
 ]
