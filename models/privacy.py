@@ -6,8 +6,8 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, MetaData, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, TimestampMixin, str_enum, utcnow
 
@@ -53,3 +53,59 @@ class ErasureRecord(Base):
     decided_by_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+
+
+# Default retention periods in days, used when no RetentionPolicy row overrides them.
+# Financial and audit records are kept six years after the event (the limitation period for
+# claims in England and Wales); short-lived security records are kept only as long as useful.
+DEFAULT_RETENTION_DAYS: dict[str, int] = {
+    "user_sessions": 30,
+    "login_throttles": 1,
+    "idempotency_records": 2,
+    "jobs": 90,
+    "inactive_accounts": 3 * 365,
+    "financial_records": 6 * 365,
+    "audit_events": 6 * 365,
+}
+
+
+def retention_days(session: Session, data_kind: str) -> int:
+    """Days to keep ``data_kind``: the configured policy, else the default.
+
+    Raises ``KeyError`` for a kind that has neither, so a typo cannot mean "keep for ever".
+    """
+    configured = session.scalar(
+        select(RetentionPolicy.retention_days).where(RetentionPolicy.data_kind == data_kind)
+    )
+    if configured is not None:
+        return configured
+    return DEFAULT_RETENTION_DAYS[data_kind]
+
+
+# Columns that hold a user's id without a foreign key, because their rows must outlive or stand
+# apart from the user (the append-only audit trail, the record of an erasure).
+PLAIN_USER_ID_COLUMNS: dict[str, tuple[str, ...]] = {
+    "audit_events": ("actor_user_id", "on_behalf_of_user_id"),
+    "erasure_records": ("subject_user_id",),
+}
+
+PERSON_TABLES = ("users", "person_profiles")
+
+
+def person_references(metadata: MetaData | None = None) -> dict[str, tuple[str, ...]]:
+    """Every table holding data about a person, with the columns that say whose it is.
+
+    A column counts when it is a foreign key to ``users.id`` or ``person_profiles.id``, or is
+    listed in :data:`PLAIN_USER_ID_COLUMNS`; ``users`` and ``person_profiles`` count through
+    ``id``. A person's data export (and its test) should cover every table named here.
+    """
+    metadata = metadata or Base.metadata
+    found: dict[str, set[str]] = {name: {"id"} for name in PERSON_TABLES}
+    for table in metadata.tables.values():
+        for fk in table.foreign_keys:
+            target = fk.column
+            if target.table.name in PERSON_TABLES and target.name == "id":
+                found.setdefault(table.name, set()).add(fk.parent.name)
+    for name, columns in PLAIN_USER_ID_COLUMNS.items():
+        found.setdefault(name, set()).update(columns)
+    return {name: tuple(sorted(columns)) for name, columns in sorted(found.items())}
