@@ -150,8 +150,26 @@ def _configure_templates(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from web.api import init_app as init_api
-    from web.pages import account, admin, advocate, commissioner, person, provider, public
+    from web.pages import (
+        account,
+        admin,
+        advocate,
+        commissioner,
+        person,
+        person_consents,
+        provider,
+        public,
+    )
 
-    for module in (public, account, person, advocate, provider, commissioner, admin):
+    for module in (
+        public,
+        account,
+        person,
+        person_consents,
+        advocate,
+        provider,
+        commissioner,
+        admin,
+    ):
         app.register_blueprint(module.bp)
     init_api(app)

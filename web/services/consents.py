@@ -54,10 +54,8 @@ ACTION_WORDS: dict[str, str] = {
     "proposal.created": "suggested a new service for you",
     "proposal.supported": "supported an idea for you",
     "proposal.support_withdrawn": "stopped supporting an idea for you",
-    "allocation.accepted": "said yes to your place",
-    "allocation.declined": "said no to your place",
-    "place.accepted": "said yes to your place",
-    "place.declined": "said no to your place",
+    "allocation.accept": "said yes to your place",
+    "allocation.decline": "said no to your place",
 }
 
 

@@ -1,0 +1,78 @@
+"""A person's side of advocacy: "Who can help me" (answer requests, stop someone helping) and
+"Changes made for you" (everything done for them by someone acting for them).
+
+For signed-in persons only (checked once, by `guard_blueprint`). Kept apart from
+``web/pages/person.py`` so the person journey and the advocate journey can change separately;
+the URLs live under ``/person`` all the same.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from models.accounts import User
+from models.people import PersonProfile
+from web.auth import Role, current_account, guard_blueprint
+from web.db import get_session
+from web.services import consents
+from web.services.errors import Conflict, InvalidInput, NotFound
+
+bp = Blueprint("person_consents", __name__, url_prefix="/person")
+guard_blueprint(bp, Role.person)
+
+
+def _me() -> tuple[User, PersonProfile]:
+    user = current_account()
+    assert user is not None  # guard_blueprint let only signed-in persons through
+    if user.person_profile is None:
+        abort(404)
+    return user, user.person_profile
+
+
+@bp.get("/who-can-help-me")
+def who_can_help() -> str:
+    user, person = _me()
+    view = consents.consents_for_person(get_session(), user, person)
+    return render_template(
+        "person/who_can_help.html",
+        view=view,
+        scope_labels=consents.SCOPE_LABELS,
+        scopes=consents.SCOPES,
+    )
+
+
+@bp.post("/who-can-help-me/<int:consent_id>")
+def answer(consent_id: int) -> Response:
+    db = get_session()
+    user, person = _me()
+    decision = request.form.get("decision")
+    try:
+        if decision == "grant":
+            scopes = request.form.getlist("scopes")
+            consent = consents.grant_consent(db, user, person, consent_id, scopes=scopes)
+            message = f"{consent.advocate.display_name} can now help you."
+        elif decision == "refuse":
+            consent = consents.refuse_consent(db, user, person, consent_id)
+            message = f"You said no to {consent.advocate.display_name}."
+        elif decision == "revoke":
+            consent = consents.revoke_consent(db, user, person, consent_id)
+            message = f"{consent.advocate.display_name} cannot help you any more."
+        else:
+            abort(400)
+    except NotFound:
+        abort(404)
+    except (Conflict, InvalidInput) as error:
+        db.rollback()
+        flash(error.message, "info")
+        return redirect(url_for("person_consents.who_can_help"))
+    db.commit()
+    flash(message, "success")
+    return redirect(url_for("person_consents.who_can_help"))
+
+
+@bp.get("/changes-made-for-you")
+def changes() -> str:
+    user, person = _me()
+    made = consents.changes_made_for(get_session(), user, person)
+    return render_template("person/changes_made_for_you.html", changes=made)
