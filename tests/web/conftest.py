@@ -7,7 +7,8 @@
   sign-in limits); two apps stand for two worker processes sharing the database.
 - ``client``, ``runner``: Flask's test client and CLI runner for ``app``.
 - ``make_user(role, **fields)``: a user of that role (commissioners and admins get a TOTP
-  secret); every password is ``tests.factories.DEFAULT_PASSWORD``.
+  secret; persons a profile; providers an organisation); every password is
+  ``tests.factories.DEFAULT_PASSWORD``.
 - ``login(client, user)``: signs in through the real sign-in form (with its CSRF token) and,
   for commissioners and admins, the one-time code page. Returns the last response.
 - ``csrf_token(response_or_html)``: the CSRF token from a page's form.
@@ -92,10 +93,19 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def make_user(db_session: Session) -> Callable[..., User]:
-    def build(role: Role = Role.person, **fields: Any) -> User:
+    """A user of ``role``. Persons get a ``PersonProfile`` and providers a ``Provider`` they
+    belong to (in the user's council), unless ``with_profile=False``."""
+
+    def build(role: Role = Role.person, *, with_profile: bool = True, **fields: Any) -> User:
         if role in (Role.commissioner, Role.admin):
             fields.setdefault("totp_secret", pyotp.random_base32())
-        return ROLE_FACTORIES[role](**fields)
+        user = ROLE_FACTORIES[role](**fields)
+        if with_profile and role is Role.person:
+            factories.PersonProfileFactory(user=user)
+        elif with_profile and role is Role.provider:
+            provider = factories.ProviderFactory(council=user.council)
+            factories.ProviderMemberFactory(provider=provider, user=user)
+        return user
 
     return build
 

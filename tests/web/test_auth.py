@@ -415,15 +415,6 @@ def test_forms_without_a_csrf_token_are_refused(client, make_user, login):
     assert client.get("/person/").status_code == 200  # still signed in
 
 
-def test_api_changes_need_a_custom_header(client, make_user, login):
-    login(client, make_user(Role.person))
-    refused = client.post("/api/v1/me", json={})
-    assert refused.status_code == 400
-    assert "X-Requested-With" in refused.json["message"]
-    allowed = client.post("/api/v1/me", json={}, headers={"X-Requested-With": "fetch"})
-    assert allowed.status_code == 405  # past the CSRF check; /me only reads
-
-
 def test_security_headers_on_every_page(client, make_user, login):
     login(client, make_user(Role.person))
     for path in ("/", "/sign-in", "/person/", "/api/v1/me", "/no-such-page"):

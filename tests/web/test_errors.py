@@ -135,6 +135,17 @@ def test_api_change_without_csrf_header_is_400_json(client):
     assert list(response.json) == JSON_KEYS
 
 
+def test_api_change_with_a_csrf_token_header_passes_and_a_forged_one_fails(client):
+    page = client.get("/sign-in")
+    token = csrf_token(page)
+    body = {"name": "Rex", "legs": 4}
+    forged = client.post("/api/v1/test-pets", json=body, headers={"X-CSRFToken": "forged"})
+    assert forged.status_code == 400
+    assert list(forged.json) == JSON_KEYS
+    passed = client.post("/api/v1/test-pets", json=body, headers={"X-CSRFToken": token})
+    assert passed.status_code == 201
+
+
 def test_api_bug_is_500_json_without_details(client):
     response = client.get("/api/v1/boom")
     assert response.status_code == 500
