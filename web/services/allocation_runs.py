@@ -1,0 +1,623 @@
+"""Allocation runs: a round becomes an engine instance, the engine allocates, the run is kept.
+
+Turning a round into an instance (:func:`build_instance`)
+=========================================================
+
+* **Persons**: everyone with a budget in the round who ranked at least one offer in it (people
+  who chose nothing did not ask for a place). Their id is ``p-<person id>``; ``budget`` is the
+  money left in their budget (amount minus what is already committed); ``need`` their assessed
+  need level; ``lottery`` :func:`engine.instance.derived_lottery` of the round's seed and their
+  id, written out so the instance file says exactly what was used; ``max_placements`` the
+  round's; ``attributes`` from :func:`web.services.rounds.person_attributes` (area, age band,
+  need band and consented equity-monitoring attributes).
+* **Preferences**: the person's choices in rank order. A choice the person is no longer eligible
+  for (the provider's age or need rules; see :mod:`web.services.matching`) is left out, since
+  the provider's rules bind; being over budget is left to the engine, which never places
+  anyone over budget. Ranks are renumbered 1, 2, 3, ... over what is left.
+* **Utilities** come from the rank and the match score (0-100, :func:`score_offer`)::
+
+      raw(k)     = round(100 * 0.8 ** (k - 1)) * (900 + score) // 100
+      utility(1) = raw(1)
+      utility(k) = max(0, min(raw(k), utility(k - 1) - 1))
+
+  So the format's default utility (``round(100 * 0.8 ** (k - 1))``), times 10, is scaled by
+  90% (no match at all) to 100% (a perfect match). The rank decides and the match score nudges:
+  a better match earns up to 10% more, which breaks near-ties between people in favour of the
+  one the offer suits best, but a person's own order is never overturned (each choice is worth
+  strictly more than the next one).
+* **Offers**: every offer in the round, id ``o-<offer id>``, ``capacity`` its places left in
+  the round, ``price`` its price, ``provider`` the provider's slug, ``category``.
+* **Round and policy**: ``round.id`` is ``round-<id>``, ``pot`` the round's pot (or null);
+  ``policy`` the round's mechanism, rules, time limit and seed.
+
+A run stores the instance as canonical JSON (sorted keys, no spaces) with its SHA-256 as
+``input_hash``, the OR-Tools version, the parameters, the seed and the engine's result JSON, so
+``tapestry solve`` on the downloaded instance gives the same result.
+
+Runs happen off the request: :func:`start_run` builds the instance and asks the
+:class:`~web.services.jobs.JobRunner` for an ``allocate_round`` job; a worker runs
+:func:`execute_run`. At most one run per round is queued or running at a time (checked here,
+and by a partial unique index on ``solver_runs`` and on ``jobs.unique_key``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from engine.instance import (
+    Assignment,
+    DiagnosisEntry,
+    Instance,
+    Metrics,
+    Offer,
+    Person,
+    Policy,
+    Preference,
+    Result,
+    Rule,
+    Violation,
+    default_utility,
+    derived_lottery,
+)
+from models.accounts import User
+from models.audit import append_event
+from models.base import utcnow
+from models.people import PersonProfile
+from models.providers import Offer as OfferRow
+from models.rounds import (
+    ACTIVE_RUN_STATUSES,
+    Budget,
+    Choice,
+    Mechanism,
+    Round,
+    RoundOffer,
+    RoundStatus,
+    RunStatus,
+    SolverRun,
+)
+from web.services.errors import Conflict, InvalidInput, NotFound
+from web.services.jobs import HEARTBEAT_EVERY_S, JobRunner, ProgressReporter, register
+from web.services.matching import score_offer
+from web.services.profiles import facts_for, offer_facts
+from web.services.rounds import person_attributes
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "allocate_round"
+LABEL_MAX_CHARS = 200
+# Analysis (price of each rule, value of one more place) re-solves the instance; on rounds
+# bigger than this it would hold the worker for too long, so it is skipped and the page says so.
+ANALYSIS_MAX_PERSONS = 5000
+
+
+def person_key(person_id: int) -> str:
+    return f"p-{person_id}"
+
+
+def offer_key(offer_id: int) -> str:
+    return f"o-{offer_id}"
+
+
+def key_id(key: str) -> int:
+    """``"p-12"`` or ``"o-7"`` -> 12 or 7."""
+    return int(key.split("-", 1)[1])
+
+
+def utilities_for(scores: list[int]) -> list[int]:
+    """Utilities of a person's choices in rank order, from their match scores (see above)."""
+    utilities: list[int] = []
+    for k, score in enumerate(scores, start=1):
+        raw = default_utility(k) * (900 + max(0, min(100, score))) // 100
+        if utilities:
+            raw = max(0, min(raw, utilities[-1] - 1))
+        utilities.append(raw)
+    return utilities
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltInstance:
+    instance: Instance
+    document: dict[str, Any]
+    json: str
+    input_hash: str
+    left_out: int  # choices left out because the person is no longer eligible
+    equity_persons: int  # persons whose consented equity attributes were read
+
+
+def canonical_json(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _money(pence: int) -> float:
+    return round(pence / 100, 2)
+
+
+def instance_document(instance: Instance) -> dict[str, Any]:
+    """The instance as the allocation format's JSON object (money in pounds)."""
+    from engine.writer import instance_to_dict
+
+    return instance_to_dict(instance)
+
+
+def build_instance(
+    session: Session,
+    round_: Round,
+    *,
+    mechanism: str | None = None,
+    rules: list[dict[str, Any]] | None = None,
+    time_limit_s: float | None = None,
+    seed: int | None = None,
+) -> BuiltInstance:
+    """The engine instance of ``round_`` (see the module's documentation for every field).
+
+    ``mechanism``, ``rules``, ``time_limit_s`` and ``seed`` override the round's policy (to
+    compare runs with and without a rule, say) without changing the round.
+    """
+    seed = round_.seed if seed is None else seed
+    policy_rules = list(round_.rules or []) if rules is None else list(rules)
+    round_offers = list(
+        session.scalars(
+            select(RoundOffer)
+            .where(RoundOffer.round_id == round_.id)
+            .options(
+                selectinload(RoundOffer.offer).selectinload(OfferRow.provider),
+                selectinload(RoundOffer.offer).selectinload(OfferRow.outcome_tags),
+            )
+            .order_by(RoundOffer.offer_id)
+        )
+    )
+    facts = {ro.offer_id: offer_facts(ro.offer) for ro in round_offers}
+    budgets = {
+        b.person_id: b
+        for b in session.scalars(
+            select(Budget)
+            .where(Budget.round_id == round_.id)
+            .options(selectinload(Budget.person).selectinload(PersonProfile.outcome_tags))
+        )
+    }
+    choices: dict[int, list[Choice]] = {}
+    for choice in session.scalars(
+        select(Choice).where(Choice.round_id == round_.id).order_by(Choice.person_id, Choice.rank)
+    ):
+        choices.setdefault(choice.person_id, []).append(choice)
+
+    persons: list[Person] = []
+    left_out = 0
+    equity_persons = 0
+    for person_id in sorted(choices, key=lambda pid: person_key(pid)):
+        budget = budgets.get(person_id)
+        if budget is None:
+            continue
+        profile = budget.person
+        person_facts = facts_for(profile, budget)
+        kept: list[tuple[int, int]] = []  # (offer id, match score)
+        for choice in choices[person_id]:
+            if choice.offer_id not in facts:
+                left_out += 1
+                continue
+            match = score_offer(person_facts, facts[choice.offer_id])
+            if any(r.part == "eligibility" for r in match.blockers):
+                left_out += 1
+                continue
+            kept.append((choice.offer_id, sum(match.points.values())))
+        if not kept:
+            continue
+        utilities = utilities_for([score for _, score in kept])
+        attributes = person_attributes(profile)
+        if profile.equity_consent_at is not None and profile.equity_attributes:
+            equity_persons += 1
+        key = person_key(person_id)
+        persons.append(
+            Person(
+                id=key,
+                budget=budget.remaining_pence,
+                need=profile.need_level,
+                lottery=derived_lottery(seed, key),
+                max_placements=round_.max_placements,
+                attributes=attributes,
+                preferences=tuple(
+                    Preference(offer=offer_key(offer_id), rank=rank, utility=utility)
+                    for rank, ((offer_id, _), utility) in enumerate(
+                        zip(kept, utilities, strict=True), start=1
+                    )
+                ),
+            )
+        )
+    offers = tuple(
+        Offer(
+            id=offer_key(ro.offer_id),
+            capacity=max(0, ro.places - ro.places_taken),
+            price=ro.offer.price_pence,
+            provider=ro.offer.provider.slug,
+            category=str(ro.offer.category),
+        )
+        for ro in round_offers
+    )
+    instance = Instance(
+        persons=tuple(persons),
+        offers=offers,
+        policy=Policy(
+            mechanism=(mechanism or str(round_.mechanism)),  # type: ignore[arg-type]
+            rules=tuple(_rule(r) for r in policy_rules),
+            time_limit_s=float(time_limit_s if time_limit_s is not None else round_.time_limit_s),
+            seed=seed,
+        ),
+        round_id=f"round-{round_.id}",
+        pot=round_.pot_pence,
+    )
+    document = instance_document(instance)
+    text = canonical_json(document)
+    return BuiltInstance(
+        instance=instance,
+        document=document,
+        json=text,
+        input_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        left_out=left_out,
+        equity_persons=equity_persons,
+    )
+
+
+def _rule(rule: Mapping[str, Any]) -> Rule:
+    values = rule.get("values")
+    return Rule(
+        type=rule["type"],
+        attribute=rule["attribute"],
+        min_share=rule.get("min_share"),
+        max_gap=rule.get("max_gap"),
+        values=tuple(values) if values is not None else None,
+    )
+
+
+def ortools_version() -> str:
+    try:
+        return metadata.version("ortools")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# -- starting a run ---------------------------------------------------------------------------
+
+
+def active_run(session: Session, round_: Round) -> SolverRun | None:
+    return session.scalars(
+        select(SolverRun).where(
+            SolverRun.round_id == round_.id, SolverRun.status.in_(ACTIVE_RUN_STATUSES)
+        )
+    ).first()
+
+
+def start_run(
+    session: Session,
+    runner: JobRunner,
+    actor: User,
+    round_: Round,
+    *,
+    label: str | None = None,
+    mechanism: str | None = None,
+    rules: list[dict[str, Any]] | None = None,
+    time_limit_s: float | None = None,
+    seed: int | None = None,
+) -> SolverRun:
+    """Build the round's instance, keep it in a queued run and ask for a job to solve it.
+
+    The round must be closed (or allocated, to compare another policy). Only one run per round
+    may be queued or running: a second one raises :class:`Conflict`.
+    """
+    if round_.status not in (RoundStatus.closed, RoundStatus.allocated):
+        raise Conflict("Close the round for choices before running an allocation.")
+    if label is not None and len(label) > LABEL_MAX_CHARS:
+        raise InvalidInput({"label": f"The label must be {LABEL_MAX_CHARS} characters or fewer"})
+    if active_run(session, round_) is not None:
+        raise Conflict("An allocation run for this round is already going. Wait for it to end.")
+    if mechanism is not None and mechanism not in {m.value for m in Mechanism}:
+        raise InvalidInput({"mechanism": "Choose welfare or stable"})
+    built = build_instance(
+        session, round_, mechanism=mechanism, rules=rules, time_limit_s=time_limit_s, seed=seed
+    )
+    policy = built.instance.policy
+    if policy.mechanism == "stable" and round_.max_placements != 1:
+        raise InvalidInput({"mechanism": "The stable mechanism gives each person 1 place at most"})
+    if not built.instance.persons:
+        raise Conflict("No one with a budget has chosen an offer in this round yet.")
+    run = SolverRun(
+        round_id=round_.id,
+        label=(label or "").strip() or None,
+        status=RunStatus.queued,
+        progress=0,
+        message="Waiting for a worker",
+        mechanism=Mechanism(policy.mechanism),
+        parameters={
+            "mechanism": policy.mechanism,
+            "rules": [dict(r) for r in (rules if rules is not None else round_.rules or [])],
+            "time_limit_s": policy.time_limit_s,
+            "seed": policy.seed,
+            "pot_pence": round_.pot_pence,
+            "max_placements": round_.max_placements,
+            "persons": len(built.instance.persons),
+            "offers": len(built.instance.offers),
+            "choices_left_out": built.left_out,
+        },
+        seed=policy.seed,
+        input_hash=built.input_hash,
+        ortools_version=ortools_version(),
+        instance_json=built.json,
+        created_by_user_id=actor.id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError as error:
+        raise Conflict("An allocation run for this round is already going.") from error
+    run.job_id = runner.enqueue(JOB_KIND, {"run_id": run.id}, unique_key=f"round:{round_.id}")
+    session.flush()
+    append_event(
+        session,
+        "run.start",
+        actor_user_id=actor.id,
+        object_type="solver_run",
+        object_id=run.id,
+        details={"round_id": round_.id, "input_hash": built.input_hash, "seed": policy.seed},
+    )
+    if built.equity_persons:
+        # Consented equity-monitoring attributes were read to build the instance.
+        append_event(
+            session,
+            "profile.equity.read",
+            actor_user_id=actor.id,
+            object_type="solver_run",
+            object_id=run.id,
+            details={"round_id": round_.id, "persons": built.equity_persons},
+        )
+    return run
+
+
+def list_runs(session: Session, round_: Round) -> list[SolverRun]:
+    return list(
+        session.scalars(
+            select(SolverRun).where(SolverRun.round_id == round_.id).order_by(SolverRun.id.desc())
+        )
+    )
+
+
+def get_run(session: Session, round_: Round, run_id: int) -> SolverRun:
+    run = session.get(SolverRun, run_id)
+    if run is None or run.round_id != round_.id:
+        raise NotFound("There is no such run in this round.")
+    return run
+
+
+def result_from_dict(document: Mapping[str, Any]) -> Result:
+    """A stored result (the allocation format's JSON) as the engine's :class:`Result`."""
+    metrics = document.get("metrics") or {}
+    return Result(
+        status=document["status"],
+        mechanism=document["mechanism"],
+        objective=document.get("objective"),
+        bound=document.get("bound"),
+        assignments=tuple(
+            Assignment(
+                person=a["person"],
+                offer=a["offer"],
+                rank=a["rank"],
+                utility=a["utility"],
+                price=round(a["price"] * 100),
+            )
+            for a in document.get("assignments", [])
+        ),
+        unassigned=tuple(document.get("unassigned", [])),
+        metrics=Metrics(
+            persons=metrics.get("persons", 0),
+            placed=metrics.get("placed", 0),
+            placements=metrics.get("placements", 0),
+            spend=round(metrics.get("spend", 0) * 100),
+            rank_histogram={int(k): v for k, v in (metrics.get("rank_histogram") or {}).items()},
+            coverage={k: dict(v) for k, v in (metrics.get("coverage") or {}).items()},
+        ),
+        violations=tuple(
+            Violation(rule=v["rule"], message=v.get("message", ""))
+            for v in document.get("violations", [])
+        ),
+        diagnosis=tuple(
+            DiagnosisEntry(
+                rule=d.get("rule"),
+                group=d.get("group"),
+                best=d.get("best"),
+                message=d.get("message", ""),
+            )
+            for d in document.get("diagnosis", [])
+        ),
+        solve_seconds=float(document.get("solve_seconds") or 0.0),
+    )
+
+
+def run_result(run: SolverRun) -> dict[str, Any] | None:
+    return None if run.result_json is None else json.loads(run.result_json)
+
+
+def run_instance(run: SolverRun) -> dict[str, Any]:
+    if run.instance_json is None:
+        raise NotFound("This run has no instance.")
+    return json.loads(run.instance_json)  # type: ignore[no-any-return]
+
+
+# -- executing a run (in a worker) ------------------------------------------------------------
+
+
+def _set_run(session_factory: Callable[[], Session], run_id: int, **values: Any) -> None:
+    with session_factory() as session:
+        session.execute(
+            update(SolverRun)
+            .where(SolverRun.id == run_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+
+
+def execute_run(
+    session_factory: Callable[[], Session],
+    run_id: int,
+    report: Callable[[int, str | None], bool] | None = None,
+) -> SolverRun:
+    """Solve a queued run's stored instance and keep the result; then work out its analysis.
+
+    Progress: 5% when reading, up to 70% while the engine searches (by the time used against
+    the time limit), 75-95% while the price of each rule and the value of one more place are
+    worked out, 100% when stored. Errors mark the run failed and are raised again.
+    """
+    from engine.reader import read_instance
+    from engine.solve import solve
+    from engine.writer import result_to_dict
+
+    def progress(percent: int, message: str) -> None:
+        _set_run(session_factory, run_id, progress=percent, message=message)
+        if report is not None:
+            report(percent, message)
+
+    with session_factory() as session:
+        run = session.get(SolverRun, run_id)
+        if run is None:
+            raise LookupError(f"solver run {run_id} does not exist")
+        if run.status not in ACTIVE_RUN_STATUSES:
+            return run
+        text = run.instance_json or ""
+        round_id = run.round_id
+    _set_run(session_factory, run_id, status=RunStatus.running, started_at=utcnow(), error=None)
+    try:
+        progress(5, "Reading the round")
+        instance = read_instance(text)
+        limit = instance.policy.time_limit_s
+        stop = threading.Event()
+
+        def tick() -> None:
+            started = time.monotonic()
+            while not stop.wait(min(HEARTBEAT_EVERY_S, max(0.5, limit / 20))):
+                used = time.monotonic() - started
+                share = min(1.0, used / limit) if limit > 0 else 1.0
+                progress(
+                    10 + int(60 * share),
+                    f"Finding the best allocation: {int(used)} of at most {int(limit)} seconds",
+                )
+
+        ticker = threading.Thread(target=tick, name=f"run-{run_id}-progress", daemon=True)
+        ticker.start()
+        try:
+            result = solve(instance)
+        finally:
+            stop.set()
+            ticker.join()
+        result_document = result_to_dict(result)
+        _set_run(
+            session_factory,
+            run_id,
+            result_json=canonical_json(result_document),
+            status_of_result=result.status,
+            objective=result.objective,
+            bound=result.bound,
+            solve_seconds=result.solve_seconds,
+            progress=75,
+            message="Working out the price of each rule and the value of more places",
+        )
+        if report is not None:
+            report(75, "Working out the price of each rule and the value of more places")
+        try:
+            analysis = analyse(instance, result)
+        except Exception as error:  # noqa: BLE001 - the allocation stands without its analysis
+            log.exception("run %s: the analysis failed", run_id)
+            analysis = {"skipped": f"The analysis could not be worked out ({error})."}
+        _set_run(
+            session_factory,
+            run_id,
+            analysis=analysis,
+            status=RunStatus.succeeded,
+            progress=100,
+            message="Finished",
+            finished_at=utcnow(),
+        )
+        with session_factory() as session:
+            # The round has an allocation to publish now (a closed round becomes allocated).
+            session.execute(
+                update(Round)
+                .where(Round.id == round_id, Round.status == RoundStatus.closed)
+                .values(status=RoundStatus.allocated)
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+    except Exception as error:
+        _set_run(
+            session_factory,
+            run_id,
+            status=RunStatus.failed,
+            message="The run failed",
+            error=f"{type(error).__name__}: {error}"[:4000],
+            finished_at=utcnow(),
+        )
+        raise
+    with session_factory() as session:
+        run = session.get(SolverRun, run_id)
+        assert run is not None
+        return run
+
+
+def analyse(instance: Instance, result: Any) -> dict[str, Any]:
+    """The price of each equity rule and the marginal value of one more place per offer.
+
+    Both come from :mod:`engine.explain`, which re-solves the instance; rounds with more than
+    :data:`ANALYSIS_MAX_PERSONS` people are skipped (``{"skipped": reason}``).
+    """
+    if len(instance.persons) > ANALYSIS_MAX_PERSONS:
+        return {"skipped": f"The round has more than {ANALYSIS_MAX_PERSONS:,} people."}
+    if result.status not in ("optimal", "feasible", "stable"):
+        return {"skipped": "There is no allocation to analyse."}
+    from engine.explain import marginal_place_values, price_of_fairness
+
+    analysis: dict[str, Any] = {}
+    analysis["price_of_fairness"] = _jsonable(price_of_fairness(instance))
+    analysis["marginal_place_values"] = _jsonable(marginal_place_values(instance))
+    return analysis
+
+
+def _jsonable(value: Any) -> Any:
+    """Dataclasses, tuples and mappings from the engine as plain JSON values."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@register(JOB_KIND)
+def _allocate_round_job(
+    session_factory: Callable[[], Session],
+    job_id: int,
+    payload: dict[str, Any],
+    report: ProgressReporter,
+) -> dict[str, Any]:
+    run = execute_run(session_factory, int(payload["run_id"]), report)
+    return {"run_id": run.id, "status": str(run.status), "result": run.status_of_result}
+
+
+def run_counts(session: Session, round_: Round) -> dict[str, int]:
+    rows = session.execute(
+        select(SolverRun.status, func.count())
+        .where(SolverRun.round_id == round_.id)
+        .group_by(SolverRun.status)
+    )
+    return {str(status): n for status, n in rows}
