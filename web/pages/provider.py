@@ -1,18 +1,317 @@
 """Providers: organisation profile, offers, capacity, demand, placements and feedback.
 
-Every view here is for signed-in providers only (checked once, by `guard_blueprint`).
+Every view here is for signed-in providers only (checked once, by `guard_blueprint`). A
+provider user sees only their own organisation; another's offer answers 404.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from typing import Any
 
-from web.auth import Role, guard_blueprint
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from models.accounts import User
+from models.people import AGE_BANDS, DAYS, TIMES_OF_DAY
+from models.providers import Offer, Provider
+from web.auth import Role, current_account, guard_blueprint
+from web.db import get_session
+from web.services import offers, providers
+from web.services.catalogue import CATEGORY_LABELS
+from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceError
+from web.services.matching import DAY_NAMES, format_money
+from web.services.profiles import all_outcome_tags
 
 bp = Blueprint("provider", __name__, url_prefix="/provider")
 guard_blueprint(bp, Role.provider)
 
+STATUS_WORDS = {"draft": "Draft", "published": "Published", "withdrawn": "Withdrawn"}
+
+
+def _me() -> User:
+    user = current_account()
+    assert user is not None  # guard_blueprint let only signed-in providers through
+    return user
+
+
+def _provider() -> Provider:
+    if "provider" not in g:
+        try:
+            g.provider = providers.provider_for(get_session(), _me())
+        except NotFound:
+            abort(403, description="Your account is not linked to an organisation yet.")
+    return g.provider  # type: ignore[no-any-return]
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    endpoint = request.endpoint or ""
+    items = [
+        ("Your services", "provider.dashboard"),
+        ("Demand", "provider.demand"),
+        ("Placements", "provider.placements"),
+        ("Feedback", "provider.feedback"),
+        ("Organisation", "provider.profile"),
+    ]
+    return {
+        "format_money": format_money,
+        "category_labels": CATEGORY_LABELS,
+        "status_words": STATUS_WORDS,
+        "nav_items": [
+            {"href": url_for(name), "text": text, "active": endpoint == name}
+            for text, name in items
+        ],
+    }
+
+
+def _request_id() -> str | None:
+    return g.get("request_id")
+
+
+def _own_offer(offer_id: int) -> Offer:
+    try:
+        return offers.own_offer(get_session(), _me(), _provider(), offer_id)
+    except (NotFound, NotAllowed):
+        abort(404)
+
 
 @bp.get("/")
 def dashboard() -> str:
-    return render_template("provider/dashboard.html")
+    provider = _provider()
+    return render_template(
+        "provider/dashboard.html",
+        provider=provider,
+        offers=offers.provider_offers(get_session(), _me(), provider),
+    )
+
+
+# -- organisation profile ---------------------------------------------------------------------
+
+
+@bp.route("/organisation", methods=["GET", "POST"])
+def profile() -> str | Response:
+    db = get_session()
+    provider = _provider()
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {name: getattr(provider, name) for name in providers.PROFILE_FIELDS}
+    if request.method == "POST":
+        values = {name: request.form.get(name, "") for name in providers.PROFILE_FIELDS}
+        values["areas_served"] = request.form.getlist("areas_served")
+        try:
+            providers.update_profile(db, _me(), provider, values, request_id=_request_id())
+        except InvalidInput as error:
+            db.rollback()
+            errors = error.errors
+        else:
+            db.commit()
+            flash("Your organisation's details are saved.", "success")
+            return redirect(url_for("provider.profile"))
+    areas = providers.council_areas(db, provider)
+    return render_template(
+        "provider/profile.html",
+        values=values,
+        errors=errors,
+        page_has_errors=bool(errors),
+        area_options=[(a, a) for a in areas],
+    )
+
+
+# -- offers -----------------------------------------------------------------------------------
+
+
+def _form_values(*, with_capacity: bool) -> dict[str, Any]:
+    """The offer form as the service takes it: text as typed, lists for checkboxes.
+
+    Places are changed on their own page once the offer exists, so a stale edit form can
+    never put back an old number.
+    """
+    fields = [
+        "title",
+        "description",
+        "category",
+        "price",
+        "area",
+        "location",
+        "min_age_band",
+        "max_age_band",
+        "min_need_level",
+        "max_need_level",
+        "eligibility_text",
+        "accessibility",
+    ]
+    data: dict[str, Any] = {name: request.form.get(name, "") for name in fields}
+    data["tags"] = request.form.getlist("tags")
+    data["schedule"] = {day: request.form.getlist(f"on_{day}") for day in DAYS}
+    if with_capacity:
+        data["capacity"] = request.form.get("capacity", "")
+    return data
+
+
+def _offer_values(offer: Offer) -> dict[str, Any]:
+    pounds, pence = divmod(offer.price_pence, 100)
+    values: dict[str, Any] = {
+        name: getattr(offer, name)
+        for name in (
+            "title",
+            "description",
+            "location",
+            "eligibility_text",
+            "accessibility",
+        )
+    }
+    values.update(
+        category=offer.category.value,
+        price=f"{pounds}.{pence:02d}",
+        capacity=str(offer.capacity),
+        area=offer.area or "",
+        min_age_band=offer.min_age_band.value if offer.min_age_band else "",
+        max_age_band=offer.max_age_band.value if offer.max_age_band else "",
+        min_need_level="" if offer.min_need_level is None else str(offer.min_need_level),
+        max_need_level="" if offer.max_need_level is None else str(offer.max_need_level),
+        tags=[t.slug for t in offer.outcome_tags],
+        schedule=dict(offer.schedule or {}),
+    )
+    return values
+
+
+def _render_offer_form(offer: Offer | None, values: dict[str, Any], errors: dict[str, str]) -> str:
+    provider = _provider()
+    schedule = values.get("schedule") or {}
+    for day in DAYS:
+        values[f"on_{day}"] = list(schedule.get(day, []))
+    return render_template(
+        "provider/offer_form.html",
+        offer=offer,
+        values=values,
+        errors=errors,
+        page_has_errors=bool(errors),
+        category_options=list(CATEGORY_LABELS.items()),
+        tag_options=[(t.slug, t.label) for t in all_outcome_tags(get_session())],
+        area_options=[(a, a) for a in provider.areas_served or []],
+        age_options=[(b.value, b.value) for b in AGE_BANDS],
+        days=[(day, DAY_NAMES[day]) for day in DAYS],
+        times=[(t, t.title()) for t in TIMES_OF_DAY],
+    )
+
+
+@bp.route("/offers/new", methods=["GET", "POST"])
+def new_offer() -> str | Response:
+    values: dict[str, Any] = {"tags": [], "schedule": {}}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        db = get_session()
+        values = _form_values(with_capacity=True)
+        try:
+            offer = offers.create_offer(db, _me(), _provider(), values, request_id=_request_id())
+        except InvalidInput as error:
+            db.rollback()
+            errors = error.errors
+        else:
+            db.commit()
+            flash(f"“{offer.title}” is saved as a draft. Publish it when it is ready.", "success")
+            return redirect(url_for("provider.edit_offer", offer_id=offer.id))
+    return _render_offer_form(None, values, errors)
+
+
+@bp.route("/offers/<int:offer_id>", methods=["GET", "POST"])
+def edit_offer(offer_id: int) -> str | Response:
+    offer = _own_offer(offer_id)
+    values = _offer_values(offer)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        db = get_session()
+        values = _form_values(with_capacity=False)
+        try:
+            offers.update_offer(
+                db, _me(), _provider(), offer.id, values, partial=True, request_id=_request_id()
+            )
+        except InvalidInput as error:
+            db.rollback()
+            errors = error.errors
+            offer = _own_offer(offer_id)
+        else:
+            db.commit()
+            flash("Your changes are saved.", "success")
+            return redirect(url_for("provider.edit_offer", offer_id=offer.id))
+    return _render_offer_form(offer, values, errors)
+
+
+@bp.post("/offers/<int:offer_id>/status")
+def change_status(offer_id: int) -> Response:
+    db = get_session()
+    offer = _own_offer(offer_id)
+    action = request.form.get("action")
+    try:
+        if action == "publish":
+            offers.publish_offer(db, _me(), _provider(), offer.id, request_id=_request_id())
+            message = f"“{offer.title}” is published. People can now see it."
+        elif action == "withdraw":
+            offers.withdraw_offer(db, _me(), _provider(), offer.id, request_id=_request_id())
+            message = f"“{offer.title}” is withdrawn. People cannot see it now."
+        else:
+            abort(400)
+    except InvalidInput as error:
+        db.rollback()
+        flash("Fix these before you publish: " + " ".join(error.errors.values()), "info")
+        return redirect(url_for("provider.edit_offer", offer_id=offer_id))
+    except Conflict as error:
+        db.rollback()
+        flash(error.message, "info")
+        return redirect(url_for("provider.edit_offer", offer_id=offer_id))
+    db.commit()
+    flash(message, "success")
+    return redirect(url_for("provider.edit_offer", offer_id=offer_id))
+
+
+@bp.route("/offers/<int:offer_id>/capacity", methods=["GET", "POST"])
+def capacity(offer_id: int) -> str | Response:
+    offer = _own_offer(offer_id)
+    values = {"capacity": str(offer.capacity)}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        db = get_session()
+        values = {"capacity": request.form.get("capacity", "")}
+        try:
+            offers.set_capacity(
+                db, _me(), _provider(), offer.id, values["capacity"], request_id=_request_id()
+            )
+        except InvalidInput as error:
+            db.rollback()
+            errors = error.errors
+            offer = _own_offer(offer_id)
+        except ServiceError as error:
+            db.rollback()
+            flash(error.message, "info")
+            return redirect(url_for("provider.dashboard"))
+        else:
+            db.commit()
+            flash(f"“{offer.title}” now has {offer.capacity} places.", "success")
+            return redirect(url_for("provider.dashboard"))
+    return render_template(
+        "provider/capacity.html",
+        offer=offer,
+        values=values,
+        errors=errors,
+        page_has_errors=bool(errors),
+    )
+
+
+# -- demand, placements, feedback -------------------------------------------------------------
+
+
+@bp.get("/demand")
+def demand() -> str:
+    view = providers.demand(get_session(), _me(), _provider())
+    return render_template("provider/demand.html", view=view)
+
+
+@bp.get("/placements")
+def placements() -> str:
+    rows = providers.placements(get_session(), _me(), _provider())
+    return render_template("provider/placements.html", placements=rows, provider=_provider())
+
+
+@bp.get("/feedback")
+def feedback() -> str:
+    items = providers.feedback(get_session(), _me(), _provider())
+    return render_template("provider/feedback.html", items=items)

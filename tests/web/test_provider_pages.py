@@ -1,0 +1,216 @@
+"""The provider journey through the test client: profile, offers, capacity, demand, placements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import AuditEvent, Offer, OfferStatus, Provider, Role, RoundStatus, User
+from tests import factories
+from tests.web.conftest import csrf_token
+
+
+@pytest.fixture
+def provider_user(db_session: Session, make_user: Callable[..., User]) -> User:
+    council = factories.CouncilFactory(areas=["north", "south", "east"])
+    user = make_user(Role.provider, council=council)
+    provider = user.provider_memberships[0].provider
+    provider.areas_served = ["north", "east"]
+    factories.OutcomeTagFactory(slug="paid-work", label="Getting a paid job")
+    db_session.flush()
+    return user
+
+
+def my_provider(user: User) -> Provider:
+    return user.provider_memberships[0].provider
+
+
+OFFER_FORM = {
+    "title": "Cafe training",
+    "description": "Learn to run a cafe counter.",
+    "category": "training",
+    "tags": ["paid-work"],
+    "price": "45.50",
+    "capacity": "8",
+    "area": "north",
+    "on_mon": ["morning"],
+}
+
+
+def test_create_publish_capacity_and_withdraw(
+    app: Flask, db_session: Session, login, provider_user: User
+) -> None:
+    client = app.test_client()
+    login(client, provider_user)
+    page = client.get("/provider/offers/new")
+    assert page.status_code == 200
+    response = client.post(
+        "/provider/offers/new", data={"csrf_token": csrf_token(page), **OFFER_FORM}
+    )
+    assert response.status_code == 302
+    offer = db_session.scalars(
+        select(Offer).where(Offer.provider_id == my_provider(provider_user).id)
+    ).one()
+    assert (offer.price_pence, offer.capacity, offer.status) == (4550, 8, OfferStatus.draft)
+    assert offer.schedule == {"mon": ["morning"]}
+
+    edit = client.get(f"/provider/offers/{offer.id}")
+    assert "Publish this service" in edit.get_data(as_text=True)
+    client.post(
+        f"/provider/offers/{offer.id}/status",
+        data={"csrf_token": csrf_token(edit), "action": "publish"},
+    )
+    db_session.refresh(offer)
+    assert offer.status == OfferStatus.published
+
+    page = client.get(f"/provider/offers/{offer.id}/capacity")
+    response = client.post(
+        f"/provider/offers/{offer.id}/capacity",
+        data={"csrf_token": csrf_token(page), "capacity": "12"},
+    )
+    assert response.status_code == 302
+    db_session.refresh(offer)
+    assert offer.capacity == 12
+
+    # A detail edit keeps the places (they have their own page) and changes the price.
+    edit = client.get(f"/provider/offers/{offer.id}")
+    client.post(
+        f"/provider/offers/{offer.id}",
+        data={"csrf_token": csrf_token(edit), **OFFER_FORM, "price": "50", "capacity": "1"},
+    )
+    db_session.refresh(offer)
+    assert (offer.price_pence, offer.capacity) == (5000, 12)
+
+    client.post(
+        f"/provider/offers/{offer.id}/status",
+        data={"csrf_token": csrf_token(edit), "action": "withdraw"},
+    )
+    db_session.refresh(offer)
+    assert offer.status == OfferStatus.withdrawn
+    actions = list(
+        db_session.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.object_type == "offer", AuditEvent.object_id == str(offer.id))
+            .order_by(AuditEvent.id)
+        )
+    )
+    assert actions == [
+        "offer.created",
+        "offer.published",
+        "offer.capacity_changed",
+        "offer.updated",
+        "offer.withdrawn",
+    ]
+
+
+def test_offer_form_errors_appear_beside_each_field(
+    app: Flask, db_session: Session, login, provider_user: User
+) -> None:
+    client = app.test_client()
+    login(client, provider_user)
+    page = client.get("/provider/offers/new")
+    bad = {**OFFER_FORM, "title": "", "price": "4.555", "capacity": "-2", "category": "x"}
+    response = client.post("/provider/offers/new", data={"csrf_token": csrf_token(page), **bad})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert html.count('class="govuk-error-message"') == 4
+    for field in ("title", "price", "capacity", "category"):
+        assert f'href="#{field}"' in html
+    assert "Enter the price in pounds and pence" in html
+    assert "The number of places must be 0 or more" in html
+    assert 'value="4.555"' in html  # what was typed is kept
+    assert db_session.scalars(select(Offer)).first() is None
+
+
+def test_another_providers_offer_answers_404(
+    app: Flask, db_session: Session, login, provider_user: User
+) -> None:
+    elsewhere = factories.OfferFactory(title="Not yours")
+    client = app.test_client()
+    login(client, provider_user)
+    assert client.get(f"/provider/offers/{elsewhere.id}").status_code == 404
+    assert client.get(f"/provider/offers/{elsewhere.id}/capacity").status_code == 404
+    page = client.get("/provider/")
+    response = client.post(
+        f"/provider/offers/{elsewhere.id}/status",
+        data={"csrf_token": csrf_token(page), "action": "withdraw"},
+    )
+    assert response.status_code == 404
+    db_session.refresh(elsewhere)
+    assert elsewhere.status == OfferStatus.published
+    assert "Not yours" not in page.get_data(as_text=True)
+
+
+def test_profile_page_saves_and_shows_errors(
+    app: Flask, db_session: Session, login, provider_user: User
+) -> None:
+    client = app.test_client()
+    login(client, provider_user)
+    page = client.get("/provider/organisation")
+    form = {
+        "csrf_token": csrf_token(page),
+        "name": "Harbour Works",
+        "description": "Workshops by the sea.",
+        "website": "ftp://nope",
+        "email": "hello@harbour.example.org",
+        "phone": "",
+        "registered_identifier": "CIC 123",
+        "areas_served": ["south"],
+    }
+    response = client.post("/provider/organisation", data=form)
+    assert response.status_code == 200
+    assert "Enter a web address starting with https://" in response.get_data(as_text=True)
+    form["website"] = "https://harbour.example.org"
+    assert client.post("/provider/organisation", data=form).status_code == 302
+    provider = my_provider(provider_user)
+    db_session.refresh(provider)
+    assert provider.areas_served == ["south"]
+    assert provider.registered_identifier == "CIC 123"
+
+
+def test_demand_placements_and_feedback_pages(
+    app: Flask, db_session: Session, login, provider_user: User
+) -> None:
+    provider = my_provider(provider_user)
+    council = provider.council
+    round_ = factories.RoundFactory(council=council, name="Spring round")
+    offer = factories.RoundOfferFactory(
+        round=round_, offer=factories.OfferFactory(provider=provider, title="Pottery"), places=1
+    ).offer
+    factories.ChoiceFactory(round=round_, offer=offer, rank=1)
+    factories.ChoiceFactory(round=round_, offer=offer, rank=2)
+    wish = factories.OutcomeTagFactory(slug="baking", label="Baking bread")
+    factories.PersonProfileFactory(user__council=council, area="north", outcome_tags=[wish])
+    run = factories.SolverRunFactory(
+        round=factories.RoundFactory(council=council, status=RoundStatus.published)
+    )
+    run.round.published_run_id = run.id
+    person = factories.PersonProfileFactory(
+        user__council=council, display_name="Ann Lee", assessed_needs="Secret needs"
+    )
+    factories.AllocationFactory(run=run, offer=offer, person=person)
+    factories.FeedbackFactory(offer=offer, rating=5, comment="Lovely teacher")
+    db_session.flush()
+
+    client = app.test_client()
+    login(client, provider_user)
+    html = client.get("/provider/demand").get_data(as_text=True)
+    assert "Spring round" in html and "More people than places" in html
+    assert "Baking bread" in html
+    html = client.get("/provider/placements").get_data(as_text=True)
+    assert "Ann Lee" in html and "Pottery" in html
+    assert "Secret needs" not in html and person.user.email not in html
+    html = client.get("/provider/feedback").get_data(as_text=True)
+    assert "Lovely teacher" in html and "5.0 out of 5" in html
+
+
+def test_provider_pages_are_for_providers_only(app: Flask, login, make_user) -> None:
+    client = app.test_client()
+    login(client, make_user(Role.person))
+    assert client.get("/provider/").status_code == 403
+    anonymous = app.test_client()
+    assert anonymous.get("/provider/demand").status_code == 302
