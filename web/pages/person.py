@@ -1,18 +1,535 @@
 """People who use services: about me, offers matched for them, choices, places and feedback.
 
-Every view here is for signed-in persons only (checked once, by `guard_blueprint`).
+Every view here is for signed-in persons only (checked once, by ``guard_blueprint``).
+
+The views are written once and can be mounted again for someone acting for a person:
+:func:`person_pages` builds a blueprint whose views find "who is acting" and "for whom" through
+the ``load`` function it is given, and templates link with relative endpoints
+(``url_for('.about_me')``). Services check what the actor may do (``web.services.acting``).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from collections.abc import Callable
+from typing import Any
 
-from web.auth import Role, guard_blueprint
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
-bp = Blueprint("person", __name__, url_prefix="/person")
+from models.accounts import User
+from models.people import DAYS, TIMES_OF_DAY, PersonProfile
+from models.providers import OfferCategory
+from web.auth import Role, current_account, guard_blueprint
+from web.db import get_session
+from web.services import allocations, catalogue, choices, feedback, profiles, proposals
+from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceError
+from web.services.matching import describe_ages, describe_slots, format_money, slots_from_schedule
+
+Loader = Callable[[], tuple[User, PersonProfile]]
+
+DAY_WORDS = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+
+# The menu: (endpoint, words). Relative endpoints, so a mounted copy links to itself.
+MENU = [
+    ("dashboard", "Home"),
+    ("about_me", "About me"),
+    ("matches", "Matched for you"),
+    ("offers", "All services"),
+    ("my_choices", "My choices"),
+    ("my_places", "My place"),
+    ("ideas", "Ideas"),
+]
+
+_loaders: dict[str, Loader] = {}
+
+
+def _load_self() -> tuple[User, PersonProfile]:
+    user = current_account()
+    if user is None or user.person_profile is None:
+        abort(403)
+    return user, user.person_profile
+
+
+def person_pages(name: str, url_prefix: str, load: Loader) -> Blueprint:
+    """A blueprint with every person page; ``load()`` gives (actor, person) for a request."""
+    blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
+    _loaders[name] = load
+    for rule, endpoint, view, methods in _ROUTES:
+        blueprint.add_url_rule(rule, endpoint, view, methods=methods)
+    blueprint.context_processor(_menu)
+    return blueprint
+
+
+def _who() -> tuple[User, PersonProfile]:
+    if "person_ctx" not in g:
+        g.person_ctx = _loaders[request.blueprint or ""]()
+    return g.person_ctx  # type: ignore[no-any-return]
+
+
+def _menu() -> dict[str, Any]:
+    current = (request.endpoint or "").rpartition(".")[2]
+    items = [
+        {"href": url_for(f".{ep}"), "text": words, "active": ep == current} for ep, words in MENU
+    ]
+    return {
+        "nav_items": items,
+        "money": format_money,
+        "describe_slots": lambda schedule: describe_slots(slots_from_schedule(schedule)),
+        "describe_ages": describe_ages,
+        "category_words": catalogue.CATEGORY_LABELS,
+    }
+
+
+def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    actor, person = _who()
+    errors: dict[str, str] = context.pop("errors", None) or {}
+    html = render_template(
+        template,
+        actor=actor,
+        person=person,
+        errors=errors,
+        page_has_errors=bool(errors),
+        **context,
+    )
+    return html, status
+
+
+def _fail(error: ServiceError) -> None:
+    """Turn a refusal into the matching HTTP answer (not for InvalidInput or Conflict)."""
+    if isinstance(error, NotFound):
+        abort(404)
+    if isinstance(error, NotAllowed):
+        abort(403)
+    raise error
+
+
+def _back(default_endpoint: str, **values: Any) -> str:
+    """Where a button-only form goes back to: its ``back`` field if it is a local path."""
+    target = request.form.get("back", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for(default_endpoint, **values)
+
+
+# --- home ------------------------------------------------------------------------------------
+
+
+def dashboard() -> Any:
+    actor, person = _who()
+    s = get_session()
+    try:
+        about = profiles.about_me(s, actor, person)
+        mine = choices.my_choices(s, actor, person)
+        my_places = allocations.my_places(s, actor, person)
+    except ServiceError as error:
+        return _fail(error)
+    return _page(
+        "person/dashboard.html",
+        about=about,
+        mine=mine,
+        my_places=my_places,
+    )
+
+
+# --- about me --------------------------------------------------------------------------------
+
+
+def about_me() -> Any:
+    actor, person = _who()
+    s = get_session()
+    try:
+        about = profiles.about_me(s, actor, person)
+    except ServiceError as error:
+        return _fail(error)
+    errors: dict[str, str] = {}
+    values = {
+        "aspirations_text": person.aspirations_text or "",
+        "tags": {t.slug for t in person.outcome_tags},
+        "max_travel_km": "" if person.max_travel_km is None else str(person.max_travel_km),
+        "availability": {day: set(parts) for day, parts in (person.availability or {}).items()},
+    }
+    if request.method == "POST":
+        availability = {day: request.form.getlist(f"free-{day}") for day in DAYS}
+        values = {
+            "aspirations_text": request.form.get("aspirations_text", ""),
+            "tags": set(request.form.getlist("tags")),
+            "max_travel_km": request.form.get("max_travel_km", ""),
+            "availability": {day: set(parts) for day, parts in availability.items()},
+        }
+        try:
+            profiles.update_about_me(
+                s,
+                actor,
+                person,
+                aspirations_text=values["aspirations_text"],
+                tag_slugs=request.form.getlist("tags"),
+                max_travel_km=values["max_travel_km"],
+                availability=availability,
+            )
+        except InvalidInput as invalid:
+            s.rollback()
+            errors = invalid.errors
+        except ServiceError as error:
+            return _fail(error)
+        else:
+            s.commit()
+            flash("We have saved your changes.", "success")
+            return redirect(url_for(".about_me"))
+    return _page(
+        "person/about_me.html",
+        status=422 if errors else 200,
+        about=about,
+        values=values,
+        errors=errors,
+        days=DAYS,
+        day_words=DAY_WORDS,
+        times=TIMES_OF_DAY,
+    )
+
+
+# --- offers ----------------------------------------------------------------------------------
+
+
+def matches() -> Any:
+    actor, person = _who()
+    s = get_session()
+    try:
+        round_, items, left_out = catalogue.matched_for_you(s, actor, person)
+        mine = choices.my_choices(s, actor, person)
+    except ServiceError as error:
+        return _fail(error)
+    chosen = {c.offer.id for c in mine.choices}
+    return _page(
+        "person/matches.html",
+        round=round_,
+        items=items,
+        left_out=left_out,
+        mine=mine,
+        chosen=chosen,
+    )
+
+
+def offers() -> Any:
+    actor, person = _who()
+    s = get_session()
+    args = request.args
+    values = {
+        "q": args.get("q", ""),
+        "category": args.get("category", ""),
+        "area": args.get("area", ""),
+        "max_price": args.get("max_price", ""),
+        "within_budget": args.get("within_budget") == "yes",
+    }
+    try:
+        page_number = max(1, int(args.get("page", "1")))
+    except ValueError:
+        page_number = 1
+    errors: dict[str, str] = {}
+    results = None
+    try:
+        results = catalogue.search_offers(
+            s,
+            actor,
+            person,
+            text=values["q"],
+            category=values["category"],
+            area=values["area"],
+            max_price=values["max_price"],
+            within_budget=values["within_budget"],
+            page=page_number,
+        )
+    except InvalidInput as invalid:
+        errors = invalid.errors
+    except ServiceError as error:
+        return _fail(error)
+    try:
+        mine = choices.my_choices(s, actor, person)
+    except ServiceError as error:
+        return _fail(error)
+    query = {k: v for k, v in values.items() if v and k != "within_budget"}
+    if values["within_budget"]:
+        query["within_budget"] = "yes"
+    return _page(
+        "person/offers.html",
+        status=422 if errors else 200,
+        values=values,
+        errors=errors,
+        results=results,
+        query=query,
+        areas=catalogue.offer_areas(s, person),
+        categories=[(c.value, catalogue.CATEGORY_LABELS[c]) for c in OfferCategory],
+        mine=mine,
+        chosen={c.offer.id for c in mine.choices},
+    )
+
+
+def offer(offer_id: int) -> Any:
+    return _offer_page(offer_id)
+
+
+def _offer_page(offer_id: int, errors: dict[str, str] | None = None) -> Any:
+    actor, person = _who()
+    s = get_session()
+    try:
+        detail = catalogue.offer_detail(s, actor, person, offer_id)
+        mine = choices.my_choices(s, actor, person)
+    except ServiceError as error:
+        return _fail(error)
+    return _page(
+        "person/offer.html",
+        status=422 if errors else 200,
+        detail=detail,
+        mine=mine,
+        chosen={c.offer.id for c in mine.choices},
+        errors=errors or {},
+    )
+
+
+# --- choices ---------------------------------------------------------------------------------
+
+
+def my_choices() -> Any:
+    actor, person = _who()
+    try:
+        mine = choices.my_choices(get_session(), actor, person)
+    except ServiceError as error:
+        return _fail(error)
+    return _page("person/choices.html", mine=mine)
+
+
+def add_choice() -> Any:
+    actor, person = _who()
+    s = get_session()
+    try:
+        offer_id = int(request.form.get("offer_id", ""))
+    except ValueError:
+        abort(400)
+    try:
+        choices.add_choice(s, actor, person, offer_id)
+    except InvalidInput as invalid:
+        s.rollback()
+        return _offer_page(offer_id, errors={"add-choice": invalid.errors["offer_id"]})
+    except Conflict as conflict:
+        s.rollback()
+        flash(conflict.message, "error")
+        return redirect(url_for(".offer", offer_id=offer_id))
+    except ServiceError as error:
+        return _fail(error)
+    s.commit()
+    flash("We have added it to your choices.", "success")
+    return redirect(url_for(".my_choices"))
+
+
+def change_choice(offer_id: int) -> Any:
+    actor, person = _who()
+    s = get_session()
+    action = request.form.get("action", "")
+    try:
+        if action == "remove":
+            choices.remove_choice(s, actor, person, offer_id)
+            message = "We have removed it from your choices."
+        elif action in ("up", "down"):
+            choices.move_choice(s, actor, person, offer_id, action)  # type: ignore[arg-type]
+            message = "We have changed the order of your choices."
+        else:
+            abort(400)
+    except Conflict as conflict:
+        s.rollback()
+        flash(conflict.message, "error")
+        return redirect(url_for(".my_choices"))
+    except ServiceError as error:
+        return _fail(error)
+    s.commit()
+    flash(message, "success")
+    return redirect(url_for(".my_choices") + f"#choice-{offer_id}")
+
+
+# --- places ----------------------------------------------------------------------------------
+
+
+def my_places() -> Any:
+    actor, person = _who()
+    try:
+        found = allocations.my_places(get_session(), actor, person)
+    except ServiceError as error:
+        return _fail(error)
+    return _page("person/places.html", found=found)
+
+
+def decide_place(allocation_id: int) -> Any:
+    actor, person = _who()
+    s = get_session()
+    try:
+        found = allocations.my_places(s, actor, person)
+    except ServiceError as error:
+        return _fail(error)
+    place = next((a for a in found.allocations if a.id == allocation_id), None)
+    if place is None:
+        abort(404)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        answer = request.form.get("answer", "")
+        try:
+            if answer == "accept":
+                allocations.accept_place(s, actor, person, allocation_id)
+                message = "You said yes. The place is yours."
+            elif answer == "decline":
+                allocations.decline_place(s, actor, person, allocation_id)
+                message = "You said no. We will offer the place to someone else."
+            else:
+                raise InvalidInput({"answer": "Choose yes or no"})
+        except InvalidInput as invalid:
+            s.rollback()
+            errors = invalid.errors
+        except Conflict as conflict:
+            s.rollback()
+            errors = {"answer": conflict.message}
+        except ServiceError as error:
+            return _fail(error)
+        else:
+            s.commit()
+            flash(message, "success")
+            return redirect(url_for(".my_places"))
+    return _page(
+        "person/decide_place.html",
+        status=422 if errors else 200,
+        place=place,
+        found=found,
+        errors=errors,
+    )
+
+
+def rate_place(allocation_id: int) -> Any:
+    actor, person = _who()
+    s = get_session()
+    try:
+        allocation, existing = feedback.feedback_for_place(s, actor, person, allocation_id)
+    except ServiceError as error:
+        return _fail(error)
+    errors: dict[str, str] = {}
+    values = {
+        "rating": "" if existing is None else str(existing.rating),
+        "comment": "" if existing is None else existing.comment or "",
+    }
+    if request.method == "POST":
+        values = {
+            "rating": request.form.get("rating", ""),
+            "comment": request.form.get("comment", ""),
+        }
+        try:
+            feedback.rate_place(
+                s, actor, person, allocation_id, rating=values["rating"], comment=values["comment"]
+            )
+        except InvalidInput as invalid:
+            s.rollback()
+            errors = invalid.errors
+        except ServiceError as error:
+            return _fail(error)
+        else:
+            s.commit()
+            flash("Thank you. We have saved what you said.", "success")
+            return redirect(url_for(".my_places"))
+    return _page(
+        "person/rate_place.html",
+        status=422 if errors else 200,
+        allocation=allocation,
+        values=values,
+        errors=errors,
+    )
+
+
+# --- ideas -----------------------------------------------------------------------------------
+
+
+def ideas() -> Any:
+    actor, person = _who()
+    try:
+        views = proposals.list_proposals(get_session(), actor, person)
+    except ServiceError as error:
+        return _fail(error)
+    return _page("person/ideas.html", views=views, status_words=proposals.STATUS_WORDS)
+
+
+def new_idea() -> Any:
+    actor, person = _who()
+    s = get_session()
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {"title": "", "description": "", "tags": set()}
+    if request.method == "POST":
+        values = {
+            "title": request.form.get("title", ""),
+            "description": request.form.get("description", ""),
+            "tags": set(request.form.getlist("tags")),
+        }
+        try:
+            proposals.propose(
+                s,
+                actor,
+                person,
+                title=values["title"],
+                description=values["description"],
+                tag_slugs=request.form.getlist("tags"),
+            )
+        except InvalidInput as invalid:
+            s.rollback()
+            errors = invalid.errors
+        except ServiceError as error:
+            return _fail(error)
+        else:
+            s.commit()
+            flash("Thank you. We have shared your idea with the council.", "success")
+            return redirect(url_for(".ideas"))
+    return _page(
+        "person/new_idea.html",
+        status=422 if errors else 200,
+        values=values,
+        errors=errors,
+        tags=profiles.all_outcome_tags(s),
+    )
+
+
+def support_idea(proposal_id: int) -> Response:
+    actor, person = _who()
+    s = get_session()
+    try:
+        if request.form.get("action") == "withdraw":
+            proposals.withdraw_support(s, actor, person, proposal_id)
+            message = "You no longer support this idea."
+        else:
+            proposals.support(s, actor, person, proposal_id)
+            message = "You support this idea."
+    except ServiceError as error:
+        _fail(error)
+        raise
+    s.commit()
+    flash(message, "success")
+    return redirect(url_for(".ideas") + f"#idea-{proposal_id}")
+
+
+_ROUTES: list[tuple[str, str, Callable[..., Any], list[str]]] = [
+    ("/", "dashboard", dashboard, ["GET"]),
+    ("/about-me", "about_me", about_me, ["GET", "POST"]),
+    ("/matches", "matches", matches, ["GET"]),
+    ("/services", "offers", offers, ["GET"]),
+    ("/services/<int:offer_id>", "offer", offer, ["GET"]),
+    ("/choices", "my_choices", my_choices, ["GET"]),
+    ("/choices/add", "add_choice", add_choice, ["POST"]),
+    ("/choices/<int:offer_id>", "change_choice", change_choice, ["POST"]),
+    ("/place", "my_places", my_places, ["GET"]),
+    ("/place/<int:allocation_id>", "decide_place", decide_place, ["GET", "POST"]),
+    ("/place/<int:allocation_id>/rate", "rate_place", rate_place, ["GET", "POST"]),
+    ("/ideas", "ideas", ideas, ["GET"]),
+    ("/ideas/new", "new_idea", new_idea, ["GET", "POST"]),
+    ("/ideas/<int:proposal_id>/support", "support_idea", support_idea, ["POST"]),
+]
+
+bp = person_pages("person", "/person", _load_self)
 guard_blueprint(bp, Role.person)
-
-
-@bp.get("/")
-def dashboard() -> str:
-    return render_template("person/dashboard.html")
