@@ -3,7 +3,8 @@
 - ``live_server``: the app on a free port of 127.0.0.1, served by werkzeug in a background
   thread, on a fresh migrated SQLite database of its own (one per test module).
   ``live_server.url`` is its address; ``live_server.app`` the Flask app.
-- ``make_live_user(role, ...)``: a committed user in that database; the password is
+- ``make_live_user(role, ...)``: a committed user in that database (in the council
+  "riverford"; persons get a profile, providers an organisation); the password is
   ``LIVE_PASSWORD``; commissioners and admins get a TOTP secret (``live_totp(user)``).
 - ``page``: a Playwright page in a new browser context whose ``base_url`` is the live server.
   Console errors (including Content Security Policy refusals and missing files, but not
@@ -17,6 +18,7 @@ Mark every browser test with ``@pytest.mark.browser``.
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,10 +28,13 @@ from typing import Any
 import pyotp
 import pytest
 from flask import Flask
+from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from models.accounts import Role, User
+from models.accounts import Council, Role, User
 from models.db import upgrade
+from models.people import PersonProfile
+from models.providers import Provider, ProviderMember
 from web import create_app
 from web.db import session_scope
 from web.services.accounts import create_user
@@ -94,14 +99,39 @@ def make_live_user(live_server: LiveServer) -> Callable[..., User]:
         if role in (Role.commissioner, Role.admin):
             fields.setdefault("totp_secret", pyotp.random_base32())
         with session_scope(live_server.app) as session:
+            council = session.scalars(select(Council).where(Council.slug == "riverford")).first()
+            if council is None:
+                council = Council(name="Riverford Council", slug="riverford", areas=["north"])
+                session.add(council)
+                session.flush()
             user = create_user(
                 session,
-                email=f"{role.value}{number}-{id(fields)}@example.org",
+                email=f"{role.value}{number}-{secrets.token_hex(3)}@example.org",
                 display_name=display_name or f"{role.value.title()} Tester {number}",
                 role=role,
                 password=LIVE_PASSWORD,
+                council_id=council.id,
                 totp_secret=fields.get("totp_secret"),
             )
+            if role is Role.person:
+                session.add(
+                    PersonProfile(
+                        user=user,
+                        display_name=user.display_name,
+                        area="north",
+                        need_level=2,
+                        aspirations_text="I want to learn to cook and make friends.",
+                        availability={"mon": ["morning"]},
+                    )
+                )
+            elif role is Role.provider:
+                provider = Provider(
+                    council=council,
+                    name=f"Harbour Works {number}",
+                    slug=f"harbour-works-{number}-{secrets.token_hex(3)}",
+                    areas_served=["north"],
+                )
+                session.add(ProviderMember(provider=provider, user=user))
             session.commit()
             return user
 
