@@ -66,6 +66,26 @@ def db_upgrade_cmd(url: str | None) -> None:
     click.echo("The database is up to date.")
 
 
+@main.command("worker")
+@click.option("--url", default=None, help="Database URL (default: as the web app's).")
+@click.option("--poll", type=float, default=1.0, show_default=True, help="Seconds between looks.")
+def worker_cmd(url: str | None, poll: float) -> None:
+    """Run background jobs (allocation runs) until stopped."""
+    import logging
+    import signal
+    import threading
+
+    from models.db import database_url_from_env
+    from web.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo("Waiting for jobs. Press Ctrl+C to stop.")
+    run_worker(url or database_url_from_env("instance"), stop=stop, poll_interval_s=poll)
+
+
 @main.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--port", type=int, default=5000, show_default=True)

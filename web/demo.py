@@ -86,4 +86,12 @@ def serve_demo(database_url: str, *, host: str, port: int) -> None:
             "INSTANCE_PATH": str(instance_path()),
         }
     )
-    run_simple(host, port, app, threaded=True, use_debugger=False, use_reloader=False)
+    # Allocation runs happen in a worker process beside the server (the embedded default).
+    from web.worker import start_embedded_worker
+
+    worker = start_embedded_worker(database_url)
+    try:
+        run_simple(host, port, app, threaded=True, use_debugger=False, use_reloader=False)
+    finally:
+        worker.terminate()
+        worker.join(timeout=30)

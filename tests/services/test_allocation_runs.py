@@ -94,7 +94,7 @@ def test_run_is_queued_then_solved_by_a_worker_and_reproducible(
     job = claim_next_job(db_session, "worker-a")
     assert job is not None and job.id == run.job_id and job.status == JobStatus.running
     assert claim_next_job(db_session, "worker-b") is None  # nobody else takes it
-    assert run_job(session_factory, job, "worker-a") is True
+    assert run_job(session_factory, job, "worker-a", heartbeat_every_s=None) is True
     db_session.expire_all()
     assert db_session.get(Job, job.id).status == JobStatus.done
     stored = db_session.get(type(run), run.id)

@@ -45,7 +45,7 @@ def solved_run(
     session.commit()
     job = claim_next_job(session, "worker-test")
     assert job is not None
-    assert run_job(session_factory, job, "worker-test")
+    assert run_job(session_factory, job, "worker-test", heartbeat_every_s=None)
     session.expire_all()
     return session.get(SolverRun, run.id)
 

@@ -24,6 +24,7 @@ worker died) may be claimed again, up to ``max_attempts`` times, after which it 
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -207,10 +208,33 @@ class ProgressReporter:
             return done == 1
 
 
-def run_job(session_factory: Callable[[], Session], job: Job, worker_id: str) -> bool:
-    """Run a claimed job with its handler and record the outcome. True when it succeeded."""
+def run_job(
+    session_factory: Callable[[], Session],
+    job: Job,
+    worker_id: str,
+    *,
+    heartbeat_every_s: float | None = HEARTBEAT_EVERY_S,
+) -> bool:
+    """Run a claimed job with its handler and record the outcome. True when it succeeded.
+
+    While the handler runs, a thread refreshes the job's heartbeat every ``heartbeat_every_s``
+    seconds (None: no thread, for tests that share one connection).
+    """
     report = ProgressReporter(session_factory, job.id, worker_id)
     handler = HANDLERS.get(job.kind)
+    stop = threading.Event()
+    beating: threading.Thread | None = None
+    if heartbeat_every_s is not None:
+
+        def beat() -> None:
+            while not stop.wait(heartbeat_every_s):
+                try:
+                    report.beat()
+                except Exception:  # noqa: BLE001 - a missed beat is retried on the next one
+                    log.warning("job %s: heartbeat failed", job.id, exc_info=True)
+
+        beating = threading.Thread(target=beat, name=f"job-{job.id}-heartbeat", daemon=True)
+        beating.start()
     try:
         if handler is None:
             raise LookupError(f"no handler for jobs of kind {job.kind!r}")
@@ -225,6 +249,10 @@ def run_job(session_factory: Callable[[], Session], job: Job, worker_id: str) ->
             error=f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=5)}"[:4000],
         )
         return False
+    finally:
+        stop.set()
+        if beating is not None:
+            beating.join()
     _finish(session_factory, job.id, worker_id, status=JobStatus.done, result=result)
     return True
 
