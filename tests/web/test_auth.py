@@ -465,3 +465,26 @@ def test_api_me_says_who_is_signed_in(client, make_user, login):
         "role": "provider",
         "council_id": user.council_id,
     }
+
+
+def test_account_events_are_audited_without_personal_data(
+    client, make_user, login, db_session: Session
+):
+    from models.audit import AuditEvent
+
+    user = make_user(Role.person)
+    _post_sign_in(client, user.email, "wrong password guess")
+    login(client, user)
+    _sign_out(client)
+    events = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.object_id == str(user.id)).order_by(AuditEvent.id)
+    ).all()
+    assert [e.action for e in events] == [
+        "account.sign_in_refused",
+        "account.sign_in",
+        "account.sign_out",
+    ]
+    assert events[0].details == {"reason": "wrong"}
+    assert all(e.request_id for e in events)
+    for event in events:
+        assert user.email not in str(event.details)

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -19,6 +20,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from models.accounts import User, UserSession
+from models.audit import append_event
 from models.base import utcnow
 from web.auth import (
     clear_auth_cookie,
@@ -35,6 +37,20 @@ from web.forms import ChangePasswordForm, SecondFactorForm, SignInForm
 from web.services import accounts
 
 bp = Blueprint("account", __name__)
+
+
+def _audit(action: str, user: User | None, **details: str) -> None:
+    """Record an account event in the audit trail (no email, password or address in it)."""
+    append_event(
+        get_session(),
+        action,
+        actor_user_id=user.id if user is not None else None,
+        object_type="user" if user is not None else None,
+        object_id=user.id if user is not None else None,
+        request_id=g.get("request_id"),
+        details=details or None,
+    )
+
 
 THROTTLED_MESSAGE = "You have tried to sign in too many times. Wait 15 minutes, then try again."
 WRONG_MESSAGE = "The email address or password is not right"
@@ -63,6 +79,7 @@ def _begin(user: User, next_url: str | None) -> Response:
         address=client_address(),
         user_agent=request.headers.get("User-Agent"),
     )
+    _audit("account.sign_in", user)
     db.commit()
     session.clear()  # a fresh CSRF secret for the signed-in session
     if next_url:
@@ -93,9 +110,11 @@ def sign_in() -> Any:
             now=utcnow(),
             policy=throttle_policy(),
         )
-        db.commit()  # the attempt counts even when it fails
         if outcome.status is accounts.SignInStatus.ok and outcome.user is not None:
             return _begin(outcome.user, next_url)
+        known = accounts.find_user_by_email(db, form.email.data or "")
+        _audit("account.sign_in_refused", known, reason=outcome.status.value)
+        db.commit()  # the attempt counts even when it fails
         if outcome.status is accounts.SignInStatus.throttled:
             form.email.errors = [THROTTLED_MESSAGE]
             status = 429
@@ -130,6 +149,9 @@ def second_factor() -> Any:
         )
         if passed:
             accounts.sign_in_succeeded(db, user.email, client_address())
+            _audit("account.second_factor_set_up" if setting_up else "account.second_factor", user)
+        else:
+            _audit("account.second_factor_refused", user)
         db.commit()
         if passed:
             return redirect(session.pop("next_url", None) or home_url(user))
@@ -159,6 +181,7 @@ def sign_out() -> Response:
     if row is not None:
         db = get_session()
         accounts.end_session(db, row, now=utcnow())
+        _audit("account.sign_out", row.user)
         db.commit()
     session.clear()
     flash("You have signed out", "success")
@@ -190,6 +213,7 @@ def change_password() -> Any:
             )
             # This device has just proved the password and already passed the one-time code.
             row.second_factor_at = current_user.user_session.second_factor_at
+            _audit("account.password_changed", user)
             db.commit()
             flash("Your password has been changed. You have been signed out everywhere else.")
             response = redirect(home_url(user))
