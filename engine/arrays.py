@@ -8,11 +8,16 @@ in compressed sparse row (CSR) form: the pairs of person ``p`` are
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
 
 from engine.instance import Instance
+
+_offer_of = attrgetter("offer")
+_rank_of = attrgetter("rank")
+_utility_of = attrgetter("utility")
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -89,21 +94,21 @@ def to_arrays(instance: Instance) -> InstanceArrays:
     np.cumsum(n_pairs_of, out=pair_start[1:])
     n_pairs = int(pair_start[-1])
 
-    pair_offer = np.empty(n_pairs, dtype=np.int64)
-    pair_rank = np.empty(n_pairs, dtype=np.int64)
-    pair_utility = np.empty(n_pairs, dtype=np.int64)
-    k = 0
-    for person in persons:
-        # Preferences are kept in rank order so that the CSR rows are too.
-        prefs = person.preferences
-        if any(prefs[i].rank > prefs[i + 1].rank for i in range(len(prefs) - 1)):
-            prefs = tuple(sorted(prefs, key=lambda pref: pref.rank))
-        for pref in prefs:
-            pair_offer[k] = offer_index[pref.offer]
-            pair_rank[k] = pref.rank
-            pair_utility[k] = pref.utility
-            k += 1
+    # Flatten the preferences with C-level maps (a Python loop per pair is several times slower
+    # at a million pairs), then put each person's pairs in rank order with one stable sort.
+    flat = [pref for person in persons for pref in person.preferences]
+    pair_offer = np.array(
+        list(map(offer_index.__getitem__, map(_offer_of, flat))), dtype=np.int64
+    ).reshape(n_pairs)
+    pair_rank = np.array(list(map(_rank_of, flat)), dtype=np.int64).reshape(n_pairs)
+    pair_utility = np.array(list(map(_utility_of, flat)), dtype=np.int64).reshape(n_pairs)
     pair_person = np.repeat(np.arange(len(persons), dtype=np.int64), n_pairs_of)
+    out_of_order = (pair_rank[1:] < pair_rank[:-1]) & (pair_person[1:] == pair_person[:-1])
+    if out_of_order.any():
+        order = np.lexsort((pair_rank, pair_person))
+        pair_offer = pair_offer[order]
+        pair_rank = pair_rank[order]
+        pair_utility = pair_utility[order]
 
     budget = np.fromiter((p.budget for p in persons), dtype=np.int64, count=len(persons))
     price = np.fromiter((o.price for o in offers), dtype=np.int64, count=len(offers))

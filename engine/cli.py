@@ -82,8 +82,15 @@ def run_solve(
 
     text = dumps_result(result)
     if out is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        # Always UTF-8, whatever the terminal's locale says.
+        stdout = getattr(sys.stdout, "buffer", None)
+        if stdout is not None:
+            sys.stdout.flush()
+            stdout.write(text.encode("utf-8"))
+            stdout.flush()
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
     else:
         try:
             Path(out).write_text(text, encoding="utf-8")

@@ -57,21 +57,27 @@ def build_result(
     if status in ("infeasible", "no_solution") and chosen.size:
         raise ValueError(f"a {status} result has no placements")
     # Pairs are stored person by person in rank order, but persons are in instance order:
-    # sort by person id, then rank, as the spec requires.
+    # sort by person id, then rank, as the spec requires. Plain lists, not NumPy scalars, in
+    # the per-assignment Python code: it runs for up to a few hundred thousand assignments.
     persons_of = arrays.pair_person[chosen]
     ids = arrays.person_ids
-    order = sorted(
-        range(chosen.size), key=lambda i: (ids[persons_of[i]], arrays.pair_rank[chosen[i]])
-    )
+    offer_ids = arrays.offer_ids
+    person_list = persons_of.tolist()
+    rank_list = arrays.pair_rank[chosen].tolist()
+    offer_list = arrays.pair_offer[chosen].tolist()
+    utility_list = arrays.pair_utility[chosen].tolist()
+    price_list = arrays.price[arrays.pair_offer[chosen]].tolist()
+    sort_keys = [(ids[p], r) for p, r in zip(person_list, rank_list, strict=True)]
+    order = sorted(range(len(sort_keys)), key=sort_keys.__getitem__)
     assignments = tuple(
         Assignment(
-            person=ids[int(arrays.pair_person[e])],
-            offer=arrays.offer_ids[int(arrays.pair_offer[e])],
-            rank=int(arrays.pair_rank[e]),
-            utility=int(arrays.pair_utility[e]),
-            price=int(arrays.price[arrays.pair_offer[e]]),
+            person=ids[person_list[i]],
+            offer=offer_ids[offer_list[i]],
+            rank=rank_list[i],
+            utility=utility_list[i],
+            price=price_list[i],
         )
-        for e in (int(chosen[i]) for i in order)
+        for i in order
     )
     placed = np.zeros(arrays.n_persons, dtype=bool)
     placed[persons_of] = True

@@ -35,7 +35,17 @@ class _Money(int):
     __slots__ = ()
 
     def __str__(self) -> str:
-        return f"{int(self) // 100}.{int(self) % 100:02d}"
+        return _money_text(self)
+
+
+class _Raw(str):
+    """JSON text that is already written (one assignment or one quoted id)."""
+
+    __slots__ = ()
+
+
+def _money_text(pence: int) -> str:
+    return f"{pence // 100}.{pence % 100:02d}"
 
 
 def _pounds(pence: int) -> float:
@@ -46,7 +56,11 @@ def _pounds(pence: int) -> float:
 # Results
 
 
-def _result_tree(result: Result, money: Callable[[int], Any]) -> dict[str, Any]:
+def _result_tree(
+    result: Result, money: Callable[[int], Any], *, lists: bool = True
+) -> dict[str, Any]:
+    """The result's members in the spec's order; without ``lists``, ``assignments`` and
+    ``unassigned`` are left empty for the caller to fill."""
     metrics = result.metrics
     return {
         "format": RESULT_FORMAT,
@@ -62,9 +76,9 @@ def _result_tree(result: Result, money: Callable[[int], Any]) -> dict[str, Any]:
                 "utility": a.utility,
                 "price": money(a.price),
             }
-            for a in result.assignments
+            for a in (result.assignments if lists else ())
         ],
-        "unassigned": list(result.unassigned),
+        "unassigned": list(result.unassigned) if lists else [],
         "metrics": {
             "persons": metrics.persons,
             "placed": metrics.placed,
@@ -89,7 +103,18 @@ def result_to_dict(result: Result) -> dict[str, Any]:
 
 def dumps_result(result: Result) -> str:
     """The result as JSON text (ending in a newline), money with two decimals."""
-    return _dumps(_result_tree(result, _Money)) + "\n"
+    tree = _result_tree(result, _Money, lists=False)
+    # The long lists are written here directly: a quarter of a million assignments through the
+    # general emitter would take seconds.
+    tree["assignments"] = [
+        _Raw(
+            f'{{"person": {_quote(a.person)}, "offer": {_quote(a.offer)}, "rank": {a.rank}, '
+            f'"utility": {a.utility}, "price": {_money_text(a.price)}}}'
+        )
+        for a in result.assignments
+    ]
+    tree["unassigned"] = [_Raw(_quote(person)) for person in result.unassigned]
+    return _dumps(tree) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,10 +258,12 @@ def _scalar(value: Any) -> str:
         return "true"
     if value is False:
         return "false"
+    if isinstance(value, _Raw):
+        return str.__str__(value)
     if isinstance(value, str):
         return _quote(value)
     if isinstance(value, _Money):
-        return str(value)
+        return _money_text(value)
     if isinstance(value, int):
         return str(int(value))
     if isinstance(value, float):
@@ -264,6 +291,6 @@ def _dumps(value: Any, level: int = 0) -> str:
     if isinstance(value, list | tuple):
         if not value:
             return "[]"
-        items = [f"{pad}{_inline(v)}" for v in value]
+        items = [f"{pad}{v}" if type(v) is _Raw else f"{pad}{_inline(v)}" for v in value]
         return "[\n" + ",\n".join(items) + "\n" + "  " * level + "]"
     return _scalar(value)
