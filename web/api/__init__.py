@@ -31,7 +31,15 @@ from web.api.schemas import ErrorSchema
 
 API_PREFIX = "/api/v1"
 # Modules under web.api with a ``blp`` to register, in the order they appear in the docs.
-RESOURCES: list[str] = ["me"]
+RESOURCES: list[str] = [
+    "me",
+    "me_profile",
+    "me_choices",
+    "consents",
+    "offers",
+    "providers",
+    "provider_offers",
+]
 
 
 class TapestryApi(Api):  # type: ignore[misc]

@@ -1,0 +1,43 @@
+"""Schemas for ``/api/v1/me/profile``: the signed-in person's "About me"."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from models.people import AgeBand
+from web.api.common import OutcomeTagSchema, schedule_field
+from web.api.schemas import StrictSchema
+from web.services.profiles import ASPIRATIONS_MAX_CHARS, MAX_TRAVEL_KM
+
+
+class ProfileSchema(StrictSchema):
+    """What the person told us, and what professionals assessed (read only here)."""
+
+    id = ma.fields.Integer(required=True)
+    reference = ma.fields.String(
+        required=True, metadata={"description": "Give it to an advocate so they can ask to help"}
+    )
+    display_name = ma.fields.String(required=True)
+    area = ma.fields.String(allow_none=True)
+    age_band = ma.fields.Enum(AgeBand, by_value=True, allow_none=True)
+    assessed_needs = ma.fields.String(allow_none=True)
+    need_level = ma.fields.Integer(required=True)
+    aspirations_text = ma.fields.String(allow_none=True)
+    outcome_tags = ma.fields.List(ma.fields.Nested(OutcomeTagSchema), required=True)
+    max_travel_km = ma.fields.Integer(allow_none=True)
+    availability = schedule_field(required=True)
+
+
+class ProfilePatchSchema(StrictSchema):
+    """The parts of "About me" a person may change; send only those to change."""
+
+    aspirations_text = ma.fields.String(
+        allow_none=True, validate=ma.validate.Length(max=ASPIRATIONS_MAX_CHARS)
+    )
+    outcome_tags = ma.fields.List(
+        ma.fields.String(), metadata={"description": "Outcome tag slugs, from /offers' tags"}
+    )
+    max_travel_km = ma.fields.Integer(
+        allow_none=True, validate=ma.validate.Range(min=0, max=MAX_TRAVEL_KM)
+    )
+    availability = schedule_field()

@@ -1,0 +1,70 @@
+"""Schemas for ``/api/v1/offers``: published offers, after Open Referral's ``service``.
+
+Open Referral (HSDS) names used: ``name`` (our offer's title), ``description``,
+``organization`` (the provider), ``status``; ``outcome_tags`` play the part of HSDS taxonomy
+terms. Money is whole pence in ``price_pence`` (GBP).
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from models.people import AgeBand
+from models.providers import OfferCategory, OfferStatus
+from web.api.common import OutcomeTagSchema, PageArgsSchema, PageSchema, schedule_field
+from web.api.schemas import StrictSchema
+
+
+class OrganizationRefSchema(StrictSchema):
+    """The provider of an offer, in brief."""
+
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    url = ma.fields.String(attribute="website", allow_none=True)
+
+
+class OfferSchema(StrictSchema):
+    """One offer: what it is, who gives it, for whom, where, when and at what price."""
+
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(attribute="title", required=True)
+    description = ma.fields.String(required=True)
+    status = ma.fields.Enum(OfferStatus, by_value=True, required=True)
+    category = ma.fields.Enum(OfferCategory, by_value=True, required=True)
+    outcome_tags = ma.fields.List(ma.fields.Nested(OutcomeTagSchema), required=True)
+    price_pence = ma.fields.Integer(required=True, metadata={"description": "Price of a place"})
+    currency = ma.fields.Constant("GBP")
+    capacity = ma.fields.Integer(required=True, metadata={"description": "Places it has"})
+    area = ma.fields.String(allow_none=True, metadata={"description": "Null: online"})
+    location = ma.fields.String(allow_none=True)
+    latitude = ma.fields.Float(allow_none=True)
+    longitude = ma.fields.Float(allow_none=True)
+    schedule = schedule_field()
+    min_age_band = ma.fields.Enum(AgeBand, by_value=True, allow_none=True)
+    max_age_band = ma.fields.Enum(AgeBand, by_value=True, allow_none=True)
+    min_need_level = ma.fields.Integer(allow_none=True)
+    max_need_level = ma.fields.Integer(allow_none=True)
+    eligibility_description = ma.fields.String(attribute="eligibility_text", allow_none=True)
+    accessibility = ma.fields.String(allow_none=True)
+    organization = ma.fields.Nested(OrganizationRefSchema, attribute="provider", required=True)
+    published_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class OfferQuerySchema(PageArgsSchema):
+    """Filters for the list of published offers (all optional)."""
+
+    council = ma.fields.String(metadata={"description": "A council's slug"})
+    provider_id = ma.fields.Integer()
+    category = ma.fields.Enum(OfferCategory, by_value=True)
+    area = ma.fields.String()
+    tag = ma.fields.String(metadata={"description": "An outcome tag's slug"})
+    q = ma.fields.String(
+        validate=ma.validate.Length(max=100), metadata={"description": "Words in the name"}
+    )
+    max_price_pence = ma.fields.Integer(validate=ma.validate.Range(min=0))
+
+
+class OfferPageSchema(PageSchema):
+    """One page of published offers, in name order."""
+
+    items = ma.fields.List(ma.fields.Nested(OfferSchema), required=True)

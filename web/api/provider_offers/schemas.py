@@ -1,0 +1,59 @@
+"""Schemas for ``/api/v1/provider/offers``: a provider's own offers, in every status.
+
+Offers are written with the names they are read with (``name``, ``outcome_tags``,
+``eligibility_description``); ``outcome_tags`` are written as slugs and read as objects.
+Prices are whole pence.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from models.people import NEED_LEVEL_MAX, AgeBand
+from models.providers import OfferCategory
+from web.api.common import schedule_field
+from web.api.offers.schemas import OfferSchema
+from web.api.schemas import StrictSchema
+
+
+class ProviderOfferSchema(OfferSchema):
+    """An offer as its provider sees it: also when it was withdrawn."""
+
+    withdrawn_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class OfferInputSchema(StrictSchema):
+    """A new offer. It starts as a draft; publish it with ``PATCH {"status": "published"}``."""
+
+    title = ma.fields.String(data_key="name", required=True)
+    description = ma.fields.String(required=True)
+    category = ma.fields.Enum(OfferCategory, by_value=True, required=True)
+    tags = ma.fields.List(ma.fields.String(), data_key="outcome_tags", load_default=list)
+    price_pence = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0))
+    capacity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0))
+    area = ma.fields.String(allow_none=True)
+    location = ma.fields.String(allow_none=True)
+    min_age_band = ma.fields.Enum(AgeBand, by_value=True, allow_none=True)
+    max_age_band = ma.fields.Enum(AgeBand, by_value=True, allow_none=True)
+    min_need_level = ma.fields.Integer(
+        allow_none=True, validate=ma.validate.Range(min=0, max=NEED_LEVEL_MAX)
+    )
+    max_need_level = ma.fields.Integer(
+        allow_none=True, validate=ma.validate.Range(min=0, max=NEED_LEVEL_MAX)
+    )
+    eligibility_text = ma.fields.String(data_key="eligibility_description", allow_none=True)
+    schedule = schedule_field()
+    accessibility = ma.fields.String(allow_none=True)
+
+
+class OfferPatchSchema(OfferInputSchema):
+    """Changes to an offer: send only the fields to change. ``status`` publishes
+    (``published``) or withdraws (``withdrawn``) it, after the other changes."""
+
+    status = ma.fields.String(validate=ma.validate.OneOf(["published", "withdrawn"]))
+
+
+class CapacitySchema(StrictSchema):
+    """The number of places an offer has."""
+
+    capacity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0))
