@@ -21,7 +21,11 @@ Settings others may rely on:
 ``LOGIN_LIMIT_PER_ADDRESS`` sign-in tries per IP address per window (30)
 ``LOGIN_WINDOW_MINUTES``    the throttle window (15)
 ``MAX_CONTENT_LENGTH``      largest request body in bytes (1 MiB; 413 above it)
+``TRUSTED_PROXIES``         proxies in front of the app (0); set it so sign-in limits per
+                            address see the client's address from ``X-Forwarded-For``
 ==========================  ================================================================
+
+Serving with gunicorn: ``gunicorn 'web.wsgi:app'`` (``web/wsgi.py``).
 
 Where things are: pages per actor in ``web/pages/<actor>.py`` (blueprints named after the
 actor, each guarded by ``web.auth.guard_blueprint``), the JSON API in ``web/api/``, errors in
@@ -64,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_CHECK_DEFAULT": False,  # web.security checks every unsafe request itself
     "WTF_CSRF_TIME_LIMIT": 3600 * 12,
     "HSTS_MAX_AGE": 31536000,
+    "TRUSTED_PROXIES": 0,
     "API_TITLE": "Tapestry API",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",
@@ -95,6 +100,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep {code, status, ...} order
     _configure_templates(app)
+    proxies = int(app.config["TRUSTED_PROXIES"] or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
     from web import auth, db, errors, security
 
