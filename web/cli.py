@@ -66,6 +66,36 @@ def db_upgrade_cmd(url: str | None) -> None:
     click.echo("The database is up to date.")
 
 
+@main.group("accounts")
+def accounts_group() -> None:
+    """Account commands."""
+
+
+@accounts_group.command("purge")
+@click.option("--days", type=click.IntRange(0), default=30, show_default=True)
+def accounts_purge_cmd(days: int) -> None:
+    """Delete sign-in sessions that ended more than DAYS days ago, and old sign-in counts."""
+    from datetime import timedelta
+
+    from models.base import utcnow
+    from web import create_app
+    from web.auth import session_policy, throttle_policy
+    from web.db import session_scope
+    from web.services.accounts import purge_stale_records
+
+    app = create_app()
+    with app.app_context(), session_scope(app) as session:
+        ended, counts = purge_stale_records(
+            session,
+            now=utcnow(),
+            session_policy=session_policy(),
+            throttle_policy=throttle_policy(),
+            keep_ended_sessions=timedelta(days=days),
+        )
+        session.commit()
+    click.echo(f"Deleted {ended} ended sessions and {counts} old sign-in counts.")
+
+
 @main.command("worker")
 @click.option("--url", default=None, help="Database URL (default: as the web app's).")
 @click.option("--poll", type=float, default=1.0, show_default=True, help="Seconds between looks.")
@@ -100,3 +130,14 @@ def demo_cmd(host: str, port: int, persons: int, seed: int, no_serve: bool) -> N
     print_logins(logins, url=f"http://{host}:{port}/", database_url=url, echo=click.echo)
     if not no_serve:
         serve_demo(url, host=host, port=port)
+
+
+@db_group.command("revision")
+@click.argument("message")
+@click.option("--slug", required=True, help="Short name for the file, e.g. offer_waitlist.")
+def db_revision_cmd(message: str, slug: str) -> None:
+    """Write a new migration from the difference between the models and the newest schema."""
+    from models.db import make_revision
+
+    path = make_revision(message, slug)
+    click.echo(f"Wrote {path}. Read it through before you commit it.")

@@ -488,3 +488,42 @@ def test_account_events_are_audited_without_personal_data(
     assert all(e.request_id for e in events)
     for event in events:
         assert user.email not in str(event.details)
+
+
+def test_stale_sessions_and_throttle_windows_are_purged(db_session: Session, make_user):
+    from tests import factories
+    from web.services.accounts import SessionPolicy, ThrottlePolicy, purge_stale_records
+
+    now = utcnow()
+    user = make_user(Role.person)
+    live = factories.UserSessionFactory(user=user, last_seen_at=now, expires_at=now + timedelta(1))
+    revoked_long_ago = factories.UserSessionFactory(
+        user=user, revoked_at=now - timedelta(days=31), last_seen_at=now - timedelta(days=31)
+    )
+    revoked_today = factories.UserSessionFactory(
+        user=user, revoked_at=now - timedelta(hours=1), last_seen_at=now - timedelta(hours=1)
+    )
+    factories.LoginThrottleFactory(key="ip:192.0.2.1", window_start=now - timedelta(hours=1))
+    factories.LoginThrottleFactory(key="ip:192.0.2.2", window_start=now - timedelta(minutes=1))
+    sessions, throttles = purge_stale_records(
+        db_session, now=now, session_policy=SessionPolicy(), throttle_policy=ThrottlePolicy()
+    )
+    assert (sessions, throttles) == (1, 1)
+    remaining = set(
+        db_session.scalars(select(UserSession.id).where(UserSession.user_id == user.id))
+    )
+    assert remaining == {live.id, revoked_today.id}
+    assert revoked_long_ago.id not in remaining
+    assert db_session.get(LoginThrottle, "ip:192.0.2.2") is not None
+
+
+def test_purge_command(fresh_database_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch):
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    monkeypatch.setenv("TAPESTRY_DATABASE_URL", fresh_database_url)
+    monkeypatch.setenv("TAPESTRY_INSTANCE_PATH", str(tmp_path / "instance"))
+    result = CliRunner().invoke(main, ["accounts", "purge", "--days", "30"])
+    assert result.exit_code == 0, result.output
+    assert "Deleted 0 ended sessions and 0 old sign-in counts." in result.output

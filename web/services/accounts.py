@@ -34,7 +34,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import case, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from models.accounts import LoginThrottle, Role, User, UserSession
 from models.base import UTCDateTime
@@ -263,7 +263,9 @@ def find_live_session(
     if not token or len(token) > 200:
         return None
     row = session.scalars(
-        select(UserSession).where(UserSession.token_hash == token_hash(token))
+        select(UserSession)
+        .where(UserSession.token_hash == token_hash(token))
+        .options(joinedload(UserSession.user))  # one query per request for session and user
     ).first()
     if row is None or row.revoked_at is not None:
         return None
@@ -411,3 +413,30 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def purge_stale_records(
+    session: Session,
+    *,
+    now: datetime,
+    session_policy: SessionPolicy,
+    throttle_policy: ThrottlePolicy,
+    keep_ended_sessions: timedelta = timedelta(days=30),
+) -> tuple[int, int]:
+    """Delete sessions ended more than ``keep_ended_sessions`` ago and finished throttle windows.
+
+    A session has ended when it was revoked, passed its absolute end, or went unused for the
+    idle limit. Returns ``(sessions deleted, throttle rows deleted)``.
+    """
+    cutoff = now - keep_ended_sessions
+    sessions = session.execute(
+        delete(UserSession).where(
+            (UserSession.revoked_at < cutoff)
+            | (UserSession.expires_at < cutoff)
+            | (UserSession.last_seen_at < cutoff - session_policy.idle)
+        )
+    ).rowcount
+    throttles = session.execute(
+        delete(LoginThrottle).where(LoginThrottle.window_start < now - throttle_policy.window)
+    ).rowcount
+    return sessions, throttles
