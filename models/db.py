@@ -9,6 +9,8 @@ package, so no ``alembic.ini`` is needed at run time.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +130,43 @@ def current_revision(url: str) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+
+
+def next_revision_id() -> str:
+    """The next migration number: ``0001``, ``0002``, ... (one more than the newest head)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    numbers = [int(rev.revision.split("_")[0]) for rev in script.walk_revisions()]
+    return f"{max(numbers, default=0) + 1:04d}"
+
+
+def make_revision(message: str, slug: str) -> Path:
+    """Write a new migration comparing the models with the schema at head; return its path.
+
+    The comparison runs against a throwaway SQLite database migrated to head, so no server is
+    needed. Review the file it writes: autogenerate cannot see renames, triggers or data moves.
+    """
+    import tempfile
+
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'head.sqlite'}"
+        upgrade(url)
+        config = alembic_config(url)
+        config.set_main_option("file_template", "%%(rev)s")
+        heads = ScriptDirectory.from_config(config).get_heads()
+        if len(heads) != 1:
+            raise RuntimeError(f"migrations must have exactly one head, found {heads}")
+        script = command.revision(
+            config, message=message, autogenerate=True, rev_id=f"{next_revision_id()}_{slug}"
+        )
+    if script is None or isinstance(script, list):
+        raise RuntimeError("Alembic did not write exactly one revision")
+    path = Path(script.path)
+    # House style for the new file; skipped quietly where ruff is not installed.
+    for args in (["check", "--fix", "--quiet"], ["format", "--quiet"]):
+        subprocess.run([sys.executable, "-m", "ruff", *args, str(path)], check=False)
+    return path

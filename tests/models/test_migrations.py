@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import inspect
 
 from models import Base, make_engine, upgrade
-from models.db import alembic_config, current_revision
+from models.db import alembic_config, current_revision, next_revision_id
 from web.cli import main
 
 
@@ -120,3 +120,10 @@ def test_cli_defaults_to_sqlite_in_the_instance_folder(
     database = tmp_path / "instance" / "tapestry.sqlite"
     assert database.exists()
     assert current_revision(f"sqlite:///{database}") == _head()
+
+
+def test_next_revision_number_follows_the_newest() -> None:
+    versions = Path(__file__).resolve().parents[2] / "models" / "migrations" / "versions"
+    numbers = [int(path.name[:4]) for path in versions.glob("[0-9][0-9][0-9][0-9]_*.py")]
+    assert next_revision_id() == f"{max(numbers) + 1:04d}"
+    assert _head().startswith(f"{max(numbers):04d}_")
