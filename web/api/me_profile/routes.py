@@ -90,6 +90,6 @@ class MyProfile(MethodView):
             )
         except ServiceError as error:
             db.rollback()
-            abort_for(error)
+            abort_for(error, {"tags": "outcome_tags"})
         db.commit()
         return _dump(person)

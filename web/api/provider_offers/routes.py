@@ -50,6 +50,15 @@ def _me() -> tuple[User, Provider]:
         abort(403, description="Your account is not linked to an organisation yet.")
 
 
+# The service's names for fields the API calls otherwise.
+API_FIELDS = {
+    "title": "name",
+    "tags": "outcome_tags",
+    "price": "price_pence",
+    "eligibility_text": "eligibility_description",
+}
+
+
 def _values(data: dict[str, Any]) -> dict[str, Any]:
     # The service takes plain values: enum members as their text.
     return {k: v.value if isinstance(v, enum.Enum) else v for k, v in data.items()}
@@ -91,7 +100,7 @@ class ProviderOffers(MethodView):
             )
         except ServiceError as error:
             db.rollback()
-            abort_for(error)
+            abort_for(error, API_FIELDS)
         db.commit()
         return offer
 
@@ -107,7 +116,7 @@ class ProviderOfferById(MethodView):
         try:
             return offers.own_offer(get_session(), user, provider, offer_id)
         except ServiceError as error:
-            abort_for(error)
+            abort_for(error, API_FIELDS)
 
     @blp.arguments(OfferPatchSchema(partial=True))
     @blp.response(200, ProviderOfferSchema)
@@ -140,7 +149,7 @@ class ProviderOfferById(MethodView):
                 offers.withdraw_offer(db, user, provider, offer_id, request_id=request_id)
         except ServiceError as error:
             db.rollback()
-            abort_for(error)
+            abort_for(error, API_FIELDS)
         db.commit()
         return offer
 
@@ -167,6 +176,6 @@ class ProviderOfferCapacity(MethodView):
             )
         except ServiceError as error:
             db.rollback()
-            abort_for(error)
+            abort_for(error, API_FIELDS)
         db.commit()
         return offer
