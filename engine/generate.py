@@ -40,18 +40,15 @@ Money is integer pence.
 from __future__ import annotations
 
 import gc
-import json
 import math
 import sys
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from ortools.graph.python import max_flow, min_cost_flow
 
 from engine.instance import (
-    INSTANCE_FORMAT,
     Instance,
     Offer,
     Person,
@@ -60,6 +57,7 @@ from engine.instance import (
     Rule,
     default_utility,
 )
+from engine.writer import dumps_instance
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -542,18 +540,19 @@ def _boosted_flow(population: _Population, bonus_per_person: IntArray) -> BoolAr
 def _share_between(plain: float, reachable: float) -> float:
     """A floor that the plain optimum misses (when possible) but a known allocation meets.
 
-    Halfway between the plain coverage and the reachable one, rounded down to 3 decimals; never
-    above ``reachable``, so the rule can hold.
+    60% of the way from the plain coverage to the reachable one, rounded down to 3 decimals;
+    never above ``reachable``, so the rule can hold.
     """
     if reachable > plain + 0.002:
-        return math.floor((plain + 0.5 * (reachable - plain)) * 1000) / 1000
+        return math.floor((plain + 0.6 * (reachable - plain)) * 1000) / 1000
     return math.floor(reachable * 1000) / 1000
 
 
 def _gap_between(plain: float, reachable: float) -> float:
-    """A gap below the plain optimum's (when possible) but at or above a known allocation's."""
+    """A gap below the plain optimum's (when possible) but at or above a known allocation's:
+    40% of the way from the reachable gap to the plain one, rounded up to 3 decimals."""
     if reachable < plain - 0.002:
-        return math.ceil((reachable + 0.5 * (plain - reachable)) * 1000) / 1000
+        return math.ceil((reachable + 0.4 * (plain - reachable)) * 1000) / 1000
     return math.ceil(reachable * 1000) / 1000
 
 
@@ -561,23 +560,46 @@ def _weakest(coverage: FloatArray, count: int) -> IntArray:
     return np.argsort(coverage, kind="stable")[:count].astype(np.int64)
 
 
-def _floors_rules(population: _Population) -> tuple[Rule, ...]:
-    """A floor on every area, and a higher one for the three areas the plain optimum serves
-    worst. A flow that rewards placing members of the weaker half of the areas proves both can
-    hold at once."""
+def _optimum_favouring(population: _Population, favour: IntArray) -> BoolArray:
+    """A plain welfare optimum that, among all of them, places the persons with the greatest
+    total ``favour`` (small integers per person; negative to place as few as possible).
+
+    Default utilities make many allocations equally good, and a rule binds only if no optimum
+    meets it. Scaling utilities by more than the total favour makes the order lexicographic:
+    utility first, favour only to break ties.
+    """
+    scale = int(np.abs(favour).sum()) + 1
+    weight = population.pair_utility * scale + favour[population.pair_person]
+    return _welfare_flow(population, weight)
+
+
+def _area_floors(
+    population: _Population, first: BoolArray, extra_bonus: IntArray | None = None
+) -> tuple[Rule, Rule, BoolArray]:
+    """A floor on every area and a higher one for the two areas the plain optimum serves worst,
+    with the allocation that proves them feasible.
+
+    The higher floor certainly binds: it lies above the largest coverage that any plain optimum
+    gives the weakest area (found by favouring its members among the optima). A flow that
+    rewards placing members of the weaker half of the areas, at some cost in welfare, reaches
+    the floors. Each floor lies 60% of the way from the plain coverage to the reachable one.
+    """
     n_areas = len(AREAS)
-    plain = _coverage(
-        population, _welfare_flow(population, population.pair_utility), population.person_area,
+    area = population.person_area
+    first_coverage = _coverage(population, first, area, n_areas)
+    weakest = _weakest(first_coverage, 2)
+    best_free = _coverage(
+        population, _optimum_favouring(population, (area == weakest[0]).astype(np.int64)), area,
         n_areas,
-    )  # fmt: skip
-    weak_half = _weakest(plain, n_areas // 2)
-    bonus = np.where(np.isin(population.person_area, weak_half), 25, 0).astype(np.int64)
-    boosted = _coverage(
-        population, _boosted_flow(population, bonus), population.person_area, n_areas
-    )
-    weakest = _weakest(plain, 3)
-    every = _share_between(float(plain.min()), float(boosted.min()))
-    listed = _share_between(float(plain[weakest].min()), float(boosted[weakest].min()))
+    )[weakest[0]]  # fmt: skip
+    bonus = np.where(np.isin(area, _weakest(first_coverage, n_areas // 2)), 40, 0)
+    bonus[np.isin(area, weakest)] = 60
+    if extra_bonus is not None:
+        bonus = bonus + extra_bonus
+    boosted = _boosted_flow(population, bonus.astype(np.int64))
+    reach = _coverage(population, boosted, area, n_areas)
+    every = _share_between(float(first_coverage.min()), float(reach.min()))
+    listed = _share_between(float(best_free), float(reach[weakest].min()))
     return (
         Rule(type="coverage_floor", attribute="area", min_share=min(every, listed)),
         Rule(
@@ -586,75 +608,80 @@ def _floors_rules(population: _Population) -> tuple[Rule, ...]:
             min_share=listed,
             values=tuple(sorted(AREAS[i][0] for i in weakest)),
         ),
+        boosted,
     )
+
+
+def _floors_rules(population: _Population) -> tuple[Rule, ...]:
+    """Floors on area: one for every area, a higher one for the two weakest (see
+    :func:`_area_floors`)."""
+    every, listed, _ = _area_floors(population, _welfare_flow(population, population.pair_utility))
+    return (every, listed)
 
 
 def _gap_rules(population: _Population) -> tuple[Rule, ...]:
-    """A gap between support groups half of the plain optimum's. The empty allocation has no gap,
-    so any gap can hold."""
+    """A gap between support groups that no plain optimum meets.
+
+    Among the plain optima, the best-served support group has at least its smallest coverage
+    (favour against its members) and the worst-served at most its largest (favour for them), so
+    every optimum's gap is at least the difference; the rule asks for 80% of it. When that
+    difference vanishes, the rule asks for 10% of the plain gap instead. The empty allocation
+    has no gap, so any gap can hold.
+    """
     n_groups = len(SUPPORT_GROUPS)
-    plain = _coverage(
-        population,
-        _welfare_flow(population, population.pair_utility),
-        population.person_support,
+    support = population.person_support
+    first = _coverage(
+        population, _welfare_flow(population, population.pair_utility), support, n_groups
+    )
+    low, high = int(np.argmin(first)), int(np.argmax(first))
+    low_best = _coverage(
+        population, _optimum_favouring(population, (support == low).astype(np.int64)), support,
         n_groups,
-    )
-    gap = float(plain.max() - plain.min())
-    return (
-        Rule(
-            type="coverage_gap",
-            attribute="support",
-            max_gap=math.floor(0.5 * gap * 1000) / 1000,
-        ),
-    )
+    )[low]  # fmt: skip
+    high_least = _coverage(
+        population, _optimum_favouring(population, -(support == high).astype(np.int64)), support,
+        n_groups,
+    )[high]  # fmt: skip
+    certain = float(high_least - low_best)
+    if certain > 0.002:
+        gap = math.floor(0.8 * certain * 1000) / 1000
+    else:
+        gap = math.floor(0.1 * float(first.max() - first.min()) * 1000) / 1000
+    return (Rule(type="coverage_gap", attribute="support", max_gap=gap),)
 
 
 def _multi_rules(population: _Population) -> tuple[Rule, ...]:
-    """Rules on three attributes at once: a floor for the three weakest areas, a floor on every
+    """Rules on three attributes at once: a floor for the two weakest areas, a floor on every
     age band, and a gap between support groups.
 
-    A flow that rewards placing members of the weak areas and the weakest age band gives an
-    allocation above both floors. Taking places away never breaks a capacity, a budget or the
-    pot, so places are then taken from the best-served support groups (lowest utility first,
-    never below a floor) until their gap is half the plain optimum's or no more can go. That
-    allocation meets all three rules, so they can hold together.
+    The area floor binds as in :func:`_area_floors`; the flow that proves it also rewards
+    placing members of the weakest age band. Taking places away never breaks a capacity, a
+    budget or the pot, so places are then taken from the best-served support groups (lowest
+    utility first, never below a floor) until their gap is 30% of the plain optimum's or no
+    more can go. That allocation meets all three rules, so they can hold together.
     """
     n_areas, n_support, n_ages = len(AREAS), len(SUPPORT_GROUPS), len(AGE_BANDS)
-    used = _welfare_flow(population, population.pair_utility)
-    area = _coverage(population, used, population.person_area, n_areas)
-    support = _coverage(population, used, population.person_support, n_support)
-    age = _coverage(population, used, population.person_age, n_ages)
-    weakest = _weakest(area, 3)
-    bonus = (
-        np.where(np.isin(population.person_area, weakest), 25, 0)
-        + np.where(population.person_age == int(np.argmin(age)), 25, 0)
-    ).astype(np.int64)
-    boosted = _boosted_flow(population, bonus)
-    b_area = _coverage(population, boosted, population.person_area, n_areas)
+    first = _welfare_flow(population, population.pair_utility)
+    support = _coverage(population, first, population.person_support, n_support)
+    age = _coverage(population, first, population.person_age, n_ages)
+    weak_age = np.where(population.person_age == int(np.argmin(age)), 25, 0).astype(np.int64)
+    _, area_rule, boosted = _area_floors(population, first, extra_bonus=weak_age)
     b_age = _coverage(population, boosted, population.person_age, n_ages)
-    area_share = _share_between(float(area[weakest].min()), float(b_area[weakest].min()))
     age_share = _share_between(float(age.min()), float(b_age.min()))
 
+    assert area_rule.values is not None and area_rule.min_share is not None
+    listed = [i for i, a in enumerate(AREAS) if a[0] in area_rule.values]
     area_members = np.bincount(population.person_area, minlength=n_areas)
     age_members = np.bincount(population.person_age, minlength=n_ages)
     area_floor = np.zeros(n_areas, dtype=np.int64)
-    area_floor[weakest] = np.ceil((area_share - 1e-9) * area_members[weakest])
+    area_floor[listed] = np.ceil((area_rule.min_share - 1e-9) * area_members[listed])
     age_floor = np.ceil((age_share - 1e-9) * age_members).astype(np.int64)
     plain_gap = float(support.max() - support.min())
-    reached = _trim_gap(population, boosted, area_floor, age_floor, target_gap=0.5 * plain_gap)
+    reached = _trim_gap(population, boosted, area_floor, age_floor, target_gap=0.3 * plain_gap)
     return (
-        Rule(
-            type="coverage_floor",
-            attribute="area",
-            min_share=area_share,
-            values=tuple(sorted(AREAS[i][0] for i in weakest)),
-        ),
+        area_rule,
         Rule(type="coverage_floor", attribute="age", min_share=age_share),
-        Rule(
-            type="coverage_gap",
-            attribute="support",
-            max_gap=_gap_between(plain_gap, reached),
-        ),
+        Rule(type="coverage_gap", attribute="support", max_gap=_gap_between(plain_gap, reached)),
     )
 
 
@@ -862,7 +889,7 @@ def run_generate(size: str, seed: int, variant: str = "plain", out: str | None =
     except ValueError as error:
         print(f"tapestry generate: {error}", file=sys.stderr)
         return 2
-    text = _dumps_instance(instance)
+    text = dumps_instance(instance)
     if out is None or out == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -870,68 +897,3 @@ def run_generate(size: str, seed: int, variant: str = "plain", out: str | None =
         with open(out, "w", encoding="utf-8") as handle:
             handle.write(text)
     return 0
-
-
-def _dumps_instance(instance: Instance) -> str:
-    return json.dumps(_instance_to_dict(instance), separators=(",", ":"), ensure_ascii=False)
-
-
-def _money(pence: int) -> float:
-    return pence / 100
-
-
-def _instance_to_dict(instance: Instance) -> dict[str, Any]:
-    persons = []
-    for person in instance.persons:
-        entry: dict[str, Any] = {"id": person.id, "budget": _money(person.budget)}
-        if person.need:
-            entry["need"] = person.need
-        if person.lottery_given:
-            entry["lottery"] = person.lottery
-        if person.max_placements != 1:
-            entry["max_placements"] = person.max_placements
-        if person.attributes:
-            entry["attributes"] = dict(person.attributes)
-        entry["preferences"] = [
-            {"offer": pref.offer, "rank": pref.rank}
-            if pref.utility == default_utility(pref.rank)
-            else {"offer": pref.offer, "rank": pref.rank, "utility": pref.utility}
-            for pref in person.preferences
-        ]
-        persons.append(entry)
-    offers = []
-    for offer in instance.offers:
-        item: dict[str, Any] = {"id": offer.id}
-        if offer.provider is not None:
-            item["provider"] = offer.provider
-        item["capacity"] = offer.capacity
-        item["price"] = _money(offer.price)
-        if offer.category is not None:
-            item["category"] = offer.category
-        offers.append(item)
-    rules = []
-    for rule in instance.policy.rules:
-        r: dict[str, Any] = {"type": rule.type, "attribute": rule.attribute}
-        if rule.min_share is not None:
-            r["min_share"] = rule.min_share
-        if rule.max_gap is not None:
-            r["max_gap"] = rule.max_gap
-        if rule.values is not None:
-            r["values"] = list(rule.values)
-        rules.append(r)
-    round_: dict[str, Any] = {}
-    if instance.round_id is not None:
-        round_["id"] = instance.round_id
-    round_["pot"] = None if instance.pot is None else _money(instance.pot)
-    return {
-        "format": INSTANCE_FORMAT,
-        "round": round_,
-        "persons": persons,
-        "offers": offers,
-        "policy": {
-            "mechanism": instance.policy.mechanism,
-            "rules": rules,
-            "time_limit_s": instance.policy.time_limit_s,
-            "seed": instance.policy.seed,
-        },
-    }
