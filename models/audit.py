@@ -136,8 +136,14 @@ def append_event(
     """Record one event at the end of the chain, within the caller's transaction.
 
     ``action`` is a dotted verb such as ``"budget.set"`` or ``"profile.equity.read"``. The
-    event is flushed (inserted) at once; it becomes permanent when the caller commits.
+    event is flushed (inserted) at once; it becomes permanent when the caller commits, and
+    disappears with a rollback, so the trail records exactly what happened.
     ``details`` must be JSON-serialisable and hold no personal data.
+
+    Appends are serialised until commit (see :func:`_lock_chain`), so append as the last step
+    of a unit of work, after its guarded updates: holding the chain while waiting for a row
+    lock would make other writers queue behind it (and, on PostgreSQL, could deadlock with a
+    transaction that holds that row and wants to append).
     """
     _lock_chain(session)
     session.flush()
