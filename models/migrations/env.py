@@ -6,7 +6,10 @@ needed. For a hand-written revision, see ``models/migrations/README.md``.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 import models  # noqa: F401  (registers every table on Base.metadata)
@@ -17,14 +20,14 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations spell the portable type, not our Python-side wrapper.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
 
 
-def _configure(connection: Connection | None = None, **kwargs: object) -> None:
+def _configure(connection: Connection | None = None, **kwargs: Any) -> None:
     sqlite = (connection is not None and connection.dialect.name == "sqlite") or str(
         config.get_main_option("sqlalchemy.url", "")
     ).startswith("sqlite")
@@ -35,7 +38,7 @@ def _configure(connection: Connection | None = None, **kwargs: object) -> None:
         compare_type=True,
         compare_server_default=False,
         render_item=_render_item,
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 
@@ -58,13 +61,19 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
+def _driver(connection: Connection) -> Any:
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    return driver
+
+
 def _run(connection: Connection) -> None:
     sqlite = connection.dialect.name == "sqlite"
     if sqlite:
         # Batch migrations copy and drop tables; foreign keys are checked once at the end
         # instead of at every step. The pragma only works outside a transaction, so it goes
         # straight to the driver (SQLAlchemy would begin one first).
-        connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        _driver(connection).execute("PRAGMA foreign_keys = OFF")
     _configure(connection)
     with context.begin_transaction():
         context.run_migrations()
@@ -74,7 +83,7 @@ def _run(connection: Connection) -> None:
                 raise RuntimeError(f"migration left broken foreign keys: {broken[:5]}")
     if sqlite:
         connection.commit()
-        connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+        _driver(connection).execute("PRAGMA foreign_keys = ON")
 
 
 if context.is_offline_mode():
