@@ -184,4 +184,6 @@ def _register_blueprints(app: Flask) -> None:
         admin,
     ):
         app.register_blueprint(module.bp)
+    # The person's pages again, for an advocate acting for them (see web.pages.advocate).
+    app.register_blueprint(advocate.acting_bp)
     init_api(app)

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import AuditEvent, ConsentStatus, Role
+from models import AllocationStatus, AuditEvent, ConsentStatus, Role, RoundStatus
 from tests import factories
 from tests.web.conftest import csrf_token
 
@@ -72,6 +72,7 @@ def test_whole_advocate_journey(app: Flask, db_session: Session, login, cast) ->
     for url in ("/advocate/acting/", "/advocate/acting/about-me", "/advocate/acting/choices"):
         html = helper.get(url).get_data(as_text=True)
         assert "You are acting for Sam Taylor" in html, url
+        assert "Stop acting for Sam Taylor" in html, url
 
     # Within the draft scope they change About me; it is recorded as "Priya for Sam".
     page = helper.get("/advocate/acting/about-me")
@@ -81,7 +82,7 @@ def test_whole_advocate_journey(app: Flask, db_session: Session, login, cast) ->
             "csrf_token": csrf_token(page),
             "aspirations_text": "Sam wants to bake bread.",
             "max_travel_km": "8",
-            "free_mon": ["morning"],
+            "free-mon": ["morning"],
         },
     )
     assert response.status_code == 302
@@ -116,8 +117,7 @@ def test_view_scope_cannot_change_anything(app: Flask, db_session: Session, logi
     login(client, advocate)
     post(client, f"/advocate/act/{person.id}")
     page = client.get("/advocate/acting/about-me")
-    html = page.get_data(as_text=True)
-    assert "has not agreed that you can change this" in html
+    assert "You are acting for Sam Taylor" in page.get_data(as_text=True)
     response = client.post(
         "/advocate/acting/about-me",
         data={"csrf_token": csrf_token(page), "aspirations_text": "Changed", "max_travel_km": ""},
@@ -184,3 +184,40 @@ def test_only_the_person_answers_and_others_requests_are_not_found(
     login(helper, advocate)
     assert helper.get("/person/who-can-help-me").status_code == 403
     assert client.get("/advocate/").status_code == 403
+
+
+def test_submit_scope_lets_the_advocate_say_yes_to_a_place(
+    app: Flask, db_session: Session, login, cast
+) -> None:
+    person, advocate = cast
+    consent = factories.ConsentFactory(person=person, advocate=advocate, can_submit=False)
+    run = factories.SolverRunFactory(
+        round=factories.RoundFactory(council=person.user.council, status=RoundStatus.published)
+    )
+    run.round.published_run_id = run.id
+    factories.BudgetFactory(round=run.round, person=person, amount_pence=50_000)
+    offer = factories.RoundOfferFactory(round=run.round, places=3).offer
+    place = factories.AllocationFactory(run=run, person=person, offer=offer)
+    db_session.flush()
+    client = app.test_client()
+    login(client, advocate)
+    post(client, f"/advocate/act/{person.id}")
+    url = f"/advocate/acting/place/{place.id}"
+    page = client.get(url)
+    assert page.status_code == 200
+    # Without the submit scope the answer is refused and nothing changes.
+    response = client.post(url, data={"csrf_token": csrf_token(page), "answer": "accept"})
+    assert response.status_code == 403
+    db_session.refresh(place)
+    assert place.status == AllocationStatus.offered
+
+    consent.can_submit = True
+    db_session.flush()
+    response = client.post(url, data={"csrf_token": csrf_token(page), "answer": "accept"})
+    assert response.status_code == 302
+    db_session.refresh(place)
+    assert place.status == AllocationStatus.accepted
+    event = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "allocation.accept")
+    ).one()
+    assert (event.actor_user_id, event.on_behalf_of_user_id) == (advocate.id, person.user_id)
