@@ -48,7 +48,7 @@ PAGE_TEXT: dict[int, tuple[str, str]] = {
     ),
     429: (
         "Too many tries",
-        "You have tried too many times. Wait 15 minutes, then try again.",
+        "You have tried too many times. Wait a few minutes, then try again.",
     ),
     500: (
         "Sorry, there is a problem with the service",

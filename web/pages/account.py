@@ -52,7 +52,11 @@ def _audit(action: str, user: User | None, **details: str) -> None:
     )
 
 
-THROTTLED_MESSAGE = "You have tried to sign in too many times. Wait 15 minutes, then try again."
+def _throttled_message() -> str:
+    minutes = int(throttle_policy().window.total_seconds() // 60)
+    return f"You have tried to sign in too many times. Wait {minutes} minutes, then try again."
+
+
 WRONG_MESSAGE = "The email address or password is not right"
 
 
@@ -116,7 +120,7 @@ def sign_in() -> Any:
         _audit("account.sign_in_refused", known, reason=outcome.status.value)
         db.commit()  # the attempt counts even when it fails
         if outcome.status is accounts.SignInStatus.throttled:
-            form.email.errors = [THROTTLED_MESSAGE]
+            form.email.errors = [_throttled_message()]
             status = 429
         else:
             form.email.errors = [WRONG_MESSAGE]
@@ -156,7 +160,7 @@ def second_factor() -> Any:
         if passed:
             return redirect(session.pop("next_url", None) or home_url(user))
         if not allowed:
-            form.code.errors = [THROTTLED_MESSAGE]
+            form.code.errors = [_throttled_message()]
             status = 429
         else:
             form.code.errors = ["That code is not right. Enter the newest code from your app"]
