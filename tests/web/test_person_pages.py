@@ -106,7 +106,7 @@ def test_about_me_errors_beside_fields_and_at_the_top(sam: FlaskClient, world: W
         "/person/about-me",
         {"aspirations_text": "Keep my words", "max_travel_km": "far", "tags": ["bogus"]},
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     html = text(response)
     assert "<title>Error: About me" in html
     assert "There is a problem" in html
@@ -138,7 +138,7 @@ def test_search_filters_and_keeps_the_query_in_page_links(sam: FlaskClient, worl
 
 def test_search_without_javascript_shows_errors(sam: FlaskClient) -> None:
     response = sam.get("/person/services?max_price=lots&category=moon")
-    assert response.status_code == 422
+    assert response.status_code == 400
     html = text(response)
     assert "Enter a price in pounds, like 120 or 95.50" in html
     assert "Choose a type of service from the list" in html
@@ -181,7 +181,7 @@ def test_choosing_an_offer_over_budget_shows_why_beside_the_button(
 ) -> None:
     dear = world.offers["dear"].id
     response = post(sam, "/person/choices/add", {"offer_id": dear}, f"/person/services/{dear}")
-    assert response.status_code == 422
+    assert response.status_code == 400
     html = text(response)
     assert html.count("It costs £450, which is more than your budget of £300.") >= 2
     assert 'id="add-choice-error"' in html and 'href="#add-choice"' in html
@@ -239,7 +239,7 @@ def test_my_place_shows_why_and_accepting_commits_the_money(
     assert "You got your first choice." in html and "You needed it most." in html
     path = f"/person/place/{place.id}"
     response = post(sam, path, {})
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "Choose yes or no" in text(response)
     response = post(sam, path, {"answer": "accept"})
     assert response.status_code == 302
@@ -270,7 +270,7 @@ def test_rate_a_place_with_errors_then_thanks(
     place = publish_place(world, db_session, AllocationStatus.accepted)
     path = f"/person/place/{place.id}/rate"
     response = post(sam, path, {"comment": "Lovely"})
-    assert response.status_code == 422
+    assert response.status_code == 400
     html = text(response)
     assert "Choose how good it was, from 1 to 5 stars" in html and "Lovely" in html
     response = post(sam, path, {"rating": "5", "comment": "Lovely"})
@@ -290,7 +290,7 @@ def test_propose_an_idea_and_support_anothers(
     sam: FlaskClient, world: World, db_session: Session
 ) -> None:
     response = post(sam, "/person/ideas/new", {"title": "", "description": ""})
-    assert response.status_code == 422
+    assert response.status_code == 400
     html = text(response)
     assert "Enter a short name for your idea" in html and "Tell us about your idea" in html
     response = post(

@@ -185,7 +185,7 @@ def about_me() -> Any:
             return redirect(url_for(".about_me"))
     return _page(
         "person/about_me.html",
-        status=422 if errors else 200,
+        status=400 if errors else 200,
         about=about,
         values=values,
         errors=errors,
@@ -259,7 +259,7 @@ def offers() -> Any:
         query["within_budget"] = "yes"
     return _page(
         "person/offers.html",
-        status=422 if errors else 200,
+        status=400 if errors else 200,
         values=values,
         errors=errors,
         results=results,
@@ -285,7 +285,7 @@ def _offer_page(offer_id: int, errors: dict[str, str] | None = None) -> Any:
         return _fail(error)
     return _page(
         "person/offer.html",
-        status=422 if errors else 200,
+        status=400 if errors else 200,
         detail=detail,
         mine=mine,
         chosen={c.offer.id for c in mine.choices},
@@ -400,7 +400,7 @@ def decide_place(allocation_id: int) -> Any:
             return redirect(url_for(".my_places"))
     return _page(
         "person/decide_place.html",
-        status=422 if errors else 200,
+        status=400 if errors else 200,
         place=place,
         found=found,
         errors=errors,
@@ -439,7 +439,7 @@ def rate_place(allocation_id: int) -> Any:
             return redirect(url_for(".my_places"))
     return _page(
         "person/rate_place.html",
-        status=422 if errors else 200,
+        status=400 if errors else 200,
         allocation=allocation,
         values=values,
         errors=errors,
@@ -489,7 +489,7 @@ def new_idea() -> Any:
             return redirect(url_for(".ideas"))
     return _page(
         "person/new_idea.html",
-        status=422 if errors else 200,
+        status=400 if errors else 200,
         values=values,
         errors=errors,
         tags=profiles.all_outcome_tags(s),
