@@ -52,7 +52,8 @@ def test_whole_advocate_journey(app: Flask, db_session: Session, login, cast) ->
     assert response.status_code == 302
     assert "Sam Taylor" in helper.get("/advocate/").get_data(as_text=True)
 
-    # Sam sees the request with the message, and says yes.
+    # Sam finds the request from the home page, sees the message, and says yes.
+    assert "/person/who-can-help-me" in sam.get("/person/").get_data(as_text=True)
     page = sam.get("/person/who-can-help-me")
     html = page.get_data(as_text=True)
     assert "Priya Sharma asks to help you" in html and "We met at the day centre" in html
@@ -73,6 +74,8 @@ def test_whole_advocate_journey(app: Flask, db_session: Session, login, cast) ->
         html = helper.get(url).get_data(as_text=True)
         assert "You are acting for Sam Taylor" in html, url
         assert "Stop acting for Sam Taylor" in html, url
+    # The person's own consent pages are not part of the advocate's copy.
+    assert "/person/who-can-help-me" not in helper.get("/advocate/acting/").get_data(as_text=True)
 
     # Within the draft scope they change About me; it is recorded as "Priya for Sam".
     page = helper.get("/advocate/acting/about-me")
