@@ -1,0 +1,100 @@
+"""The advocate journey in a real browser: ask, the person says yes, act for them under the
+banner, the person sees the change and stops it; axe-core on each main page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from models.accounts import Role
+from tests.browser.conftest import LIVE_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def person_page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """A second browser, for the person, beside the advocate's ``page``."""
+    context = chromium.new_context(base_url=live_server.url, locale="en-GB")
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def sign_in(page: Any, email: str) -> None:
+    page.goto("/sign-in")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(LIVE_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_advocate_asks_acts_and_is_stopped(page, person_page, make_live_user, axe):
+    sam = make_live_user(Role.person, display_name="Sam Patel")
+    priya = make_live_user(Role.advocate, display_name="Priya Shah")
+
+    # The advocate asks Sam for consent; a wrong address is explained beside the field first.
+    sign_in(page, priya.email)
+    page.wait_for_url("**/advocate/")
+    assert page.get_by_role("heading", level=1).inner_text() == "Your caseload"
+    axe(page)
+    page.get_by_role("link", name="Ask to help someone").first.click()
+    page.wait_for_url("**/advocate/ask")
+    axe(page)
+    page.get_by_label("The person's email address or reference").fill("nobody@example.org")
+    page.get_by_role("button", name="Send the request").click()
+    assert page.title().startswith("Error: ")
+    assert page.locator(".govuk-error-summary").is_visible()
+    axe(page)
+    page.get_by_label("The person's email address or reference").fill(sam.email)
+    page.get_by_label("Change your About me and your choices").check()
+    page.get_by_role("button", name="Send the request").click()
+    page.wait_for_url("**/advocate/")
+    assert page.get_by_text("We have asked Sam Patel").is_visible()
+
+    # Sam finds the request from the home page and says yes.
+    sign_in(person_page, sam.email)
+    person_page.wait_for_url("**/person/")
+    person_page.get_by_role("link", name="Who can help me").click()
+    person_page.wait_for_url("**/person/who-can-help-me")
+    assert person_page.get_by_text("Priya Shah asks to help you").is_visible()
+    axe(person_page)
+    person_page.get_by_role("button", name="Yes, they can help me").click()
+    assert person_page.get_by_text("Priya Shah can now help you").is_visible()
+
+    # The advocate acts for Sam: the banner says so, and About me can be changed.
+    page.goto("/advocate/")
+    page.get_by_role("button", name="Act for Sam Patel").click()
+    page.wait_for_url("**/advocate/acting/")
+    banner = page.get_by_role("region", name="Acting for")
+    assert "You are acting for Sam Patel" in banner.inner_text()
+    axe(page)
+    page.get_by_role("link", name="About me").first.click()
+    page.wait_for_url("**/advocate/acting/about-me")
+    assert banner.is_visible()
+    axe(page)
+    page.get_by_label("What I want from life, in my own words").fill(
+        "Sam wants to learn to bake bread."
+    )
+    page.get_by_role("button", name="Save", exact=True).click()
+    assert page.get_by_text("We have saved your changes").is_visible()
+
+    # Sam sees who changed what, then stops the advocate helping.
+    person_page.goto("/person/changes-made-for-you")
+    row = person_page.get_by_role("row").filter(has_text="Priya Shah")
+    assert "Changed your about me" in row.inner_text()
+    axe(person_page)
+    person_page.goto("/person/who-can-help-me")
+    person_page.get_by_role("button", name="Stop Priya Shah helping me").click()
+    assert person_page.get_by_text("Priya Shah cannot help you any more").is_visible()
+
+    # The advocate's very next request is refused.
+    response = page.goto("/advocate/acting/about-me")
+    assert response is not None and response.status == 403
+    assert page.get_by_role("heading", level=1).inner_text() == "You cannot see this page"
+    page.goto("/advocate/")
+    assert page.get_by_text("Nobody has said yes yet").is_visible()
+    assert page.console_errors == []
