@@ -396,7 +396,8 @@ class _Checker:
         number = self.number(value, path)
         if number is None:
             return None
-        if not 0.0 <= number <= 1.0:
+        exact = value if type(value) is Decimal else number
+        if not (0.0 <= number <= 1.0 and 0 <= exact <= 1):
             self.add(path, f"must be between 0 and 1, not {_describe(value)}")
             return None
         return number

@@ -392,6 +392,12 @@ BAD_TEXTS = [
     ),
     ("integer with many digits", '"seed": 4', '"seed": 1' + "0" * 5000, "policy.seed"),
     ("money with huge exponent", '"budget": 200', '"budget": 1e999999', "persons[0].budget"),
+    (
+        "share just above 1",
+        '"min_share": 0.5',
+        '"min_share": 1.00000000000000000001',
+        "policy.rules[0].min_share",
+    ),
     ("lone surrogate id", '"id": "p-2"', '"id": "\\ud800"', "persons[1].id"),
 ]
 
