@@ -691,19 +691,45 @@ def ratio(ours: dict[str, Any] | None, peer: dict[str, Any] | None, key: str = "
     return f"< {value:.2f}" if lower_bound else f"{value:.2f}"
 
 
+RULE_VARIANTS = ("floors", "pot", "gap", "multi", "maximin")
+
+
+def agreement(ours: dict[str, Any], peer: dict[str, Any]) -> str:
+    """Whether a peer found the same answer: the same allocation (stable), the same optimum
+    (welfare), or the same verdict (infeasible)."""
+    if peer.get("status") == "stable" and ours.get("status") == "stable":
+        return "same allocation" if peer.get("digest") == ours.get("digest") else "DIFFERENT"
+    if peer.get("status") == "infeasible" or ours.get("status") == "infeasible":
+        return "yes" if peer.get("status") == ours.get("status") else "DIFFERENT"
+    if peer.get("status") == "optimal" and ours.get("status") == "optimal":
+        return "yes" if peer.get("objective") == ours.get("objective") else "DIFFERENT"
+    return "-"
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        "| size | variant | status | objective | bound | gap | read s | solve s | total s "
-        "| peak MB | peer | peer status | peer objective | peer total s | peer solve s "
-        "| total / peer | solve / peer |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|",
+        "| size | variant | status | objective | gap | cost of rules | read s | solve s "
+        "| total s | peak MB | peer | peer status | peer total s | peer solve s "
+        "| total ÷ peer | solve ÷ peer | agree |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---|",
     ]
+    plain_objective = {
+        case["size"]: (case.get("tapestry") or {}).get("objective")
+        for case in results["cases"]
+        if case["variant"] == "plain"
+    }
     for case in results["cases"]:
         ours = case.get("tapestry") or {}
         objective, bound = ours.get("objective"), ours.get("bound")
         gap = (
-            f"{(bound - objective) / max(abs(bound), 1):.4%}"
+            f"{(bound - objective) / max(abs(bound), 1):.3%}"
             if isinstance(objective, int) and isinstance(bound, int)
+            else "-"
+        )
+        plain = plain_objective.get(case["size"])
+        cost = (
+            f"{(plain - objective) / plain:.3%}"
+            if case["variant"] in RULE_VARIANTS and isinstance(objective, int) and plain
             else "-"
         )
         peers = case.get("peers") or {"-": None}
@@ -715,8 +741,8 @@ def markdown(results: dict[str, Any]) -> str:
                     case["variant"],
                     str(ours.get("status", "-")),
                     "-" if objective is None else str(objective),
-                    "-" if bound is None else str(bound),
                     gap,
+                    cost,
                     fmt_s(ours, "read_s") if ours else "-",
                     fmt_s(ours, "solve_s") if ours else "-",
                     fmt_s(ours) if ours else "-",
@@ -729,16 +755,16 @@ def markdown(results: dict[str, Any]) -> str:
             if peer is None:
                 tail = ["-"] * 7
             elif "skipped" in peer:
-                tail = [name, f"skipped: {peer['skipped']}"] + ["-"] * 5
+                tail = [name, f"not run: {peer['skipped']}"] + ["-"] * 5
             else:
                 tail = [
                     name,
                     str(peer.get("status", "-")),
-                    "-" if peer.get("objective") is None else str(peer["objective"]),
                     fmt_s(peer),
                     fmt_s(peer, "solve_s"),
                     ratio(ours, peer),
                     ratio(ours, peer, "solve_s"),
+                    agreement(ours, peer),
                 ]
             lines.append("| " + " | ".join(head + tail) + " |")
     return "\n".join(lines) + "\n"
@@ -809,7 +835,20 @@ def main(argv: list[str] | None = None) -> int:
         help="folder for the generated instances (kept between runs)",
     )
     parser.add_argument("--out", default=None, help="write OUT.json and OUT.md (results and table)")
+    parser.add_argument(
+        "--table",
+        nargs="+",
+        default=None,
+        metavar="RESULTS.json",
+        help="print one table from earlier results (in order) and run nothing",
+    )
     args = parser.parse_args(argv)
+    if args.table:
+        merged: dict[str, Any] = {"cases": []}
+        for name in args.table:
+            merged["cases"].extend(json.loads(Path(name).read_text())["cases"])
+        print(markdown(merged), end="")
+        return 0
 
     sizes = [s for s in args.sizes.split(",") if s]
     variants = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
