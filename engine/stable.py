@@ -12,11 +12,14 @@ which reaches the same person-optimal outcome as proposing one at a time): in ea
 person without a place proposes to their next affordable offer, and every offer that received
 proposals keeps the best of its current holders and new proposers, up to its capacity, and
 rejects the rest. Every offer ranks persons by one shared priority order, so a person's
-priority is a single integer and each round is one sort.
+priority is a single integer and each round is one sort. When only a few persons are still
+proposing (a tail of rejection chains), the rest runs one proposal at a time with a heap per
+offer.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 
@@ -34,7 +37,7 @@ from engine.instance import (
 )
 from engine.result import build_result
 
-__all__ = ["find_violations", "priority_order", "solve_stable"]
+__all__ = ["deferred_acceptance", "find_violations", "priority_order", "solve_stable"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,21 +57,18 @@ def priority_order(arrays: InstanceArrays) -> np.ndarray:
     return np.lexsort((id_rank, arrays.lottery, -arrays.need)).astype(np.int64)
 
 
-def solve_stable(instance: Instance, arrays: InstanceArrays) -> Result:
-    """Run person-proposing deferred acceptance and build the result with its violations.
+def deferred_acceptance(arrays: InstanceArrays, *, one_by_one_below: float = 0.01) -> np.ndarray:
+    """Person-proposing deferred acceptance; returns, per person, the pair holding them or -1.
 
     Steps: (1) number persons by priority; (2) keep, per person, only the pairs they can afford,
-    in rank order; (3) propose in rounds until no person without a place has an offer left;
-    (4) report the pot and each rule the allocation breaks.
+    in rank order; (3) propose in rounds: every person without a place proposes through their
+    next pair, and each offer that received proposals keeps the best of its holders and
+    proposers, up to its capacity; (4) once fewer than ``one_by_one_below`` of the persons are
+    still proposing, finish one proposal at a time with a heap per offer. A round costs time in
+    proportion to all persons, so a long tail of rejection chains (each rejection setting off the
+    next) is cheaper proposal by proposal. The order of proposals does not change the outcome:
+    deferred acceptance always ends in the person-optimal stable allocation.
     """
-    started = time.perf_counter()
-    problems = [
-        Problem(f"persons[{int(p)}].max_placements", "must be 1 for the stable mechanism")
-        for p in np.flatnonzero(arrays.max_placements != 1)
-    ]
-    if problems:
-        raise InvalidInstance(problems)
-
     n_persons = arrays.n_persons
     # 1. Priority as one integer per person: 0 is the highest.
     order = priority_order(arrays)
@@ -84,14 +84,14 @@ def solve_stable(instance: Instance, arrays: InstanceArrays) -> Result:
     row_end = row_start[1:]
 
     # 3. Rounds of proposals. held_pair[p] is the pair (index into the pair arrays) holding p,
-    #    or -1. offer_of_holder[p] is the offer holding p, or -1.
+    #    or -1; offer_of_holder[p] is the offer holding p, or -1.
     held_pair = np.full(n_persons, -1, dtype=np.int64)
     offer_of_holder = np.full(n_persons, -1, dtype=np.int64)
     capacity = arrays.capacity
     n_offers = arrays.n_offers
     free = np.flatnonzero(next_choice < row_end)
     rounds = 0
-    while free.size:
+    while free.size and free.size >= one_by_one_below * n_persons:
         rounds += 1
         # Every free person with an offer left proposes through their next pair.
         proposal = usable[next_choice[free]]
@@ -122,9 +122,90 @@ def solve_stable(instance: Instance, arrays: InstanceArrays) -> Result:
         offer_of_holder[rejected] = -1
         # The rejected propose again next round, while they have offers left.
         free = rejected[next_choice[rejected] < row_end[rejected]]
-    logger.debug("deferred acceptance: %d rounds", rounds)
+    logger.debug("deferred acceptance: %d rounds, %d persons left", rounds, free.size)
 
+    # 4. The tail, one proposal at a time.
+    if free.size:
+        _propose_one_by_one(
+            arrays, priority, usable, next_choice, row_end, held_pair, offer_of_holder, free
+        )
+    return held_pair
+
+
+def _propose_one_by_one(
+    arrays: InstanceArrays,
+    priority: np.ndarray,
+    usable: np.ndarray,
+    next_choice: np.ndarray,
+    row_end: np.ndarray,
+    held_pair: np.ndarray,
+    offer_of_holder: np.ndarray,
+    free: np.ndarray,
+) -> None:
+    """Finish deferred acceptance proposal by proposal; updates ``held_pair`` in place.
+
+    Each offer keeps its holders in a heap whose top is the holder of lowest priority, so a
+    proposal is accepted, accepted in place of that holder, or rejected in O(log capacity).
+    """
+    rank_of = priority.tolist()
+    capacity = arrays.capacity.tolist()
+    usable_list = usable.tolist()
+    usable_offer = arrays.pair_offer[usable].tolist()
+    choice = next_choice.tolist()
+    end = row_end.tolist()
+    held = held_pair.tolist()
+
+    # heaps[o]: (-priority, person) of the holders of o; the top is the lowest priority.
+    heaps: dict[int, list[tuple[int, int]]] = {}
+    holders = np.flatnonzero(offer_of_holder >= 0)
+    for person, offer in zip(holders.tolist(), offer_of_holder[holders].tolist(), strict=True):
+        heaps.setdefault(offer, []).append((-rank_of[person], person))
+    for heap in heaps.values():
+        heapq.heapify(heap)
+
+    waiting = free.tolist()
+    while waiting:
+        person = waiting.pop()
+        k = choice[person]
+        while k < end[person]:
+            offer = usable_offer[k]
+            pair = usable_list[k]
+            k += 1
+            if capacity[offer] == 0:
+                continue
+            heap = heaps.setdefault(offer, [])
+            if len(heap) < capacity[offer]:
+                heapq.heappush(heap, (-rank_of[person], person))
+                held[person] = pair
+                break
+            if -heap[0][0] > rank_of[person]:
+                # The offer prefers this person to its holder of lowest priority.
+                _, displaced = heapq.heapreplace(heap, (-rank_of[person], person))
+                held[person] = pair
+                held[displaced] = -1
+                waiting.append(displaced)
+                break
+        choice[person] = k
+    held_pair[:] = held
+
+
+def solve_stable(instance: Instance, arrays: InstanceArrays) -> Result:
+    """Run person-proposing deferred acceptance and build the result with its violations.
+
+    See :func:`deferred_acceptance` for the steps; then the pot and each rule the allocation
+    breaks are reported (:func:`find_violations`).
+    """
+    started = time.perf_counter()
+    problems = [
+        Problem(f"persons[{int(p)}].max_placements", "must be 1 for the stable mechanism")
+        for p in np.flatnonzero(arrays.max_placements != 1)
+    ]
+    if problems:
+        raise InvalidInstance(problems)
+
+    held_pair = deferred_acceptance(arrays)
     chosen = held_pair[held_pair >= 0]
+    logger.debug("deferred acceptance placed %d of %d persons", chosen.size, arrays.n_persons)
     result = build_result(
         arrays,
         chosen.tolist(),

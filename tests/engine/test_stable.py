@@ -10,9 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.arrays import to_arrays
 from engine.instance import Instance, InvalidInstance, Result, derived_lottery
 from engine.reader import instance_from_dict
 from engine.solve import solve
+from engine.stable import deferred_acceptance
 
 
 def instance(
@@ -357,3 +359,30 @@ def test_same_seed_same_result(inst: Instance) -> None:
     assert dataclasses.replace(first, solve_seconds=0) == dataclasses.replace(
         second, solve_seconds=0
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(tiny_instances())
+def test_rounds_and_one_by_one_proposals_agree(inst: Instance) -> None:
+    arrays = to_arrays(inst)
+    in_rounds = deferred_acceptance(arrays, one_by_one_below=0.0)
+    one_by_one = deferred_acceptance(arrays, one_by_one_below=2.0)
+    assert in_rounds.tolist() == one_by_one.tolist()
+
+
+def test_long_rejection_chain() -> None:
+    # o-0 goes to "top"; p-1 then moves to o-1 and displaces p-2, who displaces p-3, ...
+    n = 300
+    persons = [person("top", ["o-1"], need=10)]
+    persons += [
+        person(f"p-{k}", [f"o-{k}", f"o-{k + 1}"], need=9, lottery=k / (n + 1))
+        for k in range(1, n + 1)
+    ]
+    offers = [offer(f"o-{k}") for k in range(1, n + 2)]
+    inst = instance(persons, offers)
+    expected = {"top": "o-1", **{f"p-{k}": f"o-{k + 1}" for k in range(1, n + 1)}}
+    assert placement(solve(inst)) == expected
+    arrays = to_arrays(inst)
+    for threshold in (0.0, 0.5, 2.0):
+        held = deferred_acceptance(arrays, one_by_one_below=threshold)
+        assert (held >= 0).all()
