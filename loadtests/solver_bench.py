@@ -573,6 +573,8 @@ class Run:
     exit: int
     report: dict[str, Any] | None
     timed_out: bool = False
+    #: the one-minute load average when the run ended (others may share the cores)
+    load: float = 0.0
 
 
 def run_case(solver: str, path: Path, time_limit: float | None, kill_after: float) -> Run:
@@ -600,6 +602,7 @@ def run_case(solver: str, path: Path, time_limit: float | None, kill_after: floa
             break
         time.sleep(0.02)
     wall = time.perf_counter() - started
+    load = os.getloadavg()[0]
     process.returncode = os.waitstatus_to_exitcode(status)
     errors.seek(0)
     stderr = errors.read().decode(errors="replace")
@@ -616,6 +619,7 @@ def run_case(solver: str, path: Path, time_limit: float | None, kill_after: floa
         exit=process.returncode,
         report=report,
         timed_out=timed_out,
+        load=load,
     )
 
 
@@ -628,6 +632,7 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
         "wall_s": statistics.median(r.wall_s for r in runs),
         "peak_mb": statistics.median(r.peak_mb for r in runs),
         "timed_out": any(r.timed_out for r in runs),
+        "load": statistics.median(r.load for r in runs),
         "status": "killed at the time limit" if last.timed_out else report.get("status"),
     }
     for key in ("read_s", "solve_s", "write_s", "import_s"):
