@@ -3,10 +3,12 @@ banner, the person sees the change and stops it; axe-core on each main page."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from models.accounts import Role
 from tests.browser.conftest import LIVE_PASSWORD
@@ -46,24 +48,24 @@ def test_advocate_asks_acts_and_is_stopped(page, person_page, make_live_user, ax
     axe(page)
     page.get_by_label("The person's email address or reference").fill("nobody@example.org")
     page.get_by_role("button", name="Send the request").click()
-    assert page.title().startswith("Error: ")
-    assert page.locator(".govuk-error-summary").is_visible()
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
     axe(page)
     page.get_by_label("The person's email address or reference").fill(sam.email)
     page.get_by_label("Change your About me and your choices").check()
     page.get_by_role("button", name="Send the request").click()
     page.wait_for_url("**/advocate/")
-    assert page.get_by_text("We have asked Sam Patel").is_visible()
+    expect(page.get_by_text("We have asked Sam Patel")).to_be_visible()
 
     # Sam finds the request from the home page and says yes.
     sign_in(person_page, sam.email)
     person_page.wait_for_url("**/person/")
     person_page.get_by_role("link", name="Who can help me").click()
     person_page.wait_for_url("**/person/who-can-help-me")
-    assert person_page.get_by_text("Priya Shah asks to help you").is_visible()
+    expect(person_page.get_by_text("Priya Shah asks to help you")).to_be_visible()
     axe(person_page)
     person_page.get_by_role("button", name="Yes, they can help me").click()
-    assert person_page.get_by_text("Priya Shah can now help you").is_visible()
+    expect(person_page.get_by_text("Priya Shah can now help you")).to_be_visible()
 
     # The advocate acts for Sam: the banner says so, and About me can be changed.
     page.goto("/advocate/")
@@ -80,7 +82,7 @@ def test_advocate_asks_acts_and_is_stopped(page, person_page, make_live_user, ax
         "Sam wants to learn to bake bread."
     )
     page.get_by_role("button", name="Save", exact=True).click()
-    assert page.get_by_text("We have saved your changes").is_visible()
+    expect(page.get_by_text("We have saved your changes")).to_be_visible()
 
     # Sam sees who changed what, then stops the advocate helping.
     person_page.goto("/person/changes-made-for-you")
@@ -89,12 +91,12 @@ def test_advocate_asks_acts_and_is_stopped(page, person_page, make_live_user, ax
     axe(person_page)
     person_page.goto("/person/who-can-help-me")
     person_page.get_by_role("button", name="Stop Priya Shah helping me").click()
-    assert person_page.get_by_text("Priya Shah cannot help you any more").is_visible()
+    expect(person_page.get_by_text("Priya Shah cannot help you any more")).to_be_visible()
 
     # The advocate's very next request is refused.
     response = page.goto("/advocate/acting/about-me")
     assert response is not None and response.status == 403
     assert page.get_by_role("heading", level=1).inner_text() == "You cannot see this page"
     page.goto("/advocate/")
-    assert page.get_by_text("Nobody has said yes yet").is_visible()
+    expect(page.get_by_text("Nobody has said yes yet")).to_be_visible()
     assert page.console_errors == []
