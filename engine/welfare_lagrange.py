@@ -1,15 +1,37 @@
-"""Welfare with side constraints: a network relaxation for bounds and starts, then a MIP.
+"""Welfare with side constraints: Lagrangian prices over a min-cost-flow core, then a MIP on
+what the prices could not settle.
 
-The side constraints (pot, budgets across several placements, gaps, floors on several
-attributes) are few compared with the pairs. Dropping them leaves a min-cost flow whose optimum
-is a valid upper bound; the MIP (:mod:`engine.welfare_mip`) then works on the whole problem,
-started from the best allocation known.
+The side constraints (pot, budgets across several placements, gaps, floors) are few compared
+with the pairs; without them the problem is a transportation problem that
+``SimpleMinCostFlow`` solves in a fraction of a second. So (Fisher, "The Lagrangian relaxation
+method for solving integer programming problems", Management Science 1981):
+
+1. Write each side constraint as a row ``a_r . x <= b_r`` over the pairs (placed counts are
+   sums of ``x`` for people who hold one place at most).
+2. Price the rows: for multipliers ``m >= 0`` (scaled by ``SCALE`` so that every weight is an
+   exact integer), ``L(m) = (sum_r m_r b_r + max_x sum_e (SCALE u_e - sum_r m_r a_re) x_e) /
+   SCALE`` is an upper bound on the welfare for every ``m``, and the inner maximum is a flow.
+   One row (the pot) is priced by an exact search on its slope; several by subgradient steps
+   (Held, Wolfe and Crowder 1974) with Polyak's step size.
+3. Every flow solution that happens to satisfy the rows, and its repair (dropping the places
+   that buy least welfare per pound until the pot holds), is a feasible allocation.
+4. Reduced-cost fixing: from the best prices, offer potentials ``v`` and person potentials ``u``
+   of the flow (computed as longest paths over the chosen pairs) give each unchosen pair the
+   reduced cost ``w_e - u_p - v_o <= 0``; forcing that pair in lowers the bound by at least
+   that much, so a pair whose reduced cost exceeds the gap between bound and best allocation
+   cannot be in a better allocation and is dropped.
+5. HiGHS solves the MIP on the remaining pairs, started from the best allocation, for the
+   rest of the time. Its dual bound (or the Lagrangian bound, whichever is lower) is reported.
+
+When a person may hold several places and a rule counts them, "placed" is not linear in ``x``;
+then step 5 runs on the whole problem with the flow relaxation's bound.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,6 +39,39 @@ from engine.arrays import IntArray
 from engine.welfare_flow import welfare_network
 from engine.welfare_mip import solve_mip
 from engine.welfare_model import WelfareModel, WelfareOutcome, check_allocation
+
+logger = logging.getLogger(__name__)
+
+#: Multipliers are integers in units of 1 / SCALE utility per unit of the row.
+SCALE = 1 << 20
+
+#: Below this many pairs HiGHS solves the whole MIP faster than the decomposition runs.
+DECOMPOSE_FROM = 5_000
+
+
+@dataclass(frozen=True)
+class SideRows:
+    """Side constraints ``A x <= b`` in compressed sparse row form over the model's pairs."""
+
+    start: IntArray  # (R + 1,)
+    pair: IntArray  # (nnz,)
+    coef: IntArray  # (nnz,)
+    rhs: IntArray  # (R,)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.rhs.shape[0])
+
+    def row_of_entry(self) -> IntArray:
+        return np.repeat(np.arange(self.n_rows), np.diff(self.start))
+
+    def activity(self, chosen: IntArray, n_pairs: int) -> IntArray:
+        """``A x`` for the allocation ``chosen``."""
+        x = np.zeros(n_pairs, dtype=np.int64)
+        x[chosen] = 1
+        return np.bincount(
+            self.row_of_entry(), weights=self.coef * x[self.pair], minlength=self.n_rows
+        ).astype(np.int64)
 
 
 def relaxed(model: WelfareModel) -> WelfareModel:
@@ -31,22 +86,432 @@ def relaxed(model: WelfareModel) -> WelfareModel:
     )
 
 
-def relaxation_bound(model: WelfareModel) -> tuple[int, IntArray]:
-    """The optimum of the network relaxation and its allocation."""
-    solution = welfare_network(relaxed(model), model.utility)
-    assert solution is not None  # without floors the network is always feasible
-    return int(model.utility[solution.chosen].sum()), solution.chosen
+def side_rows(model: WelfareModel) -> SideRows | None:
+    """The side constraints as linear rows over pairs, or None when a rule counts a person who
+    may hold several places (then "placed" is not linear in the pairs)."""
+    starts: list[int] = [0]
+    pairs: list[IntArray] = []
+    coefs: list[IntArray] = []
+    rhs: list[int] = []
+
+    def add(p: IntArray, c: IntArray, b: int) -> None:
+        pairs.append(p.astype(np.int64))
+        coefs.append(c.astype(np.int64))
+        rhs.append(int(b))
+        starts.append(starts[-1] + int(p.size))
+
+    for attribute in model.attributes:
+        member = model.groups(attribute).member_group
+        if ((member >= 0) & (model.max_placements > 1)).any():
+            return None
+    # The total spend stays within the pot.
+    if model.pot is not None:
+        add(np.arange(model.n_pairs), model.price, model.pot)
+    # A person's places cost no more than their budget.
+    for p in np.flatnonzero(model.budget_binds).tolist():
+        lo, hi = np.searchsorted(model.person, [p, p + 1])
+        e = np.arange(lo, hi)
+        add(e, model.price[e], int(model.arrays.budget[p]))
+    for attribute in model.attributes:
+        group_of_pair = model.groups(attribute).member_group[model.person]
+        # Each floored group has at least its floor of placed members.
+        need = model.floors.get(attribute)
+        if need is not None:
+            for g in np.flatnonzero(need > 0).tolist():
+                e = np.flatnonzero(group_of_pair == g)
+                add(e, -np.ones(e.size, dtype=np.int64), -int(need[g]))
+        # The coverage gap holds between each pair of groups.
+        for row in model.rows:
+            if row.attribute != attribute:
+                continue
+            coef = np.zeros(len(model.groups(attribute).labels) + 1, dtype=np.int64)
+            for g, c in row.coef.items():
+                coef[g] = c
+            per_pair = coef[group_of_pair]  # group -1 reads the trailing zero
+            e = np.flatnonzero(per_pair)
+            add(e, per_pair[e], row.rhs)
+    if not rhs:
+        return SideRows(
+            np.zeros(1, dtype=np.int64),
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.int64),
+        )
+    return SideRows(
+        start=np.asarray(starts, dtype=np.int64),
+        pair=np.concatenate(pairs),
+        coef=np.concatenate(coefs),
+        rhs=np.asarray(rhs, dtype=np.int64),
+    )
+
+
+@dataclass
+class _Search:
+    """State of the Lagrangian search."""
+
+    model: WelfareModel
+    core: WelfareModel
+    rows: SideRows
+    entry_row: IntArray
+    best_bound_scaled: int | None = None  # SCALE * upper bound
+    best_multipliers: IntArray | None = None
+    best_weights: IntArray | None = None
+    best_flow: IntArray | None = None
+    incumbent: IntArray | None = None
+    incumbent_value: int = -1
+    flows: int = 0
+    #: pairs that some priced flow used: a small pool where good allocations live
+    seen: IntArray | None = None
+
+    def weights(self, m: IntArray) -> IntArray:
+        penalty = np.bincount(
+            self.rows.pair, weights=self.rows.coef * m[self.entry_row], minlength=self.model.n_pairs
+        )
+        return SCALE * self.model.utility - penalty.astype(np.int64)
+
+    def evaluate(self, m: IntArray) -> tuple[int, IntArray, IntArray]:
+        """``SCALE * L(m)``, the subgradient ``b - A x(m)`` and the flow's allocation."""
+        w = self.weights(m)
+        solution = welfare_network(self.core, w)
+        assert solution is not None
+        self.flows += 1
+        if self.seen is None:
+            self.seen = np.zeros(self.model.n_pairs, dtype=bool)
+        self.seen[solution.chosen] = True
+        value = -solution.cost + int((m * self.rows.rhs).sum())
+        if self.best_bound_scaled is None or value < self.best_bound_scaled:
+            self.best_bound_scaled = value
+            self.best_multipliers = m.copy()
+            self.best_weights = w
+            self.best_flow = solution.chosen
+        self.offer(solution.chosen)
+        slack = self.rows.rhs - self.rows.activity(solution.chosen, self.model.n_pairs)
+        if (slack < 0).any():
+            self.offer(repair(self.model, solution.chosen))
+        return value, slack, solution.chosen
+
+    def offer(self, chosen: IntArray | None) -> None:
+        if chosen is None:
+            return
+        value = int(self.model.utility[chosen].sum())
+        if value > self.incumbent_value and not check_allocation(self.model, chosen):
+            self.incumbent, self.incumbent_value = chosen, value
+
+    @property
+    def bound(self) -> int:
+        assert self.best_bound_scaled is not None
+        return self.best_bound_scaled // SCALE
+
+
+def repair(model: WelfareModel, chosen: IntArray) -> IntArray | None:
+    """Make a flow allocation respect budgets, the pot and the gaps by dropping places: those
+    that buy the least welfare per penny for money, the least valued places of the groups that
+    are too far ahead for gaps. None if the result still breaks a rule (a floor)."""
+    chosen = chosen[np.argsort(model.utility[chosen] / np.maximum(model.price[chosen], 1))]
+    keep = np.ones(chosen.size, dtype=bool)
+    if model.budget_binds.any():
+        spent = np.bincount(
+            model.person[chosen], weights=model.price[chosen], minlength=model.arrays.n_persons
+        )
+        budget = model.arrays.budget
+        for i, e in enumerate(chosen.tolist()):
+            p = int(model.person[e])
+            if spent[p] > budget[p]:
+                spent[p] -= model.price[e]
+                keep[i] = False
+    if model.pot is not None:
+        # Suffix sums from the worst ratio: drop the places while what is left exceeds the pot.
+        spend = np.cumsum((model.price[chosen] * keep)[::-1])[::-1]
+        keep &= ~(spend > model.pot)
+    result = np.sort(chosen[keep])
+    for _ in range(4 * len(model.rows) + 1):
+        broken = _broken_gap(model, result)
+        if broken is None:
+            break
+        result = broken
+    return None if check_allocation(model, result) else result
+
+
+def _broken_gap(model: WelfareModel, chosen: IntArray) -> IntArray | None:
+    """Fix the first broken gap row by dropping the least valued places of its leading group;
+    None when every gap row holds."""
+    placed = np.bincount(model.person[chosen], minlength=model.arrays.n_persons) > 0
+    for row in model.rows:
+        groups = model.groups(row.attribute)
+        counts = np.bincount(
+            groups.member_group[(groups.member_group >= 0) & placed],
+            minlength=len(groups.labels),
+        )
+        if sum(c * int(counts[g]) for g, c in row.coef.items()) <= row.rhs:
+            continue
+        (a, size_b), (b, minus_size_a) = sorted(row.coef.items(), key=lambda kv: -kv[1])
+        allowed = (row.rhs - minus_size_a * int(counts[b])) // size_b
+        excess = int(counts[a]) - max(allowed, 0)
+        in_a = groups.member_group[model.person[chosen]] == a
+        # Value of each placed member of the group (all their places go together).
+        members = np.unique(model.person[chosen[in_a]])
+        value = np.bincount(
+            model.person[chosen], weights=model.utility[chosen], minlength=model.arrays.n_persons
+        )[members]
+        drop = members[np.argsort(value, kind="stable")[:excess]]
+        gone = np.isin(model.person[chosen], drop)
+        return chosen[~gone]
+    return None
+
+
+def _price_one_row(search: _Search, deadline: float, max_flows: int = 30) -> None:
+    """Minimise the convex piecewise-linear ``L(m)`` of a single row (Kelley's cutting planes
+    in one dimension): keep the best point with a negative slope and the best with a
+    non-negative slope, and try where their tangent lines cross."""
+    value, slack, _ = search.evaluate(np.zeros(1, dtype=np.int64))
+    if slack[0] >= 0:
+        return
+    low = (0, value, int(slack[0]))
+    # A first guess at the price of one unit of the row: the average welfare per unit.
+    guess = SCALE * int(search.model.utility.sum()) // max(int(search.rows.coef.sum()), 1)
+    m = max(guess, 1)
+    high = None
+    while high is None and time.perf_counter() < deadline and search.flows < max_flows:
+        value, slack, _ = search.evaluate(np.array([m], dtype=np.int64))
+        if slack[0] >= 0:
+            high = (m, value, int(slack[0]))
+        else:
+            low = (m, value, int(slack[0]))
+            m *= 4
+    while high is not None and time.perf_counter() < deadline and search.flows < max_flows:
+        if search.incumbent_value >= search.bound or high[0] - low[0] <= 1:
+            return
+        (m_lo, l_lo, g_lo), (m_hi, l_hi, g_hi) = low, high
+        if g_hi == g_lo:
+            return
+        cross = (l_hi - l_lo + g_lo * m_lo - g_hi * m_hi) // (g_lo - g_hi)
+        m = min(max(cross, m_lo + 1), m_hi - 1)
+        value, slack, _ = search.evaluate(np.array([m], dtype=np.int64))
+        tangent = max(l_lo + g_lo * (m - m_lo), l_hi + g_hi * (m - m_hi))
+        if value <= tangent + 1:
+            return  # the lower envelope is reached: m minimises L up to rounding
+        if slack[0] >= 0:
+            high = (m, value, int(slack[0]))
+        else:
+            low = (m, value, int(slack[0]))
+
+
+def _price_rows(search: _Search, deadline: float, max_flows: int) -> None:
+    """Subgradient optimisation of ``L(m)`` with Polyak steps towards the best allocation.
+
+    Rows differ in scale (a gap row's coefficients are group sizes, the pot's are prices), so
+    the steps are taken on rows divided by their largest coefficient, then turned back into
+    integer multipliers of the original rows."""
+    rows = search.rows
+    scale = np.ones(rows.n_rows)
+    np.maximum.at(scale, search.entry_row, np.abs(rows.coef).astype(np.float64))
+    scaled = np.zeros(rows.n_rows)  # multipliers of the normalised rows, in SCALE units
+    # The dual is flat near its minimum when the rules cost little welfare: start with short
+    # steps.
+    theta = 0.1
+    stall = 0
+    best = None
+    while search.flows < max_flows and time.perf_counter() < deadline:
+        m = np.round(scaled / scale).astype(np.int64)
+        value, slack, _ = search.evaluate(m)
+        if search.incumbent_value >= search.bound:
+            return
+        g = slack / scale
+        g[(g > 0) & (scaled <= 0)] = 0.0  # a satisfied row without a price stays unpriced
+        norm = float((g * g).sum())
+        if norm == 0:
+            return
+        target = max(search.incumbent_value, 0) * SCALE
+        gap = value - target if search.incumbent is not None else 0.05 * value
+        scaled = np.maximum(0.0, scaled - theta * max(gap, SCALE) * g / norm)
+        if best is not None and search.best_bound_scaled >= best:
+            stall += 1
+            if stall >= 2:
+                theta /= 2
+                stall = 0
+        best = search.best_bound_scaled
+
+
+def offer_potentials(model: WelfareModel, weight: IntArray, chosen: IntArray) -> IntArray | None:
+    """Dual prices of the offers for the optimal flow ``chosen`` under ``weight``: the least
+    ``v >= 0`` with ``v[o'] >= v[o] + weight[p, o'] - weight[p, o]`` for every person ``p``
+    holding ``o`` and not ``o'``, and ``v[o'] >= weight[p, o']`` when ``p`` has a place to spare.
+    Longest paths by vectorised Bellman-Ford; None if it does not settle quickly."""
+    n_persons = model.arrays.n_persons
+    x = np.zeros(model.n_pairs, dtype=bool)
+    x[chosen] = True
+    held = np.bincount(model.person[chosen], minlength=n_persons)
+    spare = held < model.max_placements
+    v = np.zeros(model.arrays.n_offers, dtype=np.int64)
+    free = np.flatnonzero(~x & spare[model.person])
+    np.maximum.at(v, model.offer[free], weight[free])
+    # Edges chosen (p, o) -> unchosen (p, o') of the same person.
+    unchosen = np.flatnonzero(~x & ~spare[model.person])
+    order = np.argsort(model.person[chosen], kind="stable")
+    chosen_sorted = chosen[order]
+    first = np.searchsorted(model.person[chosen_sorted], model.person[unchosen])
+    counts = held[model.person[unchosen]]
+    src_list, dst_list = [], []
+    for k in range(int(model.max_placements.max(initial=1))):
+        ok = counts > k
+        src_list.append(chosen_sorted[first[ok] + k])
+        dst_list.append(unchosen[ok])
+    src = np.concatenate(src_list)
+    dst = np.concatenate(dst_list)
+    src_offer, dst_offer = model.offer[src], model.offer[dst]
+    delta = weight[dst] - weight[src]
+    for _ in range(500):
+        candidate = v[src_offer] + delta
+        better = candidate > v[dst_offer]
+        if not better.any():
+            return v
+        np.maximum.at(v, dst_offer[better], candidate[better])
+    return None
+
+
+def reduced_pairs(search: _Search) -> IntArray | None:
+    """Pairs that may appear in an allocation better than the incumbent (reduced-cost fixing);
+    None when the potentials cannot be computed.
+
+    With offer potentials ``v >= 0``, person potentials ``u[p]`` (the ``max_placements``-th
+    best ``w - v`` of ``p``, at least 0) and arc potentials ``z = max(0, w - v - u)``, every
+    pair's reduced cost ``rc = min(0, w - v - u)`` is <= 0 and ``D = sum(places * u) +
+    sum(capacity * v) + sum(z)`` bounds ``w . x`` by ``D + sum(rc over x)`` (weak duality). So
+    an allocation beating the incumbent uses only pairs with ``rc >= SCALE * (incumbent + 1) -
+    D - m . b``.
+    """
+    assert search.best_weights is not None and search.best_flow is not None
+    assert search.best_multipliers is not None
+    w, chosen = search.best_weights, search.best_flow
+    model = search.core
+    v = offer_potentials(model, w, chosen)
+    if v is None:
+        return None
+    profit = w - v[model.offer]
+    order = np.lexsort((-profit, model.person))
+    person_sorted = model.person[order]
+    rank = np.arange(model.n_pairs) - np.searchsorted(person_sorted, person_sorted)
+    at = order[rank == model.max_placements[person_sorted] - 1]
+    u = np.zeros(model.arrays.n_persons, dtype=np.int64)
+    u[model.person[at]] = np.maximum(profit[at], 0)
+    slack = profit - u[model.person]
+    z = np.maximum(slack, 0)
+    reduced = np.minimum(slack, 0)
+    dual = (
+        int((model.max_placements * u).sum())
+        + int((model.arrays.capacity * v).sum())
+        + int(z.sum())
+        + int((search.best_multipliers * search.rows.rhs).sum())
+    )
+    keep = reduced >= SCALE * (search.incumbent_value + 1) - dual
+    keep[chosen] = True
+    if search.incumbent is not None:
+        keep[search.incumbent] = True
+    return np.flatnonzero(keep)
 
 
 def solve_with_side_constraints(
-    model: WelfareModel, deadline: float, seed: int = 0
+    model: WelfareModel,
+    deadline: float,
+    seed: int = 0,
+    *,
+    decompose_from: int | None = None,
 ) -> WelfareOutcome:
-    """Best allocation for a model that is not a network, within ``deadline``."""
-    upper, relaxed_chosen = relaxation_bound(model)
+    """Best allocation for a model that is not a network, within ``deadline`` (a
+    ``time.perf_counter()`` value). Models with fewer than ``decompose_from`` pairs go straight
+    to the MIP (default :data:`DECOMPOSE_FROM`)."""
+    if decompose_from is None:
+        decompose_from = DECOMPOSE_FROM
     empty = np.zeros(0, dtype=np.int64)
-    if not check_allocation(model, relaxed_chosen):
-        return WelfareOutcome("optimal", relaxed_chosen, upper)
     empty_ok = not any(need.any() for need in model.floors.values())
+    core = relaxed(model)
+    rows = side_rows(model)
+    if rows is None or model.n_pairs < decompose_from:
+        return _mip_only(model, core, deadline, seed, empty_ok)
+    search = _Search(model=model, core=core, rows=rows, entry_row=rows.row_of_entry())
+    if empty_ok:
+        search.offer(empty)
+    budget = time.perf_counter() + 0.5 * max(deadline - time.perf_counter(), 0.0)
+    if rows.n_rows == 1:
+        _price_one_row(search, budget)
+    else:
+        _price_rows(search, budget, max_flows=30)
+    bound = search.bound
+    logger.info(
+        "Lagrangian: %d flows, bound %d, best allocation %d",
+        search.flows,
+        bound,
+        search.incumbent_value,
+    )
+    if search.incumbent is not None and search.incumbent_value >= bound:
+        return WelfareOutcome("optimal", search.incumbent, search.incumbent_value)
+    if search.seen is not None and search.incumbent is None:
+        # A quick MIP on the pairs the priced flows used finds a good allocation to fix with.
+        pool = np.flatnonzero(search.seen)
+        if search.incumbent is not None:
+            pool = np.union1d(pool, search.incumbent)
+        start = np.searchsorted(pool, search.incumbent) if search.incumbent is not None else None
+        limit = 0.3 * max(deadline - time.perf_counter(), 0.0)
+        found = solve_mip(_restrict(model, pool), limit, start=start, seed=seed)
+        if found.chosen.size:
+            search.offer(pool[found.chosen])
+        logger.info(
+            "pool MIP on %d pairs: %s, best %d", pool.size, found.status, search.incumbent_value
+        )
+        if search.incumbent is not None and search.incumbent_value >= bound:
+            return WelfareOutcome("optimal", search.incumbent, search.incumbent_value)
+    keep = reduced_pairs(search) if search.incumbent is not None else None
+    if keep is not None:
+        logger.info("reduced-cost fixing keeps %d of %d pairs", keep.size, model.n_pairs)
+        small = _restrict(model, keep)
+        start = None
+        if search.incumbent is not None:
+            start = np.searchsorted(keep, search.incumbent)
+        found = solve_mip(small, deadline - time.perf_counter(), start=start, seed=seed)
+        chosen = keep[found.chosen] if found.chosen.size else empty
+        # An allocation using a dropped pair is worth less than the incumbent.
+        mip_bound = found.bound if found.bound is not None else bound
+        bound = min(bound, max(mip_bound, search.incumbent_value))
+        if found.status == "infeasible" and search.incumbent is None:
+            return WelfareOutcome("infeasible", empty, None)
+    else:
+        found = solve_mip(model, deadline - time.perf_counter(), start=search.incumbent, seed=seed)
+        if found.status == "infeasible":
+            return WelfareOutcome("infeasible", empty, None)
+        chosen = found.chosen
+        if found.bound is not None:
+            bound = min(bound, found.bound)
+    if found.status in ("optimal", "feasible"):
+        search.offer(chosen)
+    if search.incumbent is None:
+        return WelfareOutcome("no_solution", empty, bound)
+    value = search.incumbent_value
+    if found.status == "optimal" or value >= bound:
+        return WelfareOutcome("optimal", search.incumbent, value)
+    return WelfareOutcome("feasible", search.incumbent, max(bound, value))
+
+
+def _restrict(model: WelfareModel, keep: IntArray) -> WelfareModel:
+    """``model`` on the pairs ``keep`` only (indices into the model's pairs)."""
+    return replace(
+        model,
+        pair=model.pair[keep],
+        person=model.person[keep],
+        offer=model.offer[keep],
+        utility=model.utility[keep],
+        price=model.price[keep],
+    )
+
+
+def _mip_only(
+    model: WelfareModel, core: WelfareModel, deadline: float, seed: int, empty_ok: bool
+) -> WelfareOutcome:
+    empty = np.zeros(0, dtype=np.int64)
+    solution = welfare_network(core, model.utility)
+    assert solution is not None
+    upper = int(model.utility[solution.chosen].sum())
+    if not check_allocation(model, solution.chosen):
+        return WelfareOutcome("optimal", solution.chosen, upper)
     start = empty if empty_ok else None
     found = solve_mip(model, deadline - time.perf_counter(), start=start, seed=seed)
     if found.status == "infeasible":

@@ -9,6 +9,7 @@ from fractions import Fraction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine import welfare_lagrange
 from engine.arrays import to_arrays
 from engine.diagnosis import diagnose
 from engine.instance import Instance, Offer, Person, Policy, Preference, Result, Rule
@@ -202,3 +203,15 @@ def test_diagnosis_alone_matches_brute_force_when_infeasible(instance: Instance)
         return
     got = [(d.rule, d.group, d.best) for d in diagnose(instance, to_arrays(instance))]
     assert got == brute_diagnosis(instance)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["pot", "gap", "mixed", "placements", "floor"]).flatmap(instances))
+def test_decomposition_path_matches_brute_force(instance: Instance) -> None:
+    """The Lagrangian decomposition (normally only for large models) on tiny instances."""
+    saved = welfare_lagrange.DECOMPOSE_FROM
+    welfare_lagrange.DECOMPOSE_FROM = 0
+    try:
+        check(instance)
+    finally:
+        welfare_lagrange.DECOMPOSE_FROM = saved
