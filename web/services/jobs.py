@@ -148,6 +148,8 @@ def claim_next_job(
             job = session.get(Job, job_id)
             if job is not None:
                 session.refresh(job)
+            # End the read's transaction: on SQLite it holds the write lock the job will need.
+            session.commit()
             return job
     session.commit()
     return None

@@ -1,0 +1,200 @@
+"""Eight processes accepting and declining places at once never oversell or overspend.
+
+The round is published on a database of the test's own (a file SQLite database, or a
+PostgreSQL database when ``TAPESTRY_TEST_DATABASE_URL`` is set). Then eight processes, each
+with its own connection, pick people at random and accept or decline their offered places,
+racing each other on the same people, places and budgets; declined places are offered on at
+once. Afterwards the books must balance: places taken equal places held and never exceed the
+places; committed money equals the live commitments and never exceeds a budget; nobody holds
+more places than allowed or the same offer twice.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+from collections import Counter
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from models import Allocation, AllocationStatus, Budget, Commitment, RoundOffer
+from models.db import make_engine, make_session_factory
+from tests import factories
+from tests.services.commissioning_world import make_round
+from web.services import allocation_runs as runs
+from web.services import allocations
+from web.services.errors import ServiceError
+from web.services.jobs import DatabaseJobRunner, claim_next_job, run_job
+
+PROCESSES = 8
+ACTIONS_PER_PROCESS = 30
+HELD = (AllocationStatus.offered, AllocationStatus.accepted)
+
+
+def _people(count: int, seed: int) -> dict[str, tuple[str, int, int, list[str]]]:
+    rng = random.Random(seed)
+    names = ["art", "cafe", "garden", "music", "sport"]
+    people = {}
+    for i in range(count):
+        ranked = rng.sample(names, k=rng.randint(2, 4))
+        people[f"P{i:02d}"] = (
+            rng.choice(["north", "south"]),
+            rng.randint(0, 10),
+            rng.choice([9_000, 15_000, 20_000, 26_000]),
+            ranked,
+        )
+    return people
+
+
+OFFERS = {
+    "art": (3, 10_000),
+    "cafe": (2, 15_000),
+    "garden": (4, 8_000),
+    "music": (2, 12_000),
+    "sport": (3, 6_000),
+}
+
+
+def _act(url: str, seed: int, person_ids: list[int]) -> Counter[str]:
+    """One racing process: accept or decline a random person's offered place, many times."""
+    rng = random.Random(seed)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    outcome: Counter[str] = Counter()
+    try:
+        for _ in range(ACTIONS_PER_PROCESS):
+            person_id = rng.choice(person_ids)
+            with factory() as session:
+                try:
+                    from models import PersonProfile
+
+                    person = session.get(PersonProfile, person_id)
+                    assert person is not None
+                    offered = session.scalars(
+                        select(Allocation.id).where(
+                            Allocation.person_id == person_id,
+                            Allocation.status == AllocationStatus.offered,
+                        )
+                    ).all()
+                    if not offered:
+                        outcome["nothing to decide"] += 1
+                        session.rollback()
+                        continue
+                    allocation_id = rng.choice(offered)
+                    if rng.random() < 0.55:
+                        allocations.accept_place(session, person.user, person, allocation_id)
+                        outcome["accepted"] += 1
+                    else:
+                        allocations.decline_place(session, person.user, person, allocation_id)
+                        outcome["declined"] += 1
+                    session.commit()
+                except ServiceError:
+                    session.rollback()
+                    outcome["refused"] += 1
+                except OperationalError:  # PostgreSQL deadlock victim: it rolls back, no harm
+                    session.rollback()
+                    outcome["retried"] += 1
+    finally:
+        engine.dispose()
+    return outcome
+
+
+@pytest.fixture
+def published_round(fresh_engine: Engine, fresh_database_url: str) -> tuple[int, list[int]]:
+    factory = make_session_factory(fresh_engine)
+    with factory() as session:
+        factories.use_session(session)
+        try:
+            world = make_round(
+                session, mechanism="welfare", people=_people(40, seed=4), offers=OFFERS
+            )
+            world.round.max_placements = 2
+            session.commit()
+            run = runs.start_run(
+                session, DatabaseJobRunner(session), world.commissioner, world.round
+            )
+            session.commit()
+            job = claim_next_job(session, "test-worker")
+            assert job is not None
+            assert run_job(factory, job, "test-worker", heartbeat_every_s=None)
+            session.expire_all()
+            run = session.get(type(run), run.id)
+            assert run.status_of_result in ("optimal", "feasible")
+            allocations.publish_run(session, world.commissioner, world.round, run)
+            session.commit()
+            return world.round.id, [p.id for p in world.people.values()]
+        finally:
+            factories.use_session(None)
+
+
+def _check_books(session: Session, round_id: int) -> None:
+    for ro in session.scalars(select(RoundOffer).where(RoundOffer.round_id == round_id)):
+        holding = session.scalar(
+            select(func.count()).where(
+                Allocation.round_id == round_id,
+                Allocation.offer_id == ro.offer_id,
+                Allocation.status.in_(HELD),
+            )
+        )
+        assert ro.places_taken == holding, f"offer {ro.offer_id}: books do not balance"
+        assert ro.places_taken <= ro.places, f"offer {ro.offer_id} is oversold"
+    for budget in session.scalars(select(Budget).where(Budget.round_id == round_id)):
+        live = session.scalar(
+            select(func.coalesce(func.sum(Commitment.amount_pence), 0)).where(
+                Commitment.budget_id == budget.id, Commitment.released_at.is_(None)
+            )
+        )
+        assert budget.committed_pence == live, f"budget {budget.id}: books do not balance"
+        assert budget.committed_pence <= budget.amount_pence, f"budget {budget.id} overspent"
+        offered = session.scalar(
+            select(func.coalesce(func.sum(Allocation.price_pence), 0)).where(
+                Allocation.round_id == round_id,
+                Allocation.person_id == budget.person_id,
+                Allocation.status == AllocationStatus.offered,
+            )
+        )
+        assert budget.committed_pence + offered <= budget.amount_pence
+    per_person = Counter(
+        session.scalars(
+            select(Allocation.person_id).where(
+                Allocation.round_id == round_id, Allocation.status.in_(HELD)
+            )
+        )
+    )
+    assert max(per_person.values(), default=0) <= 2
+    accepted_without_money = session.scalar(
+        select(func.count())
+        .select_from(Allocation)
+        .outerjoin(Commitment, Commitment.allocation_id == Allocation.id)
+        .where(
+            Allocation.status == AllocationStatus.accepted,
+            Allocation.price_pence > 0,
+            Commitment.id.is_(None),
+        )
+    )
+    assert accepted_without_money == 0
+
+
+@pytest.mark.slow
+def test_eight_processes_never_oversell_or_overspend(
+    published_round: tuple[int, list[int]], fresh_database_url: str, fresh_engine: Engine
+) -> None:
+    round_id, person_ids = published_round
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(PROCESSES) as pool:
+        outcomes = pool.starmap(
+            _act, [(fresh_database_url, seed, person_ids) for seed in range(PROCESSES)]
+        )
+    total: Counter[str] = sum(outcomes, Counter())
+    assert total["accepted"] > 0 and total["declined"] > 0
+    with make_session_factory(fresh_engine)() as session:
+        _check_books(session, round_id)
+        accepted = session.scalar(
+            select(func.count()).where(
+                Allocation.round_id == round_id, Allocation.status == AllocationStatus.accepted
+            )
+        )
+        assert accepted == total["accepted"]
