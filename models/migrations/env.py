@@ -17,6 +17,8 @@ from models.base import Base, UTCDateTime
 from models.db import make_engine
 
 config = context.config
+# Any constant; the PostgreSQL advisory lock held while migrations run ("TAPMIGRA").
+MIGRATION_LOCK_KEY = 0x5441504D49475241
 target_metadata = Base.metadata
 
 
@@ -76,6 +78,11 @@ def _run(connection: Connection) -> None:
         _driver(connection).execute("PRAGMA foreign_keys = OFF")
     _configure(connection)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Processes that upgrade at the same moment (several web workers starting) take
+            # turns; the later one then finds the schema already at head and does nothing.
+            # SQLite needs no lock: BEGIN IMMEDIATE has already made this the only writer.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         context.run_migrations()
         if sqlite:
             broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from multiprocessing.queues import Queue
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,29 @@ def test_next_revision_number_follows_the_newest() -> None:
     numbers = [int(path.name[:4]) for path in versions.glob("[0-9][0-9][0-9][0-9]_*.py")]
     assert next_revision_id() == f"{max(numbers) + 1:04d}"
     assert _head().startswith(f"{max(numbers):04d}_")
+
+
+def _upgrade_in_process(url: str, results: Queue) -> None:
+    try:
+        upgrade(url)
+        results.put("ok")
+    except Exception as error:  # reported to the parent, which fails the test
+        results.put(repr(error))
+
+
+def test_processes_upgrading_at_once_take_turns(empty_database_url: str) -> None:
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    workers = [
+        context.Process(target=_upgrade_in_process, args=(empty_database_url, results))
+        for _ in range(3)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+
+    assert outcomes == ["ok", "ok", "ok"]
+    assert current_revision(empty_database_url) == _head()
+    assert _schema_differences(empty_database_url) == []
