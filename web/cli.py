@@ -80,19 +80,22 @@ def accounts_purge_cmd(days: int) -> None:
     from models.base import utcnow
     from web import create_app
     from web.auth import session_policy, throttle_policy
-    from web.db import session_scope
+    from web.db import database, session_scope
     from web.services.accounts import purge_stale_records
 
     app = create_app()
-    with app.app_context(), session_scope(app) as session:
-        ended, counts = purge_stale_records(
-            session,
-            now=utcnow(),
-            session_policy=session_policy(),
-            throttle_policy=throttle_policy(),
-            keep_ended_sessions=timedelta(days=days),
-        )
-        session.commit()
+    try:
+        with app.app_context(), session_scope(app) as session:
+            ended, counts = purge_stale_records(
+                session,
+                now=utcnow(),
+                session_policy=session_policy(),
+                throttle_policy=throttle_policy(),
+                keep_ended_sessions=timedelta(days=days),
+            )
+            session.commit()
+    finally:
+        database(app).engine.dispose()
     click.echo(f"Deleted {ended} ended sessions and {counts} old sign-in counts.")
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import inspect
 
 from models.db import make_engine
 from web import create_app
+from web.db import database
 
 
 def test_settings_come_from_defaults_then_environment_then_overrides(
@@ -29,6 +30,7 @@ def test_settings_come_from_defaults_then_environment_then_overrides(
     assert app.config["LOGIN_LIMIT_PER_ACCOUNT"] == 3  # overrides win
     assert app.config["SESSION_ABSOLUTE_HOURS"] == 12  # default
     assert app.config["SESSION_COOKIE_SECURE"] is True  # not debug, not testing
+    database(app).engine.dispose()
 
 
 def test_a_new_database_is_created_and_upgraded_in_the_instance_folder(
@@ -38,8 +40,8 @@ def test_a_new_database_is_created_and_upgraded_in_the_instance_folder(
     monkeypatch.delenv("TAPESTRY_SECRET_KEY", raising=False)
     instance = tmp_path / "instance"
     app = create_app({"INSTANCE_PATH": str(instance)})
-    database = instance / "tapestry.sqlite"
-    assert app.config["DATABASE_URL"] == f"sqlite:///{database.resolve()}"
+    database_file = instance / "tapestry.sqlite"
+    assert app.config["DATABASE_URL"] == f"sqlite:///{database_file.resolve()}"
     engine = make_engine(app.config["DATABASE_URL"])
     try:
         tables = set(inspect(engine).get_table_names())
@@ -53,6 +55,8 @@ def test_a_new_database_is_created_and_upgraded_in_the_instance_folder(
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     again = create_app({"INSTANCE_PATH": str(instance)})
     assert again.config["SECRET_KEY"] == app.config["SECRET_KEY"] == key_file.read_text()
+    database(app).engine.dispose()
+    database(again).engine.dispose()
 
 
 def test_behind_a_trusted_proxy_the_clients_address_is_used(make_app):
