@@ -106,6 +106,22 @@ def test_one_open_round_with_a_budget_for_everyone(s: Session) -> None:
     assert in_round == published
 
 
+def test_open_round_is_scarce_enough_to_need_fair_allocation(s: Session) -> None:
+    round_ = s.scalars(select(Round).where(Round.status == RoundStatus.open)).one()
+    places = {
+        ro.offer_id: ro.places
+        for ro in s.scalars(select(RoundOffer).where(RoundOffer.round_id == round_.id))
+    }
+    demand = Counter(s.scalars(select(Choice.offer_id).where(Choice.round_id == round_.id)))
+    oversubscribed = [o for o, n in demand.items() if n > places[o]]
+    assert len(oversubscribed) >= 10
+    firsts = s.scalars(select(Choice).where(Choice.round_id == round_.id, Choice.rank == 1))
+    first_cost = sum(c.offer.price_pence for c in firsts)
+    assert round_.pot_pence is not None
+    assert first_cost // 2 < round_.pot_pence < first_cost
+    assert round_.pot_pence % 10_000 == 0
+
+
 def test_choices_are_ranked_without_gaps_and_each_could_be_given(s: Session) -> None:
     round_ = s.scalars(select(Round).where(Round.status == RoundStatus.open)).one()
     budgets = {

@@ -16,7 +16,9 @@ What it holds (with the default 300 persons):
   activities (76 published, 3 drafts, 1 withdrawn), with prices in pence and capacities;
 - an earlier round, already published, whose accepted places people can rate, with some
   ratings; an open round with a budget for every person and choices already made by most of
-  them (each picks among the offers that match them best, as the site shows them);
+  them (each picks among the offers that match them best, as the site shows them). Places
+  (about a third of standing capacity) and the pot (about two thirds of the cost of everyone's
+  first choice) are scarce, so an allocation run places most people, not all;
 - ideas for new services with supporters, some answered by the council;
 - one commissioner and one admin, whose second factor uses a TOTP secret printed at start.
 
@@ -72,6 +74,10 @@ from web.services.matching import match_offers
 from web.services.profiles import facts_for, offer_facts
 
 DEFAULT_SEED = 2027
+#: Places in the open round as a share of each offer's standing capacity (at least 1).
+OPEN_ROUND_PLACES_SHARE = 0.35
+#: The open round's pot as a percentage of the cost of everyone's first choice.
+OPEN_ROUND_POT_SHARE_PERCENT = 65
 DEFAULT_PERSONS = 300
 EMAIL_DOMAIN = "westmere.example"
 
@@ -988,8 +994,15 @@ class _Builder:
         )
         self.s.add(round_)
         self.s.flush()
+        # The council buys about a third of each offer's standing capacity this round, so
+        # places are scarce and popular offers are oversubscribed, as in life.
         self.s.add_all(
-            RoundOffer(round_id=round_.id, offer_id=o.id, places=o.capacity) for o in published
+            RoundOffer(
+                round_id=round_.id,
+                offer_id=o.id,
+                places=max(1, round(o.capacity * OPEN_ROUND_PLACES_SHARE)),
+            )
+            for o in published
         )
         budgets = [
             Budget(
@@ -1001,9 +1014,9 @@ class _Builder:
             for p in persons
         ]
         self.s.add_all(budgets)
-        round_.pot_pence = sum(b.amount_pence for b in budgets) * 7 // 10
         self.s.flush()
         # Most people have chosen already; Sam (the printed login) has not, to try it out.
+        first_choices_pence = 0
         for i, person in enumerate(persons):
             if i == 0 or rng.random() >= 0.7:
                 continue
@@ -1019,6 +1032,13 @@ class _Builder:
                         created_by_user_id=person.user_id,
                     )
                 )
+                if rank == 1:
+                    first_choices_pence += offer.price_pence
+        # The pot covers about two thirds of what everyone's first choice would cost, rounded
+        # down to £100: it binds, so the commissioner has real trade-offs to make.
+        round_.pot_pence = (
+            first_choices_pence * OPEN_ROUND_POT_SHARE_PERCENT // 100 // 10_000 * 10_000
+        )
         self.s.flush()
         return round_
 
