@@ -237,3 +237,16 @@ def test_slots_from_schedule_and_ages_in_words() -> None:
     assert describe_ages(("18-24", "25-34")) == "aged 18 to 34"
     assert describe_ages(("16-17",)) == "aged 16 to 17"
     assert describe_ages(("65+",)) == "aged 65 and over"
+
+
+def test_zero_travel_means_cannot_travel_and_unknown_limit_is_neutral() -> None:
+    stuck = score_offer(person(max_travel_km=0.0), offer())
+    assert stuck.points["place"] == 0
+    assert "It is in Northtown, 3 miles away. You said you cannot travel." in texts(stuck)
+    same_place = score_offer(
+        person(max_travel_km=0.0), offer(latitude=NORTHTOWN[0], longitude=NORTHTOWN[1])
+    )
+    assert same_place.points["place"] == WEIGHTS["place"]
+    unknown = score_offer(person(max_travel_km=None), offer(area="Eastbrook"))
+    assert unknown.points["place"] == WEIGHTS["place"] // 2
+    assert "It is in Eastbrook, 3 miles away." in texts(unknown)

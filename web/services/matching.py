@@ -19,8 +19,10 @@ budget             20  price against the money left in the person's budget for t
                        the money left. No budget yet: 10.
 place              20  distance by the haversine formula when both have coordinates: 20
                        at 0 km, falling in a straight line to 10 at the person's
-                       ``max_travel_km``, 0 beyond it. Without coordinates: 20 in the
-                       person's own area, 5 elsewhere; 10 when either area is unknown.
+                       ``max_travel_km``, 0 beyond it (0 km means "I cannot travel";
+                       not said: 20 in their own area, 10 elsewhere). Without
+                       coordinates: 20 in the person's own area, 5 elsewhere; 10 when
+                       either area is unknown.
                        Offers given online earn 20 wherever the person lives.
 eligibility        10  10 when the person meets every rule of the offer (age band, need
                        level); otherwise the offer does not fit (see below).
@@ -253,14 +255,17 @@ def _place(person: PersonFacts, offer: OfferFacts) -> _Part:
         km = haversine_km(person.latitude, person.longitude, offer.latitude, offer.longitude)  # type: ignore[arg-type]
         far = format_distance(km)
         limit = person.max_travel_km
-        if limit is None or limit <= 0:
+        if limit is None:
             pts = weight if person.area and person.area == offer.area else weight // 2
             return pts, [Reason("place", "neutral", f"{where}, {far} away.")]
         if km <= limit:
-            pts = round(weight - (weight / 2) * km / limit)
+            pts = weight if limit == 0 else round(weight - (weight / 2) * km / limit)
             return pts, [Reason("place", "good", f"{where}, {far} away.")]
-        can = format_distance(limit)
-        text = f"{where}, {far} away. That is further than the {can} you can travel."
+        if limit < KM_PER_MILE / 2:
+            text = f"{where}, {far} away. You said you cannot travel."
+        else:
+            can = format_distance(limit)
+            text = f"{where}, {far} away. That is further than the {can} you can travel."
         return 0, [Reason("place", "bad", text)]
     if not person.area or not offer.area:
         return weight // 2, [Reason("place", "neutral", "We do not know how far away it is.")]
