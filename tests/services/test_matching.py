@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from web.services.matching import (
     WEIGHTS,
@@ -250,3 +252,55 @@ def test_zero_travel_means_cannot_travel_and_unknown_limit_is_neutral() -> None:
     unknown = score_offer(person(max_travel_km=None), offer(area="Eastbrook"))
     assert unknown.points["place"] == WEIGHTS["place"] // 2
     assert "It is in Eastbrook, 3 miles away." in texts(unknown)
+
+
+TAG_CODES = ["a", "b", "c", "d", "e"]
+SLOTS = [f"{d}-{p}" for d in ("mon", "tue", "sat") for p in ("morning", "evening")]
+BANDS = ["16-17", "18-24", "25-34", "35-49", "50-64", "65+"]
+
+coords = st.one_of(st.none(), st.floats(min_value=50.0, max_value=55.0))
+person_facts = st.builds(
+    PersonFacts,
+    outcome_tags=st.dictionaries(st.sampled_from(TAG_CODES), st.just("Tag"), max_size=5),
+    budget_pence=st.one_of(st.none(), st.integers(min_value=0, max_value=100_000)),
+    area=st.one_of(st.none(), st.sampled_from(["North", "South"])),
+    latitude=coords,
+    longitude=coords,
+    max_travel_km=st.one_of(st.none(), st.floats(min_value=0, max_value=100)),
+    age_band=st.one_of(st.none(), st.sampled_from(BANDS)),
+    need_level=st.one_of(st.none(), st.integers(min_value=0, max_value=10)),
+    free_slots=st.frozensets(st.sampled_from(SLOTS)),
+)
+offer_facts = st.builds(
+    OfferFacts,
+    id=st.integers(min_value=1, max_value=10_000),
+    title=st.sampled_from(["A", "B", "C"]),
+    price_pence=st.integers(min_value=0, max_value=100_000),
+    outcome_tags=st.dictionaries(st.sampled_from(TAG_CODES), st.just("Tag"), max_size=5),
+    area=st.one_of(st.none(), st.sampled_from(["North", "South"])),
+    latitude=coords,
+    longitude=coords,
+    online=st.booleans(),
+    eligible_age_bands=st.lists(st.sampled_from(BANDS), max_size=3, unique=True).map(tuple),
+    min_need_level=st.one_of(st.none(), st.integers(min_value=0, max_value=10)),
+    max_need_level=st.one_of(st.none(), st.integers(min_value=0, max_value=10)),
+    slots=st.frozensets(st.sampled_from(SLOTS)),
+)
+
+
+@given(person_facts, st.lists(offer_facts, max_size=8))
+def test_scores_parts_and_order_hold_for_any_facts(p: PersonFacts, offers: list) -> None:  # type: ignore[type-arg]
+    ranked = match_offers(p, offers)
+    assert sorted(id(m.offer) for m in ranked) == sorted(id(o) for o in offers)
+    for m in ranked:
+        assert 0 <= m.score <= 100
+        assert all(0 <= m.points[part] <= WEIGHTS[part] for part in WEIGHTS)
+        assert m.fits == (not m.blockers)
+        assert m.score == (sum(m.points.values()) if m.fits else 0)
+        assert m.reasons and all(r.text.endswith(".") for r in m.reasons)
+        over_budget = p.budget_pence is not None and m.offer.price_pence > p.budget_pence
+        assert over_budget == any(r.part == "budget" for r in m.blockers)
+    fits = [m.fits for m in ranked]
+    assert fits == sorted(fits, reverse=True)  # every fitting offer before any that does not
+    scores = [m.score for m in ranked if m.fits]
+    assert scores == sorted(scores, reverse=True)
