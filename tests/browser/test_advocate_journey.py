@@ -52,7 +52,7 @@ def test_advocate_asks_acts_and_is_stopped(page, person_page, make_live_user, ax
     expect(page.locator(".govuk-error-summary")).to_be_visible()
     axe(page)
     page.get_by_label("The person's email address or reference").fill(sam.email)
-    page.get_by_label("Change your About me and your choices").check()
+    page.get_by_label("Change their About me, their choices, ratings and ideas").check()
     page.get_by_role("button", name="Send the request").click()
     page.wait_for_url("**/advocate/")
     expect(page.get_by_text("We have asked Sam Patel")).to_be_visible()

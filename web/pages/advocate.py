@@ -40,7 +40,7 @@ bp = Blueprint("advocate", __name__, url_prefix="/advocate")
 guard_blueprint(bp, Role.advocate)
 
 ACTING_KEY = "acting_for_person_id"
-SCOPE_OPTIONS = [(scope, consents.SCOPE_LABELS[scope]) for scope in consents.SCOPES]
+SCOPE_OPTIONS = [(scope, consents.SCOPE_LABELS_FOR_ADVOCATE[scope]) for scope in consents.SCOPES]
 
 
 def _me() -> User:
@@ -51,7 +51,7 @@ def _me() -> User:
 
 @bp.context_processor
 def _advocate_context() -> dict[str, Any]:
-    return {"scope_labels": consents.SCOPE_LABELS, "nav_items": _nav()}
+    return {"scope_labels": consents.SCOPE_LABELS_FOR_ADVOCATE, "nav_items": _nav()}
 
 
 def _nav() -> list[dict[str, Any]]:

@@ -6,7 +6,9 @@ The rules:
 - An advocate asks a person of their own council, found by email address or by the person's
   reference (:func:`person_reference`, shown to the person on their "Who can help me" page).
 - The request names scopes: ``view`` (always included: nobody can change what they cannot
-  see), ``draft`` and ``submit`` (see :class:`models.people.Consent`). The person grants it,
+  see), ``draft`` (change About me, choices, ratings and ideas: choices count as soon as they
+  are saved, so changing them is drafting) and ``submit`` (say yes or no to a place), as
+  :mod:`web.services.acting` checks them. The person grants it,
   with all or some of the scopes asked for, or refuses it.
 - The person can revoke a granted consent at any time. Every check of what an advocate may do
   reads the consent afresh (:func:`web.services.acting.authorise`), so a revocation takes
@@ -33,8 +35,14 @@ from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 SCOPES: tuple[str, ...] = ("view", "draft", "submit")
 SCOPE_LABELS: dict[str, str] = {
     "view": "See your About me, your matches, your choices and your place",
-    "draft": "Change your About me and your choices",
-    "submit": "Send your choices and say yes or no to a place",
+    "draft": "Change your About me, your choices, ratings and ideas",
+    "submit": "Say yes or no to a place for you",
+}
+# The same scopes as an advocate reads them, about the person they help.
+SCOPE_LABELS_FOR_ADVOCATE: dict[str, str] = {
+    "view": "See their About me, their matches, their choices and their place",
+    "draft": "Change their About me, their choices, ratings and ideas",
+    "submit": "Say yes or no to a place for them",
 }
 NOTE_MAX_CHARS = 500
 REFERENCE_PREFIX = "P"
