@@ -17,6 +17,9 @@ Interface for pages and API resources::
     @roles_required(Role.commissioner, Role.admin)   # for a single view elsewhere
     def view(): ...
 
+``endpoint_roles(app, endpoint)`` tells which roles the guards let into an endpoint (None: no
+role guard), for access-control tests.
+
 ``current_account()`` returns the signed-in ``models.accounts.User`` (or None);
 ``flask_login.current_user`` is an ``Account`` wrapper that passes attribute reads through to
 that user (``current_user.id``, ``.role``, ``.display_name``...). ``current_user_session()``
@@ -60,6 +63,7 @@ __all__ = [
     "Role",
     "current_account",
     "current_user_session",
+    "endpoint_roles",
     "guard_blueprint",
     "home_url",
     "owned_or_404",
@@ -242,6 +246,25 @@ def guard_blueprint(bp: Blueprint, *roles: Role) -> None:
     @bp.before_request
     def _guard() -> Response | None:
         return _check_roles(allowed)
+
+
+def endpoint_roles(app: Flask, endpoint: str) -> frozenset[Role] | None:
+    """The roles the guard lets into ``endpoint``, or None when it has no role guard.
+
+    Reads what ``guard_blueprint`` and ``roles_required`` recorded, so an access-control test
+    can list every route and find the ones nobody guards. (Views may still check more, such as
+    ownership or ``login_required``.)
+    """
+    view = app.view_functions[endpoint]
+    allowed: frozenset[Role] | None = getattr(view, "allowed_roles", None)
+    blueprint_name = endpoint.rpartition(".")[0]
+    while blueprint_name:
+        blueprint = app.blueprints.get(blueprint_name)
+        guarded: frozenset[Role] | None = getattr(blueprint, "allowed_roles", None)
+        if guarded is not None:
+            allowed = guarded if allowed is None else allowed & guarded
+        blueprint_name = blueprint_name.rpartition(".")[0]
+    return allowed
 
 
 def owned_or_404(obj: T | None, is_owner: Callable[[T], bool]) -> T:

@@ -527,3 +527,13 @@ def test_purge_command(fresh_database_url: str, tmp_path, monkeypatch: pytest.Mo
     result = CliRunner().invoke(main, ["accounts", "purge", "--days", "30"])
     assert result.exit_code == 0, result.output
     assert "Deleted 0 ended sessions and 0 old sign-in counts." in result.output
+
+
+def test_the_guards_record_which_roles_may_use_each_endpoint(app: Flask):
+    from web.auth import endpoint_roles
+
+    assert endpoint_roles(app, "person.dashboard") == {Role.person}
+    assert endpoint_roles(app, "admin.dashboard") == {Role.admin}
+    assert endpoint_roles(app, "me.Me") == set(Role)
+    assert endpoint_roles(app, "public.start") is None
+    assert endpoint_roles(app, "account.sign_in") is None
