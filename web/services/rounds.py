@@ -168,6 +168,27 @@ def _check_details(
     return errors
 
 
+def round_detail_errors(
+    session: Session,
+    actor: User,
+    *,
+    name: str,
+    pot_pence: int | None,
+    choice_deadline: datetime | None = None,
+    areas: Sequence[str] = (),
+    max_choices: int = 5,
+) -> dict[str, str]:
+    """What is wrong with these round details (empty when nothing), without saving."""
+    return _check_details(
+        _council(session, actor),
+        name=name,
+        pot_pence=pot_pence,
+        choice_deadline=choice_deadline,
+        areas=areas,
+        max_choices=max_choices,
+    )
+
+
 def create_round(
     session: Session,
     actor: User,

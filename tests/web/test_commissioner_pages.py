@@ -1,0 +1,276 @@
+"""The commissioner's pages through the test client: a round from creation to the money."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable
+
+import pyotp
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from models import Allocation, Budget, Proposal, ProposalStatus, Round, RoundStatus, SolverRun
+from tests import factories
+from tests.services.commissioning_world import CommissioningWorld, make_round
+from tests.web.conftest import csrf_token
+from web.services.jobs import claim_next_job, run_job
+
+
+@pytest.fixture
+def session_factory(db_connection: Connection) -> Callable[[], Session]:
+    def make() -> Session:
+        return Session(
+            bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+
+    return make
+
+
+def signed_in(client: FlaskClient, world: CommissioningWorld, login: Callable, db: Session) -> None:
+    world.commissioner.totp_secret = pyotp.random_base32()
+    db.flush()
+    response = login(client, world.commissioner)
+    assert response.status_code == 302
+
+
+def post(client: FlaskClient, url: str, data: dict, page_url: str | None = None, **kw):
+    page = client.get(page_url or url)
+    return client.post(url, data={"csrf_token": csrf_token(page), **data}, **kw)
+
+
+def run_worker_once(db: Session, session_factory: Callable[[], Session]) -> None:
+    db.commit()
+    job = claim_next_job(db, "page-test-worker")
+    assert job is not None
+    assert run_job(session_factory, job, "page-test-worker", heartbeat_every_s=None)
+    db.expire_all()
+
+
+def test_only_commissioners_see_the_pages(client: FlaskClient, make_user, login) -> None:
+    assert client.get("/commissioner/").status_code == 302
+    person = make_user()
+    login(client, person)
+    assert client.get("/commissioner/").status_code == 403
+
+
+def test_create_a_round_set_places_budgets_policy_open_and_close(
+    client: FlaskClient, db_session: Session, login: Callable
+) -> None:
+    world = make_round(db_session, status=RoundStatus.draft)
+    signed_in(client, world, login, db_session)
+
+    bad = post(client, "/commissioner/rounds/new", {"name": "", "pot": "lots"})
+    assert bad.status_code == 400
+    html = bad.get_data(as_text=True)
+    assert "There is a problem" in html and "Enter a name for the round" in html
+    assert "Enter the pot in pounds" in html
+
+    made = post(
+        client,
+        "/commissioner/rounds/new",
+        {
+            "name": "Summer",
+            "pot": "2,500",
+            "deadline-day": "30",
+            "deadline-month": "6",
+            "deadline-year": "2030",
+            "areas": ["north"],
+            "max_choices": "3",
+        },
+    )
+    assert made.status_code == 302
+    round_ = db_session.scalars(select(Round).where(Round.name == "Summer")).one()
+    assert round_.pot_pence == 250_000 and round_.areas == ["north"]
+    base = f"/commissioner/rounds/{round_.id}"
+    assert made.headers["Location"].endswith(f"{base}/places")
+
+    art, cafe = world.offers["art"], world.offers["cafe"]
+    wrong = post(client, f"{base}/places", {f"places-{art.id}": "two"})
+    assert wrong.status_code == 400
+    saved = post(client, f"{base}/places", {f"places-{art.id}": "4", f"places-{cafe.id}": "1"})
+    assert saved.status_code == 302
+    db_session.expire_all()
+    assert {ro.offer_id: ro.places for ro in round_.round_offers} == {art.id: 4, cafe.id: 1}
+
+    ada = world.people["Ada"]
+    one = post(client, f"{base}/budgets", {"person_id": str(ada.id), "amount": "320.50"})
+    assert one.status_code == 302
+    budget = db_session.scalars(
+        select(Budget).where(Budget.round_id == round_.id, Budget.person_id == ada.id)
+    ).one()
+    assert budget.amount_pence == 32_050
+
+    ben = world.people["Ben"].user.email
+    csv_bad = f"email,amount\n{ben},100\nnobody@example.org,5\n".encode()
+    preview = post(
+        client,
+        f"{base}/budgets/import",
+        {"action": "preview", "file": (io.BytesIO(csv_bad), "budgets.csv")},
+        content_type="multipart/form-data",
+    )
+    assert preview.status_code == 400
+    html = preview.get_data(as_text=True)
+    assert "No one in your council signs in with this email" in html
+    assert "Import 2 budgets" not in html  # nothing can be imported while a row is wrong
+
+    csv_ok = f"email,amount\n{ben},100\n".encode()
+    preview = post(
+        client,
+        f"{base}/budgets/import",
+        {"action": "preview", "file": (io.BytesIO(csv_ok), "budgets.csv")},
+        content_type="multipart/form-data",
+    )
+    assert preview.status_code == 200
+    assert "Import 1 budgets" in preview.get_data(as_text=True)
+    imported = client.post(
+        f"{base}/budgets/import",
+        data={"csrf_token": csrf_token(preview), "action": "import", "csv": csv_ok.decode()},
+    )
+    assert imported.status_code == 302
+    assert (
+        db_session.scalars(
+            select(Budget.amount_pence).where(
+                Budget.round_id == round_.id, Budget.person_id == world.people["Ben"].id
+            )
+        ).one()
+        == 10_000
+    )
+
+    rule = post(
+        client,
+        f"{base}/policy",
+        {
+            "action": "add-rule",
+            "mechanism": "welfare",
+            "time_limit_s": "5",
+            "seed": "3",
+            "max_placements": "1",
+            "rule_type": "coverage_floor",
+            "rule_attribute": "area",
+            "rule_share": "50",
+        },
+    )
+    assert rule.status_code == 302
+    db_session.expire_all()
+    assert round_.rules == [{"type": "coverage_floor", "attribute": "area", "min_share": 0.5}]
+    assert round_.seed == 3
+    bad_rule = post(
+        client,
+        f"{base}/policy",
+        {
+            "action": "add-rule",
+            "mechanism": "welfare",
+            "time_limit_s": "5",
+            "seed": "3",
+            "max_placements": "1",
+            "rule_type": "coverage_floor",
+            "rule_attribute": "area",
+            "rule_share": "150",
+        },
+    )
+    assert bad_rule.status_code == 400
+
+    assert post(client, f"{base}/open", {}, page_url=base).status_code == 302
+    db_session.expire_all()
+    assert round_.status == RoundStatus.open
+    assert post(client, f"{base}/close", {}, page_url=base).status_code == 302
+    db_session.expire_all()
+    assert round_.status == RoundStatus.closed
+
+
+def test_run_results_with_charts_publish_and_money(
+    client: FlaskClient,
+    db_session: Session,
+    login: Callable,
+    session_factory: Callable[[], Session],
+) -> None:
+    world = make_round(
+        db_session,
+        mechanism="welfare",
+        rules=[{"type": "coverage_floor", "attribute": "area", "min_share": 0.5}],
+        pot_pence=60_000,
+    )
+    signed_in(client, world, login, db_session)
+    base = f"/commissioner/rounds/{world.round.id}"
+    started = post(client, f"{base}/runs", {"label": "With the floor"}, page_url=base)
+    assert started.status_code == 302
+    run = db_session.scalars(select(SolverRun).where(SolverRun.round_id == world.round.id)).one()
+    waiting = client.get(f"{base}/runs/{run.id}")
+    html = waiting.get_data(as_text=True)
+    assert '<meta http-equiv="refresh"' in html and "<progress" in html
+
+    run_worker_once(db_session, session_factory)
+    done = client.get(f"{base}/runs/{run.id}")
+    html = done.get_data(as_text=True)
+    assert done.status_code == 200
+    assert 'http-equiv="refresh"' not in html
+    charts = re.findall(
+        r'<svg class="app-chart"[^>]*role="img"[^>]*aria-labelledby="([^"]+)"', html
+    )
+    assert len(charts) >= 5
+    for section in ("coverage", "ranks", "spend", "need", "oversubscribed", "prices", "values"):
+        assert f'id="{section}"' in html
+    assert "<title" in html and "<desc" in html
+    assert "Share of people placed by area" in html
+
+    instance = client.get(f"{base}/runs/{run.id}/instance.json")
+    assert instance.headers["Content-Disposition"].startswith("attachment")
+    assert json.loads(instance.get_data(as_text=True))["format"] == "tapestry.instance/1"
+
+    # A second run without the rule, then compare the two.
+    second = post(client, f"{base}/runs", {"without_rules": "yes"}, page_url=base)
+    assert second.status_code == 302
+    run_worker_once(db_session, session_factory)
+    other = db_session.scalars(
+        select(SolverRun).where(SolverRun.round_id == world.round.id, SolverRun.id != run.id)
+    ).one()
+    assert other.parameters["rules"] == []
+    compared = client.get(f"{base}/compare?a={run.id}&b={other.id}")
+    html = compared.get_data(as_text=True)
+    assert compared.status_code == 200
+    assert f"Run {run.id} and run {other.id} side by side" in html
+    assert 'role="img"' in html
+
+    published = post(client, f"{base}/runs/{run.id}/publish", {}, page_url=f"{base}/runs/{run.id}")
+    assert published.status_code == 302
+    db_session.expire_all()
+    assert world.round.status == RoundStatus.published
+    offered = db_session.scalars(select(Allocation).where(Allocation.run_id == run.id)).all()
+    assert offered
+
+    money = client.get(f"{base}/money")
+    assert money.status_code == 200
+    csv_file = client.get(f"{base}/money.csv")
+    assert csv_file.mimetype == "text/csv"
+    assert csv_file.get_data(as_text=True).startswith("date,person_id,person")
+
+
+def test_voice_loop_answers_a_proposal(
+    client: FlaskClient, db_session: Session, login: Callable
+) -> None:
+    world = make_round(db_session)
+    idea = factories.ProposalFactory(
+        council=world.council, proposer=world.people["Ada"], title="A Saturday swimming club"
+    )
+    factories.ProposalSupportFactory(proposal=idea, person=world.people["Ben"])
+    signed_in(client, world, login, db_session)
+    page = client.get("/commissioner/voice")
+    assert page.status_code == 200
+    assert "A Saturday swimming club" in page.get_data(as_text=True)
+    url = f"/commissioner/proposals/{idea.id}"
+    missing = post(client, url, {"status": "commissioned", "response": "Yes"})
+    assert missing.status_code == 400
+    answered = post(
+        client,
+        url,
+        {"status": "commissioned", "response": "We are buying it.", "round_id": world.round.id},
+    )
+    assert answered.status_code == 302
+    db_session.expire_all()
+    found = db_session.get(Proposal, idea.id)
+    assert found.status == ProposalStatus.commissioned
+    assert found.commissioned_round_id == world.round.id
