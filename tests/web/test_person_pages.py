@@ -314,3 +314,25 @@ def test_propose_an_idea_and_support_anothers(
     html = text(sam.get("/person/ideas"))
     assert "it is your idea" in html and "Stop supporting" in html
     assert mine.proposer_id == world.person.id
+
+
+def test_my_place_explains_the_engines_why_not_by_title(
+    sam: FlaskClient, world: World, db_session: Session
+) -> None:
+    place = publish_place(world, db_session, AllocationStatus.offered)
+    place.rank = 2
+    place.explanation = {
+        "explanation": [
+            {
+                "offer": f"o-{world.offers['cafe'].id}",
+                "rank": 1,
+                "code": "full_higher_priority",
+                "message": "Its places went to people with a higher need.",
+            }
+        ]
+    }
+    db_session.flush()
+    html = text(sam.get("/person/place"))
+    assert "You did not get the services you put above it:" in html
+    assert "<strong>Café team member</strong> (choice 1): Its places went to people" in html
+    assert "o-" + str(world.offers["cafe"].id) not in html

@@ -21,7 +21,15 @@ from models.people import DAYS, TIMES_OF_DAY, PersonProfile
 from models.providers import OfferCategory
 from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
-from web.services import allocations, catalogue, choices, feedback, profiles, proposals
+from web.services import (
+    allocations,
+    catalogue,
+    choices,
+    explanations,
+    feedback,
+    profiles,
+    proposals,
+)
 from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceError
 from web.services.matching import describe_ages, describe_slots, format_money, slots_from_schedule
 
@@ -357,11 +365,17 @@ def change_choice(offer_id: int) -> Any:
 
 def my_places() -> Any:
     actor, person = _who()
+    s = get_session()
     try:
-        found = allocations.my_places(get_session(), actor, person)
+        found = allocations.my_places(s, actor, person)
     except ServiceError as error:
         return _fail(error)
-    return _page("person/places.html", found=found)
+    return _page(
+        "person/places.html",
+        found=found,
+        words={a.id: explanations.place_words(s, a.explanation) for a in found.allocations},
+        no_place_words=explanations.place_words(s, found.explanation),
+    )
 
 
 def decide_place(allocation_id: int) -> Any:
