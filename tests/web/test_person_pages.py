@@ -336,3 +336,8 @@ def test_my_place_explains_the_engines_why_not_by_title(
     assert "You did not get the services you put above it:" in html
     assert "<strong>Café team member</strong> (choice 1): Its places went to people" in html
     assert "o-" + str(world.offers["cafe"].id) not in html
+
+
+def test_who_can_help_me_shows_the_person_menu(sam: FlaskClient) -> None:
+    html = text(sam.get("/person/who-can-help-me"))
+    assert 'href="/person/matches"' in html and 'href="/person/choices"' in html

@@ -547,3 +547,14 @@ _ROUTES: list[tuple[str, str, Callable[..., Any], list[str]]] = [
 
 bp = person_pages("person", "/person", _load_self)
 guard_blueprint(bp, Role.person)
+
+# Pages under /person kept in other modules (such as "Who can help me") show the same menu.
+SHARED_MENU_BLUEPRINTS = frozenset({"person_consents"})
+
+
+@bp.app_context_processor
+def _menu_for_other_person_pages() -> dict[str, Any]:
+    if request.blueprint not in SHARED_MENU_BLUEPRINTS:
+        return {}
+    items = [{"href": url_for(f"person.{ep}"), "text": words} for ep, words in MENU]
+    return {"nav_items": items}
