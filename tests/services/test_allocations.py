@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -275,7 +276,7 @@ def test_welfare_decline_goes_to_the_biggest_gain_within_budget(
 def test_explanations_are_the_engines(
     db_session: Session, session_factory: Callable[[], Session]
 ) -> None:
-    pytest.importorskip("engine.explain")
+    from engine.arrays import to_arrays
     from engine.explain import explain_person
     from engine.reader import read_instance
 
@@ -283,15 +284,26 @@ def test_explanations_are_the_engines(
     run = solved_run(world, session_factory)
     made = allocations.publish_run(db_session, world.commissioner, world.round, run)
     instance = read_instance(run.instance_json)
+    arrays = to_arrays(instance)
     result = runs.result_from_dict(runs.run_result(run))
+
+    def engine_says(person_id: int) -> list[dict]:
+        reasons = explain_person(instance, arrays, result, runs.person_key(person_id))
+        return [dataclasses.asdict(r) for r in reasons]
+
     for allocation in made:
-        expected = allocations.explanation_json(
-            explain_person(instance, result, runs.person_key(allocation.person_id))
-        )
-        assert allocation.explanation == expected
-    ben = world.people["Ben"]  # no place: explained on demand
+        assert allocation.explanation["why_not"] == engine_says(allocation.person_id)
+        assert allocation.explanation["summary"] == f"You got your choice number {allocation.rank}."
+    # Ada got her first choice: nothing above it to explain. Dee got art (first) too.
+    ada = next(a for a in made if a.person_id == world.people["Ada"].id)
+    assert ada.explanation["why_not"] == []
+    ben = world.people["Ben"]  # no place: every offer he ranked is explained
     mine = allocations.my_places(db_session, ben.user, ben)
     assert mine.allocations == []
-    assert mine.explanation == allocations.explanation_json(
-        explain_person(instance, result, runs.person_key(ben.id))
-    )
+    assert mine.explanation["why_not"] == engine_says(ben.id)
+    assert [r["offer"] for r in mine.explanation["why_not"]] == [
+        f"o-{world.offers['cafe'].id}", f"o-{world.offers['garden'].id}",
+    ]  # fmt: skip
+    assert {r["code"] for r in mine.explanation["why_not"]} <= {
+        "full_higher_priority", "over_budget", "no_places", "tie",
+    }  # fmt: skip

@@ -216,6 +216,8 @@ def test_run_results_with_charts_publish_and_money(
         assert f'id="{section}"' in html
     assert "<title" in html and "<desc" in html
     assert "Share of people placed by area" in html
+    assert "Total value with and without each rule" in html  # the price of the floor
+    assert "Extra total value from one more place" in html
 
     instance = client.get(f"{base}/runs/{run.id}/instance.json")
     assert instance.headers["Content-Disposition"].startswith("attachment")

@@ -100,6 +100,8 @@ LABEL_MAX_CHARS = 200
 # Analysis (price of each rule, value of one more place) re-solves the instance; on rounds
 # bigger than this it would hold the worker for too long, so it is skipped and the page says so.
 ANALYSIS_MAX_PERSONS = 5000
+#: Seconds a worker spends explaining people's places before leaving the rest for later.
+EXPLAIN_BUDGET_S = 300.0
 
 
 def person_key(person_id: int) -> str:
@@ -529,12 +531,12 @@ def execute_run(
             bound=result.bound,
             solve_seconds=result.solve_seconds,
             progress=75,
-            message="Working out the price of each rule and the value of more places",
+            message="Explaining each person's place",
         )
         if report is not None:
-            report(75, "Working out the price of each rule and the value of more places")
+            report(75, "Explaining each person's place")
         try:
-            analysis = analyse(instance, result)
+            analysis = analyse(instance, result, progress)
         except Exception as error:  # noqa: BLE001 - the allocation stands without its analysis
             log.exception("run %s: the analysis failed", run_id)
             analysis = {"skipped": f"The analysis could not be worked out ({error})."}
@@ -572,22 +574,71 @@ def execute_run(
         return run
 
 
-def analyse(instance: Instance, result: Any) -> dict[str, Any]:
-    """The price of each equity rule and the marginal value of one more place per offer.
+def analyse(
+    instance: Instance,
+    result: Any,
+    progress: Callable[[int, str], None] | None = None,
+    *,
+    explain_budget_s: float = EXPLAIN_BUDGET_S,
+) -> dict[str, Any]:
+    """Everything worked out after the solve, with :mod:`engine.explain`:
 
-    Both come from :mod:`engine.explain`, which re-solves the instance; rounds with more than
-    :data:`ANALYSIS_MAX_PERSONS` people are skipped (``{"skipped": reason}``).
+    * ``explanations``: person id -> the engine's reasons why they did not get each offer they
+      ranked above their place (:func:`explain_person`), stored as
+      :func:`explanation_document`. Welfare reasons re-solve the instance, so this phase stops
+      after ``explain_budget_s`` seconds; people not reached are explained when asked.
+    * ``price_of_fairness``: for each rule, the welfare with and without it.
+    * ``marginal_place_values``: offer id -> the welfare one more place there would add.
+
+    Rounds with more than :data:`ANALYSIS_MAX_PERSONS` people skip the last two
+    (``"skipped"`` says why).
     """
-    if len(instance.persons) > ANALYSIS_MAX_PERSONS:
-        return {"skipped": f"The round has more than {ANALYSIS_MAX_PERSONS:,} people."}
     if result.status not in ("optimal", "feasible", "stable"):
         return {"skipped": "There is no allocation to analyse."}
-    from engine.explain import marginal_place_values, price_of_fairness
+    from engine.arrays import to_arrays
+    from engine.explain import explain_person, marginal_place_values, price_of_fairness
 
+    arrays = to_arrays(instance)
+    limit = min(instance.policy.time_limit_s, 10.0)
     analysis: dict[str, Any] = {}
-    analysis["price_of_fairness"] = _jsonable(price_of_fairness(instance))
-    analysis["marginal_place_values"] = _jsonable(marginal_place_values(instance))
+    explanations: dict[str, Any] = {}
+    placed = {a.person: a for a in result.assignments}
+    started = time.monotonic()
+    for i, person in enumerate(instance.persons):
+        if time.monotonic() - started > explain_budget_s:
+            break
+        reasons = explain_person(instance, arrays, result, person.id, time_limit_s=limit)
+        explanations[person.id] = explanation_document(placed.get(person.id), reasons)
+        if progress is not None and i % 25 == 24:
+            progress(
+                75 + int(15 * (i + 1) / len(instance.persons)),
+                f"Explaining each person's place: {i + 1} of {len(instance.persons)}",
+            )
+    analysis["explanations"] = explanations
+    if len(instance.persons) > ANALYSIS_MAX_PERSONS:
+        analysis["skipped"] = f"The round has more than {ANALYSIS_MAX_PERSONS:,} people."
+        return analysis
+    if progress is not None:
+        progress(90, "Working out the price of each rule and the value of more places")
+    if instance.policy.rules:
+        analysis["price_of_fairness"] = _jsonable(
+            price_of_fairness(instance, time_limit_s=instance.policy.time_limit_s)
+        )
+    analysis["marginal_place_values"] = _jsonable(
+        marginal_place_values(instance, arrays, result, time_limit_s=limit)
+    )
     return analysis
+
+
+def explanation_document(assignment: Any, reasons: Any) -> dict[str, Any]:
+    """A person's explanation as stored on their allocation: a one-line ``summary`` and the
+    engine's reasons (``why_not``: one per offer ranked above their place, each ``{offer,
+    rank, code, message, rule}``), exactly as :func:`engine.explain.explain_person` gave them."""
+    if assignment is None:
+        summary = "You did not get a place this time."
+    else:
+        summary = f"You got your choice number {assignment.rank}."
+    return {"summary": summary, "why_not": _jsonable(list(reasons))}
 
 
 def _jsonable(value: Any) -> Any:

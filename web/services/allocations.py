@@ -62,7 +62,13 @@ from models.rounds import (
     SolverRun,
 )
 from web.services.acting import authorise, on_behalf_of, record
-from web.services.allocation_runs import key_id, offer_key, person_key, result_from_dict
+from web.services.allocation_runs import (
+    explanation_document,
+    key_id,
+    offer_key,
+    person_key,
+    result_from_dict,
+)
 from web.services.errors import Conflict, NotFound
 from web.services.matching import format_money
 
@@ -172,7 +178,7 @@ def publish_run(session: Session, actor: User, round_: Round, run: SolverRun) ->
 
     instance = read_instance(run.instance_json or "")
     result = json.loads(run.result_json or "{}")
-    explanations = explain_all(instance, result)
+    explanations = explain_all(run, instance, result)
     allocations: list[Allocation] = []
     for assignment in result.get("assignments", []):
         offer_id = key_id(assignment["offer"])
@@ -203,22 +209,32 @@ def publish_run(session: Session, actor: User, round_: Round, run: SolverRun) ->
     return allocations
 
 
-def explain_all(instance: Any, result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The engine's explanation (as JSON) of every person in the instance, by person key."""
+def explain_person_now(instance: Any, result: dict[str, Any], person_key_: str) -> dict[str, Any]:
+    """The engine's explanation for one person, worked out now (see
+    :func:`web.services.allocation_runs.explanation_document`)."""
+    from engine.arrays import to_arrays
     from engine.explain import explain_person
 
     parsed = result_from_dict(result)
-    out: dict[str, dict[str, Any]] = {}
-    for person in instance.persons:
-        out[person.id] = explanation_json(explain_person(instance, parsed, person.id))
-    return out
+    reasons = explain_person(
+        instance,
+        to_arrays(instance),
+        parsed,
+        person_key_,
+        time_limit_s=min(instance.policy.time_limit_s, 10.0),
+    )
+    assignment = next((a for a in parsed.assignments if a.person == person_key_), None)
+    return explanation_document(assignment, reasons)
 
 
-def explanation_json(explanation: Any) -> dict[str, Any]:
-    from web.services.allocation_runs import _jsonable
-
-    value = _jsonable(explanation)
-    return value if isinstance(value, dict) else {"explanation": value}
+def explain_all(run: SolverRun, instance: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """Every placed person's explanation: kept by the run's worker, or worked out now."""
+    kept = dict((run.analysis or {}).get("explanations") or {})
+    for assignment in result.get("assignments", []):
+        key = assignment["person"]
+        if key not in kept:
+            kept[key] = explain_person_now(instance, result, key)
+    return kept
 
 
 def person_explanation(session: Session, round_: Round, person_id: int) -> dict[str, Any] | None:
@@ -226,24 +242,23 @@ def person_explanation(session: Session, round_: Round, person_id: int) -> dict[
     run = round_.published_run
     if run is None or run.instance_json is None or run.result_json is None:
         return None
-    held = session.scalars(
-        select(Allocation.explanation).where(
-            Allocation.run_id == run.id,
-            Allocation.person_id == person_id,
-            Allocation.explanation.is_not(None),
-        )
+    key = person_key(person_id)
+    first = session.scalars(
+        select(Allocation)
+        .where(Allocation.run_id == run.id, Allocation.person_id == person_id)
+        .order_by(Allocation.id)
     ).first()
-    if held:
-        return held
-    from engine.explain import explain_person
+    if first is not None and first.explanation:
+        return first.explanation
+    kept = (run.analysis or {}).get("explanations") or {}
+    if key in kept:
+        return kept[key]  # type: ignore[no-any-return]
     from engine.reader import read_instance
 
     instance = read_instance(run.instance_json)
-    key = person_key(person_id)
     if not any(p.id == key for p in instance.persons):
         return None
-    result = result_from_dict(json.loads(run.result_json))
-    return explanation_json(explain_person(instance, result, key))
+    return explain_person_now(instance, json.loads(run.result_json), key)
 
 
 # -- a person's places ------------------------------------------------------------------------

@@ -260,20 +260,23 @@ def _add_analysis(report: RunReport, instance: dict[str, Any], titles: dict[int,
                 description=describe_rule(rule) if rule else str(index),
                 welfare_with=entry.get("welfare_with"),
                 welfare_without=entry.get("welfare_without"),
-                price=entry.get("price"),
-                share=entry.get("price_share"),
-                note=entry.get("note") or entry.get("message"),
+                price=entry.get("lost"),
+                share=(
+                    entry["lost"] / entry["welfare_without"]
+                    if entry.get("lost") is not None and entry.get("welfare_without")
+                    else None
+                ),
+                note=entry.get("message"),
             )
         )
-    for entry in analysis.get("marginal_place_values") or []:
-        offer = entry.get("offer", "")
+    for offer, value in (analysis.get("marginal_place_values") or {}).items():
         offer_id = key_id(offer) if offer.startswith("o-") else -1
         report.place_values.append(
             PlaceValue(
                 offer_id=offer_id,
                 title=titles.get(offer_id, offer),
-                value=float(entry.get("value") or 0),
-                note=entry.get("note") or entry.get("method"),
+                value=float(value or 0),
+                note=None,
             )
         )
     report.place_values.sort(key=lambda v: (-v.value, v.title))
