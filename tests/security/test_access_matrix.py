@@ -1,0 +1,363 @@
+"""Access control: every route and API operation, for every kind of actor.
+
+``MATRIX`` has one row per (method, URL rule) of the app. Each row names the URL to try (with
+objects belonging to person A, provider X or the commissioner's council), what to send, and
+the expected outcome for each actor:
+
+- ``OK``: let through (200 for a GET; for a change, anything but a refusal: a redirect, or a
+  400/409/422 because the test sends a minimal form);
+- ``LOGIN``: not signed in (pages redirect to the sign-in page; the API answers 401);
+- ``NO``: signed in with the wrong role (403);
+- ``HIDE``: someone else's object (404), and the answer does not show the object's name;
+- ``MOVED``: sent on elsewhere, not to the sign-in page (a signed-in user asking for the
+  sign-in pages goes to their home page).
+
+A route that is not in the matrix, or a row for a route that no longer exists, fails the test,
+so every new page must say who may use it. Each request runs in a savepoint that is rolled
+back, so the cells cannot change each other's world.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection
+from werkzeug.test import TestResponse
+
+from tests.security.world import World
+from tests.web.conftest import csrf_token
+
+OK, LOGIN, NO, HIDE, MOVED = "ok", "login", "forbidden", "hidden", "moved"
+
+ACTORS = (
+    "anonymous",
+    "person_a",
+    "person_b",
+    "advocate",
+    "provider_x",
+    "provider_y",
+    "commissioner",
+    "admin",
+)
+SIGNED_IN = ACTORS[1:]
+API_HEADERS = {"X-Requested-With": "access-matrix"}
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    rule: str
+    path: str  # formatted with World.ids
+    expect: dict[str, str]
+    form: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
+    # World.secrets keys that a HIDE answer must not contain.
+    secrets: tuple[str, ...] = ()
+
+
+def only(*allowed: str, hide: tuple[str, ...] = (), anonymous: str = LOGIN) -> dict[str, str]:
+    """``allowed`` get OK, ``hide`` get HIDE, other signed-in actors NO."""
+    expect = {actor: NO for actor in SIGNED_IN}
+    expect["anonymous"] = anonymous
+    expect.update({actor: HIDE for actor in hide})
+    expect.update({actor: OK for actor in allowed})
+    return expect
+
+
+EVERYONE = {actor: OK for actor in ACTORS}
+ANY_SIGNED_IN = only(*SIGNED_IN)
+PERSONS = only("person_a", "person_b")
+ADVOCATE = only("advocate")
+PROVIDERS = only("provider_x", "provider_y")
+COMMISSIONER = only("commissioner")
+ADMIN = only("admin")
+# Objects of person A, provider X: their owner may, the other person or provider gets 404.
+A_ONLY = only("person_a", hide=("person_b",))
+X_ONLY = only("provider_x", hide=("provider_y",))
+A_SECRETS = ("name_a", "needs_a", "aspiration_a", "offer_x")
+
+
+def rows() -> list[Row]:
+    r: list[Row] = []
+
+    def add(method: str, rule: str, expect: dict[str, str], path: str | None = None, **kw: Any):
+        r.append(Row(method, rule, path or rule, expect, **kw))
+
+    # -- public pages, assets, the API's documents ------------------------------------------
+    add("GET", "/", EVERYONE)
+    add("GET", "/accessibility", EVERYONE)
+    add("GET", "/cookies", EVERYONE)
+    add("GET", "/static/<path:filename>", EVERYONE, "/static/js/govuk-init.js")
+    add("GET", "/assets/<path:filename>", EVERYONE, "/assets/images/favicon.ico")
+    add("GET", "/api/v1/openapi.json", EVERYONE)
+    add("GET", "/api/v1/docs", EVERYONE)
+
+    # -- accounts ---------------------------------------------------------------------------
+    signed_in_moves = {**{a: MOVED for a in SIGNED_IN}, "anonymous": OK}
+    add("GET", "/sign-in", signed_in_moves)
+    add("POST", "/sign-in", EVERYONE, form={"email": "nobody@example.org", "password": "x"})
+    # The code page is only for a session that has passed the password step.
+    add("GET", "/sign-in/code", {**signed_in_moves, "anonymous": LOGIN})
+    add("POST", "/sign-in/code", {**EVERYONE, "anonymous": LOGIN}, form={"code": "1"})
+    add("POST", "/sign-out", EVERYONE)
+    add("GET", "/account/password", ANY_SIGNED_IN)
+    add("POST", "/account/password", ANY_SIGNED_IN, form={"current_password": "wrong"})
+
+    # -- person pages (A's own objects) -----------------------------------------------------
+    p = "/person"
+    for rule in ("/", "/about-me", "/matches", "/services", "/choices", "/place", "/ideas"):
+        add("GET", p + rule, PERSONS)
+    add("GET", p + "/ideas/new", PERSONS)
+    add("POST", p + "/about-me", PERSONS, form={"max_travel_km": "not a number"})
+    add("POST", p + "/ideas/new", PERSONS, form={"title": ""})
+    add("POST", p + "/choices/add", PERSONS, form={"offer_id": "{offer_y}"})
+    add("GET", p + "/services/<int:offer_id>", PERSONS, p + "/services/{offer_x}")
+    add(
+        "POST",
+        p + "/choices/<int:offer_id>",
+        A_ONLY,
+        p + "/choices/{offer_x}",
+        form={"action": "down"},
+    )
+    for rule in ("/place/<int:allocation_id>",):
+        add("GET", p + rule, A_ONLY, p + "/place/{offered_a}", secrets=A_SECRETS)
+        add("POST", p + rule, A_ONLY, p + "/place/{offered_a}", form={"answer": "maybe"})
+    add("GET", p + "/place/<int:allocation_id>/rate", A_ONLY, p + "/place/{accepted_a}/rate",
+        secrets=A_SECRETS)  # fmt: skip
+    add("POST", p + "/place/<int:allocation_id>/rate", A_ONLY, p + "/place/{accepted_a}/rate",
+        form={"rating": "9"})  # fmt: skip
+    # Ideas are shared with everyone in the council: B may support A's idea.
+    add("POST", p + "/ideas/<int:proposal_id>/support", PERSONS, p + "/ideas/{proposal_a}/support")
+    add("GET", p + "/who-can-help-me", PERSONS)
+    add("GET", p + "/changes-made-for-you", PERSONS)
+    add("POST", p + "/who-can-help-me/<int:consent_id>", A_ONLY,
+        p + "/who-can-help-me/{consent_a}", form={"decision": "revoke"})  # fmt: skip
+
+    # -- advocate pages; acting for A -------------------------------------------------------
+    add("GET", "/advocate/", ADVOCATE)
+    add("GET", "/advocate/ask", ADVOCATE)
+    add("POST", "/advocate/ask", ADVOCATE, form={"who": ""})
+    add("POST", "/advocate/act/<int:person_id>", ADVOCATE, "/advocate/act/{person_a}")
+    add("POST", "/advocate/act/stop", ADVOCATE)
+    q = "/advocate/acting"
+    for rule in ("/", "/about-me", "/matches", "/services", "/choices", "/place", "/ideas"):
+        add("GET", q + rule, ADVOCATE)
+    add("GET", q + "/ideas/new", ADVOCATE)
+    add("POST", q + "/about-me", ADVOCATE, form={"max_travel_km": "not a number"})
+    add("POST", q + "/ideas/new", ADVOCATE, form={"title": ""})
+    add("POST", q + "/choices/add", ADVOCATE, form={"offer_id": "{offer_y}"})
+    add("GET", q + "/services/<int:offer_id>", ADVOCATE, q + "/services/{offer_x}")
+    add("POST", q + "/choices/<int:offer_id>", ADVOCATE, q + "/choices/{offer_x}",
+        form={"action": "down"})  # fmt: skip
+    add("GET", q + "/place/<int:allocation_id>", ADVOCATE, q + "/place/{offered_a}")
+    add("POST", q + "/place/<int:allocation_id>", ADVOCATE, q + "/place/{offered_a}",
+        form={"answer": "maybe"})  # fmt: skip
+    add("GET", q + "/place/<int:allocation_id>/rate", ADVOCATE, q + "/place/{accepted_a}/rate")
+    add("POST", q + "/place/<int:allocation_id>/rate", ADVOCATE, q + "/place/{accepted_a}/rate",
+        form={"rating": "9"})  # fmt: skip
+    add("POST", q + "/ideas/<int:proposal_id>/support", ADVOCATE,
+        q + "/ideas/{proposal_a}/support")  # fmt: skip
+
+    # -- provider pages (X's offers) --------------------------------------------------------
+    v = "/provider"
+    for rule in ("/", "/demand", "/placements", "/feedback", "/organisation", "/offers/new"):
+        add("GET", v + rule, PROVIDERS)
+    add("POST", v + "/organisation", PROVIDERS, form={"name": ""})
+    add("POST", v + "/offers/new", PROVIDERS, form={"title": ""})
+    add("GET", v + "/offers/<int:offer_id>", X_ONLY, v + "/offers/{draft_x}", secrets=("draft_x",))
+    add("POST", v + "/offers/<int:offer_id>", X_ONLY, v + "/offers/{draft_x}",
+        form={"title": ""}, secrets=("draft_x",))  # fmt: skip
+    add("POST", v + "/offers/<int:offer_id>/status", X_ONLY, v + "/offers/{offer_x}/status",
+        form={"action": "withdraw"}, secrets=("offer_x",))  # fmt: skip
+    add("GET", v + "/offers/<int:offer_id>/capacity", X_ONLY, v + "/offers/{offer_x}/capacity",
+        secrets=("offer_x",))  # fmt: skip
+    add("POST", v + "/offers/<int:offer_id>/capacity", X_ONLY, v + "/offers/{offer_x}/capacity",
+        form={"capacity": "-1"}, secrets=("offer_x",))  # fmt: skip
+
+    # -- commissioner pages (their council's rounds) ----------------------------------------
+    c = "/commissioner"
+    rnd = c + "/rounds/{published_round}"
+    add("GET", c + "/", COMMISSIONER)
+    add("GET", c + "/voice", COMMISSIONER)
+    add("GET", c + "/rounds/new", COMMISSIONER)
+    add("POST", c + "/rounds/new", COMMISSIONER, form={"name": ""})
+    add("GET", c + "/proposals/<int:proposal_id>", COMMISSIONER, c + "/proposals/{proposal_a}")
+    add("POST", c + "/proposals/<int:proposal_id>", COMMISSIONER, c + "/proposals/{proposal_a}",
+        form={"status": ""})  # fmt: skip
+    for rule in ("", "/compare", "/money", "/money.csv", "/budgets", "/budgets/import",
+                 "/places", "/policy", "/edit"):  # fmt: skip
+        add("GET", c + "/rounds/<int:round_id>" + rule, COMMISSIONER, rnd + rule)
+    for rule in ("/budgets", "/budgets/import", "/places", "/policy", "/edit", "/open",
+                 "/close", "/runs"):  # fmt: skip
+        add("POST", c + "/rounds/<int:round_id>" + rule, COMMISSIONER, rnd + rule)
+    run = "/rounds/<int:round_id>/runs/<int:run_id>"
+    for rule in ("", "/instance.json", "/result.json"):
+        add("GET", c + run + rule, COMMISSIONER, rnd + "/runs/{run}" + rule)
+    add("POST", c + run + "/publish", COMMISSIONER, rnd + "/runs/{run}/publish")
+
+    # -- admin ------------------------------------------------------------------------------
+    add("GET", "/admin/", ADMIN)
+
+    # -- API --------------------------------------------------------------------------------
+    api = "/api/v1"
+    add("GET", api + "/me", ANY_SIGNED_IN)
+    add("GET", api + "/me/profile", PERSONS)
+    add("PATCH", api + "/me/profile", PERSONS, json={"max_travel_km": 5})
+    add("GET", api + "/me/choices", PERSONS)
+    add("PUT", api + "/me/choices", PERSONS, json={"offer_ids": []})
+    add("GET", api + "/consents", only("person_a", "person_b", "advocate"))
+    # Only advocates ask; persons answer.
+    add("POST", api + "/consents", ADVOCATE,
+        json={"who": "nobody@example.org", "scopes": ["view"]})  # fmt: skip
+    add("GET", api + "/consents/<int:consent_id>", only("person_a", "advocate", hide=("person_b",)),
+        api + "/consents/{consent_a}", secrets=("name_a",))  # fmt: skip
+    add("PATCH", api + "/consents/<int:consent_id>", only("person_a", hide=("person_b",)),
+        api + "/consents/{consent_a}", json={"status": "revoked"}, secrets=("name_a",))  # fmt: skip
+    add("GET", api + "/offers", EVERYONE)
+    add("GET", api + "/offers/<int:offer_id>", EVERYONE, api + "/offers/{offer_x}")
+    add("GET", api + "/providers", EVERYONE)
+    add("GET", api + "/providers/<int:provider_id>", EVERYONE, api + "/providers/{provider_x}")
+    add("GET", api + "/provider/offers", PROVIDERS)
+    add("POST", api + "/provider/offers", PROVIDERS, json={"title": ""})
+    add("GET", api + "/provider/offers/<int:offer_id>", X_ONLY, api + "/provider/offers/{draft_x}",
+        secrets=("draft_x",))  # fmt: skip
+    add("PATCH", api + "/provider/offers/<int:offer_id>", X_ONLY,
+        api + "/provider/offers/{draft_x}", json={"capacity": 4}, secrets=("draft_x",))  # fmt: skip
+    add("PUT", api + "/provider/offers/<int:offer_id>/capacity", X_ONLY,
+        api + "/provider/offers/{offer_x}/capacity", json={"capacity": 5},
+        secrets=("offer_x",))  # fmt: skip
+    return r
+
+
+MATRIX = rows()
+
+
+def _route_keys(app: Flask) -> set[tuple[str, str]]:
+    return {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods or ()
+        if method not in {"HEAD", "OPTIONS"}
+    }
+
+
+def test_every_route_and_operation_is_in_the_matrix(app: Flask) -> None:
+    routes = _route_keys(app)
+    listed = [(row.method, row.rule) for row in MATRIX]
+    assert len(listed) == len(set(listed)), "a route is listed twice"
+    missing = sorted(routes - set(listed))
+    stale = sorted(set(listed) - routes)
+    assert not missing, f"routes with no row in the access matrix: {missing}"
+    assert not stale, f"matrix rows for routes that do not exist: {stale}"
+
+
+def test_every_row_names_every_actor() -> None:
+    for row in MATRIX:
+        assert set(row.expect) == set(ACTORS), (row.method, row.rule)
+
+
+@dataclass
+class Credentials:
+    cookies: dict[str, str]
+    csrf: str
+
+
+def _credentials(client: FlaskClient) -> dict[str, str]:
+    names = ("tapestry_session", "tapestry_state")
+    return {n: c.value for n in names if (c := client.get_cookie(n)) is not None}
+
+
+def _sign_in_all(app: Flask, world: World, login: Callable[..., Any]) -> dict[str, Credentials]:
+    creds: dict[str, Credentials] = {}
+    anonymous = app.test_client()
+    creds["anonymous"] = Credentials({}, "")
+    page = anonymous.get("/sign-in")
+    creds["anonymous"] = Credentials(_credentials(anonymous), csrf_token(page))
+    for actor, user in world.users.items():
+        client = app.test_client()
+        response = login(client, user)
+        assert response.status_code == 302, (actor, response.status_code)
+        home = client.get(response.headers["Location"])
+        assert home.status_code == 200, actor
+        token = csrf_token(home)
+        if actor == "advocate":
+            started = client.post(
+                f"/advocate/act/{world.ids['person_a']}", data={"csrf_token": token}
+            )
+            assert started.status_code == 302
+        creds[actor] = Credentials(_credentials(client), token)
+    return creds
+
+
+def _classify(response: TestResponse, is_api: bool, method: str) -> str:
+    status = response.status_code
+    if status == 401 and is_api:
+        return LOGIN
+    if status == 302 and "/sign-in" in response.headers.get("Location", ""):
+        return LOGIN
+    if status == 302 and method == "GET":
+        return MOVED
+    if status == 403:
+        return NO
+    if status == 404:
+        return HIDE
+    if status >= 500:
+        return f"error {status}"
+    if method == "GET":
+        return OK if status == 200 else f"unexpected {status}"
+    if status in (200, 201, 204, 302, 303, 400, 409, 422):
+        return OK
+    if status == 401 and not is_api:
+        return OK  # the sign-in form's answer to a wrong password
+    return f"unexpected {status}"
+
+
+def _send(app: Flask, creds: Credentials, row: Row, path: str) -> TestResponse:
+    client = app.test_client()
+    for name, value in creds.cookies.items():
+        client.set_cookie(name, value)
+    is_api = path.startswith("/api/")
+    if is_api:
+        return client.open(path, method=row.method, json=row.json, headers=API_HEADERS)
+    if row.method == "GET":
+        return client.get(path)
+    form = {k: v.format(**_IDS) if isinstance(v, str) else v for k, v in row.form.items()}
+    return client.open(path, method=row.method, data={"csrf_token": creds.csrf, **form})
+
+
+_IDS: dict[str, int] = {}
+
+
+@pytest.mark.slow
+def test_access_matrix(
+    app: Flask, world: World, login: Callable[..., Any], db_connection: Connection
+) -> None:
+    creds = _sign_in_all(app, world, login)
+    _IDS.clear()
+    _IDS.update(world.ids)
+    failures: list[str] = []
+    for row in MATRIX:
+        path = row.path.format(**world.ids)
+        for actor in ACTORS:
+            savepoint = db_connection.begin_nested()
+            try:
+                response = _send(app, creds[actor], row, path)
+                body = response.get_data().decode("utf-8", "replace")
+                response.close()
+            finally:
+                savepoint.rollback()
+            got = _classify(response, path.startswith("/api/"), row.method)
+            want = row.expect[actor]
+            cell = f"{row.method} {path} as {actor}"
+            if got != want:
+                failures.append(f"{cell}: expected {want}, got {got} ({response.status_code})")
+            elif got == HIDE:
+                for key in row.secrets:
+                    if world.secrets[key] in body:
+                        failures.append(f"{cell}: the 404 shows {key}")
+    assert not failures, "\n".join(failures)
