@@ -167,8 +167,10 @@ def _load_account(req: Any) -> Account | None:
     if row is None:
         g.clear_auth_cookie = True
         return None
-    if session.dirty:
-        session.commit()  # last_seen_at moved on
+    # Commit (last_seen_at may have moved on) so the request's first transaction ends here:
+    # on SQLite every transaction holds the write lock, and views doing slow work (password
+    # hashing) must not hold it. Loaded objects stay usable (expire_on_commit=False).
+    session.commit()
     if needs_second_factor(row.user) and row.second_factor_at is None:
         g.pending_session = row  # only the one-time code pages may use this session
         return None

@@ -537,3 +537,54 @@ def test_the_guards_record_which_roles_may_use_each_endpoint(app: Flask):
     assert endpoint_roles(app, "me.Me") == set(Role)
     assert endpoint_roles(app, "public.start") is None
     assert endpoint_roles(app, "account.sign_in") is None
+
+
+def test_concurrent_guesses_from_two_workers_never_pass_the_limit(
+    fresh_database_url: str, tmp_path
+):
+    """24 wrong guesses at once through two apps with their own connections: every one is
+    counted, and exactly the first five reach the password check."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from web import create_app
+    from web.db import database, session_scope
+    from web.services.accounts import create_user
+
+    def worker_app():  # type: ignore[no-untyped-def]
+        return create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "test secret key, not for production",
+                "INSTANCE_PATH": str(tmp_path / "instance"),
+                "DATABASE_URL": fresh_database_url,
+                "AUTO_UPGRADE_DB": False,
+            }
+        )
+
+    apps = [worker_app(), worker_app()]
+    try:
+        with session_scope(apps[0]) as session:
+            create_user(
+                session,
+                email="target@example.org",
+                display_name="Target",
+                role=Role.person,
+                password=DEFAULT_PASSWORD,
+            )
+            session.commit()
+
+        def guess(number: int) -> int:
+            client = apps[number % 2].test_client()
+            client.environ_base["REMOTE_ADDR"] = f"192.0.2.{number}"
+            return _post_sign_in(client, "target@example.org", f"guess {number}").status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(guess, range(24)))
+        assert sorted(statuses) == [401] * 5 + [429] * 19
+
+        with session_scope(apps[1]) as session:
+            counter = session.get(LoginThrottle, "account:target@example.org")
+            assert counter is not None and counter.attempts == 24
+    finally:
+        for app in apps:
+            database(app).engine.dispose()

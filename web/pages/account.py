@@ -106,19 +106,23 @@ def sign_in() -> Any:
     status = 200
     if form.validate_on_submit():
         db = get_session()
-        outcome = accounts.authenticate(
+        email = form.email.data or ""
+        attempt = accounts.begin_sign_in(
+            db, email, address=client_address(), now=utcnow(), policy=throttle_policy()
+        )
+        db.commit()  # the attempt counts even if the check fails; no lock held while hashing
+        outcome = accounts.finish_sign_in(
             db,
-            form.email.data or "",
+            attempt,
             form.password.data or "",
+            email=email,
             address=client_address(),
             now=utcnow(),
-            policy=throttle_policy(),
         )
         if outcome.status is accounts.SignInStatus.ok and outcome.user is not None:
             return _begin(outcome.user, next_url)
-        known = accounts.find_user_by_email(db, form.email.data or "")
-        _audit("account.sign_in_refused", known, reason=outcome.status.value)
-        db.commit()  # the attempt counts even when it fails
+        _audit("account.sign_in_refused", outcome.user, reason=outcome.status.value)
+        db.commit()
         if outcome.status is accounts.SignInStatus.throttled:
             form.email.errors = [_throttled_message()]
             status = 429

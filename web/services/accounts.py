@@ -185,29 +185,55 @@ def can_sign_in(user: User) -> bool:
     return bool(user.is_active) and user.erased_at is None
 
 
-def authenticate(
+@dataclass(frozen=True)
+class SignInAttempt:
+    """A counted attempt: whether the limits allow it, and the account the email names."""
+
+    allowed: bool
+    user: User | None
+
+
+def begin_sign_in(
     session: Session,
     email: str,
-    password: str,
     *,
     address: str | None,
     now: datetime,
     policy: ThrottlePolicy,
-) -> SignInOutcome:
-    """Check an email and password, counting the attempt against the throttle first.
+) -> SignInAttempt:
+    """Count an attempt against the limits and find the account (step 1 of 2).
 
-    On success the password hash is upgraded when argon2's parameters have changed, and the
-    user's ``last_login_at`` is set. Failures are recorded on the user when the email is known.
+    The caller commits before step 2 (:func:`finish_sign_in`), so the attempt counts even if
+    the request dies, and no database lock is held during the deliberately slow hash check.
     """
-    if not count_sign_in_attempt(session, email, address, now, policy):
-        return SignInOutcome(SignInStatus.throttled)
-    user = find_user_by_email(session, email)
+    allowed = count_sign_in_attempt(session, email, address, now, policy)
+    return SignInAttempt(allowed, find_user_by_email(session, email))
+
+
+def finish_sign_in(
+    session: Session,
+    attempt: SignInAttempt,
+    password: str,
+    *,
+    email: str,
+    address: str | None,
+    now: datetime,
+) -> SignInOutcome:
+    """Check the password of a counted attempt and record the result (step 2 of 2).
+
+    The hash is checked (and, when argon2's parameters have changed, remade) before any SQL,
+    so it runs outside a transaction. On success the account's failed tries are cleared and
+    ``last_login_at`` set; a failure is added to the user's ``failed_login_count``.
+    """
+    if not attempt.allowed:
+        return SignInOutcome(SignInStatus.throttled, attempt.user)
+    user = attempt.user
     if user is None:
-        _password_matches(_DUMMY_HASH, password)
+        _password_matches(_DUMMY_HASH, password)  # the same time as a real check
         return SignInOutcome(SignInStatus.wrong)
     if not _password_matches(user.password_hash, password) or not can_sign_in(user):
         user.failed_login_count = (user.failed_login_count or 0) + 1
-        return SignInOutcome(SignInStatus.wrong)
+        return SignInOutcome(SignInStatus.wrong, user)
     if PASSWORD_HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.failed_login_count = 0
