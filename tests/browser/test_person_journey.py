@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from models import (
     Allocation,
     AllocationStatus,
     Budget,
+    Choice,
     Offer,
     PersonProfile,
     Round,
@@ -195,3 +196,36 @@ def test_person_journey(page: Any, live_server: LiveServer, axe: Any) -> None:
     expect(page.get_by_text("You support this idea.")).to_be_visible()
 
     assert page.console_errors == []
+
+
+def test_choosing_works_without_javascript(chromium: Any, live_server: LiveServer) -> None:
+    with session_scope(live_server.app) as s:
+        sam = s.scalars(select(User).where(User.email == SAM)).first()
+        if sam is None:
+            build_demo(s, persons=40)
+        else:  # the journey above ran first on this server: start from no choices
+            s.execute(delete(Choice).where(Choice.person_id == sam.person_profile.id))
+        s.commit()
+    context = chromium.new_context(
+        base_url=live_server.url, locale="en-GB", java_script_enabled=False
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        sign_in(page)
+        page.goto("/person/services?q=choir")
+        page.get_by_role("button", name=re.compile(r"^Add to my choices")).first.click()
+        page.wait_for_url("**/person/choices")
+        page.goto("/person/services?q=nursery")
+        page.get_by_role("button", name=re.compile(r"^Add to my choices")).first.click()
+        page.wait_for_url("**/person/choices")
+        titles = page.locator("li.app-offer h2 a")
+        before = titles.all_inner_texts()
+        assert len(before) == 2
+        page.get_by_role("button", name=re.compile(r"^Move up")).first.click()
+        expect(page.get_by_text("We have changed the order of your choices.")).to_be_visible()
+        assert titles.all_inner_texts() == list(reversed(before))
+        page.get_by_role("button", name=re.compile(r"^Remove")).first.click()
+        expect(page.get_by_text("We have removed it from your choices.")).to_be_visible()
+    finally:
+        context.close()
