@@ -33,12 +33,15 @@ API_PREFIX = "/api/v1"
 # Modules under web.api with a ``blp`` to register, in the order they appear in the docs.
 RESOURCES: list[str] = [
     "me",
+    "me_export",
     "me_profile",
     "me_choices",
     "consents",
     "offers",
     "providers",
     "provider_offers",
+    "rounds",
+    "allocations",
 ]
 
 

@@ -1,0 +1,204 @@
+"""``/api/v1/allocations``: a person's places (accept or decline) and statements of money.
+
+``POST /allocations/{id}/accept`` and ``.../decline`` honour an ``Idempotency-Key`` header:
+sending the same request again with the same key gives the first answer again instead of doing
+it twice (see :mod:`web.services.idempotency`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, abort, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from models.accounts import User
+from models.people import PersonProfile
+from models.rounds import Allocation, Round
+from web.api.allocations.schemas import (
+    AllocationSchema,
+    MyPlacesSchema,
+    PersonStatementSchema,
+    ProviderStatementSchema,
+)
+from web.api.schemas import ErrorSchema
+from web.api.service_errors import abort_for
+from web.auth import Role, current_account, roles_required
+from web.db import get_session
+from web.errors import error_payload
+from web.services import allocations, idempotency, providers
+from web.services.errors import InvalidInput, NotFound, ServiceError
+
+blp = Blueprint(
+    "allocations",
+    __name__,
+    url_prefix="/allocations",
+    description="A person's places, accepting or declining them, and statements of money",
+)
+SECURITY = [{"sessionCookie": []}]
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "Send the same key again to get the first answer instead of a second action",
+}
+
+
+def _me() -> tuple[User, PersonProfile]:
+    user = current_account()
+    assert user is not None
+    if user.person_profile is None:
+        abort(404, description="You have no profile yet. Ask the council.")
+    return user, user.person_profile
+
+
+@blp.route("/mine")
+class Mine(MethodView):
+    decorators = [roles_required(Role.person)]
+
+    @blp.response(200, MyPlacesSchema)
+    @blp.doc(security=SECURITY)
+    def get(self) -> dict[str, Any]:
+        """My places in the latest published round, with the engine's explanation"""
+        actor, person = _me()
+        try:
+            found = allocations.my_places(get_session(), actor, person)
+        except ServiceError as error:
+            abort_for(error)
+        return {
+            "round_id": found.round.id if found.round else None,
+            "round_name": found.round.name if found.round else None,
+            "budget_pence": found.budget.amount_pence if found.budget else None,
+            "committed_pence": found.budget.committed_pence if found.budget else None,
+            "allocations": found.allocations,
+            "explanation": found.explanation,
+        }
+
+
+def _decide(
+    allocation_id: int,
+    decide: Callable[[Any, User, PersonProfile, int], Allocation],
+) -> Response:
+    """Accept or decline, at most once per Idempotency-Key."""
+    actor, person = _me()
+    s = get_session()
+    key = request.headers.get("Idempotency-Key")
+    record = None
+    if key is not None:
+        hash_ = idempotency.request_hash(request.method, request.path, request.get_data())
+        try:
+            idempotency.check_key(key)
+            replay = idempotency.find_replay(s, actor.id, key, request.method, request.path, hash_)
+            if replay is not None:
+                s.rollback()
+                return _json(replay.body, replay.status, replayed=True)
+            record = idempotency.claim(s, actor.id, key, request.method, request.path, hash_)
+        except ServiceError as error:
+            s.rollback()
+            abort_for(error, {"Idempotency-Key": "Idempotency-Key"})
+    try:
+        allocation = decide(s, actor, person, allocation_id)
+    except ServiceError as error:
+        s.rollback()
+        body = json.dumps(
+            error_payload(
+                error.status,
+                error.message,
+                {k: [v] for k, v in error.errors.items()}
+                if isinstance(error, InvalidInput)
+                else {},
+            )
+        )
+        if key is not None:
+            # Remember the refusal too, so a replay gets the same answer.
+            record = idempotency.claim(s, actor.id, key, request.method, request.path, hash_)
+            idempotency.remember(record, error.status, body)
+            s.commit()
+        return _json(body, error.status)
+    body = json.dumps(AllocationSchema().dump(allocation))
+    if record is not None:
+        idempotency.remember(record, 200, body)
+    s.commit()
+    return _json(body, 200)
+
+
+def _json(body: str, status: int, *, replayed: bool = False) -> Response:
+    response = Response(body, status=status, mimetype="application/json")
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@blp.route("/<int:allocation_id>/accept")
+class Accept(MethodView):
+    decorators = [roles_required(Role.person)]
+
+    @blp.response(200, AllocationSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="Already decided, or no money left")
+    @blp.doc(security=SECURITY, parameters=[IDEMPOTENCY_HEADER])
+    def post(self, allocation_id: int) -> Response:
+        """Accept an offered place: its price moves from my budget to the provider"""
+        return _decide(allocation_id, allocations.accept_place)
+
+
+@blp.route("/<int:allocation_id>/decline")
+class Decline(MethodView):
+    decorators = [roles_required(Role.person)]
+
+    @blp.response(200, AllocationSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="Already decided")
+    @blp.doc(security=SECURITY, parameters=[IDEMPOTENCY_HEADER])
+    def post(self, allocation_id: int) -> Response:
+        """Turn down an offered place; it goes to the next person at once"""
+        return _decide(allocation_id, allocations.decline_place)
+
+
+@blp.route("/statements/mine/<int:round_id>")
+class MyStatement(MethodView):
+    decorators = [roles_required(Role.person)]
+
+    @blp.response(200, PersonStatementSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such round")
+    @blp.doc(security=SECURITY)
+    def get(self, round_id: int) -> dict[str, Any]:
+        """Money committed from my budget in a round, and what is left"""
+        actor, person = _me()
+        s = get_session()
+        round_ = s.get(Round, round_id)
+        if round_ is None or round_.council_id != actor.council_id:
+            abort_for(NotFound("There is no such round."))
+        statement = allocations.person_statement(s, actor, person, round_)
+        budget = statement.budget
+        return {
+            "round_id": round_.id,
+            "budget_pence": budget.amount_pence if budget else None,
+            "spent_pence": statement.spent_pence,
+            "left_pence": budget.remaining_pence if budget else None,
+            "lines": statement.lines,
+        }
+
+
+@blp.route("/statements/provider")
+class ProviderStatement(MethodView):
+    decorators = [roles_required(Role.provider)]
+
+    @blp.response(200, ProviderStatementSchema)
+    @blp.doc(security=SECURITY)
+    def get(self) -> dict[str, Any]:
+        """Money committed to my organisation, oldest first"""
+        actor = current_account()
+        assert actor is not None
+        try:
+            provider = providers.provider_for(get_session(), actor)
+        except ServiceError as error:
+            abort_for(error)
+        lines = allocations.provider_statement(get_session(), provider.id)
+        return {
+            "provider_id": provider.id,
+            "total_pence": sum(line.amount_pence for line in lines if not line.released),
+            "lines": lines,
+        }

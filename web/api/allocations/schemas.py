@@ -1,0 +1,49 @@
+"""Schemas of a person's places and statements. Money is integer pence."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from web.api.rounds.schemas import StatementLineSchema
+from web.api.schemas import StrictSchema
+
+
+class AllocationSchema(StrictSchema):
+    id = ma.fields.Integer(required=True)
+    round_id = ma.fields.Integer(required=True)
+    offer_id = ma.fields.Integer(required=True)
+    offer_title = ma.fields.Function(lambda a: a.offer.title)
+    provider_name = ma.fields.Function(lambda a: a.offer.provider.name)
+    rank = ma.fields.Integer(allow_none=True, metadata={"description": "1 = first choice"})
+    price_pence = ma.fields.Integer(required=True)
+    status = ma.fields.String(
+        required=True, metadata={"description": "offered, accepted, declined or withdrawn"}
+    )
+    decided_at = ma.fields.DateTime(allow_none=True)
+    explanation = ma.fields.Dict(
+        allow_none=True,
+        metadata={"description": "The engine's explanation: summary and why_not reasons"},
+    )
+
+
+class MyPlacesSchema(StrictSchema):
+    round_id = ma.fields.Integer(allow_none=True)
+    round_name = ma.fields.String(allow_none=True)
+    budget_pence = ma.fields.Integer(allow_none=True)
+    committed_pence = ma.fields.Integer(allow_none=True)
+    allocations = ma.fields.List(ma.fields.Nested(AllocationSchema))
+    explanation = ma.fields.Dict(allow_none=True)
+
+
+class PersonStatementSchema(StrictSchema):
+    round_id = ma.fields.Integer(required=True)
+    budget_pence = ma.fields.Integer(allow_none=True)
+    spent_pence = ma.fields.Integer(required=True)
+    left_pence = ma.fields.Integer(allow_none=True)
+    lines = ma.fields.List(ma.fields.Nested(StatementLineSchema))
+
+
+class ProviderStatementSchema(StrictSchema):
+    provider_id = ma.fields.Integer(required=True)
+    total_pence = ma.fields.Integer(required=True)
+    lines = ma.fields.List(ma.fields.Nested(StatementLineSchema))

@@ -1,0 +1,114 @@
+"""Schemas of the commissioner's rounds, runs and statements. Money is integer pence."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from web.api.schemas import StrictSchema
+
+
+class RoundSchema(StrictSchema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"example": "open"})
+    pot_pence = ma.fields.Integer(allow_none=True)
+    choice_deadline = ma.fields.DateTime(allow_none=True)
+    areas = ma.fields.List(ma.fields.String())
+    max_choices = ma.fields.Integer()
+    max_placements = ma.fields.Integer()
+    mechanism = ma.fields.String(metadata={"example": "welfare"})
+    rules = ma.fields.List(ma.fields.Dict(), metadata={"description": "As policy.rules"})
+    time_limit_s = ma.fields.Float()
+    seed = ma.fields.Integer()
+    published_run_id = ma.fields.Integer(allow_none=True)
+    places = ma.fields.Method("_places", metadata={"description": "Offer id to places"})
+
+    def _places(self, round_: object) -> dict[str, dict[str, int]]:
+        return {
+            str(ro.offer_id): {"places": ro.places, "places_taken": ro.places_taken}
+            for ro in getattr(round_, "round_offers", [])
+        }
+
+
+class RoundCreateSchema(StrictSchema):
+    name = ma.fields.String(required=True)
+    pot_pence = ma.fields.Integer(load_default=None, allow_none=True)
+    choice_deadline = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+    areas = ma.fields.List(ma.fields.String(), load_default=list)
+    max_choices = ma.fields.Integer(load_default=5)
+    places = ma.fields.Dict(keys=ma.fields.Integer(), values=ma.fields.Integer(), load_default=dict)
+
+
+class PlacesSchema(StrictSchema):
+    places = ma.fields.Dict(keys=ma.fields.Integer(), values=ma.fields.Integer(), required=True)
+
+
+class PolicySchema(StrictSchema):
+    mechanism = ma.fields.String(required=True, validate=ma.validate.OneOf(["welfare", "stable"]))
+    rules = ma.fields.List(ma.fields.Dict(), load_default=list)
+    time_limit_s = ma.fields.Float(load_default=60.0)
+    seed = ma.fields.Integer(load_default=0)
+    max_placements = ma.fields.Integer(load_default=None, allow_none=True)
+
+
+class BudgetSchema(StrictSchema):
+    id = ma.fields.Integer(dump_only=True)
+    person_id = ma.fields.Integer(dump_only=True)
+    amount_pence = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0))
+    committed_pence = ma.fields.Integer(dump_only=True)
+
+
+class RunStartSchema(StrictSchema):
+    label = ma.fields.String(load_default=None, allow_none=True)
+    mechanism = ma.fields.String(
+        load_default=None, allow_none=True, validate=ma.validate.OneOf(["welfare", "stable"])
+    )
+    without_rules = ma.fields.Boolean(load_default=False)
+
+
+class RunSchema(StrictSchema):
+    id = ma.fields.Integer(required=True)
+    round_id = ma.fields.Integer(required=True)
+    label = ma.fields.String(allow_none=True)
+    status = ma.fields.String(required=True, metadata={"example": "running"})
+    progress = ma.fields.Integer(metadata={"description": "0 to 100"})
+    message = ma.fields.String(allow_none=True)
+    mechanism = ma.fields.String()
+    parameters = ma.fields.Dict()
+    seed = ma.fields.Integer()
+    input_hash = ma.fields.String(allow_none=True, metadata={"description": "SHA-256"})
+    ortools_version = ma.fields.String(allow_none=True)
+    status_of_result = ma.fields.String(allow_none=True)
+    objective = ma.fields.Integer(allow_none=True)
+    bound = ma.fields.Integer(allow_none=True)
+    solve_seconds = ma.fields.Float(allow_none=True)
+    created_at = ma.fields.DateTime()
+    started_at = ma.fields.DateTime(allow_none=True)
+    finished_at = ma.fields.DateTime(allow_none=True)
+    error = ma.fields.String(allow_none=True)
+
+
+class StatementLineSchema(StrictSchema):
+    when = ma.fields.DateTime(required=True)
+    person_id = ma.fields.Integer()
+    person_name = ma.fields.String()
+    offer_id = ma.fields.Integer()
+    offer_title = ma.fields.String()
+    provider_id = ma.fields.Integer()
+    provider_name = ma.fields.String()
+    amount_pence = ma.fields.Integer()
+    released = ma.fields.Boolean()
+
+
+class TotalsSchema(StrictSchema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    places = ma.fields.Integer()
+    amount_pence = ma.fields.Integer()
+
+
+class RoundStatementSchema(StrictSchema):
+    total_pence = ma.fields.Integer(required=True)
+    by_person = ma.fields.List(ma.fields.Nested(TotalsSchema))
+    by_provider = ma.fields.List(ma.fields.Nested(TotalsSchema))
+    lines = ma.fields.List(ma.fields.Nested(StatementLineSchema))
