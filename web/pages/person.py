@@ -11,7 +11,7 @@ the ``load`` function it is given, and templates link with relative endpoints
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -110,21 +110,13 @@ def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     return html, status
 
 
-def _fail(error: ServiceError) -> None:
+def _fail(error: ServiceError) -> NoReturn:
     """Turn a refusal into the matching HTTP answer (not for InvalidInput or Conflict)."""
     if isinstance(error, NotFound):
         abort(404)
     if isinstance(error, NotAllowed):
         abort(403)
     raise error
-
-
-def _back(default_endpoint: str, **values: Any) -> str:
-    """Where a button-only form goes back to: its ``back`` field if it is a local path."""
-    target = request.form.get("back", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for(default_endpoint, **values)
 
 
 # --- home ------------------------------------------------------------------------------------
@@ -522,7 +514,6 @@ def support_idea(proposal_id: int) -> Response:
             message = "You support this idea."
     except ServiceError as error:
         _fail(error)
-        raise
     s.commit()
     flash(message, "success")
     return redirect(url_for(".ideas") + f"#idea-{proposal_id}")
