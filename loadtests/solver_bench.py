@@ -833,7 +833,12 @@ def main(argv: list[str] | None = None) -> int:
         help="override the instance's time_limit_s for Tapestry",
     )
     parser.add_argument("--all", action="store_true", help="also run peers known to be very slow")
-    parser.add_argument("--no-peers", action="store_true", help="only Tapestry")
+    parser.add_argument(
+        "--only",
+        choices=("tapestry", "peers"),
+        default=None,
+        help="run only Tapestry, or only the peers (merge the runs with --table)",
+    )
     parser.add_argument(
         "--data",
         default=str(Path(tempfile.gettempdir()) / "tapestry-bench"),
@@ -849,10 +854,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.table:
-        merged: dict[str, Any] = {"cases": []}
+        # Cases of the same size and variant from several runs become one case.
+        cases: dict[tuple[str, str], dict[str, Any]] = {}
         for name in args.table:
-            merged["cases"].extend(json.loads(Path(name).read_text())["cases"])
-        print(markdown(merged), end="")
+            for case in json.loads(Path(name).read_text())["cases"]:
+                into = cases.setdefault(
+                    (case["size"], case["variant"]),
+                    {"size": case["size"], "variant": case["variant"], "peers": {}},
+                )
+                if case.get("tapestry"):
+                    into["tapestry"] = case["tapestry"]
+                into["peers"].update(case.get("peers") or {})
+        print(markdown({"cases": list(cases.values())}), end="")
         return 0
 
     sizes = [s for s in args.sizes.split(",") if s]
@@ -876,14 +889,15 @@ def main(argv: list[str] | None = None) -> int:
             case: dict[str, Any] = {"size": size, "variant": variant, "peers": {}}
             solver_limit = args.solver_time_limit
             runs = []
-            for _ in range(args.repeat):
+            for _ in range(args.repeat if args.only != "peers" else 0):
                 run = run_case("tapestry", path, solver_limit, kill_after=3600.0)
                 runs.append(run)
                 print(
                     f"  tapestry {run.wall_s:.2f} s {(run.report or {}).get('status')}", flush=True
                 )
-            case["tapestry"] = summarise(runs)
-            if not args.no_peers:
+            if runs:
+                case["tapestry"] = summarise(runs)
+            if args.only != "tapestry":
                 for peer in peers_for(variant):
                     if size == "l" and peer in SLOW_AT_L and not args.all:
                         case["peers"][peer] = {"skipped": SLOW_AT_L[peer]}
