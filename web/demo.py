@@ -61,16 +61,24 @@ def print_logins(
         f"Westmere Council demo: {c['persons']} people, {c['providers']} providers, "
         f"{c['offers']} offers, an open round (database {database_url})."
     )
-    echo(f"Open {url} and sign in. Every account's password is: {logins.password}")
+    echo(f"Open {url} and sign in as one of these (every password is {logins.password}):")
+    width = max(len(email) for email in logins.accounts.values())
     for role in Role:
-        echo(f"  {role.value:<13} {logins.accounts[role]}")
-    for role, secret in logins.totp_secrets.items():
-        code = pyotp.TOTP(secret).now()
+        line = f"  {role.value:<13} {logins.accounts[role]:<{width}}"
+        if role in logins.totp_secrets:
+            line += f"  one-time code secret {logins.totp_secrets[role]}"
+        echo(line.rstrip())
+    if logins.totp_secrets:
         echo(
-            f"  {role.value} one-time code: add secret {secret} to an authenticator app, "
-            f"or use `python -c \"import pyotp; print(pyotp.TOTP('{secret}').now())\"` "
-            f"(now: {code})"
+            "Commissioners and admins also type a 6-digit code: add their secret to an "
+            "authenticator app, or run"
         )
+        echo("""  python -c "import pyotp; print(pyotp.TOTP('SECRET').now())\"""")
+        now = ", ".join(
+            f"{role.value} {pyotp.TOTP(secret).now()}"
+            for role, secret in logins.totp_secrets.items()
+        )
+        echo(f"Codes now: {now} (each works once, for about 30 seconds).")
 
 
 def serve_demo(database_url: str, *, host: str, port: int) -> None:
