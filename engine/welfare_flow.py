@@ -11,9 +11,9 @@ attribute, is a transportation problem, whose linear relaxation has integral opt
 * ``offer -> sink`` arcs of capacity ``capacity``; ``unplaced[g] -> sink`` arcs of capacity
   ``members[g] - floor[g]``, so that at least ``floor[g]`` members of ``g`` are placed.
 
-The same construction with cost ``price`` and one unit per person answers "can these floors
-hold under the pot?" (the cheapest way to meet them must fit the pot), which the diagnosis and
-the first stage of ``maximize_min_coverage`` use.
+Whether floors can hold at all (the diagnosis and the first stage of
+``maximize_min_coverage``) is a maximum flow through one node per group, of capacity the
+group's floor; under a pot, the cheapest such flow (cost = prices) must fit the pot.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.graph.python import min_cost_flow
+from ortools.graph.python import max_flow, min_cost_flow
 
 from engine.arrays import IntArray
 from engine.welfare_model import WelfareModel
@@ -52,6 +52,8 @@ def _solve(
         return None
     if status != flow.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed with status {status}")
+    if n_pair_arcs == 0:
+        return FlowSolution(chosen=np.zeros(0, dtype=np.int64), cost=flow.optimal_cost())
     flows = flow.flows(np.arange(n_pair_arcs, dtype=np.int64))
     return FlowSolution(chosen=np.flatnonzero(flows > 0).astype(np.int64), cost=flow.optimal_cost())
 
@@ -121,102 +123,98 @@ def welfare_network(
     return FlowSolution(chosen=use[solution.chosen], cost=solution.cost)
 
 
-def cheapest_cover(
-    model: WelfareModel,
-    attribute: str | None,
-    need: IntArray | None,
-    *,
-    members_of: int | None = None,
-    count: int | None = None,
-) -> FlowSolution | None:
-    """The cheapest way (in pence) to place people, one place each, so that each group ``g`` of
-    ``attribute`` has at least ``need[g]`` placed members; ``None`` if capacities and
-    affordability make it impossible. With ``members_of`` and ``count``: the cheapest way to
-    place exactly ``count`` members of that group (others are left out)."""
+def _quota_network(
+    model: WelfareModel, attribute: str, quota: IntArray
+) -> tuple[int, int, int, IntArray, IntArray, IntArray, IntArray, IntArray]:
+    """source -> group g (capacity ``quota[g]``) -> each member (1) -> offers (1 per pair) ->
+    sink (``capacity``). Only members of groups with a quota take part; one place each is
+    enough, since extra places never raise a coverage. Returns node count, source, sink, the
+    arc arrays (tails, heads, capacities, costs = prices; pair arcs first) and the pairs used."""
     arrays = model.arrays
     n_persons, n_offers = arrays.n_persons, arrays.n_offers
-    source = n_persons + n_offers
+    member = model.groups(attribute).member_group
+    n_groups = len(quota)
+    # Members of no group (-1) read the appended 0.
+    counted = np.append(quota, 0)[member] > 0
+    use = np.flatnonzero(counted[model.person])
+    persons = np.flatnonzero(counted)
+    group_node = n_persons + n_offers
+    source = group_node + n_groups
     sink = source + 1
-    if members_of is not None:
-        assert attribute is not None and count is not None
-        member = model.groups(attribute).member_group
-        use = np.flatnonzero(member[model.person] == members_of)
-        persons = np.flatnonzero(member == members_of)
-        tails = np.concatenate(
-            [model.person[use], n_persons + np.arange(n_offers), np.full(persons.size, source)]
-        )
-        heads = np.concatenate([n_persons + model.offer[use], np.full(n_offers, sink), persons])
-        caps = np.concatenate(
-            [
-                np.ones(use.size, dtype=np.int64),
-                arrays.capacity,
-                np.ones(persons.size, dtype=np.int64),
-            ]
-        )
-        costs = np.concatenate(
-            [model.price[use], np.zeros(n_offers + persons.size, dtype=np.int64)]
-        )
-        supplies = np.zeros(sink + 1, dtype=np.int64)
-        supplies[source] = count
-        supplies[sink] = -count
-        solution = _solve(sink + 1, tails, heads, caps, costs, supplies, use.size)
-        if solution is None:
-            return None
-        return FlowSolution(chosen=use[solution.chosen], cost=solution.cost)
-    # Floors: every person supplies one unit, to an offer or to their group's unplaced node.
-    use = np.arange(model.n_pairs, dtype=np.int64)
-    if attribute is None or need is None:
-        n_groups = 0
-        group_of = np.zeros(n_persons, dtype=np.int64)
-        free_cap = np.zeros(0, dtype=np.int64)
-    else:
-        groups = model.groups(attribute)
-        n_groups = len(groups.labels)
-        group_of = np.where(groups.member_group >= 0, groups.member_group, n_groups)
-        free_cap = groups.sizes - need
-    free_node = source
-    sink = free_node + n_groups + 1
     tails = np.concatenate(
         [
-            model.person,
+            model.person[use],
             n_persons + np.arange(n_offers),
-            np.arange(n_persons),
-            free_node + np.arange(n_groups + 1),
+            group_node + member[persons],
+            np.full(n_groups, source),
         ]
     )
     heads = np.concatenate(
         [
-            n_persons + model.offer,
+            n_persons + model.offer[use],
             np.full(n_offers, sink),
-            free_node + group_of,
-            np.full(n_groups + 1, sink),
+            persons,
+            group_node + np.arange(n_groups),
         ]
     )
     caps = np.concatenate(
         [
             np.ones(use.size, dtype=np.int64),
             arrays.capacity,
-            np.ones(n_persons, dtype=np.int64),
-            free_cap,
-            [n_persons],
+            np.ones(persons.size, dtype=np.int64),
+            quota.astype(np.int64),
         ]
     )
     costs = np.concatenate(
-        [model.price, np.zeros(n_offers + n_persons + n_groups + 1, dtype=np.int64)]
+        [model.price[use], np.zeros(n_offers + persons.size + n_groups, dtype=np.int64)]
     )
-    supplies = np.zeros(sink + 1, dtype=np.int64)
-    supplies[:n_persons] = 1
-    supplies[sink] = -n_persons
-    return _solve(sink + 1, tails, heads, caps, costs, supplies, use.size)
+    return sink + 1, source, sink, tails, heads, caps, costs, use
+
+
+def _max_flow(
+    n_nodes: int, source: int, sink: int, tails: IntArray, heads: IntArray, caps: IntArray
+) -> int:
+    flow = max_flow.SimpleMaxFlow()
+    flow.add_arcs_with_capacity(tails, heads, caps)
+    flow.add_arc_with_capacity(source, sink, 0)  # so that both ends exist in any network
+    status = flow.solve(source, sink)
+    if status != flow.OPTIMAL:
+        raise RuntimeError(f"max flow failed with status {status}")
+    return int(flow.optimal_flow())
+
+
+def _cheapest(
+    n_nodes: int,
+    source: int,
+    sink: int,
+    tails: IntArray,
+    heads: IntArray,
+    caps: IntArray,
+    costs: IntArray,
+    amount: int,
+) -> int | None:
+    """The least cost (pence) of sending ``amount`` units, or None if it cannot be sent."""
+    supplies = np.zeros(n_nodes, dtype=np.int64)
+    supplies[source] = amount
+    supplies[sink] = -amount
+    solution = _solve(n_nodes, tails, heads, caps, costs, supplies, 0)
+    return None if solution is None else solution.cost
 
 
 def floors_can_hold(model: WelfareModel, attribute: str, need: IntArray) -> bool:
     """Whether floors ``need`` (placed members per group of ``attribute``) can hold together
-    under the base constraints: budgets, capacities, placements and the pot."""
-    solution = cheapest_cover(model, attribute, need)
-    if solution is None:
-        return False
-    return model.pot is None or solution.cost <= model.pot
+    under the base constraints: budgets, capacities, placements and the pot.
+
+    Each person is in one group at most, so the floors hold exactly when a flow sends
+    ``need[g]`` units through each group (a maximum flow); with a pot, the cheapest such flow
+    must also fit the pot."""
+    network = _quota_network(model, attribute, need)
+    n_nodes, source, sink, tails, heads, caps, costs, _ = network
+    total = int(need.sum())
+    if model.pot is None:
+        return _max_flow(n_nodes, source, sink, tails, heads, caps) >= total
+    cost = _cheapest(n_nodes, source, sink, tails, heads, caps, costs, total)
+    return cost is not None and cost <= model.pot
 
 
 def best_group_count(model: WelfareModel, attribute: str, group: int) -> int:
@@ -226,22 +224,18 @@ def best_group_count(model: WelfareModel, attribute: str, group: int) -> int:
     members is convex in ``k`` (successive shortest paths add paths of non-decreasing cost), so
     a binary search on ``k`` finds the largest ``k`` whose cheapest cost fits the pot.
     """
-    size = int(model.groups(attribute).sizes[group])
-    lo, hi = 0, size
-    # First the largest count that capacities allow at all (the cost does not matter).
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if cheapest_cover(model, attribute, None, members_of=group, count=mid) is not None:
-            lo = mid
-        else:
-            hi = mid - 1
+    groups = model.groups(attribute)
+    quota = np.zeros(len(groups.labels), dtype=np.int64)
+    quota[group] = groups.sizes[group]
+    n_nodes, source, sink, tails, heads, caps, costs, _ = _quota_network(model, attribute, quota)
+    most = _max_flow(n_nodes, source, sink, tails, heads, caps)
     if model.pot is None:
-        return lo
-    hi, lo = lo, 0
+        return most
+    lo, hi = 0, most
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        solution = cheapest_cover(model, attribute, None, members_of=group, count=mid)
-        if solution is not None and solution.cost <= model.pot:
+        cost = _cheapest(n_nodes, source, sink, tails, heads, caps, costs, mid)
+        if cost is not None and cost <= model.pot:
             lo = mid
         else:
             hi = mid - 1
