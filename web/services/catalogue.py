@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models.accounts import User
@@ -69,7 +69,7 @@ class OfferDetail:
     comments: list[Feedback]
 
 
-def _published(council_id: int | None):  # type: ignore[no-untyped-def]
+def _published(council_id: int | None) -> Select[Offer]:
     return (
         select(Offer)
         .join(Provider, Provider.id == Offer.provider_id)
@@ -92,7 +92,7 @@ def _score(
     round_offers = _round_offers(session, round_)
     facts = person_facts(session, person, round_)
     return [
-        ScoredOffer(by_id[m.offer.id], m, round_offers.get(int(m.offer.id)))
+        ScoredOffer(by_id[int(m.offer.id)], m, round_offers.get(int(m.offer.id)))
         for m in match_offers(facts, [offer_facts(o) for o in offers])
     ]
 
