@@ -30,7 +30,7 @@ import numpy as np
 from engine.arrays import InstanceArrays, IntArray
 from engine.instance import Instance, Result
 from engine.result import build_result
-from engine.welfare_flow import best_group_count, floors_can_hold, welfare_network
+from engine.welfare_flow import floors_can_hold, welfare_network
 from engine.welfare_mip import solve_mip
 from engine.welfare_model import WelfareModel, WelfareOutcome, build_model, check_allocation
 
@@ -107,9 +107,21 @@ def maximise_welfare(model: WelfareModel, deadline: float, seed: int = 0) -> Wel
 
 
 def coverage_candidates(sizes: IntArray) -> list[Fraction]:
-    """Every possible coverage value ``k / size`` of the groups, sorted."""
-    values = {Fraction(k, int(n)) for n in sizes.tolist() if n > 0 for k in range(int(n) + 1)}
-    return sorted(values)
+    """Every possible coverage value ``k / size`` of the groups, sorted, without repeats.
+
+    Sorted through doubles: two different fractions with denominators below 2^31 differ by
+    more than 2^-62, far above the rounding of a double near 1, and equal fractions round to
+    the same double, so the order and the repeats come out exact."""
+    ks, ns = [], []
+    for n in sizes.tolist():
+        if n > 0:
+            ks.append(np.arange(n + 1, dtype=np.int64))
+            ns.append(np.full(n + 1, n, dtype=np.int64))
+    if not ks:
+        return [Fraction(0)]
+    k, n = np.concatenate(ks), np.concatenate(ns)
+    _, first = np.unique(k / n, return_index=True)
+    return [Fraction(int(k[i]), int(n[i])) for i in first.tolist()]
 
 
 def floors_for(sizes: IntArray, share: Fraction) -> IntArray:
@@ -151,12 +163,7 @@ def best_min_coverage(
         return current, False
     if not first:
         return None
-    # No group can do better than on its own under the base constraints.
-    best_alone = min(
-        Fraction(best_group_count(model, attribute, g), int(n))
-        for g, n in enumerate(sizes.tolist())
-    )
-    candidates = [c for c in coverage_candidates(sizes) if c <= best_alone]
+    candidates = coverage_candidates(sizes)
     lo, hi = 0, len(candidates) - 1  # candidates[lo] holds; the answer is <= candidates[hi]
     proven = True
     while lo < hi:
