@@ -8,6 +8,7 @@ standard error and no traceback.
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
 from pathlib import Path
@@ -76,7 +77,14 @@ def run_solve(
 
     try:
         instance = read_instance(data)
-        result = solve(instance, mechanism=mechanism, time_limit_s=time_limit_s)
+        del data
+        # The instance's million small objects live until the process ends: keep the cyclic
+        # garbage collector from walking them again and again while the solver allocates.
+        gc.freeze()
+        try:
+            result = solve(instance, mechanism=mechanism, time_limit_s=time_limit_s)
+        finally:
+            gc.unfreeze()
     except InvalidInstance as error:
         return _report(error.problems, stderr)
 
