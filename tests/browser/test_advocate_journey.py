@@ -86,8 +86,11 @@ def test_advocate_asks_acts_and_is_stopped(page, person_page, make_live_user, ax
 
     # Sam sees who changed what, then stops the advocate helping.
     person_page.goto("/person/changes-made-for-you")
-    row = person_page.get_by_role("row").filter(has_text="Priya Shah")
-    assert "Changed your about me" in row.inner_text()
+    changes = person_page.get_by_role("table", name="Changes made for you")
+    row = changes.get_by_role("row").filter(has_text="Priya Shah")
+    assert "Changed your About me" in row.inner_text()
+    reads = person_page.get_by_role("table", name="When someone looked at your needs")
+    expect(reads).to_contain_text("Looked at your needs")
     axe(person_page)
     person_page.goto("/person/who-can-help-me")
     person_page.get_by_role("button", name="Stop Priya Shah helping me").click()

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import AuditEvent, ConsentStatus, Role, verify_chain
+from models import AuditEvent, ConsentStatus, Role, append_event, verify_chain
 from tests import factories
 from web.services import consents
 from web.services.acting import authorise
@@ -191,3 +191,18 @@ def test_person_page_lists_requests_granted_and_past(db_session, people) -> None
     assert view.past == []
     assert view.reference == consents.person_reference(person)
     assert consents.count_waiting_requests(db_session, person) == 1
+
+
+def test_reads_of_the_persons_needs_are_listed_apart_from_changes(db_session, people) -> None:
+    _, person, advocate = people
+    append_event(
+        db_session,
+        "special_category.read",
+        actor_user_id=advocate.id,
+        on_behalf_of_user_id=person.user_id,
+        object_type="person_profile",
+        object_id=person.id,
+    )
+    assert consents.changes_made_for(db_session, person.user, person) == []
+    [read] = consents.reads_for(db_session, person.user, person)
+    assert (read.who, read.what) == ("Priya Sharma", "looked at your needs")

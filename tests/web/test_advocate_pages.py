@@ -98,7 +98,7 @@ def test_whole_advocate_journey(app: Flask, db_session: Session, login, cast) ->
 
     # Sam sees the change, and who made it.
     html = sam.get("/person/changes-made-for-you").get_data(as_text=True)
-    assert "Priya Sharma" in html and "Changed your about me" in html
+    assert "Priya Sharma" in html and "Changed your About me" in html
 
     # Sam stops it; the advocate's very next request is refused.
     page = sam.get("/person/who-can-help-me")

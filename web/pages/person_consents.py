@@ -74,5 +74,9 @@ def answer(consent_id: int) -> Response:
 @bp.get("/changes-made-for-you")
 def changes() -> str:
     user, person = _me()
-    made = consents.changes_made_for(get_session(), user, person)
-    return render_template("person/changes_made_for_you.html", changes=made)
+    db = get_session()
+    return render_template(
+        "person/changes_made_for_you.html",
+        changes=consents.changes_made_for(db, user, person),
+        reads=consents.reads_for(db, user, person),
+    )

@@ -64,6 +64,7 @@ ACTION_WORDS: dict[str, str] = {
     "proposal.support_withdrawn": "stopped supporting an idea for you",
     "allocation.accept": "said yes to your place",
     "allocation.decline": "said no to your place",
+    "special_category.read": "looked at your needs",
 }
 
 
@@ -380,15 +381,33 @@ class ChangeForPerson:
     action: str
 
 
+# Events that record someone reading the person's data rather than changing anything.
+READ_ACTIONS = frozenset({"special_category.read"})
+
+
 def changes_made_for(
     session: Session, actor: User, person: PersonProfile, *, limit: int = 50
 ) -> list[ChangeForPerson]:
     """Changes made for the person by someone acting for them, newest first."""
+    return _events_for(session, actor, person, reads=False, limit=limit)
+
+
+def reads_for(
+    session: Session, actor: User, person: PersonProfile, *, limit: int = 50
+) -> list[ChangeForPerson]:
+    """Times someone acting for the person looked at their needs, newest first."""
+    return _events_for(session, actor, person, reads=True, limit=limit)
+
+
+def _events_for(
+    session: Session, actor: User, person: PersonProfile, *, reads: bool, limit: int
+) -> list[ChangeForPerson]:
     _require_person(actor, person)
+    kind = AuditEvent.action.in_(READ_ACTIONS)
     events = list(
         session.scalars(
             select(AuditEvent)
-            .where(AuditEvent.on_behalf_of_user_id == person.user_id)
+            .where(AuditEvent.on_behalf_of_user_id == person.user_id, kind if reads else ~kind)
             .order_by(AuditEvent.id.desc())
             .limit(limit)
         )
