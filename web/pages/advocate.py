@@ -9,6 +9,8 @@ and a way to stop. The consent is read afresh on every request, and the services
 scope of each action (``web.services.acting.authorise``): view to see, draft to change About
 me and the choices, submit to say yes or no to a place. When the person revokes the consent,
 the advocate's next request is refused (403) and the acting state is cleared.
+During an acting request ``g.acting_consent`` holds the live consent (``web.audit`` reads it to
+record which person's needs were shown).
 """
 
 from __future__ import annotations
