@@ -150,7 +150,7 @@ def about_me() -> Any:
     except ServiceError as error:
         return _fail(error)
     errors: dict[str, str] = {}
-    values = {
+    values: dict[str, Any] = {
         "aspirations_text": person.aspirations_text or "",
         "tags": {t.slug for t in person.outcome_tags},
         "max_travel_km": "" if person.max_travel_km is None else str(person.max_travel_km),
@@ -221,7 +221,7 @@ def offers() -> Any:
     actor, person = _who()
     s = get_session()
     args = request.args
-    values = {
+    values: dict[str, Any] = {
         "q": args.get("q", ""),
         "category": args.get("category", ""),
         "area": args.get("area", ""),
@@ -421,7 +421,7 @@ def rate_place(allocation_id: int) -> Any:
     except ServiceError as error:
         return _fail(error)
     errors: dict[str, str] = {}
-    values = {
+    values: dict[str, Any] = {
         "rating": "" if existing is None else str(existing.rating),
         "comment": "" if existing is None else existing.comment or "",
     }
