@@ -15,6 +15,7 @@ from models import (
     Choice,
     Commitment,
     Feedback,
+    OfferStatus,
     Proposal,
     ProposalSupport,
     Role,
@@ -341,3 +342,11 @@ def test_my_place_explains_the_engines_why_not_by_title(
 def test_who_can_help_me_shows_the_person_menu(sam: FlaskClient) -> None:
     html = text(sam.get("/person/who-can-help-me"))
     assert 'href="/person/matches"' in html and 'href="/person/choices"' in html
+
+
+def test_a_withdrawn_choice_says_so(sam: FlaskClient, world: World, db_session: Session) -> None:
+    page = f"/person/services/{world.offers['cafe'].id}"
+    post(sam, "/person/choices/add", {"offer_id": world.offers["cafe"].id}, page)
+    world.offers["cafe"].status = OfferStatus.withdrawn
+    db_session.flush()
+    assert "No longer offered" in text(sam.get("/person/choices"))
