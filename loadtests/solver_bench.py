@@ -569,6 +569,9 @@ WORKERS = {
 @dataclass
 class Run:
     wall_s: float
+    #: processor time (user + system) of the whole process: unlike wall time, it hardly grows
+    #: when others share the cores
+    cpu_s: float
     peak_mb: float
     exit: int
     report: dict[str, Any] | None
@@ -615,6 +618,7 @@ def run_case(solver: str, path: Path, time_limit: float | None, kill_after: floa
         report = {"status": "error", "error": " | ".join(tail)}
     return Run(
         wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
         peak_mb=usage.ru_maxrss / 1024,
         exit=process.returncode,
         report=report,
@@ -630,6 +634,7 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "runs": len(runs),
         "wall_s": statistics.median(r.wall_s for r in runs),
+        "cpu_s": statistics.median(r.cpu_s for r in runs),
         "peak_mb": statistics.median(r.peak_mb for r in runs),
         "timed_out": any(r.timed_out for r in runs),
         "load": statistics.median(r.load for r in runs),
@@ -714,9 +719,9 @@ def agreement(ours: dict[str, Any], peer: dict[str, Any]) -> str:
 def markdown(results: dict[str, Any]) -> str:
     lines = [
         "| size | variant | status | objective | gap | cost of rules | read s | solve s "
-        "| total s | peak MB | peer | peer status | peer total s | peer solve s "
-        "| total ÷ peer | solve ÷ peer | agree |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---|",
+        "| total s | cpu s | peak MB | load | peer | peer status | peer total s | peer cpu s "
+        "| total ÷ peer | cpu ÷ peer | agree |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---|",
     ]
     plain_objective = {
         case["size"]: (case.get("tapestry") or {}).get("objective")
@@ -751,10 +756,12 @@ def markdown(results: dict[str, Any]) -> str:
                     fmt_s(ours, "read_s") if ours else "-",
                     fmt_s(ours, "solve_s") if ours else "-",
                     fmt_s(ours) if ours else "-",
+                    fmt_s(ours, "cpu_s") if ours else "-",
                     f"{ours['peak_mb']:.0f}" if ours.get("peak_mb") else "-",
+                    f"{ours['load']:.1f}" if "load" in ours else "-",
                 ]
                 if first
-                else [""] * 10
+                else [""] * 12
             )
             first = False
             if peer is None:
@@ -766,9 +773,9 @@ def markdown(results: dict[str, Any]) -> str:
                     name,
                     str(peer.get("status", "-")),
                     fmt_s(peer),
-                    fmt_s(peer, "solve_s"),
+                    fmt_s(peer, "cpu_s"),
                     ratio(ours, peer),
-                    ratio(ours, peer, "solve_s"),
+                    ratio(ours, peer, "cpu_s"),
                     agreement(ours, peer),
                 ]
             lines.append("| " + " | ".join(head + tail) + " |")
