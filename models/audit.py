@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,11 @@ from models.base import Base, utcnow
 GENESIS_HASH = "0" * 64
 # Key of the PostgreSQL advisory lock that serialises appends (any constant; "TAPAUDIT").
 AUDIT_LOCK_KEY = 0x5441504155444954 & 0x7FFFFFFFFFFFFFFF
+
+#: The id of the request being served (set by the web app for each request). ``append_event``
+#: uses it when given no ``request_id``, so every service's events carry it without passing it
+#: down through every call.
+current_request_id: ContextVar[str | None] = ContextVar("audit_request_id", default=None)
 
 
 class AuditEvent(Base):
@@ -138,7 +144,8 @@ def append_event(
     ``action`` is a dotted verb such as ``"budget.set"`` or ``"profile.equity.read"``. The
     event is flushed (inserted) at once; it becomes permanent when the caller commits, and
     disappears with a rollback, so the trail records exactly what happened.
-    ``details`` must be JSON-serialisable and hold no personal data.
+    ``details`` must be JSON-serialisable and hold no personal data. Without ``request_id``
+    the event takes :data:`current_request_id` (the web request being served, if any).
 
     Appends are serialised until commit (see :func:`_lock_chain`), so append as the last step
     of a unit of work, after its guarded updates: holding the chain while waiting for a row
@@ -162,7 +169,7 @@ def append_event(
         action=action,
         object_type=object_type,
         object_id=None if object_id is None else str(object_id),
-        request_id=request_id,
+        request_id=request_id if request_id is not None else current_request_id.get(),
         details=clean_details,
         prev_hash=prev_hash,
     )

@@ -63,6 +63,7 @@ DEFAULT_RETENTION_DAYS: dict[str, int] = {
     "login_throttles": 1,
     "idempotency_records": 2,
     "jobs": 90,
+    "feedback_comments": 2 * 365,
     "inactive_accounts": 3 * 365,
     "financial_records": 6 * 365,
     "audit_events": 6 * 365,

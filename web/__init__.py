@@ -108,11 +108,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
-    from web import auth, db, errors, security
+    from web import audit, auth, db, errors, security
 
     db.init_app(app)
     security.init_app(app)
     auth.init_app(app)
+    audit.init_app(app)
     errors.init_app(app)
     _register_blueprints(app)
     return app
@@ -169,6 +170,7 @@ def _register_blueprints(app: Flask) -> None:
         commissioner,
         person,
         person_consents,
+        privacy,
         provider,
         public,
     )
@@ -186,4 +188,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     # The person's pages again, for an advocate acting for them (see web.pages.advocate).
     app.register_blueprint(advocate.acting_bp)
+    # Download my data (persons) and erasure (admins).
+    app.register_blueprint(privacy.my_data_bp)
+    app.register_blueprint(privacy.erasure_bp)
     init_api(app)

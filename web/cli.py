@@ -144,3 +144,79 @@ def db_revision_cmd(message: str, slug: str) -> None:
 
     path = make_revision(message, slug)
     click.echo(f"Wrote {path}. Read it through before you commit it.")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Audit trail commands."""
+
+
+@audit_group.command("verify")
+@click.option("--url", default=None, help="Database URL (default: as the web app's).")
+def audit_verify_cmd(url: str | None) -> None:
+    """Check the audit trail's hash chain: exit 0 when intact, 1 with one line per problem."""
+    from models.audit import chain_head, verify_chain
+    from models.db import database_url_from_env, make_engine, make_session_factory
+
+    engine = make_engine(url or database_url_from_env("instance"), sqlite_begin="DEFERRED")
+    try:
+        with make_session_factory(engine)() as session:
+            problems = verify_chain(session)
+            count, head = chain_head(session)
+    finally:
+        engine.dispose()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"The audit trail is intact: {count} events, newest hash {head}.")
+
+
+@main.group("privacy")
+def privacy_group() -> None:
+    """Retention of personal data."""
+
+
+@privacy_group.command("retention")
+@click.option("--set", "settings", multiple=True, metavar="KIND=DAYS",
+              help="Keep KIND for DAYS days (repeatable).")  # fmt: skip
+@click.option("--url", default=None, help="Database URL (default: as the web app's).")
+def privacy_retention_cmd(settings: tuple[str, ...], url: str | None) -> None:
+    """Show how long each kind of data is kept, or change it with --set."""
+    from models.db import database_url_from_env, make_engine, make_session_factory
+    from web.services.errors import InvalidInput
+    from web.services.privacy import retention_periods, set_retention
+
+    engine = make_engine(url or database_url_from_env("instance"))
+    try:
+        with make_session_factory(engine)() as session:
+            for setting in settings:
+                kind, _, days = setting.partition("=")
+                try:
+                    set_retention(session, kind.strip(), int(days))
+                except (ValueError, InvalidInput) as error:
+                    raise click.BadParameter(f"{setting}: {error}", param_hint="--set") from None
+            session.commit()
+            periods = retention_periods(session)
+    finally:
+        engine.dispose()
+    for kind, days in periods.items():
+        click.echo(f"{kind}: {days} days")
+
+
+@privacy_group.command("purge")
+@click.option("--url", default=None, help="Database URL (default: as the web app's).")
+def privacy_purge_cmd(url: str | None) -> None:
+    """Delete or blank personal data kept longer than its retention period."""
+    from models.db import database_url_from_env, make_engine, make_session_factory
+    from web.services.privacy import purge_expired
+
+    engine = make_engine(url or database_url_from_env("instance"))
+    try:
+        with make_session_factory(engine)() as session:
+            done = purge_expired(session)
+            session.commit()
+    finally:
+        engine.dispose()
+    for kind, count in done.items():
+        click.echo(f"{kind}: {count} removed")

@@ -30,6 +30,8 @@ from flask import Flask, Response, abort, g, request
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
 from wtforms import ValidationError
 
+from models.audit import current_request_id
+
 csrf = CSRFProtect()
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -60,6 +62,7 @@ _STATIC_ENDPOINTS = frozenset({"static", "govuk_assets"})
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.before_request(_assign_request_id)
+    app.teardown_request(_forget_request_id)
     app.before_request(_check_csrf)
     app.after_request(_add_headers)
 
@@ -71,6 +74,11 @@ def is_api_request() -> bool:
 def _assign_request_id() -> None:
     given = request.headers.get("X-Request-ID", "")
     g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    current_request_id.set(g.request_id)  # audit events of this request carry it
+
+
+def _forget_request_id(_exc: BaseException | None) -> None:
+    current_request_id.set(None)
 
 
 def _check_csrf() -> None:

@@ -138,6 +138,9 @@ def rows() -> list[Row]:
     add("POST", p + "/who-can-help-me/<int:consent_id>", A_ONLY,
         p + "/who-can-help-me/{consent_a}", form={"decision": "revoke"})  # fmt: skip
 
+    add("GET", p + "/my-data/", PERSONS)
+    add("GET", p + "/my-data/download", PERSONS)
+
     # -- advocate pages; acting for A -------------------------------------------------------
     add("GET", "/advocate/", ADVOCATE)
     add("GET", "/advocate/ask", ADVOCATE)
@@ -202,10 +205,15 @@ def rows() -> list[Row]:
 
     # -- admin ------------------------------------------------------------------------------
     add("GET", "/admin/", ADMIN)
+    add("GET", "/admin/erasure/", ADMIN)
+    add("GET", "/admin/erasure/<int:user_id>", ADMIN, "/admin/erasure/{user_a}")
+    add("POST", "/admin/erasure/<int:user_id>", ADMIN, "/admin/erasure/{user_a}",
+        form={"reason": ""})  # fmt: skip
 
     # -- API --------------------------------------------------------------------------------
     api = "/api/v1"
     add("GET", api + "/me", ANY_SIGNED_IN)
+    add("GET", api + "/me/export", ANY_SIGNED_IN)
     add("GET", api + "/me/profile", PERSONS)
     add("PATCH", api + "/me/profile", PERSONS, json={"max_travel_km": 5})
     add("GET", api + "/me/choices", PERSONS)
@@ -231,6 +239,33 @@ def rows() -> list[Row]:
     add("PUT", api + "/provider/offers/<int:offer_id>/capacity", X_ONLY,
         api + "/provider/offers/{offer_x}/capacity", json={"capacity": 5},
         secrets=("offer_x",))  # fmt: skip
+
+    # Rounds (commissioners of the round's council) and places and money.
+    rr = api + "/rounds/<int:round_id>"
+    rp = api + "/rounds/{published_round}"
+    add("GET", api + "/rounds", COMMISSIONER)
+    add("POST", api + "/rounds", COMMISSIONER, json={"name": ""})
+    add("GET", rr, COMMISSIONER, rp)
+    add("PUT", rr + "/places", COMMISSIONER, rp + "/places", json={})
+    add("PUT", rr + "/policy", COMMISSIONER, rp + "/policy", json={})
+    add("POST", rr + "/open", COMMISSIONER, rp + "/open")
+    add("POST", rr + "/close", COMMISSIONER, rp + "/close")
+    add("PUT", rr + "/budgets/<int:person_id>", COMMISSIONER, rp + "/budgets/{person_a}",
+        json={})  # fmt: skip
+    add("GET", rr + "/runs", COMMISSIONER, rp + "/runs")
+    add("POST", rr + "/runs", COMMISSIONER, rp + "/runs", json={})
+    for rule in ("", "/instance", "/result"):
+        add("GET", rr + "/runs/<int:run_id>" + rule, COMMISSIONER, rp + "/runs/{run}" + rule)
+    add("POST", rr + "/runs/<int:run_id>/publish", COMMISSIONER, rp + "/runs/{run}/publish")
+    add("GET", rr + "/statement", COMMISSIONER, rp + "/statement")
+    al = api + "/allocations"
+    add("GET", al + "/mine", PERSONS)
+    for verb in ("accept", "decline"):
+        add("POST", al + "/<int:allocation_id>/" + verb, A_ONLY, al + "/{offered_a}/" + verb,
+            secrets=A_SECRETS)  # fmt: skip
+    add("GET", al + "/statements/mine/<int:round_id>", PERSONS,
+        al + "/statements/mine/{published_round}")  # fmt: skip
+    add("GET", al + "/statements/provider", PROVIDERS)
     return r
 
 

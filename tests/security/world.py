@@ -13,11 +13,15 @@ from dataclasses import dataclass
 import pyotp
 from sqlalchemy.orm import Session
 
+from engine.reader import instance_from_dict
+from engine.solve import solve
+from engine.writer import dumps_instance, dumps_result
 from models import (
     AllocationStatus,
     Mechanism,
     RoundStatus,
     RunStatus,
+    SolverRun,
     User,
     utcnow,
 )
@@ -67,7 +71,10 @@ def make_world(session: Session) -> World:
         council=council, status=RoundStatus.published, mechanism=Mechanism.welfare
     )
     run = factories.SolverRunFactory(
-        round=published, status=RunStatus.succeeded, result_json='{"status": "optimal"}'
+        round=published,
+        status=RunStatus.succeeded,
+        result_json='{"status": "optimal"}',
+        instance_json=None,
     )
     published.published_run_id = run.id
     published.published_at = utcnow()
@@ -111,6 +118,8 @@ def make_world(session: Session) -> World:
         council=council, display_name="Ada Admin", totp_secret=pyotp.random_base32()
     )
     session.flush()
+    _store_run(run, profile_a.id, profile_b.id, offer_x.id, offer_y.id)
+    session.flush()
     users = {
         "person_a": a,
         "person_b": b,
@@ -121,6 +130,7 @@ def make_world(session: Session) -> World:
         "admin": admin,
     }
     ids = {
+        "user_a": a.id,
         "person_a": profile_a.id,
         "person_b": profile_b.id,
         "consent_a": consent.id,
@@ -147,3 +157,30 @@ def make_world(session: Session) -> World:
     }
     assert Role.person == a.role
     return World(users=users, ids=ids, secrets=secrets)
+
+
+def _store_run(run: SolverRun, a: int, b: int, x: int, y: int) -> None:
+    """Give the run a real instance and the engine's result for it, keyed like the services'."""
+    instance = instance_from_dict(
+        {
+            "format": "tapestry.instance/1",
+            "round": {"id": f"round-{run.round_id}", "pot": None},
+            "persons": [
+                {
+                    "id": f"p-{person}",
+                    "budget": 1000.0,
+                    "need": 3,
+                    "attributes": {"need_band": "medium"},
+                    "preferences": [{"offer": f"o-{x}", "rank": 1}, {"offer": f"o-{y}", "rank": 2}],
+                }
+                for person in (a, b)
+            ],
+            "offers": [
+                {"id": f"o-{offer}", "provider": "p", "capacity": 3, "price": 120.0}
+                for offer in (x, y)
+            ],
+            "policy": {"mechanism": "welfare", "rules": [], "time_limit_s": 10, "seed": 0},
+        }
+    )
+    run.instance_json = dumps_instance(instance)
+    run.result_json = dumps_result(solve(instance))
