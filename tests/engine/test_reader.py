@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.instance import InvalidInstance, derived_lottery
 from engine.reader import instance_from_dict, read_instance
@@ -501,3 +504,58 @@ def test_instance_from_dict_reports_float_money_by_its_decimal_form() -> None:
     with pytest.raises(InvalidInstance) as caught:
         instance_from_dict(document)
     assert [p.path for p in caught.value.problems] == ["persons[0].budget"]
+
+
+# -- robustness: whatever is put anywhere, the answer is an instance or InvalidInstance -----------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def nodes(value: Any, trail: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a JSON value, as a trail of keys and indices."""
+    found = [trail]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += nodes(item, (*trail, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += nodes(item, (*trail, index))
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_value_anywhere_gives_an_instance_or_problems(data: st.DataObject) -> None:
+    document = valid_document()
+    trail = data.draw(st.sampled_from(nodes(document)[1:]))
+    parent = document
+    for step in trail[:-1]:
+        parent = parent[step]
+    parent[trail[-1]] = data.draw(json_values | st.sampled_from([math.nan, math.inf, (1, 2)]))
+    for attempt in (
+        lambda: read_instance(json.dumps(document)),
+        lambda: instance_from_dict(document),
+    ):
+        try:
+            attempt()
+        except InvalidInstance as error:
+            assert all(isinstance(p.path, str) and p.message for p in error.problems)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=64) | st.text(max_size=64).map(str.encode))
+def test_any_bytes_give_an_instance_or_problems(data: bytes) -> None:
+    try:
+        read_instance(data)
+    except InvalidInstance as error:
+        assert error.problems
