@@ -897,7 +897,9 @@ def main(argv: list[str] | None = None) -> int:
             solver_limit = args.solver_time_limit
             runs = []
             for _ in range(args.repeat if args.only != "peers" else 0):
-                run = run_case("tapestry", path, solver_limit, kill_after=3600.0)
+                run = run_case(
+                    "tapestry", path, solver_limit, kill_after=(solver_limit or 120) + 600
+                )
                 runs.append(run)
                 print(
                     f"  tapestry {run.wall_s:.2f} s {(run.report or {}).get('status')}", flush=True
