@@ -38,7 +38,7 @@ import numpy as np
 from engine.arrays import IntArray
 from engine.welfare_flow import welfare_network
 from engine.welfare_mip import solve_mip
-from engine.welfare_model import WelfareModel, WelfareOutcome, check_allocation
+from engine.welfare_model import WelfareModel, WelfareOutcome, check_allocation, placed_counts
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +162,8 @@ class _Search:
     flows: int = 0
     #: pairs that some priced flow used: a small pool where good allocations live
     seen: IntArray | None = None
+    #: the flows on either side of the best price of a single row
+    sides: tuple[IntArray, IntArray] | None = None
 
     def weights(self, m: IntArray) -> IntArray:
         penalty = np.bincount(
@@ -263,21 +265,25 @@ def _price_one_row(search: _Search, deadline: float, max_flows: int = 30) -> Non
     """Minimise the convex piecewise-linear ``L(m)`` of a single row (Kelley's cutting planes
     in one dimension): keep the best point with a negative slope and the best with a
     non-negative slope, and try where their tangent lines cross."""
-    value, slack, _ = search.evaluate(np.zeros(1, dtype=np.int64))
+    value, slack, low_flow = search.evaluate(np.zeros(1, dtype=np.int64))
     if slack[0] >= 0:
         return
     low = (0, value, int(slack[0]))
+    high_flow = low_flow
     # A first guess at the price of one unit of the row: the average welfare per unit.
     guess = SCALE * int(search.model.utility.sum()) // max(int(search.rows.coef.sum()), 1)
     m = max(guess, 1)
     high = None
     while high is None and time.perf_counter() < deadline and search.flows < max_flows:
-        value, slack, _ = search.evaluate(np.array([m], dtype=np.int64))
+        value, slack, chosen = search.evaluate(np.array([m], dtype=np.int64))
         if slack[0] >= 0:
             high = (m, value, int(slack[0]))
+            high_flow = chosen
         else:
             low = (m, value, int(slack[0]))
+            low_flow = chosen
             m *= 4
+    search.sides = (low_flow, high_flow)
     while high is not None and time.perf_counter() < deadline and search.flows < max_flows:
         if search.incumbent_value >= search.bound or high[0] - low[0] <= 1:
             return
@@ -286,14 +292,17 @@ def _price_one_row(search: _Search, deadline: float, max_flows: int = 30) -> Non
             return
         cross = (l_hi - l_lo + g_lo * m_lo - g_hi * m_hi) // (g_lo - g_hi)
         m = min(max(cross, m_lo + 1), m_hi - 1)
-        value, slack, _ = search.evaluate(np.array([m], dtype=np.int64))
+        value, slack, chosen = search.evaluate(np.array([m], dtype=np.int64))
         tangent = max(l_lo + g_lo * (m - m_lo), l_hi + g_hi * (m - m_hi))
         if value <= tangent + 1:
             return  # the lower envelope is reached: m minimises L up to rounding
         if slack[0] >= 0:
             high = (m, value, int(slack[0]))
+            high_flow = chosen
         else:
             low = (m, value, int(slack[0]))
+            low_flow = chosen
+        search.sides = (low_flow, high_flow)
 
 
 def _price_rows(search: _Search, deadline: float, max_flows: int) -> None:
@@ -462,6 +471,18 @@ def solve_with_side_constraints(
             return WelfareOutcome("optimal", search.incumbent, search.incumbent_value)
     keep = reduced_pairs(search) if search.incumbent is not None else None
     if keep is not None:
+        # Settle the few people whose place the prices leave open, everyone else fixed: first
+        # those whose places differ between the flows, then all with a choice left.
+        for narrow in (True, False):
+            limit = 0.15 * max(deadline - time.perf_counter(), 0.0)
+            search.offer(_core_mip(search, keep, limit, seed, narrow=narrow))
+            if search.incumbent_value >= bound:
+                break
+        logger.info("core MIP: best %d of bound %d", search.incumbent_value, bound)
+        if search.incumbent_value >= bound:
+            return WelfareOutcome("optimal", search.incumbent, search.incumbent_value)
+        keep = reduced_pairs(search)
+    if keep is not None:
         logger.info("reduced-cost fixing keeps %d of %d pairs", keep.size, model.n_pairs)
         small = _restrict(model, keep)
         start = None
@@ -489,6 +510,63 @@ def solve_with_side_constraints(
     if found.status == "optimal" or value >= bound:
         return WelfareOutcome("optimal", search.incumbent, value)
     return WelfareOutcome("feasible", search.incumbent, max(bound, value))
+
+
+def _core_mip(
+    search: _Search, keep: IntArray, limit: float, seed: int, *, narrow: bool = False
+) -> IntArray | None:
+    """A MIP over the people the prices leave undecided, everyone else held at the incumbent.
+
+    Undecided: people whose places differ between the incumbent, the best priced flow and the
+    flows either side of a single row's best price; unless ``narrow``, also everyone with two
+    or more pairs that survive reduced-cost fixing. The others keep their incumbent
+    places, which use up capacity, pot and group counts. A heuristic (it proves nothing), but
+    it usually closes the gap left by the prices, so that the bound proves the result."""
+    model = search.model
+    assert search.incumbent is not None and search.best_flow is not None
+    n_persons = model.arrays.n_persons
+    kept_per_person = np.bincount(model.person[keep], minlength=n_persons)
+    in_incumbent = np.zeros(model.n_pairs, dtype=bool)
+    in_incumbent[search.incumbent] = True
+    in_flow = np.zeros(model.n_pairs, dtype=bool)
+    in_flow[search.best_flow] = True
+    differs = np.zeros(n_persons, dtype=bool)
+    differs[model.person[np.flatnonzero(in_incumbent != in_flow)]] = True
+    for side in search.sides or ():
+        in_side = np.zeros(model.n_pairs, dtype=bool)
+        in_side[side] = True
+        differs[model.person[np.flatnonzero(in_side != in_flow)]] = True
+    free = differs if narrow else differs | (kept_per_person >= 2)
+    fixed = search.incumbent[~free[model.person[search.incumbent]]]
+    core_pairs = keep[free[model.person[keep]]]
+    if core_pairs.size == 0:
+        return None
+    arrays = model.arrays
+    used = np.bincount(model.offer[fixed], minlength=arrays.n_offers)
+    placed = np.zeros(n_persons, dtype=bool)
+    placed[model.person[fixed]] = True
+    floors = {}
+    for attribute, need in model.floors.items():
+        counts = placed_counts(model, attribute, placed)
+        floors[attribute] = np.maximum(need - counts, 0)
+    rows = []
+    for row in model.rows:
+        counts = placed_counts(model, row.attribute, placed)
+        offset = sum(c * int(counts[g]) for g, c in row.coef.items())
+        rows.append(replace(row, rhs=row.rhs - offset))
+    small = replace(
+        _restrict(model, core_pairs),
+        arrays=replace(arrays, capacity=arrays.capacity - used),
+        pot=None if model.pot is None else model.pot - int(model.price[fixed].sum()),
+        floors=floors,
+        rows=rows,
+    )
+    start = np.flatnonzero(in_incumbent[core_pairs])
+    found = solve_mip(small, limit, start=start, seed=seed)
+    logger.info("core MIP on %d pairs: %s", core_pairs.size, found.status)
+    if not found.chosen.size and found.status not in ("optimal", "feasible"):
+        return None
+    return np.sort(np.concatenate([fixed, core_pairs[found.chosen]]))
 
 
 def _restrict(model: WelfareModel, keep: IntArray) -> WelfareModel:
