@@ -11,6 +11,7 @@ Configuration is read in three layers, each overriding the one before:
 Settings others may rely on:
 
 ==========================  ================================================================
+``INSTANCE_PATH``           the instance folder (default: Flask's, ``./instance``)
 ``DATABASE_URL``            default ``sqlite:///<instance folder>/tapestry.sqlite``
 ``AUTO_UPGRADE_DB``         run Alembic migrations at start-up when behind (default true)
 ``SECRET_KEY``              default: a random key kept in ``<instance>/secret_key``
@@ -90,7 +91,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.instance_path = str(app.config["INSTANCE_PATH"])
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    app.config.setdefault("DATABASE_URL", default_database_url(app.instance_path))
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = default_database_url(app.instance_path)
     if not app.config.get("SECRET_KEY"):
