@@ -155,6 +155,10 @@ def _configure_templates(app: Flask) -> None:
 
     # GOV.UK Frontend's stylesheet asks for its fonts and images under /assets.
     assets = _WEB_DIR / "static" / "govuk" / "assets"
+    if not (_WEB_DIR / "static" / "govuk" / "govuk-frontend.min.css").exists():
+        log.warning(
+            "GOV.UK Frontend is not installed; pages will be unstyled: run ./scripts/assets"
+        )
 
     @app.route("/assets/<path:filename>", endpoint="govuk_assets")
     def govuk_assets(filename: str):  # type: ignore[no-untyped-def]
