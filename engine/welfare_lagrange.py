@@ -333,7 +333,7 @@ def _price_rows(search: _Search, deadline: float, max_flows: int) -> None:
         target = max(search.incumbent_value, 0) * SCALE
         gap = value - target if search.incumbent is not None else 0.05 * value
         scaled = np.maximum(0.0, scaled - theta * max(gap, SCALE) * g / norm)
-        if best is not None and search.best_bound_scaled >= best:
+        if best is not None and (search.best_bound_scaled or 0) >= best:
             stall += 1
             if stall >= 2:
                 theta /= 2
@@ -479,7 +479,7 @@ def solve_with_side_constraints(
             if search.incumbent_value >= bound:
                 break
         logger.info("core MIP: best %d of bound %d", search.incumbent_value, bound)
-        if search.incumbent_value >= bound:
+        if search.incumbent is not None and search.incumbent_value >= bound:
             return WelfareOutcome("optimal", search.incumbent, search.incumbent_value)
         keep = reduced_pairs(search)
     if keep is not None:

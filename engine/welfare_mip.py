@@ -21,6 +21,7 @@ from typing import Literal
 
 import highspy
 import numpy as np
+import numpy.typing as npt
 from highspy._core import _Highs
 
 from engine.arrays import IntArray
@@ -52,7 +53,12 @@ class _Rows:
         self.count = 0
 
     def add(
-        self, row: IntArray, col: IntArray, val: np.ndarray, lower: np.ndarray, upper: np.ndarray
+        self,
+        row: npt.ArrayLike,
+        col: npt.ArrayLike,
+        val: npt.ArrayLike,
+        lower: npt.ArrayLike,
+        upper: npt.ArrayLike,
     ) -> None:
         """Add rows numbered ``0..len(lower)-1`` locally; ``row`` holds local row numbers."""
         self.rows.append(np.asarray(row, dtype=np.int64) + self.count)
@@ -60,7 +66,7 @@ class _Rows:
         self.vals.append(np.asarray(val, dtype=np.float64))
         self.lower.append(np.asarray(lower, dtype=np.float64))
         self.upper.append(np.asarray(upper, dtype=np.float64))
-        self.count += len(lower)
+        self.count += int(np.asarray(lower).size)
 
 
 def _placed_terms(
@@ -201,23 +207,19 @@ def solve_mip(
             )
 
     n_rows = rows.count
-    if n_rows:
-        r = np.concatenate(rows.rows)
-        c = np.concatenate(rows.cols)
-        v = np.concatenate(rows.vals)
-        row_lower = np.concatenate(rows.lower)
-        row_upper = np.concatenate(rows.upper)
-    else:
-        r = c = np.zeros(0, dtype=np.int64)
-        v = row_lower = row_upper = np.zeros(0)
+    r = np.concatenate(rows.rows) if n_rows else np.zeros(0, dtype=np.int64)
+    col = np.concatenate(rows.cols) if n_rows else np.zeros(0, dtype=np.int64)
+    v = np.concatenate(rows.vals) if n_rows else np.zeros(0)
+    row_lower = np.concatenate(rows.lower) if n_rows else np.zeros(0)
+    row_upper = np.concatenate(rows.upper) if n_rows else np.zeros(0)
     if n_cols == 0:
         # Nothing to choose: only the empty allocation, feasible if every row allows zero.
         if ((row_lower <= 0) & (row_upper >= 0)).all():
             return MipSolution("optimal", np.zeros(0, dtype=np.int64), 0 if objective else None)
         return MipSolution("infeasible", np.zeros(0, dtype=np.int64), None)
-    order = np.argsort(c, kind="stable")
+    order = np.argsort(col, kind="stable")
     a_start = np.zeros(n_cols + 1, dtype=np.int32)
-    np.cumsum(np.bincount(c, minlength=n_cols), out=a_start[1:])
+    np.cumsum(np.bincount(col, minlength=n_cols), out=a_start[1:])
     cost = np.zeros(n_cols)
     if objective:
         cost[:n_x] = model.utility
