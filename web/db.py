@@ -44,7 +44,8 @@ def init_app(app: Flask) -> None:
     """Create the engine, upgrade the schema when asked, and close sessions on teardown."""
     engine = app.config.get("DATABASE_ENGINE")
     if engine is None:
-        engine = make_engine(app.config["DATABASE_URL"])
+        # Database errors then never quote the values sent, which may be personal data.
+        engine = make_engine(app.config["DATABASE_URL"], hide_parameters=True)
     factory = app.config.get("DATABASE_SESSION_FACTORY") or make_session_factory(engine)
     app.extensions[_EXTENSION] = Database(engine, factory)
     if app.config.get("AUTO_UPGRADE_DB"):

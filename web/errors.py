@@ -12,6 +12,7 @@ instead of 500, so clients and load balancers know to try again.
 from __future__ import annotations
 
 import logging
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -62,6 +63,9 @@ PAGE_TEXT: dict[int, tuple[str, str]] = {
 
 
 def init_app(app: Flask) -> None:
+    # Flask logs unhandled exceptions with their message, and messages can quote personal data
+    # (a database error lists the values it was given). Log the kind and where, not the words.
+    app.log_exception = lambda exc_info: log_unhandled(exc_info[1])  # type: ignore[method-assign]
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_down)
     app.register_error_handler(DBAPIError, handle_database_error)
@@ -151,13 +155,20 @@ def _page_response(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     return html, code, headers
 
 
+def log_unhandled(error: BaseException | None) -> None:
+    """Log an unexpected error's type, request id and stack, never its message."""
+    if error is None:
+        return
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    log.error(
+        "unhandled %s (request %s); its message is not logged as it may hold personal data\n%s",
+        type(error).__name__,
+        g.get("request_id"),
+        frames,
+    )
+
+
 def handle_http_exception(error: HTTPException) -> Any:
-    if isinstance(error, InternalServerError) and error.original_exception is not None:
-        log.error(
-            "unhandled error (request %s)",
-            g.get("request_id"),
-            exc_info=error.original_exception,
-        )
     if error.code is None:
         return error  # a redirect raised as an exception (RequestRedirect): let it through
     if is_api_request():
@@ -183,6 +194,7 @@ def handle_database_error(error: DBAPIError) -> Any:
     if error.connection_invalidated:
         return handle_database_down(error)  # type: ignore[arg-type]
     _rollback_quietly()
+    log_unhandled(error)
     server_error = InternalServerError(original_exception=error)
     return handle_http_exception(server_error)
 

@@ -32,8 +32,12 @@ class _Pets(MethodView):
         return pet
 
 
+# Stands for personal data that reached an error message at run time.
+_CANARY = "-".join(["canary", "ann.jones@example.org"])
+
+
 def _boom() -> str:
-    raise RuntimeError("a bug")
+    raise RuntimeError(f"a bug near {_CANARY}")
 
 
 def _database_down() -> str:
@@ -194,10 +198,14 @@ def test_page_form_too_large_is_413(client):
     assert "What you sent is too big" in response.get_data(as_text=True)
 
 
-def test_page_bug_is_500_page_without_details(client):
-    response = client.get("/boom")
+def test_page_bug_is_500_page_without_details(client, caplog: pytest.LogCaptureFixture):
+    response = client.get("/boom", headers={"X-Request-ID": "request-canary-0001"})
     html = response.get_data(as_text=True)
     assert response.status_code == 500
+    # Logged: what kind of error, where, and for which request; not its words.
+    assert "RuntimeError" in caplog.text and "request-canary-0001" in caplog.text
+    assert "_boom" in caplog.text
+    assert _CANARY not in caplog.text
     assert "Sorry, there is a problem with the service" in html
     assert "a bug" not in html and "Traceback" not in html
 
