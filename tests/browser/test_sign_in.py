@@ -75,3 +75,40 @@ def test_pages_work_without_javascript(chromium, live_server, make_live_user):
         page.wait_for_url(lambda url: url.endswith("/"))
     finally:
         context.close()
+
+
+def test_public_pages_pass_axe(page, axe):
+    for path, title in [
+        ("/accessibility", "Accessibility statement - Tapestry"),
+        ("/cookies", "Cookies - Tapestry"),
+        ("/api/v1/docs", "Tapestry API - Tapestry"),
+        ("/no-such-page", "Page not found - Tapestry"),
+    ]:
+        page.goto(path)
+        assert page.title() == title
+        axe(page)
+    page.goto("/")
+    page.get_by_role("link", name="Accessibility statement").click()
+    page.wait_for_url("**/accessibility")
+
+
+def test_changing_a_password_shows_errors_then_succeeds(page, make_live_user, axe):
+    user = make_live_user(Role.provider)
+    page.goto("/sign-in")
+    _sign_in(page, user.email, LIVE_PASSWORD)
+    page.wait_for_url("**/provider/")
+    page.get_by_role("link", name="Change password").click()
+    page.get_by_label("Current password", exact=True).fill(LIVE_PASSWORD)
+    page.get_by_label("New password", exact=True).fill("short")
+    page.get_by_label("Type your new password again").fill("short")
+    page.get_by_role("button", name="Change password").click()
+    assert page.title() == "Error: Change your password - Tapestry"
+    summary = page.locator(".govuk-error-summary")
+    assert "at least 10 characters" in summary.inner_text()
+    axe(page)
+    page.get_by_label("Current password", exact=True).fill(LIVE_PASSWORD)
+    page.get_by_label("New password", exact=True).fill("a much longer passphrase")
+    page.get_by_label("Type your new password again").fill("a much longer passphrase")
+    page.get_by_role("button", name="Change password").click()
+    page.wait_for_url("**/provider/")
+    assert page.get_by_text("Your password has been changed").is_visible()
