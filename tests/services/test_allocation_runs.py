@@ -153,3 +153,20 @@ def test_one_active_job_per_key(db_session: Session) -> None:
     with pytest.raises(Conflict):
         runner.enqueue("noop", {}, unique_key="round:1")
     assert db_session.scalar(select(Job.id).where(Job.unique_key == "round:1")) is not None
+
+
+def test_a_run_whose_job_failed_is_failed_too(db_session: Session) -> None:
+    from models import JobStatus as JS
+
+    world = make_round(db_session)
+    runner = DatabaseJobRunner(db_session)
+    run = runs.start_run(db_session, runner, world.commissioner, world.round)
+    job = db_session.get(Job, run.job_id)
+    job.status = JS.failed
+    job.error = "The worker stopped answering too many times."
+    db_session.flush()
+    runs.sync_with_job(db_session, runner, run)
+    assert run.status == RunStatus.failed
+    assert run.error == "The worker stopped answering too many times."
+    # The round is free for another run.
+    assert runs.active_run(db_session, world.round) is None

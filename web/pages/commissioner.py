@@ -485,6 +485,9 @@ def run_page(round_id: int, run_id: int) -> tuple[str, int]:
     round_ = _round(round_id)
     run = _run(round_, run_id)
     s = get_session()
+    if run.status in ACTIVE_RUN_STATUSES:
+        allocation_runs.sync_with_job(s, DatabaseJobRunner(s), run)
+        s.commit()
     report = None
     if run.status == RunStatus.succeeded:
         report = results.run_report(s, round_, run)

@@ -386,6 +386,33 @@ def start_run(
     return run
 
 
+def sync_with_job(session: Session, runner: JobRunner, run: SolverRun) -> SolverRun:
+    """Fail a run whose job failed without the run hearing of it (its worker kept dying, so
+    the job used up its attempts). Returns the run, refreshed."""
+    if run.status not in ACTIVE_RUN_STATUSES or run.job_id is None:
+        return run
+    try:
+        state = runner.status(run.job_id)
+    except NotFound:
+        state = None
+    if state is not None and state.status != "failed":
+        return run
+    session.execute(
+        update(SolverRun)
+        .where(SolverRun.id == run.id, SolverRun.status.in_(ACTIVE_RUN_STATUSES))
+        .values(
+            status=RunStatus.failed,
+            message="The run failed",
+            error=(state.error if state is not None else None) or "The job for this run was lost.",
+            finished_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    session.refresh(run)
+    return run
+
+
 def list_runs(session: Session, round_: Round) -> list[SolverRun]:
     return list(
         session.scalars(

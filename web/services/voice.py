@@ -160,7 +160,7 @@ def respond_to_proposal(
         raise InvalidInput(errors)
     proposal.status = ProposalStatus(status)
     proposal.response = response
-    proposal.commissioned_round_id = round_.id if round_ is not None else None
+    proposal.commissioned_round = round_
     proposal.responded_by_user_id = actor.id
     proposal.responded_at = utcnow()
     session.flush()

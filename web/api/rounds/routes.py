@@ -222,7 +222,11 @@ class OneRun(MethodView):
     @blp.doc(security=SECURITY)
     def get(self, round_id: int, run_id: int) -> SolverRun:
         """A run's status and progress"""
-        return _run(_round(round_id), run_id)
+        run = _run(_round(round_id), run_id)
+        s = get_session()
+        allocation_runs.sync_with_job(s, DatabaseJobRunner(s), run)
+        s.commit()
+        return run
 
 
 def _run_file(round_id: int, run_id: int, what: str) -> Response:
