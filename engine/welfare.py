@@ -32,7 +32,13 @@ from engine.instance import Instance, Result
 from engine.result import build_result
 from engine.welfare_flow import floors_can_hold, welfare_network
 from engine.welfare_mip import solve_mip
-from engine.welfare_model import WelfareModel, WelfareOutcome, build_model, check_allocation
+from engine.welfare_model import (
+    WelfareModel,
+    WelfareOutcome,
+    build_model,
+    check_allocation,
+    coverage_candidates,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,32 +102,18 @@ def maximise_welfare(model: WelfareModel, deadline: float, seed: int = 0) -> Wel
             return WelfareOutcome("infeasible", np.zeros(0, dtype=np.int64), None)
         value = int(model.utility[solution.chosen].sum())
         return WelfareOutcome("optimal", solution.chosen, value)
+    from engine.welfare_gap import applies, solve_gap
     from engine.welfare_lagrange import solve_with_side_constraints
 
-    outcome = solve_with_side_constraints(model, deadline, seed)
+    if applies(model):
+        outcome = solve_gap(model, deadline)
+    else:
+        outcome = solve_with_side_constraints(model, deadline, seed)
     if outcome.chosen.size or outcome.status == "optimal":
         problems = check_allocation(model, outcome.chosen)
         if problems:
             raise RuntimeError("welfare solver returned an infeasible allocation: " + problems[0])
     return outcome
-
-
-def coverage_candidates(sizes: IntArray) -> list[Fraction]:
-    """Every possible coverage value ``k / size`` of the groups, sorted, without repeats.
-
-    Sorted through doubles: two different fractions with denominators below 2^31 differ by
-    more than 2^-62, far above the rounding of a double near 1, and equal fractions round to
-    the same double, so the order and the repeats come out exact."""
-    ks, ns = [], []
-    for n in sizes.tolist():
-        if n > 0:
-            ks.append(np.arange(n + 1, dtype=np.int64))
-            ns.append(np.full(n + 1, n, dtype=np.int64))
-    if not ks:
-        return [Fraction(0)]
-    k, n = np.concatenate(ks), np.concatenate(ns)
-    _, first = np.unique(k / n, return_index=True)
-    return [Fraction(int(k[i]), int(n[i])) for i in first.tolist()]
 
 
 def floors_for(sizes: IntArray, share: Fraction) -> IntArray:

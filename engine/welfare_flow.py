@@ -68,14 +68,21 @@ def welfare_network(
     weight: IntArray,
     *,
     pairs: IntArray | None = None,
+    window: tuple[str, IntArray, IntArray] | None = None,
 ) -> FlowSolution | None:
     """Choose pairs of greatest total ``weight`` (int per model pair) subject to placements,
     capacities and the floors of the model's one floored attribute. ``None`` if the floors
-    cannot hold. ``pairs`` restricts the usable pairs (default: all model pairs)."""
+    cannot hold. ``pairs`` restricts the usable pairs (default: all model pairs).
+
+    ``window = (attribute, lower, upper)`` replaces the floors by "between ``lower[g]`` and
+    ``upper[g]`` placed members in each group ``g``" (everyone counted holds one place at
+    most): the unplaced arc of ``g`` then carries between ``size - upper`` and ``size - lower``
+    units, a lower bound moved into the node supplies in the usual way."""
     arrays = model.arrays
     n_persons, n_offers = arrays.n_persons, arrays.n_offers
     use = np.arange(model.n_pairs, dtype=np.int64) if pairs is None else pairs
-    attribute = floored_attribute(model)
+    attribute = floored_attribute(model) if window is None else window[0]
+    unplaced_at_least = None
     if attribute is None:
         n_groups = 0
         group_of = np.zeros(n_persons, dtype=np.int64)
@@ -85,7 +92,12 @@ def welfare_network(
         n_groups = len(groups.labels)
         member = groups.member_group
         group_of = np.where(member >= 0, member, n_groups)
-        free_cap = groups.sizes - model.floors[attribute]
+        if window is None:
+            free_cap = groups.sizes - model.floors[attribute]
+        else:
+            free_cap = groups.sizes - window[1]
+            unplaced_at_least = groups.sizes - window[2]
+            free_cap = free_cap - unplaced_at_least
     # Everyone supplies at least one unit, so a member who can hold no place still uses up
     # one of their group's unplaced slots.
     supply = np.maximum(model.max_placements, 1)
@@ -117,6 +129,12 @@ def welfare_network(
     supplies = np.zeros(sink + 1, dtype=np.int64)
     supplies[:n_persons] = supply
     supplies[sink] = -total
+    if unplaced_at_least is not None:
+        # Lower bound l on arc (u -> sink): u sends l units straight away.
+        supplies[free_node : free_node + n_groups] -= unplaced_at_least
+        supplies[sink] += int(unplaced_at_least.sum())
+    if (free_cap < 0).any():
+        return None
     solution = _solve(sink + 1, tails, heads, caps, costs, supplies, use.size)
     if solution is None:
         return None

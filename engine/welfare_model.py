@@ -46,6 +46,24 @@ def gap_limit(max_gap: float, size_a: int, size_b: int) -> int:
     return math.floor(limit)
 
 
+def coverage_candidates(sizes: IntArray) -> list[Fraction]:
+    """Every possible coverage value ``k / size`` of the groups, sorted, without repeats.
+
+    Sorted through doubles: two different fractions with denominators below 2^31 differ by
+    more than 2^-62, far above the rounding of a double near 1, and equal fractions round to
+    the same double, so the order and the repeats come out exact."""
+    ks, ns = [], []
+    for n in sizes.tolist():
+        if n > 0:
+            ks.append(np.arange(n + 1, dtype=np.int64))
+            ns.append(np.full(n + 1, n, dtype=np.int64))
+    if not ks:
+        return [Fraction(0)]
+    k, n = np.concatenate(ks), np.concatenate(ns)
+    _, first = np.unique(k / n, return_index=True)
+    return [Fraction(int(k[i]), int(n[i])) for i in first.tolist()]
+
+
 @dataclass(frozen=True)
 class WelfareOutcome:
     """What a welfare search found: ``chosen`` model pairs, the status and the proven bound."""
@@ -86,6 +104,8 @@ class WelfareModel:
     floors: dict[str, IntArray] = field(default_factory=dict)
     #: group constraints other than floors (gaps)
     rows: list[GroupRow] = field(default_factory=list)
+    #: attribute -> the smallest max_gap of its coverage_gap rules
+    gaps: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_pairs(self) -> int:
@@ -167,6 +187,7 @@ def build_model(
 
     floors: dict[str, IntArray] = {}
     rows: list[GroupRow] = []
+    gaps: dict[str, float] = {}
     for index, rule in enumerate(rules):
         if rule.type == "maximize_min_coverage":
             continue
@@ -179,6 +200,7 @@ def build_model(
                     k = floor_count(float(rule.min_share or 0.0), int(groups.sizes[g]))
                     need[g] = max(need[g], k)
         elif rule.type == "coverage_gap":
+            gaps[rule.attribute] = min(gaps.get(rule.attribute, 1.0), float(rule.max_gap or 0.0))
             sizes = groups.sizes.tolist()
             for a in range(len(sizes)):
                 for b in range(len(sizes)):
@@ -203,6 +225,7 @@ def build_model(
         pot=the_pot,
         floors=floors,
         rows=rows,
+        gaps=gaps,
     )
 
 

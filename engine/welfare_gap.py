@@ -1,0 +1,110 @@
+"""Exact welfare under a coverage gap on one attribute, by branch and bound over windows.
+
+An allocation keeps a gap ``G`` (``max_gap + 1e-9``, as an exact fraction) on attribute ``A``
+exactly when every group's coverage lies in a window ``[c, c + G]`` with ``c`` its smallest
+coverage, and ``c`` is one of the fractions ``k / members[g]``. For a fixed window the problem
+is a min-cost flow (placed counts between two bounds per group: :func:`welfare_network` with a
+window). For a range of windows ``[C_i, C_j]`` the flow with counts between
+``ceil(C_i * n)`` and ``floor((C_j + G) * n)`` bounds every allocation whose smallest coverage
+lies in the range. So a best-first branch and bound over ranges of the sorted candidates,
+halving the range with the best bound each time, finds the optimum and proves it; its bound at
+any time is the best bound among the open ranges.
+
+It applies when the model has no pot, no binding budget, gaps on one attribute only, floors on
+that attribute only, and everyone counted holds one place at most.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import time
+from fractions import Fraction
+
+import numpy as np
+
+from engine.arrays import IntArray
+from engine.instance import SHARE_TOLERANCE
+from engine.welfare_flow import welfare_network
+from engine.welfare_model import (
+    WelfareModel,
+    WelfareOutcome,
+    check_allocation,
+    coverage_candidates,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def applies(model: WelfareModel) -> bool:
+    """Whether :func:`solve_gap` can solve ``model`` exactly."""
+    if model.pot is not None or model.budget_binds.any() or not model.rows:
+        return False
+    attributes = {row.attribute for row in model.rows}
+    if len(attributes) != 1:
+        return False
+    (attribute,) = attributes
+    if any(a != attribute and need.any() for a, need in model.floors.items()):
+        return False
+    member = model.groups(attribute).member_group
+    return not ((member >= 0) & (model.max_placements > 1)).any()
+
+
+def solve_gap(model: WelfareModel, deadline: float) -> WelfareOutcome:
+    """Best allocation of ``model`` (see :func:`applies`) by branch and bound over windows."""
+    (attribute,) = {row.attribute for row in model.rows}
+    sizes = model.groups(attribute).sizes
+    need = model.floors.get(attribute, np.zeros(len(sizes), dtype=np.int64))
+    width = Fraction(model.gaps[attribute]) + Fraction(SHARE_TOLERANCE)
+    candidates = coverage_candidates(sizes)
+
+    def counts(i: int, j: int) -> tuple[IntArray, IntArray]:
+        low = np.array([math.ceil(candidates[i] * int(n)) for n in sizes.tolist()])
+        high = np.array([min(int(n), math.floor((candidates[j] + width) * int(n))) for n in sizes])
+        return np.maximum(low, need).astype(np.int64), high.astype(np.int64)
+
+    empty = np.zeros(0, dtype=np.int64)
+    best: IntArray | None = None
+    best_value = -1
+    if not need.any():
+        best, best_value = empty, 0
+    flows = 0
+    # Max-heap of (-bound, i, j, allocation) over ranges of candidate indices.
+    heap: list[tuple[int, int, int, IntArray]] = []
+
+    def push(i: int, j: int) -> None:
+        nonlocal best, best_value, flows
+        low, high = counts(i, j)
+        if (low > high).any():
+            return
+        solution = welfare_network(model, model.utility, window=(attribute, low, high))
+        flows += 1
+        if solution is None:
+            return
+        value = int(model.utility[solution.chosen].sum())
+        if value > best_value and not check_allocation(model, solution.chosen):
+            best, best_value = solution.chosen, value
+        if value > best_value and i < j:
+            heapq.heappush(heap, (-value, i, j, solution.chosen))
+
+    push(0, len(candidates) - 1)
+    while heap and time.perf_counter() < deadline:
+        bound, i, j, _ = heap[0]
+        if -bound <= best_value:
+            heap.clear()
+            break
+        heapq.heappop(heap)
+        mid = (i + j) // 2
+        push(i, mid)
+        push(mid + 1, j)
+    open_bound = -heap[0][0] if heap else best_value
+    logger.info("gap windows: %d flows, best %d, bound %d", flows, best_value, open_bound)
+    if best is None:
+        if heap:
+            return WelfareOutcome("no_solution", empty, open_bound)
+        return WelfareOutcome("infeasible", empty, None)
+    bound = max(open_bound, best_value)
+    if bound <= best_value:
+        return WelfareOutcome("optimal", best, best_value)
+    return WelfareOutcome("feasible", best, bound)
