@@ -87,7 +87,7 @@ def test_about_me_saves_and_says_so(sam: FlaskClient, world: World, db_session: 
         {
             "aspirations_text": "I want to sing in a choir.",
             "tags": ["music", "paid-work"],
-            "max_travel_km": "12",
+            "max_travel_miles": "12",
             "free-sat": ["evening"],
         },
     )
@@ -97,7 +97,8 @@ def test_about_me_saves_and_says_so(sam: FlaskClient, world: World, db_session: 
     db_session.refresh(world.person)
     assert world.person.aspirations_text == "I want to sing in a choir."
     assert {t.slug for t in world.person.outcome_tags} == {"music", "paid-work"}
-    assert world.person.max_travel_km == 12
+    assert world.person.max_travel_km == 19  # 12 miles
+    assert 'value="12"' in text(sam.get("/person/about-me"))
     assert world.person.availability == {"sat": ["evening"]}
 
 
@@ -105,15 +106,15 @@ def test_about_me_errors_beside_fields_and_at_the_top(sam: FlaskClient, world: W
     response = post(
         sam,
         "/person/about-me",
-        {"aspirations_text": "Keep my words", "max_travel_km": "far", "tags": ["bogus"]},
+        {"aspirations_text": "Keep my words", "max_travel_miles": "far", "tags": ["bogus"]},
     )
     assert response.status_code == 400
     html = text(response)
     assert "<title>Error: About me" in html
     assert "There is a problem" in html
-    assert html.count("How far you can travel must be a whole number, like 5") == 2
-    assert 'href="#max_travel_km"' in html and 'href="#tags"' in html
-    assert 'id="max_travel_km-error"' in html
+    assert html.count("How far you can travel must be a whole number of miles, like 5") == 2
+    assert 'href="#max_travel_miles"' in html and 'href="#tags"' in html
+    assert 'id="max_travel_miles-error"' in html
     assert "Keep my words" in html  # what was typed is kept
 
 
@@ -350,3 +351,14 @@ def test_a_withdrawn_choice_says_so(sam: FlaskClient, world: World, db_session: 
     world.offers["cafe"].status = OfferStatus.withdrawn
     db_session.flush()
     assert "No longer offered" in text(sam.get("/person/choices"))
+
+
+def test_travel_is_asked_in_miles_and_limited(
+    sam: FlaskClient, world: World, db_session: Session
+) -> None:
+    response = post(sam, "/person/about-me", {"max_travel_miles": "500"})
+    assert response.status_code == 400
+    assert "How far you can travel must be 120 miles or less" in text(response)
+    assert post(sam, "/person/about-me", {"max_travel_miles": "0"}).status_code == 302
+    db_session.refresh(world.person)
+    assert world.person.max_travel_km == 0

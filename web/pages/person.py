@@ -31,9 +31,18 @@ from web.services import (
     proposals,
 )
 from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceError
-from web.services.matching import describe_ages, describe_slots, format_money, slots_from_schedule
+from web.services.matching import (
+    KM_PER_MILE,
+    describe_ages,
+    describe_slots,
+    format_money,
+    slots_from_schedule,
+)
 
 Loader = Callable[[], tuple[User, PersonProfile]]
+
+# The most miles "How far I can travel" takes (about 193 km, inside the profile's 200 km).
+MAX_TRAVEL_MILES = 120
 
 DAY_WORDS = {
     "mon": "Monday",
@@ -153,7 +162,9 @@ def about_me() -> Any:
     values: dict[str, Any] = {
         "aspirations_text": person.aspirations_text or "",
         "tags": {t.slug for t in person.outcome_tags},
-        "max_travel_km": "" if person.max_travel_km is None else str(person.max_travel_km),
+        "max_travel_miles": (
+            "" if person.max_travel_km is None else str(round(person.max_travel_km / KM_PER_MILE))
+        ),
         "availability": {day: set(parts) for day, parts in (person.availability or {}).items()},
     }
     if request.method == "POST":
@@ -161,9 +172,10 @@ def about_me() -> Any:
         values = {
             "aspirations_text": request.form.get("aspirations_text", ""),
             "tags": set(request.form.getlist("tags")),
-            "max_travel_km": request.form.get("max_travel_km", ""),
+            "max_travel_miles": request.form.get("max_travel_miles", ""),
             "availability": {day: set(parts) for day, parts in availability.items()},
         }
+        km, travel_error = _travel_km(values["max_travel_miles"])
         try:
             profiles.update_about_me(
                 s,
@@ -171,14 +183,17 @@ def about_me() -> Any:
                 person,
                 aspirations_text=values["aspirations_text"],
                 tag_slugs=request.form.getlist("tags"),
-                max_travel_km=values["max_travel_km"],
+                max_travel_km=km,
                 availability=availability,
             )
         except InvalidInput as invalid:
-            s.rollback()
-            errors = invalid.errors
+            errors = dict(invalid.errors)
         except ServiceError as error:
             return _fail(error)
+        if travel_error:
+            errors["max_travel_miles"] = travel_error
+        if errors:
+            s.rollback()
         else:
             s.commit()
             flash("We have saved your changes.", "success")
@@ -193,6 +208,22 @@ def about_me() -> Any:
         day_words=DAY_WORDS,
         times=TIMES_OF_DAY,
     )
+
+
+def _travel_km(text: str) -> tuple[int | None, str | None]:
+    """Miles as typed on the page -> whole kilometres for the profile, or the error to show.
+
+    People here think in miles, and the match reasons speak in miles; the profile keeps km.
+    """
+    text = text.strip()
+    if not text:
+        return None, None
+    if not text.isdigit():
+        return None, "How far you can travel must be a whole number of miles, like 5"
+    miles = int(text)
+    if miles > MAX_TRAVEL_MILES:
+        return None, f"How far you can travel must be {MAX_TRAVEL_MILES} miles or less"
+    return round(miles * KM_PER_MILE), None
 
 
 # --- offers ----------------------------------------------------------------------------------
