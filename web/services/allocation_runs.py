@@ -101,7 +101,9 @@ LABEL_MAX_CHARS = 200
 # bigger than this it would hold the worker for too long, so it is skipped and the page says so.
 ANALYSIS_MAX_PERSONS = 5000
 #: Seconds a worker spends explaining people's places before leaving the rest for later.
-EXPLAIN_BUDGET_S = 300.0
+EXPLAIN_BUDGET_S = 120.0
+#: Seconds a worker spends re-solving for the value of one more place, before it stops.
+PLACE_VALUE_BUDGET_S = 120.0
 
 
 def person_key(person_id: int) -> str:
@@ -615,7 +617,9 @@ def analyse(
       :func:`explanation_document`. Welfare reasons re-solve the instance, so this phase stops
       after ``explain_budget_s`` seconds; people not reached are explained when asked.
     * ``price_of_fairness``: for each rule, the welfare with and without it.
-    * ``marginal_place_values``: offer id -> the welfare one more place there would add.
+    * ``marginal_place_values``: offer id -> the welfare one more place there would add
+      (re-solves for full offers only, for at most :data:`PLACE_VALUE_BUDGET_S` seconds;
+      ``place_values_not_reached`` lists the offers left out when time ran out).
 
     Rounds with more than :data:`ANALYSIS_MAX_PERSONS` people skip the last two
     (``"skipped"`` says why).
@@ -651,9 +655,27 @@ def analyse(
         analysis["price_of_fairness"] = _jsonable(
             price_of_fairness(instance, time_limit_s=instance.policy.time_limit_s)
         )
-    analysis["marginal_place_values"] = _jsonable(
-        marginal_place_values(instance, arrays, result, time_limit_s=limit)
-    )
+    # Only a full offer can gain from one more place: where places were left over, the
+    # capacity does not bind, so one more adds nothing (0, without a re-solve).
+    taken: dict[str, int] = {}
+    for a in result.assignments:
+        taken[a.offer] = taken.get(a.offer, 0) + 1
+    full = [o.id for o in instance.offers if taken.get(o.id, 0) >= o.capacity]
+    values: dict[str, int] = {o.id: 0 for o in instance.offers if o.id not in set(full)}
+    not_reached: list[str] = []
+    started = time.monotonic()
+    batch = 8
+    for i in range(0, len(full), batch):
+        if time.monotonic() - started > PLACE_VALUE_BUDGET_S:
+            not_reached = full[i:]
+            break
+        chunk = full[i : i + batch]
+        values.update(
+            marginal_place_values(instance, arrays, result, offers=chunk, time_limit_s=limit)
+        )
+    analysis["marginal_place_values"] = values
+    if not_reached:
+        analysis["place_values_not_reached"] = not_reached
     return analysis
 
 

@@ -279,6 +279,12 @@ def _add_analysis(report: RunReport, instance: dict[str, Any], titles: dict[int,
                 note=None,
             )
         )
+    not_reached = analysis.get("place_values_not_reached") or []
+    if not_reached:
+        report.analysis_note = (
+            f"Time ran out before the value of one more place was worked out for "
+            f"{len(not_reached)} full offers; they are left out below."
+        )
     report.place_values.sort(key=lambda v: (-v.value, v.title))
 
 
