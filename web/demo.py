@@ -58,7 +58,8 @@ def print_logins(
     """Print the site's address, one sign-in per role and the one-time code secrets."""
     c = logins.counts
     echo(
-        f"Westmere Council demo: {c['persons']} people, {c['providers']} providers, "
+        f"Westmere Council demo: {c['persons']} {'person' if c['persons'] == 1 else 'people'}, "
+        f"{c['providers']} providers, "
         f"{c['offers']} offers, an open round (database {database_url})."
     )
     echo(f"Open {url} and sign in as one of these (every password is {logins.password}):")
