@@ -8,6 +8,7 @@ package, so no ``alembic.ini`` is needed at run time.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -69,16 +70,34 @@ def _on_sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class _NoRowValues(logging.Filter):
+    """Drops SQLAlchemy's DEBUG records of fetched rows, which hold personal data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "Row %r"
+
+
+def _keep_personal_data_out_of_logs() -> None:
+    logger = logging.getLogger("sqlalchemy.engine.Engine")
+    if not any(isinstance(f, _NoRowValues) for f in logger.filters):
+        logger.addFilter(_NoRowValues())
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` with Tapestry's connection settings.
 
     SQLite: WAL, ``foreign_keys=ON``, ``busy_timeout`` 5000 ms and ``BEGIN IMMEDIATE``
     transactions; read-only tools may pass ``sqlite_begin="DEFERRED"``. PostgreSQL: psycopg 3
     with ``pool_pre_ping`` so a restarted server is noticed instead of failing the next request.
+    Both: ``hide_parameters`` and no row values in DEBUG logs, so no personal data is logged.
     """
     url = normalise_url(url)
     parsed = make_url(url)
     sqlite_begin = kwargs.pop("sqlite_begin", "IMMEDIATE")
+    # Personal data must never reach the logs: SQL parameters are left out of log records and
+    # error messages (which the web app logs), and fetched rows out of DEBUG records.
+    kwargs.setdefault("hide_parameters", True)
+    _keep_personal_data_out_of_logs()
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
