@@ -21,8 +21,10 @@ from web.services.errors import InvalidInput, NotFound
 
 def test_matched_for_you_ranks_fitting_offers_and_counts_the_rest(db_session: Session) -> None:
     w = make_world()
-    round_, items, left_out = matched_for_you(db_session, w.user, w.person)
+    matched = matched_for_you(db_session, w.user, w.person)
+    round_, items, left_out = matched.round, matched.items, matched.left_out
     assert round_ is w.round
+    assert matched.more == 0
     titles = [i.offer.title for i in items]
     assert titles[0] == "Nursery assistant placement"
     assert "Residential college week" not in titles  # £450 is over the £300 budget
@@ -37,8 +39,7 @@ def test_offers_outside_the_round_or_unpublished_are_not_matched(db_session: Ses
     factories.OfferFactory(provider=w.offers["nursery"].provider, title="Not in the round")
     w.offers["choir"].status = OfferStatus.withdrawn
     db_session.flush()
-    _, items, _ = matched_for_you(db_session, w.user, w.person)
-    titles = {i.offer.title for i in items}
+    titles = {i.offer.title for i in matched_for_you(db_session, w.user, w.person).items}
     assert "Not in the round" not in titles
     assert "Community choir" not in titles
 
@@ -133,3 +134,15 @@ def test_unpublished_offer_detail_is_not_found(db_session: Session) -> None:
 )  # fmt: skip
 def test_parse_pounds(text: str, pence: int | None) -> None:
     assert parse_pounds(text) == pence
+
+
+def test_matched_for_you_shows_the_best_and_counts_the_rest(db_session: Session) -> None:
+    w = make_world()
+    provider = w.offers["nursery"].provider
+    for i in range(4):
+        offer = factories.OfferFactory(provider=provider, title=f"Extra {i}", area="Northtown")
+        factories.RoundOfferFactory(round=w.round, offer=offer)
+    matched = matched_for_you(db_session, w.user, w.person, limit=3)
+    assert len(matched.items) == 3
+    assert matched.more == 4  # 7 fit: nursery, cafe, choir and four extras
+    assert matched.left_out == 1

@@ -233,18 +233,18 @@ def matches() -> Any:
     actor, person = _who()
     s = get_session()
     try:
-        round_, items, left_out = catalogue.matched_for_you(s, actor, person)
+        matched = catalogue.matched_for_you(s, actor, person)
         mine = choices.my_choices(s, actor, person)
     except ServiceError as error:
         return _fail(error)
-    chosen = {c.offer.id for c in mine.choices}
     return _page(
         "person/matches.html",
-        round=round_,
-        items=items,
-        left_out=left_out,
+        round=matched.round,
+        items=matched.items,
+        more=matched.more,
+        left_out=matched.left_out,
         mine=mine,
-        chosen=chosen,
+        chosen={c.offer.id for c in mine.choices},
     )
 
 

@@ -46,6 +46,17 @@ class ScoredOffer:
 
 
 @dataclass(frozen=True, slots=True)
+class Matched:
+    """ "Matched for you": the open round (or None), the best offers that fit, how many more
+    fit than are shown, and how many do not fit (not eligible, or over budget)."""
+
+    round: Round | None
+    items: list[ScoredOffer]
+    more: int
+    left_out: int
+
+
+@dataclass(frozen=True, slots=True)
 class SearchPage:
     """One page of search results."""
 
@@ -99,12 +110,8 @@ def _score(
 
 def matched_for_you(
     session: Session, actor: User, person: PersonProfile, *, limit: int = 20
-) -> tuple[Round | None, list[ScoredOffer], int]:
-    """The offers that fit the person best, best first, at most ``limit``.
-
-    Returns the open round (or None), the offers that fit, and how many offers were left out
-    because they do not fit (not eligible, or over budget).
-    """
+) -> Matched:
+    """The offers that fit the person best, best first, at most ``limit`` of them."""
     authorise(session, actor, person, "view")
     round_ = open_round_for(session, person)
     query = _published(person.user.council_id)
@@ -114,7 +121,12 @@ def matched_for_you(
         )
     scored = _score(session, person, round_, list(session.scalars(query)))
     fitting = [s for s in scored if s.match.fits]
-    return round_, fitting[:limit], len(scored) - len(fitting)
+    return Matched(
+        round=round_,
+        items=fitting[:limit],
+        more=max(0, len(fitting) - limit),
+        left_out=len(scored) - len(fitting),
+    )
 
 
 def search_offers(
