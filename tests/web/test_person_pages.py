@@ -362,3 +362,11 @@ def test_travel_is_asked_in_miles_and_limited(
     assert post(sam, "/person/about-me", {"max_travel_miles": "0"}).status_code == 302
     db_session.refresh(world.person)
     assert world.person.max_travel_km == 0
+
+
+def test_offer_page_says_when_it_is_in_demand(sam: FlaskClient, world: World) -> None:
+    path = f"/person/services/{world.offers['choir'].id}"
+    assert "choose others too" not in text(sam.get(path))
+    for _ in range(2):  # two places
+        factories.ChoiceFactory(round=world.round, offer=world.offers["choir"])
+    assert "choose others too" in text(sam.get(path))
