@@ -73,6 +73,27 @@ def claim(
     return record
 
 
+def claim_or_replay(
+    session: Session, user_id: int, key: str, method: str, path: str, hash_: str
+) -> IdempotencyRecord | Replay:
+    """Claim a new key, or give the stored answer when the key was used already.
+
+    Two requests with one key can both find it new; the second one's insert then waits for the
+    first to commit (PostgreSQL's unique index) and fails, and the first one's answer, committed
+    by then, is returned to it too. So concurrent replays all get the same answer.
+    """
+    replay = find_replay(session, user_id, key, method, path, hash_)
+    if replay is not None:
+        return replay
+    try:
+        return claim(session, user_id, key, method, path, hash_)
+    except Conflict:
+        replay = find_replay(session, user_id, key, method, path, hash_)
+        if replay is None:
+            raise
+        return replay
+
+
 def remember(record: IdempotencyRecord, status: int, body: str) -> None:
     record.response_status = status
     record.response_body = body

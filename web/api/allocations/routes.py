@@ -92,11 +92,13 @@ def _decide(
         hash_ = idempotency.request_hash(request.method, request.path, request.get_data())
         try:
             idempotency.check_key(key)
-            replay = idempotency.find_replay(s, actor.id, key, request.method, request.path, hash_)
-            if replay is not None:
+            claimed = idempotency.claim_or_replay(
+                s, actor.id, key, request.method, request.path, hash_
+            )
+            if isinstance(claimed, idempotency.Replay):
                 s.rollback()
-                return _json(replay.body, replay.status, replayed=True)
-            record = idempotency.claim(s, actor.id, key, request.method, request.path, hash_)
+                return _json(claimed.body, claimed.status, replayed=True)
+            record = claimed
         except ServiceError as error:
             s.rollback()
             abort_for(error, {"Idempotency-Key": "Idempotency-Key"})
@@ -114,9 +116,19 @@ def _decide(
             )
         )
         if key is not None:
-            # Remember the refusal too, so a replay gets the same answer.
-            record = idempotency.claim(s, actor.id, key, request.method, request.path, hash_)
-            idempotency.remember(record, error.status, body)
+            # Remember the refusal too, so a replay gets the same answer. Another request with
+            # this key may have claimed it since the rollback: then its answer is the answer.
+            try:
+                claimed = idempotency.claim_or_replay(
+                    s, actor.id, key, request.method, request.path, hash_
+                )
+            except ServiceError as busy:
+                s.rollback()
+                abort_for(busy, {"Idempotency-Key": "Idempotency-Key"})
+            if isinstance(claimed, idempotency.Replay):
+                s.rollback()
+                return _json(claimed.body, claimed.status, replayed=True)
+            idempotency.remember(claimed, error.status, body)
             s.commit()
         return _json(body, error.status)
     body = json.dumps(AllocationSchema().dump(allocation))
