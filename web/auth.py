@@ -160,8 +160,8 @@ def _load_account(req: Any) -> Account | None:
     """Flask-Login's request loader: the cookie's token -> a live session -> its user."""
     token = req.cookies.get(current_app.config["AUTH_COOKIE_NAME"])
     g.pending_session = None
-    if not token:
-        return None
+    if not token or g.get("database_down"):
+        return None  # an error page about the database must not ask the database again
     session = get_session()
     row = find_live_session(session, token, now=utcnow(), policy=session_policy())
     if row is None:

@@ -17,7 +17,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from web.security import is_api_request
@@ -151,7 +151,13 @@ def _page_response(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     headers: dict[str, str] = {}
     if code == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods or [])
-    html = render_template("errors/error.html", code=code, title=title, body=body)
+    try:
+        html = render_template("errors/error.html", code=code, title=title, body=body)
+    except SQLAlchemyError as error:
+        # Drawing the page asks who is signed in; if the database is unreachable, say so.
+        if code == 503 or g.get("database_down"):
+            raise
+        return handle_database_down(error)  # type: ignore[arg-type]
     return html, code, headers
 
 

@@ -227,3 +227,40 @@ def test_openapi_document_and_docs_page(client):
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200
     assert "GET /api/v1/me" in docs.get_data(as_text=True)
+
+
+def test_health_answers_while_the_database_does(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_database_down_while_drawing_a_not_found_page_for_a_signed_in_user(
+    make_app, make_user, login
+):
+    from web.db import database
+
+    app = make_app()
+    client = app.test_client()
+    login(client, make_user(Role.person))
+    broken = app.config["DATABASE_SESSION_FACTORY"]
+
+    class _Unreachable:
+        def __call__(self):  # type: ignore[no-untyped-def]
+            session = broken()
+
+            def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+                raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+            session.execute = refuse
+            session.scalars = refuse
+            return session
+
+    database(app).session_factory = _Unreachable()
+    for path in ("/person/", "/health", "/no-such-page"):
+        response = client.get(path)
+        assert response.status_code == 503, path
+        assert "Sorry, the service is unavailable" in response.get_data(as_text=True)
+    assert client.get("/api/v1/me").json["code"] == 503
+    # Pages that need no data still work for visitors who are not signed in.
+    assert app.test_client().get("/accessibility").status_code == 200

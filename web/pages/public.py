@@ -1,8 +1,12 @@
-"""Pages anyone may read: the start page, the accessibility statement and cookies."""
+"""Pages anyone may read: the start page, the accessibility statement and cookies; and
+``/health`` for load balancers and monitors (200 when the database answers, else 503)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from sqlalchemy import text
+
+from web.db import get_session
 
 bp = Blueprint("public", __name__)
 
@@ -20,3 +24,9 @@ def accessibility() -> str:
 @bp.get("/cookies")
 def cookies() -> str:
     return render_template("public/cookies.html")
+
+
+@bp.get("/health")
+def health() -> dict[str, str]:
+    get_session().execute(text("SELECT 1"))  # a lost database answers 503 (web.errors)
+    return {"status": "ok"}
