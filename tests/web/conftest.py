@@ -12,6 +12,7 @@
 - ``login(client, user)``: signs in through the real sign-in form (with its CSRF token) and,
   for commissioners and admins, the one-time code page. Returns the last response.
 - ``csrf_token(response_or_html)``: the CSRF token from a page's form.
+- ``API_HEADERS``: send with API requests that change something (``X-Requested-With``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from models.accounts import Role, User
 from tests import factories
 from tests.factories import DEFAULT_PASSWORD
 from web import create_app
+
+API_HEADERS = {"X-Requested-With": "pytest"}
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 

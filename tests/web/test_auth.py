@@ -588,3 +588,12 @@ def test_concurrent_guesses_from_two_workers_never_pass_the_limit(
     finally:
         for app in apps:
             database(app).engine.dispose()
+
+
+def test_static_files_are_cached_but_still_protected(client):
+    for path in ("/static/css/app.css", "/static/js/govuk-init.js"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers.get("Cache-Control") != "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        response.close()
