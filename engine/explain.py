@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 
 from engine.arrays import InstanceArrays, to_arrays
-from engine.instance import Instance, Offer, Person, Result, Rule
+from engine.instance import Assignment, Instance, Offer, Person, Result, Rule
 from engine.welfare import optimise
 from engine.welfare_flow import welfare_network
 from engine.welfare_lagrange import offer_potentials
@@ -74,6 +74,37 @@ class FairnessCost:
     message: str
 
 
+#: (persons tuple, id -> position) of the last few instances explained: the site explains
+#: every person of one instance in turn, and rebuilding the index each time would be quadratic.
+_INDEX_CACHE: list[tuple[tuple[Person, ...], dict[str, int]]] = []
+
+
+def _person_index(instance: Instance) -> dict[str, int]:
+    for persons, index in _INDEX_CACHE:
+        if persons is instance.persons:
+            return index
+    index = {p.id: i for i, p in enumerate(instance.persons)}
+    _INDEX_CACHE.insert(0, (instance.persons, index))
+    del _INDEX_CACHE[4:]
+    return index
+
+
+_HOLDERS_CACHE: list[tuple[tuple[Assignment, ...], dict[str, list[str]]]] = []
+
+
+def _holders(result: Result) -> dict[str, list[str]]:
+    """Offer id -> the persons holding it in ``result`` (cached like :func:`_person_index`)."""
+    for assignments, cached in _HOLDERS_CACHE:
+        if assignments is result.assignments:
+            return cached
+    holders: dict[str, list[str]] = {}
+    for a in result.assignments:
+        holders.setdefault(a.offer, []).append(a.person)
+    _HOLDERS_CACHE.insert(0, (result.assignments, holders))
+    del _HOLDERS_CACHE[4:]
+    return holders
+
+
 def _pounds(pence: int) -> str:
     return f"£{pence // 100:,}.{pence % 100:02d}"
 
@@ -99,8 +130,7 @@ def explain_person(
     """Why ``person_id`` did not get each offer ranked above the best place they got (or any
     offer they ranked, if they got none), in rank order. ``time_limit_s`` bounds each re-solve
     of the welfare mechanism (seconds)."""
-    person_index = arrays.person_ids.index(person_id)
-    person = instance.persons[person_index]
+    person = instance.persons[_person_index(instance)[person_id]]
     offers = {o.id: o for o in instance.offers}
     got = [a for a in result.assignments if a.person == person_id]
     best_rank = min((a.rank for a in got), default=None)
@@ -144,10 +174,10 @@ def _priority(person: Person) -> tuple[int, float, str]:
 def _stable_reason(
     instance: Instance, result: Result, person: Person, offer: Offer, rank: int
 ) -> Reason:
-    holders = {a.person for a in result.assignments if a.offer == offer.id}
-    by_id = {p.id: p for p in instance.persons}
+    holders = _holders(result).get(offer.id, [])
+    index = _person_index(instance)
     if len(holders) >= offer.capacity and all(
-        _priority(by_id[h]) < _priority(person) for h in holders
+        _priority(instance.persons[index[h]]) < _priority(person) for h in holders
     ):
         return Reason(
             offer.id,
