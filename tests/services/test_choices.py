@@ -139,3 +139,21 @@ def test_advocate_needs_draft_scope_and_is_recorded(db_session: Session) -> None
     choice = add_choice(db_session, consent.advocate, w.person, w.offers["nursery"].id)
     assert choice.created_by_user_id == consent.advocate.id
     assert choice.on_behalf_of_user_id == w.user.id
+
+
+def test_choices_changed_meanwhile_is_a_conflict_not_an_error(
+    db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = make_world()
+    add_choice(db_session, w.user, w.person, w.offers["nursery"].id)
+    # A stale read, as when a second click or an advocate changed the list at the same moment.
+    import web.services.choices as choices_module
+
+    monkeypatch.setattr(choices_module, "_choices", lambda *_: [])
+    with pytest.raises(Conflict, match="changed while"):
+        add_choice(db_session, w.user, w.person, w.offers["cafe"].id)
+    monkeypatch.undo()
+    # The savepoint kept everything else as it was.
+    assert ranked(db_session, w) == ["nursery"]
+    add_choice(db_session, w.user, w.person, w.offers["cafe"].id)
+    assert ranked(db_session, w) == ["nursery", "cafe"]

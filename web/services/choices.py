@@ -11,11 +11,14 @@ get none of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Literal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from models.accounts import User
@@ -108,6 +111,21 @@ def _choices(session: Session, person: PersonProfile, round_: Round) -> list[Cho
     )
 
 
+@contextmanager
+def _unchanged_meanwhile(session: Session) -> Iterator[None]:
+    """Make a change to the choices in a savepoint. If the choices changed since they were
+    read (a second click, or someone acting for the person at the same moment), the unique
+    ranks refuse the change and the person is asked to look again, instead of an error."""
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except IntegrityError as error:
+        raise Conflict(
+            "Your choices changed while you were making this change. Look at them and try again."
+        ) from error
+
+
 def _open_round(session: Session, person: PersonProfile) -> Round:
     round_ = open_round_for(session, person)
     if round_ is None:
@@ -149,8 +167,8 @@ def add_choice(session: Session, actor: User, person: PersonProfile, offer_id: i
         created_by_user_id=actor.id,
         on_behalf_of_user_id=on_behalf_of(actor, person),
     )
-    session.add(choice)
-    session.flush()
+    with _unchanged_meanwhile(session):
+        session.add(choice)
     record(
         session,
         actor,
@@ -170,13 +188,14 @@ def remove_choice(session: Session, actor: User, person: PersonProfile, offer_id
     target = next((c for c in choices if c.offer_id == offer_id), None)
     if target is None:
         raise NotFound("That service is not one of your choices.")
-    session.delete(target)
-    session.flush()
-    # Close the gap one row at a time, lowest first, so (round, person, rank) stays unique.
-    for choice in choices:
-        if choice.rank > target.rank:
-            choice.rank -= 1
-            session.flush()
+    with _unchanged_meanwhile(session):
+        session.delete(target)
+        session.flush()
+        # Close the gap one row at a time, lowest first, so (round, person, rank) stays unique.
+        for choice in choices:
+            if choice.rank > target.rank:
+                choice.rank -= 1
+                session.flush()
     record(
         session,
         actor,
@@ -209,12 +228,13 @@ def move_choice(
     a, b = choices[index], choices[other_index]
     rank_a, rank_b = a.rank, b.rank
     # Park one row on a free rank first, so the unique (round, person, rank) never clashes.
-    a.rank = len(choices) + 1
-    session.flush()
-    b.rank = rank_a
-    session.flush()
-    a.rank = rank_b
-    session.flush()
+    with _unchanged_meanwhile(session):
+        a.rank = len(choices) + 1
+        session.flush()
+        b.rank = rank_a
+        session.flush()
+        a.rank = rank_b
+        session.flush()
     record(
         session,
         actor,
