@@ -292,6 +292,11 @@ def _price_one_row(search: _Search, deadline: float, max_flows: int = 30) -> Non
             return
         cross = (l_hi - l_lo + g_lo * m_lo - g_hi * m_hi) // (g_lo - g_hi)
         m = min(max(cross, m_lo + 1), m_hi - 1)
+        # L is convex, so it lies above both tangents: their crossing bounds min L from below.
+        # Once that cannot lower the integer bound, more prices are wasted.
+        envelope = min(max(l_lo + g_lo * (x - m_lo), l_hi + g_hi * (x - m_hi)) for x in (m, m + 1))
+        if envelope // SCALE >= search.bound:
+            return
         value, slack, chosen = search.evaluate(np.array([m], dtype=np.int64))
         tangent = max(l_lo + g_lo * (m - m_lo), l_hi + g_hi * (m - m_hi))
         if value <= tangent + 1:
