@@ -307,3 +307,29 @@ def test_explanations_are_the_engines(
     assert {r["code"] for r in mine.explanation["why_not"]} <= {
         "full_higher_priority", "over_budget", "no_places", "tie",
     }  # fmt: skip
+
+
+def test_explanations_still_coming_reach_the_allocations(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    world = make_round(db_session)
+    run = solved_run(world, session_factory)
+    complete = dict(run.analysis["explanations"])
+    run.analysis = {**run.analysis, "explanations": {}}  # as if time ran out at once
+    db_session.commit()
+    made = allocations.publish_run(db_session, world.commissioner, world.round, run)
+    db_session.commit()
+    assert all(a.explanation is None for a in made)
+    ben = world.people["Ben"]
+    assert allocations.my_places(db_session, ben.user, ben).explanation is None
+    rounds_needed = 0
+    while not runs.continue_explaining(session_factory, run.id, budget_s=0):
+        rounds_needed += 1  # each call explains at least one more person
+    assert rounds_needed == len(complete) - 1
+    db_session.expire_all()
+    for allocation in made:
+        assert allocation.explanation == complete[runs.person_key(allocation.person_id)]
+    assert (
+        allocations.my_places(db_session, ben.user, ben).explanation
+        == complete[runs.person_key(ben.id)]
+    )

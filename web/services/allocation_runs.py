@@ -78,6 +78,7 @@ from models.people import PersonProfile
 from models.providers import Offer as OfferRow
 from models.rounds import (
     ACTIVE_RUN_STATUSES,
+    Allocation,
     Budget,
     Choice,
     Mechanism,
@@ -96,12 +97,14 @@ from web.services.rounds import person_attributes
 log = logging.getLogger(__name__)
 
 JOB_KIND = "allocate_round"
+EXPLAIN_JOB_KIND = "explain_run"
 LABEL_MAX_CHARS = 200
 # Analysis (price of each rule, value of one more place) re-solves the instance; on rounds
 # bigger than this it would hold the worker for too long, so it is skipped and the page says so.
 ANALYSIS_MAX_PERSONS = 5000
-#: Seconds a worker spends explaining people's places before leaving the rest for later.
-EXPLAIN_BUDGET_S = 120.0
+#: Seconds of explaining people's places per job, before the rest go to a follow-up job (so
+#: the run finishes, and other jobs get their turn, while explanations are still coming).
+EXPLAIN_BUDGET_S = 30.0
 #: Seconds a worker spends re-solving for the value of one more place, before it stops.
 PLACE_VALUE_BUDGET_S = 120.0
 
@@ -615,7 +618,8 @@ def analyse(
     * ``explanations``: person id -> the engine's reasons why they did not get each offer they
       ranked above their place (:func:`explain_person`), stored as
       :func:`explanation_document`. Welfare reasons re-solve the instance, so this phase stops
-      after ``explain_budget_s`` seconds; people not reached are explained when asked.
+      after ``explain_budget_s`` seconds; ``explain_run`` jobs explain the rest
+      (:func:`continue_explaining`).
     * ``price_of_fairness``: for each rule, the welfare with and without it.
     * ``marginal_place_values``: offer id -> the welfare one more place there would add
       (re-solves for full offers only, for at most :data:`PLACE_VALUE_BUDGET_S` seconds;
@@ -627,25 +631,16 @@ def analyse(
     if result.status not in ("optimal", "feasible", "stable"):
         return {"skipped": "There is no allocation to analyse."}
     from engine.arrays import to_arrays
-    from engine.explain import explain_person, marginal_place_values, price_of_fairness
+    from engine.explain import marginal_place_values, price_of_fairness
 
     arrays = to_arrays(instance)
     limit = min(instance.policy.time_limit_s, 10.0)
     analysis: dict[str, Any] = {}
-    explanations: dict[str, Any] = {}
-    placed = {a.person: a for a in result.assignments}
-    started = time.monotonic()
-    for i, person in enumerate(instance.persons):
-        if time.monotonic() - started > explain_budget_s:
-            break
-        reasons = explain_person(instance, arrays, result, person.id, time_limit_s=limit)
-        explanations[person.id] = explanation_document(placed.get(person.id), reasons)
-        if progress is not None and i % 25 == 24:
-            progress(
-                75 + int(15 * (i + 1) / len(instance.persons)),
-                f"Explaining each person's place: {i + 1} of {len(instance.persons)}",
-            )
-    analysis["explanations"] = explanations
+    if progress is not None:
+        progress(76, "Explaining each person's place")
+    analysis["explanations"] = explain_persons(
+        instance, result, {}, budget_s=explain_budget_s, arrays=arrays
+    )
     if len(instance.persons) > ANALYSIS_MAX_PERSONS:
         analysis["skipped"] = f"The round has more than {ANALYSIS_MAX_PERSONS:,} people."
         return analysis
@@ -703,6 +698,78 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def explain_persons(
+    instance: Instance,
+    result: Any,
+    done: Mapping[str, Any],
+    *,
+    budget_s: float,
+    arrays: Any = None,
+) -> dict[str, Any]:
+    """Explanations of the persons not in ``done``, in instance order, for about ``budget_s``
+    seconds (at least one person). Returns ``done`` plus the new ones."""
+    from engine.arrays import to_arrays
+    from engine.explain import explain_person
+
+    arrays = arrays if arrays is not None else to_arrays(instance)
+    limit = min(instance.policy.time_limit_s, 10.0)
+    placed = {a.person: a for a in result.assignments}
+    out = dict(done)
+    started = time.monotonic()
+    for person in instance.persons:
+        if person.id in out:
+            continue
+        if time.monotonic() - started > budget_s and len(out) > len(done):
+            break
+        reasons = explain_person(instance, arrays, result, person.id, time_limit_s=limit)
+        out[person.id] = explanation_document(placed.get(person.id), reasons)
+    return out
+
+
+def continue_explaining(
+    session_factory: Callable[[], Session], run_id: int, *, budget_s: float = EXPLAIN_BUDGET_S
+) -> bool:
+    """Explain more of a finished run's persons (about ``budget_s`` seconds' worth), keep them
+    on the run and on its allocations that have none yet. True when everyone is explained."""
+    from engine.reader import read_instance
+
+    with session_factory() as session:
+        run = session.get(SolverRun, run_id)
+        if run is None or run.result_json is None or run.instance_json is None:
+            return True
+        instance = read_instance(run.instance_json)
+        result = result_from_dict(json.loads(run.result_json))
+        done = dict((run.analysis or {}).get("explanations") or {})
+    explained = explain_persons(instance, result, done, budget_s=budget_s)
+    new = {k: v for k, v in explained.items() if k not in done}
+    with session_factory() as session:
+        run = session.get(SolverRun, run_id)
+        assert run is not None
+        analysis = dict(run.analysis or {})
+        merged = dict(analysis.get("explanations") or {})
+        merged.update(new)
+        analysis["explanations"] = merged
+        run.analysis = analysis
+        # A JSON column keeps None as JSON null, not SQL NULL: test it here, not in SQL.
+        for allocation in session.scalars(select(Allocation).where(Allocation.run_id == run_id)):
+            document = merged.get(person_key(allocation.person_id))
+            if allocation.explanation is None and document is not None:
+                allocation.explanation = document
+        session.commit()
+        return len(merged) >= len(instance.persons)
+
+
+def _enqueue_explaining(session_factory: Callable[[], Session], run_id: int, start: int) -> None:
+    # The embedded runner's follow-up job; a distributed queue would schedule it likewise.
+    from web.services.jobs import DatabaseJobRunner
+
+    with session_factory() as session:
+        DatabaseJobRunner(session).enqueue(
+            EXPLAIN_JOB_KIND, {"run_id": run_id}, unique_key=f"explain:{run_id}:{start}"
+        )
+        session.commit()
+
+
 @register(JOB_KIND)
 def _allocate_round_job(
     session_factory: Callable[[], Session],
@@ -711,7 +778,27 @@ def _allocate_round_job(
     report: ProgressReporter,
 ) -> dict[str, Any]:
     run = execute_run(session_factory, int(payload["run_id"]), report)
+    explained = len((run.analysis or {}).get("explanations") or {})
+    if run.status == RunStatus.succeeded and explained < int(run.parameters.get("persons", 0)):
+        _enqueue_explaining(session_factory, run.id, explained)
     return {"run_id": run.id, "status": str(run.status), "result": run.status_of_result}
+
+
+@register(EXPLAIN_JOB_KIND)
+def _explain_run_job(
+    session_factory: Callable[[], Session],
+    job_id: int,
+    payload: dict[str, Any],
+    report: ProgressReporter,
+) -> dict[str, Any]:
+    run_id = int(payload["run_id"])
+    finished = continue_explaining(session_factory, run_id)
+    if not finished:
+        with session_factory() as session:
+            run = session.get(SolverRun, run_id)
+            count = len(((run.analysis if run else None) or {}).get("explanations") or {})
+        _enqueue_explaining(session_factory, run_id, count)
+    return {"run_id": run_id, "finished": finished}
 
 
 def run_counts(session: Session, round_: Round) -> dict[str, int]:

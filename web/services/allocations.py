@@ -63,11 +63,9 @@ from models.rounds import (
 )
 from web.services.acting import authorise, on_behalf_of, record
 from web.services.allocation_runs import (
-    explanation_document,
     key_id,
     offer_key,
     person_key,
-    result_from_dict,
 )
 from web.services.errors import Conflict, NotFound
 from web.services.matching import format_money
@@ -209,40 +207,18 @@ def publish_run(session: Session, actor: User, round_: Round, run: SolverRun) ->
     return allocations
 
 
-def explain_person_now(instance: Any, result: dict[str, Any], person_key_: str) -> dict[str, Any]:
-    """The engine's explanation for one person, worked out now (see
-    :func:`web.services.allocation_runs.explanation_document`)."""
-    from engine.arrays import to_arrays
-    from engine.explain import explain_person
-
-    parsed = result_from_dict(result)
-    reasons = explain_person(
-        instance,
-        to_arrays(instance),
-        parsed,
-        person_key_,
-        time_limit_s=min(instance.policy.time_limit_s, 10.0),
-    )
-    assignment = next((a for a in parsed.assignments if a.person == person_key_), None)
-    return explanation_document(assignment, reasons)
-
-
 def explain_all(run: SolverRun, instance: Any, result: dict[str, Any]) -> dict[str, Any]:
-    """Every placed person's explanation: kept by the run's worker, or worked out now."""
-    kept = dict((run.analysis or {}).get("explanations") or {})
-    for assignment in result.get("assignments", []):
-        key = assignment["person"]
-        if key not in kept:
-            kept[key] = explain_person_now(instance, result, key)
-    return kept
+    """The explanations the run's worker has kept so far, by person key. Those still being
+    worked out (``explain_run`` jobs) are added to the allocations when ready."""
+    return dict((run.analysis or {}).get("explanations") or {})
 
 
 def person_explanation(session: Session, round_: Round, person_id: int) -> dict[str, Any] | None:
-    """The engine's explanation for a person of a published round (placed or not)."""
+    """The engine's explanation for a person of a published round (placed or not); None while
+    it is still being worked out."""
     run = round_.published_run
-    if run is None or run.instance_json is None or run.result_json is None:
+    if run is None:
         return None
-    key = person_key(person_id)
     first = session.scalars(
         select(Allocation)
         .where(Allocation.run_id == run.id, Allocation.person_id == person_id)
@@ -251,14 +227,7 @@ def person_explanation(session: Session, round_: Round, person_id: int) -> dict[
     if first is not None and first.explanation:
         return first.explanation
     kept = (run.analysis or {}).get("explanations") or {}
-    if key in kept:
-        return kept[key]  # type: ignore[no-any-return]
-    from engine.reader import read_instance
-
-    instance = read_instance(run.instance_json)
-    if not any(p.id == key for p in instance.persons):
-        return None
-    return explain_person_now(instance, json.loads(run.result_json), key)
+    return kept.get(person_key(person_id))  # type: ignore[no-any-return]
 
 
 # -- a person's places ------------------------------------------------------------------------
