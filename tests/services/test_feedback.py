@@ -74,3 +74,25 @@ def test_only_accepted_places_of_ones_own(db_session: Session) -> None:
         rate_place(db_session, other.user, other, place.id, rating=3, comment="")
     with pytest.raises(NotAllowed):
         rate_place(db_session, other.user, place.person, place.id, rating=3, comment="")
+
+
+def test_a_second_click_that_lost_the_race_changes_the_first_rating(
+    db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    place = accepted_place()
+    user = place.person.user
+    rate_place(db_session, user, place.person, place.id, rating=2, comment="")
+    import web.services.feedback as feedback_module
+
+    real = feedback_module._existing
+    looks: list[int] = []
+
+    def stale_then_real(*args):  # type: ignore[no-untyped-def]
+        # The first look misses the row another click saved a moment ago.
+        looks.append(1)
+        return None if len(looks) == 1 else real(*args)
+
+    monkeypatch.setattr(feedback_module, "_existing", stale_then_real)
+    rate_place(db_session, user, place.person, place.id, rating=5, comment="Great")
+    rows = db_session.scalars(select(Feedback).where(Feedback.person_id == place.person.id)).all()
+    assert [(f.rating, f.comment) for f in rows] == [(5, "Great")]

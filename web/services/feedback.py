@@ -7,6 +7,7 @@ same place again changes the earlier rating instead of adding a second one.
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.accounts import User
@@ -25,12 +26,7 @@ def feedback_for_place(
     """The accepted place and the person's rating of it so far (None when not rated yet)."""
     authorise(session, actor, person, "view")
     allocation = _accepted_place(session, person, allocation_id)
-    existing = session.scalars(
-        select(Feedback).where(
-            Feedback.person_id == person.id, Feedback.allocation_id == allocation.id
-        )
-    ).first()
-    return allocation, existing
+    return allocation, _existing(session, person, allocation)
 
 
 def rate_place(
@@ -62,22 +58,25 @@ def rate_place(
     if errors or value is None:
         raise InvalidInput(errors)
 
-    feedback = session.scalars(
-        select(Feedback).where(
-            Feedback.person_id == person.id, Feedback.allocation_id == allocation.id
-        )
-    ).first()
+    feedback = _existing(session, person, allocation)
     action = "feedback.changed"
     if feedback is None:
         action = "feedback.given"
-        feedback = Feedback(
-            offer_id=allocation.offer_id,
-            person_id=person.id,
-            allocation_id=allocation.id,
-            created_by_user_id=actor.id,
-            rating=value,
-        )
-        session.add(feedback)
+        try:
+            with session.begin_nested():
+                feedback = Feedback(
+                    offer_id=allocation.offer_id,
+                    person_id=person.id,
+                    allocation_id=allocation.id,
+                    created_by_user_id=actor.id,
+                    rating=value,
+                )
+                session.add(feedback)
+        except IntegrityError:
+            # A second click saved it first: change that rating instead of adding another.
+            action = "feedback.changed"
+            feedback = _existing(session, person, allocation)
+            assert feedback is not None
     feedback.rating = value
     feedback.comment = text or None
     session.flush()
@@ -90,6 +89,14 @@ def rate_place(
         data={"offer_id": allocation.offer_id, "allocation_id": allocation.id, "rating": value},
     )
     return feedback
+
+
+def _existing(session: Session, person: PersonProfile, allocation: Allocation) -> Feedback | None:
+    return session.scalars(
+        select(Feedback).where(
+            Feedback.person_id == person.id, Feedback.allocation_id == allocation.id
+        )
+    ).first()
 
 
 def _accepted_place(session: Session, person: PersonProfile, allocation_id: int) -> Allocation:
