@@ -106,7 +106,7 @@ ANALYSIS_MAX_PERSONS = 5000
 #: the run finishes, and other jobs get their turn, while explanations are still coming).
 EXPLAIN_BUDGET_S = 30.0
 #: Seconds a worker spends re-solving for the value of one more place, before it stops.
-PLACE_VALUE_BUDGET_S = 120.0
+PLACE_VALUE_BUDGET_S = 60.0
 
 
 def person_key(person_id: int) -> str:
