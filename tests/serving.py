@@ -153,6 +153,7 @@ def serve(
         "5",
         "--timeout",
         "60",
+        "--no-control-socket",  # several servers at once must not share one control socket
         "web.wsgi:app",
     ]
     with log_path.open("wb") as log:
