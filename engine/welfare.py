@@ -6,12 +6,13 @@ Steps (see ``shared/spec/allocation-format.md``):
    counts, gaps as integer rows, budgets and the pot where they can bind.
 2. ``maximize_min_coverage``, when present, is solved first and exactly: the best smallest
    coverage is one of the fractions ``k / members[g]``; a binary search over these candidates,
-   each tested for feasibility (a min-cost flow when the other rules allow, else a MIP), finds
+   each tested for feasibility (a maximum flow when the other rules allow, else a MIP), finds
    the largest that can hold. It then becomes a floor on every group of its attribute.
-3. Welfare: a min-cost flow when the problem is a network (:mod:`engine.welfare_flow`);
-   otherwise the decomposition of :mod:`engine.welfare_lagrange` (Lagrangian prices on the side
-   constraints over the flow core, repair, reduced-cost fixing) and a MIP on what remains
-   (:mod:`engine.welfare_mip`).
+3. Welfare: a min-cost flow when the problem is a network (:mod:`engine.welfare_flow`); a
+   branch and bound over coverage windows, each a flow, for a gap on one attribute
+   (:mod:`engine.welfare_gap`); otherwise the decomposition of :mod:`engine.welfare_lagrange`
+   (Lagrangian prices on the side constraints over the flow core, repair, a core MIP over the
+   undecided people, reduced-cost fixing) and a MIP on what remains (:mod:`engine.welfare_mip`).
 4. No feasible allocation: the result is ``infeasible`` with the diagnosis of
    :mod:`engine.diagnosis`.
 
