@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -233,6 +234,16 @@ def solve_mip(
     highs.setOptionValue("mip_abs_gap", 0.99)  # utilities are integers
     highs.setOptionValue("random_seed", int(seed) % (2**31 - 1))
     highs.setOptionValue("threads", 1)
+    # HiGHS checks its own time limit rarely in some phases (a big root LP can overrun it by
+    # minutes on a busy machine), so also ask it to stop from its interrupt callbacks.
+    stop_at = time.perf_counter() + max(float(time_limit_s), 0.01)
+    highs.setCallback(_interrupt, stop_at)
+    for kind in (
+        highspy.cb.HighsCallbackType.kCallbackSimplexInterrupt,
+        highspy.cb.HighsCallbackType.kCallbackIpmInterrupt,
+        highspy.cb.HighsCallbackType.kCallbackMipInterrupt,
+    ):
+        highs.startCallback(kind)
     highs.passModel(
         n_cols,
         n_rows,
@@ -275,6 +286,14 @@ def solve_mip(
     if status == highspy.HighsModelStatus.kOptimal or (bound is not None and bound <= value):
         return MipSolution("optimal", chosen, value)
     return MipSolution("feasible", chosen, max(bound, value) if bound is not None else None)
+
+
+def _interrupt(
+    kind: object, message: str, data_out: object, data_in: object, stop_at: float
+) -> None:
+    """HiGHS callback: ask the solver to stop once the deadline has passed."""
+    if data_in is not None and time.perf_counter() > stop_at:
+        data_in.user_interrupt = True  # type: ignore[attr-defined]
 
 
 def _bound(info: highspy.HighsInfo, objective: bool) -> int | None:
