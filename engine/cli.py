@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -92,13 +93,18 @@ def run_solve(
     if out is None:
         # Always UTF-8, whatever the terminal's locale says.
         stdout = getattr(sys.stdout, "buffer", None)
-        if stdout is not None:
-            sys.stdout.flush()
-            stdout.write(text.encode("utf-8"))
-            stdout.flush()
-        else:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+        try:
+            if stdout is not None:
+                sys.stdout.flush()
+                stdout.write(text.encode("utf-8"))
+                stdout.flush()
+            else:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader went away (``tapestry solve x | head``): not an error of ours. Point
+            # standard output at nothing so that Python's own flush at exit stays quiet.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     else:
         try:
             Path(out).write_text(text, encoding="utf-8")

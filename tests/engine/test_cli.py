@@ -158,3 +158,14 @@ def test_console_script_end_to_end(tmp_path: Path) -> None:
         [*command, "-"], input=STABLE.read_bytes(), capture_output=True, check=False
     )
     assert piped.returncode == 0 and json.loads(piped.stdout)["objective"] == 180
+
+
+def test_closed_standard_output_is_not_a_crash() -> None:
+    command = [sys.executable, "-c", "from web.cli import main; main()", "solve", str(STABLE)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # like `tapestry solve FILE | head -0`
+    errors = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=120) == 0
+    assert "Traceback" not in errors and "BrokenPipe" not in errors
