@@ -27,7 +27,9 @@ import gc
 import json
 import math
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -111,14 +113,36 @@ def read_instance(data: bytes | str) -> Instance:
 
     Raises :class:`~engine.instance.InvalidInstance` carrying every problem found.
     """
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with _collector_paused():
         document = _parse(data)
         return instance_from_dict(document)
+
+
+_pause_lock = threading.Lock()
+_pause_depth = 0
+_collector_was_enabled = False
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (process-wide) while millions of objects are built.
+
+    Counted, so that readers running at once in several threads restore it only when the last
+    one ends, and only if it was on before the first began.
+    """
+    global _pause_depth, _collector_was_enabled
+    with _pause_lock:
+        if _pause_depth == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _pause_depth += 1
+    try:
+        yield
     finally:
-        if gc_was_enabled:
-            gc.enable()
+        with _pause_lock:
+            _pause_depth -= 1
+            if _pause_depth == 0 and _collector_was_enabled:
+                gc.enable()
 
 
 def _parse(data: bytes | str) -> Any:

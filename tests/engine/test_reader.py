@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -559,3 +561,26 @@ def test_any_bytes_give_an_instance_or_problems(data: bytes) -> None:
         read_instance(data)
     except InvalidInstance as error:
         assert error.problems
+
+
+def test_the_garbage_collector_is_restored() -> None:
+    assert gc.isenabled()
+    read_instance(json.dumps(valid_document()))
+    assert gc.isenabled()
+    with pytest.raises(InvalidInstance):
+        read_instance(b"{")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        read_instance(json.dumps(valid_document()))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_readers_in_several_threads_restore_the_collector() -> None:
+    text = json.dumps(valid_document())
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        instances = list(pool.map(lambda _: read_instance(text), range(40)))
+    assert all(instance == instances[0] for instance in instances)
+    assert gc.isenabled()
