@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from flask import Flask, Response, abort, g, request
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
+from werkzeug.routing import IntegerConverter
 from wtforms import ValidationError
 
 from models.audit import current_request_id
@@ -59,7 +61,18 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _STATIC_ENDPOINTS = frozenset({"static", "govuk_assets"})
 
 
+class DatabaseIntegerConverter(IntegerConverter):
+    """``<int:...>`` in URLs: a number too big for the database's ids matches no route (404)
+    instead of failing in the database."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    # Before any blueprint adds its rules.
+    app.url_map.converters["int"] = DatabaseIntegerConverter
     csrf.init_app(app)
     app.before_request(_assign_request_id)
     app.teardown_request(_forget_request_id)

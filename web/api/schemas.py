@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
+
+# Whole numbers must fit the database's columns: ids and counts are 32-bit, money 64-bit.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
+def _too_big(field: ma.fields.Field, name: str, value: Any) -> bool:
+    limit = INT64_MAX if "pence" in name else INT32_MAX
+    if isinstance(field, ma.fields.Integer):
+        return isinstance(value, int) and abs(value) > limit
+    if isinstance(field, ma.fields.List) and isinstance(value, list):
+        return any(_too_big(field.inner, name, item) for item in value)
+    if isinstance(field, ma.fields.Dict) and isinstance(value, dict) and field.value_field:
+        return any(_too_big(field.value_field, name, item) for item in value.values())
+    return False
 
 
 class StrictSchema(ma.Schema):
-    """The base for every API schema: a field the schema does not know is an error (422)."""
+    """The base for every API schema: a field the schema does not know is an error (422), and
+    a whole number too big for the database is an error too (not a crash)."""
 
     class Meta:
         unknown = ma.RAISE
+
+    @ma.validates_schema
+    def _numbers_fit_the_database(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        errors = {
+            field.data_key or name: ["This number is too big."]
+            for name, field in self.load_fields.items()
+            if _too_big(field, name, data.get(field.attribute or name))
+        }
+        if errors:
+            raise ma.ValidationError(errors)
 
 
 class ErrorSchema(StrictSchema):

@@ -1,0 +1,203 @@
+"""Hostile input against the JSON API: generated requests from its OpenAPI document.
+
+schemathesis turns ``/api/v1/openapi.json`` into hypothesis strategies, valid (positive) and
+invalid (negative), for every operation. Each generated request is sent through the WSGI app,
+signed in as someone who may use that operation, with the world's real ids in the path, inside
+a savepoint that is rolled back. Whatever is sent, the API never answers 5xx, and every 4xx has
+the JSON error body ``{code, status, message, errors}``. Unknown fields are refused by name, and
+bodies above the size limit answer 413 in the same shape.
+
+Bounded: a few examples per operation and mode, no deadline, so it runs in a minute or two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import hypothesis
+import pytest
+import schemathesis
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from sqlalchemy import Connection
+
+from tests.security.world import World
+
+MAX_EXAMPLES = 8
+HEADERS = {"X-Requested-With": "schemathesis"}
+ERROR_KEYS = {"code", "status", "message", "errors"}
+
+# Who calls each part of the API (the first matching prefix); public reads go anonymously.
+CALLERS = [
+    ("/api/v1/me", "person_a"),
+    ("/api/v1/allocations/statements/provider", "provider_x"),
+    ("/api/v1/allocations", "person_a"),
+    ("/api/v1/consents", "advocate"),
+    ("/api/v1/provider", "provider_x"),
+    ("/api/v1/rounds", "commissioner"),
+    ("/api/v1/offers", "anonymous"),
+    ("/api/v1/providers", "anonymous"),
+]
+# Real objects for path parameters, so generated bodies reach the handlers.
+PATH_IDS = {
+    "offer_id": "offer_x",
+    "provider_id": "provider_x",
+    "consent_id": "consent_a",
+    "round_id": "open_round",
+    "run_id": "run",
+    "allocation_id": "offered_a",
+    "person_id": "person_b",
+}
+
+
+def _caller(path: str) -> str:
+    for prefix, actor in CALLERS:
+        if path.startswith(prefix):
+            return actor
+    raise AssertionError(f"no caller chosen for {path}: add it to CALLERS")
+
+
+def _cookies(app: Flask, world: World, login: Callable[..., Any]) -> dict[str, dict[str, str]]:
+    jars: dict[str, dict[str, str]] = {"anonymous": {}}
+    for actor, user in world.users.items():
+        client = app.test_client()
+        assert login(client, user).status_code == 302
+        jars[actor] = {"tapestry_session": client.get_cookie("tapestry_session").value}
+    return jars
+
+
+def assert_error_shape(response: Any, where: str) -> None:
+    status = response.status_code
+    assert status < 500, f"{where}: {status} {response.text[:300]}"
+    if status >= 400:
+        content_type = response.headers.get("content-type", [""])[0]
+        assert content_type.startswith("application/json"), f"{where}: {content_type}"
+        body = response.json()
+        assert isinstance(body, dict) and set(body) == ERROR_KEYS, f"{where}: {body}"
+        assert body["code"] == status and isinstance(body["errors"], dict), f"{where}: {body}"
+        assert isinstance(body["message"], str) and body["message"], where
+
+
+def _operations(app: Flask) -> list[Any]:
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 30
+    return operations
+
+
+def _fuzzer(
+    strategy: Any, cookies: dict[str, str], mode: str, db_connection: Connection
+) -> Callable[[], None]:
+    """A hypothesis test sending each generated case, in a savepoint rolled back after it."""
+
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[hypothesis.Phase.generate],
+    )
+    @given(case=strategy)
+    def check(case: Any) -> None:
+        savepoint = db_connection.begin_nested()
+        try:
+            response = case.call(headers=HEADERS, cookies=cookies)
+        finally:
+            savepoint.rollback()
+        assert_error_shape(response, f"{case.method} {case.formatted_path} ({mode})")
+
+    return check  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+def test_generated_requests_never_crash_and_errors_have_one_shape(
+    app: Flask, world: World, login: Callable[..., Any], db_connection: Connection
+) -> None:
+    jars = _cookies(app, world, login)
+    failures: list[str] = []
+    for operation in _operations(app):
+        path_parameters = {
+            name: world.ids[key]
+            for name, key in PATH_IDS.items()
+            if f"{{{name}}}" in operation.path
+        }
+        cookies = jars[_caller(operation.full_path)]
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
+
+            check = _fuzzer(strategy, cookies, mode.value, db_connection)
+            try:
+                check()
+            except hypothesis.errors.Unsatisfiable:
+                # Nothing to make invalid: the path's ids are fixed and there is no body.
+                assert mode is GenerationMode.NEGATIVE, operation.label
+            except (AssertionError, hypothesis.errors.HypothesisException) as error:
+                failures.append(f"{operation.label} {mode.value}: {error}")
+    assert not failures, "\n\n".join(failures)
+
+
+def _body_operations(app: Flask) -> list[tuple[str, str]]:
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    found = []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method not in {"post", "put", "patch", "delete"}:
+                continue
+            content = (op.get("requestBody") or {}).get("content", {})
+            if "application/json" in content:
+                found.append((method.upper(), path))
+    assert found
+    return found
+
+
+def _concrete(path: str, world: World) -> str:
+    for name, key in PATH_IDS.items():
+        path = path.replace(f"{{{name}}}", str(world.ids[key]))
+    return path
+
+
+def test_unknown_fields_are_refused_by_name(
+    app: Flask, world: World, login: Callable[..., Any], db_connection: Connection
+) -> None:
+    jars = _cookies(app, world, login)
+    for method, path in _body_operations(app):
+        client = app.test_client()
+        for name, value in jars[_caller(path)].items():
+            client.set_cookie(name, value)
+        savepoint = db_connection.begin_nested()
+        try:
+            response = client.open(
+                _concrete(path, world), method=method, json={"zz_unknown": 1}, headers=HEADERS
+            )
+        finally:
+            savepoint.rollback()
+        assert response.status_code == 422, (method, path, response.status_code)
+        body = response.get_json()
+        assert set(body) == ERROR_KEYS and "zz_unknown" in body["errors"], (method, path, body)
+    # Query strings too, where an operation reads one.
+    response = app.test_client().get("/api/v1/offers?zz_unknown=1")
+    assert response.status_code == 422 and "zz_unknown" in response.get_json()["errors"]
+
+
+def test_bodies_over_the_limit_answer_413_json(
+    app: Flask, world: World, login: Callable[..., Any]
+) -> None:
+    jars = _cookies(app, world, login)
+    big = '{"title": "' + "x" * (app.config["MAX_CONTENT_LENGTH"] + 10) + '"}'
+    for method, path in _body_operations(app):
+        client = app.test_client()
+        for name, value in jars[_caller(path)].items():
+            client.set_cookie(name, value)
+        response = client.open(
+            _concrete(path, world),
+            method=method,
+            data=big,
+            content_type="application/json",
+            headers=HEADERS,
+        )
+        assert response.status_code == 413, (method, path, response.status_code)
+        body = response.get_json()
+        assert set(body) == ERROR_KEYS and body["code"] == 413
