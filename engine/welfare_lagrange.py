@@ -206,24 +206,23 @@ class _Search:
 
 
 def repair(model: WelfareModel, chosen: IntArray) -> IntArray | None:
-    """Make a flow allocation respect budgets, the pot and the gaps by dropping places: those
-    that buy the least welfare per penny for money, the least valued places of the groups that
-    are too far ahead for gaps. None if the result still breaks a rule (a floor)."""
+    """Make a flow allocation respect budgets, the pot and the gaps, then use what is left.
+
+    1. A person over budget keeps the most valuable subset of their places within it (their
+       places are few, so every subset is tried).
+    2. Over the pot, the places that buy the least welfare per penny go.
+    3. A broken gap loses the least valued places of its leading group.
+    4. The places, money and slots left over go, one more place per person at most, to whoever
+       values them most (a min-cost flow); kept only if every rule still holds.
+
+    None if the result still breaks a rule (a floor)."""
+    if model.budget_binds.any():
+        chosen = _within_budgets(model, chosen)
     chosen = chosen[np.argsort(model.utility[chosen] / np.maximum(model.price[chosen], 1))]
     keep = np.ones(chosen.size, dtype=bool)
-    if model.budget_binds.any():
-        spent = np.bincount(
-            model.person[chosen], weights=model.price[chosen], minlength=model.arrays.n_persons
-        )
-        budget = model.arrays.budget
-        for i, e in enumerate(chosen.tolist()):
-            p = int(model.person[e])
-            if spent[p] > budget[p]:
-                spent[p] -= model.price[e]
-                keep[i] = False
     if model.pot is not None:
         # Suffix sums from the worst ratio: drop the places while what is left exceeds the pot.
-        spend = np.cumsum((model.price[chosen] * keep)[::-1])[::-1]
+        spend = np.cumsum(model.price[chosen][::-1])[::-1]
         keep &= ~(spend > model.pot)
     result = np.sort(chosen[keep])
     for _ in range(4 * len(model.rows) + 1):
@@ -231,7 +230,87 @@ def repair(model: WelfareModel, chosen: IntArray) -> IntArray | None:
         if broken is None:
             break
         result = broken
-    return None if check_allocation(model, result) else result
+    if check_allocation(model, result):
+        return None
+    filled = _fill(model, result)
+    if filled is not None and not check_allocation(model, filled):
+        return filled
+    return result
+
+
+def _within_budgets(model: WelfareModel, chosen: IntArray) -> IntArray:
+    """Each person over budget keeps the most valuable subset of their places within it."""
+    budget = model.arrays.budget
+    person = model.person[chosen]
+    spent = np.bincount(person, weights=model.price[chosen], minlength=model.arrays.n_persons)
+    over = spent > budget
+    if not over.any():
+        return chosen
+    keep = ~over[person]
+    order = np.argsort(person, kind="stable")
+    sorted_chosen = chosen[order]
+    sorted_person = person[order]
+    starts = np.searchsorted(sorted_person, np.flatnonzero(over))
+    ends = np.searchsorted(sorted_person, np.flatnonzero(over), side="right")
+    extra: list[int] = []
+    for p, lo, hi in zip(
+        np.flatnonzero(over).tolist(), starts.tolist(), ends.tolist(), strict=True
+    ):
+        pairs = sorted_chosen[lo:hi].tolist()
+        best_value, best_set = -1, ()
+        for mask in range(1 << len(pairs)):
+            subset = tuple(e for k, e in enumerate(pairs) if mask >> k & 1)
+            cost = sum(int(model.price[e]) for e in subset)
+            value = sum(int(model.utility[e]) for e in subset)
+            if cost <= budget[p] and value > best_value:
+                best_value, best_set = value, subset
+        extra.extend(best_set)
+    return np.sort(np.concatenate([chosen[keep], np.asarray(extra, dtype=np.int64)]))
+
+
+def _fill(model: WelfareModel, chosen: IntArray) -> IntArray | None:
+    """Give leftover places to people with a slot and money left, one each, by greatest value."""
+    arrays = model.arrays
+    n_persons = arrays.n_persons
+    held = np.bincount(model.person[chosen], minlength=n_persons)
+    spent = np.bincount(model.person[chosen], weights=model.price[chosen], minlength=n_persons)
+    left = arrays.capacity - np.bincount(model.offer[chosen], minlength=arrays.n_offers)
+    taken = np.zeros(model.n_pairs, dtype=bool)
+    taken[chosen] = True
+    money = arrays.budget - spent.astype(np.int64)
+    candidate = (
+        ~taken
+        & (held[model.person] < model.max_placements[model.person])
+        & (model.price <= money[model.person])
+        & (left[model.offer] > 0)
+    )
+    if model.pot is not None:
+        candidate &= model.price <= model.pot - int(model.price[chosen].sum())
+    pairs = np.flatnonzero(candidate)
+    if pairs.size == 0:
+        return None
+    # Persons already holding this offer cannot take it again: excluded by ``~taken``.
+    small = replace(
+        _restrict(model, pairs),
+        arrays=replace(arrays, capacity=np.maximum(left, 0)),
+        max_placements=np.ones(n_persons, dtype=np.int64),
+        budget_binds=np.zeros(n_persons, dtype=bool),
+        pot=None,
+        floors={},
+        rows=[],
+    )
+    solution = welfare_network(small, small.utility)
+    if solution is None or solution.chosen.size == 0:
+        return None
+    added = pairs[solution.chosen]
+    result = np.sort(np.concatenate([chosen, added]))
+    if model.pot is not None and int(model.price[result].sum()) > model.pot:
+        # The pot can take only some of them: keep the best per penny that fit.
+        extra = added[np.argsort(-model.utility[added] / np.maximum(model.price[added], 1))]
+        room = model.pot - int(model.price[chosen].sum())
+        fits = np.cumsum(model.price[extra]) <= room
+        result = np.sort(np.concatenate([chosen, extra[fits]]))
+    return result
 
 
 def _broken_gap(model: WelfareModel, chosen: IntArray) -> IntArray | None:
