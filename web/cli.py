@@ -71,6 +71,90 @@ def accounts_group() -> None:
     """Account commands."""
 
 
+@accounts_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", required=True, help="The name shown to others.")
+@click.option(
+    "--role",
+    type=click.Choice(["person", "advocate", "provider", "commissioner", "admin"]),
+    required=True,
+)
+@click.option("--council", "council_slug", default=None, help="The council's short name.")
+def accounts_create_cmd(email: str, display_name: str, role: str, council_slug: str | None) -> None:
+    """Add an account and print its one-off password (the first admin, for example)."""
+    from sqlalchemy import select
+
+    from models.accounts import Council, Role
+    from models.audit import append_event
+    from web.services.accounts import create_user, find_user_by_email, one_off_password
+
+    def create(session) -> str:  # type: ignore[no-untyped-def]
+        if find_user_by_email(session, email) is not None:
+            raise click.ClickException(f"There is already an account for {email}.")
+        council_id = None
+        if council_slug:
+            council = session.scalars(select(Council).where(Council.slug == council_slug)).first()
+            if council is None:
+                raise click.ClickException(f"There is no council called {council_slug}.")
+            council_id = council.id
+        password = one_off_password()
+        user = create_user(
+            session,
+            email=email,
+            display_name=display_name,
+            role=Role(role),
+            password=password,
+            council_id=council_id,
+        )
+        append_event(session, "account.created", object_type="user", object_id=user.id)
+        return password
+
+    password = _with_app_session(create)
+    click.echo(f"Created {email} ({role}). One-off password: {password}")
+    click.echo("Ask them to change it after signing in (Change password).")
+
+
+@accounts_group.command("reset")
+@click.argument("email")
+@click.option("--second-factor", is_flag=True, help="Also forget their authenticator app.")
+def accounts_reset_cmd(email: str, second_factor: bool) -> None:
+    """Give an account a new one-off password and sign it out everywhere."""
+    from models.audit import append_event
+    from models.base import utcnow
+    from web.services.accounts import find_user_by_email, reset_account
+
+    def reset(session) -> str:  # type: ignore[no-untyped-def]
+        user = find_user_by_email(session, email)
+        if user is None:
+            raise click.ClickException(f"There is no account for {email}.")
+        password = reset_account(session, user, now=utcnow(), clear_second_factor=second_factor)
+        details = {"second_factor": "cleared"} if second_factor else None
+        append_event(
+            session, "account.reset", object_type="user", object_id=user.id, details=details
+        )
+        return password
+
+    password = _with_app_session(reset)
+    click.echo(f"New one-off password for {email}: {password}")
+    if second_factor:
+        click.echo("They will set up their authenticator app again when they sign in.")
+
+
+def _with_app_session(work):  # type: ignore[no-untyped-def]
+    """Run ``work(session)`` on the app's database (TAPESTRY_* settings), then commit."""
+    from web import create_app
+    from web.db import database, session_scope
+
+    app = create_app()
+    try:
+        with app.app_context(), session_scope(app) as session:
+            result = work(session)
+            session.commit()
+            return result
+    finally:
+        database(app).engine.dispose()
+
+
 @accounts_group.command("purge")
 @click.option("--days", type=click.IntRange(0), default=30, show_default=True)
 def accounts_purge_cmd(days: int) -> None:

@@ -597,3 +597,73 @@ def test_static_files_are_cached_but_still_protected(client):
         assert response.headers.get("Cache-Control") != "no-store"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         response.close()
+
+
+def _cli(args: list[str], database_url: str, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from web.cli import main
+
+    monkeypatch.setenv("TAPESTRY_DATABASE_URL", database_url)
+    monkeypatch.setenv("TAPESTRY_INSTANCE_PATH", str(tmp_path / "instance"))
+    return CliRunner().invoke(main, args)
+
+
+def test_accounts_can_be_created_and_reset_from_the_command_line(
+    fresh_database_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    from web import create_app
+    from web.db import database
+
+    created = _cli(
+        ["accounts", "create", "--email", "Boss@Example.org", "--name", "Pat", "--role", "admin"],
+        fresh_database_url,
+        tmp_path,
+        monkeypatch,
+    )
+    assert created.exit_code == 0, created.output
+    first_password = created.output.split("One-off password: ")[1].split()[0]
+    again = _cli(
+        ["accounts", "create", "--email", "boss@example.org", "--name", "Pat", "--role", "admin"],
+        fresh_database_url,
+        tmp_path,
+        monkeypatch,
+    )
+    assert again.exit_code != 0 and "already an account" in again.output
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test secret key, not for production",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": fresh_database_url,
+            "AUTO_UPGRADE_DB": False,
+        }
+    )
+    try:
+        client = app.test_client()
+        response = _post_sign_in(client, "boss@example.org", first_password)
+        assert response.headers["Location"] == "/sign-in/code"  # admins set up a code first
+        assert "Set up your authenticator app" in client.get("/sign-in/code").get_data(True)
+
+        reset = _cli(
+            ["accounts", "reset", "boss@example.org", "--second-factor"],
+            fresh_database_url,
+            tmp_path,
+            monkeypatch,
+        )
+        assert reset.exit_code == 0, reset.output
+        new_password = reset.output.split("boss@example.org: ")[1].split()[0]
+        assert client.get("/sign-in/code").headers["Location"] == "/sign-in"  # session ended
+        assert _post_sign_in(app.test_client(), "boss@example.org", first_password).status_code == (
+            401
+        )
+        fresh = app.test_client()
+        assert _post_sign_in(fresh, "boss@example.org", new_password).status_code == 302
+    finally:
+        database(app).engine.dispose()
+
+    missing = _cli(
+        ["accounts", "reset", "nobody@example.org"], fresh_database_url, tmp_path, monkeypatch
+    )
+    assert missing.exit_code != 0 and "no account" in missing.output

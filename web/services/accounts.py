@@ -466,3 +466,29 @@ def purge_stale_records(
         delete(LoginThrottle).where(LoginThrottle.window_start < now - throttle_policy.window)
     ).rowcount
     return sessions, throttles
+
+
+def one_off_password() -> str:
+    """A random password to hand over once (about 96 bits), for the user to change."""
+    return secrets.token_urlsafe(12)
+
+
+def reset_account(
+    session: Session, user: User, *, now: datetime, clear_second_factor: bool = False
+) -> str:
+    """Give ``user`` a new one-off password and end all their sessions; returns the password.
+
+    With ``clear_second_factor`` their authenticator app is forgotten too, so a commissioner or
+    admin who lost their phone sets up a new one at their next sign-in.
+    """
+    password = one_off_password()
+    user.password_hash = hash_password(password)
+    user.password_changed_at = now
+    user.failed_login_count = 0
+    if clear_second_factor:
+        user.totp_secret = None
+        user.totp_last_step = None
+    end_all_sessions(session, user, now=now)
+    _clear_attempts(session, account_key(user.email))
+    session.flush()
+    return password
