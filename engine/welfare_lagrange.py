@@ -529,6 +529,7 @@ def solve_with_side_constraints(
         _price_one_row(search, budget)
     else:
         _price_rows(search, budget, max_flows=30)
+    _floor_flows(search)
     bound = search.bound
     logger.info(
         "Lagrangian: %d flows, bound %d, best allocation %d",
@@ -594,6 +595,28 @@ def solve_with_side_constraints(
     if found.status == "optimal" or value >= bound:
         return WelfareOutcome("optimal", search.incumbent, value)
     return WelfareOutcome("feasible", search.incumbent, max(bound, value))
+
+
+def _floor_flows(search: _Search) -> None:
+    """Priced flows that keep one attribute's floors exactly (they are a network), so that the
+    prices only have to settle the other rules: a good source of feasible allocations when
+    floors on several attributes make the plain priced flows miss some floor."""
+    model = search.model
+    if search.best_weights is None:
+        return
+    for attribute, need in model.floors.items():
+        if not need.any():
+            continue
+        member = model.groups(attribute).member_group
+        if ((member >= 0) & (model.max_placements > 1)).any():
+            continue
+        solution = welfare_network(
+            replace(search.core, floors={attribute: need}), search.best_weights
+        )
+        if solution is None:
+            continue
+        search.offer(solution.chosen)
+        search.offer(repair(model, solution.chosen))
 
 
 def _core_mip(
