@@ -19,6 +19,8 @@ import threading
 from importlib import import_module
 from multiprocessing.process import BaseProcess
 
+from sqlalchemy.exc import OperationalError
+
 from models.db import make_engine, make_session_factory
 from web.services.jobs import claim_next_job, run_job
 
@@ -52,8 +54,14 @@ def run_worker(
     log.info("worker %s waiting for jobs", worker_id)
     try:
         while not stop.is_set() and (max_jobs is None or done < max_jobs):
-            with factory() as session:
-                job = claim_next_job(session, worker_id)
+            try:
+                with factory() as session:
+                    job = claim_next_job(session, worker_id)
+            except OperationalError:
+                # The database is busy (SQLite's lock) or restarting: wait and look again.
+                log.warning("worker %s could not look for jobs; trying again", worker_id)
+                stop.wait(poll_interval_s)
+                continue
             if job is None:
                 stop.wait(poll_interval_s)
                 continue

@@ -53,7 +53,7 @@ from importlib import metadata
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from engine.instance import (
@@ -490,15 +490,26 @@ def run_instance(run: SolverRun) -> dict[str, Any]:
 # -- executing a run (in a worker) ------------------------------------------------------------
 
 
-def _set_run(session_factory: Callable[[], Session], run_id: int, **values: Any) -> None:
-    with session_factory() as session:
-        session.execute(
-            update(SolverRun)
-            .where(SolverRun.id == run_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
+def _set_run(
+    session_factory: Callable[[], Session], run_id: int, attempts: int = 5, **values: Any
+) -> None:
+    # A result that took minutes to find is worth a few tries when the database is busy.
+    for attempt in range(1, attempts + 1):
+        try:
+            with session_factory() as session:
+                session.execute(
+                    update(SolverRun)
+                    .where(SolverRun.id == run_id)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                session.commit()
+            return
+        except OperationalError:
+            if attempt == attempts:
+                raise
+            log.warning("run %s: the database is busy, trying again", run_id)
+            time.sleep(attempt)
 
 
 def execute_run(
@@ -517,9 +528,13 @@ def execute_run(
     from engine.writer import result_to_dict
 
     def progress(percent: int, message: str) -> None:
-        _set_run(session_factory, run_id, progress=percent, message=message)
-        if report is not None:
-            report(percent, message)
+        # Progress is for people watching; a busy database must not stop the work.
+        try:
+            _set_run(session_factory, run_id, progress=percent, message=message)
+            if report is not None:
+                report(percent, message)
+        except OperationalError:
+            log.warning("run %s: could not record progress %s%%", run_id, percent)
 
     with session_factory() as session:
         run = session.get(SolverRun, run_id)
