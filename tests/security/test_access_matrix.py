@@ -246,12 +246,12 @@ def rows() -> list[Row]:
     add("GET", api + "/rounds", COMMISSIONER)
     add("POST", api + "/rounds", COMMISSIONER, json={"name": ""})
     add("GET", rr, COMMISSIONER, rp)
-    add("PUT", rr + "/places", COMMISSIONER, rp + "/places", json={})
-    add("PUT", rr + "/policy", COMMISSIONER, rp + "/policy", json={})
+    add("PUT", rr + "/places", COMMISSIONER, rp + "/places", json={"places": {}})
+    add("PUT", rr + "/policy", COMMISSIONER, rp + "/policy", json={"mechanism": "welfare"})
     add("POST", rr + "/open", COMMISSIONER, rp + "/open")
     add("POST", rr + "/close", COMMISSIONER, rp + "/close")
     add("PUT", rr + "/budgets/<int:person_id>", COMMISSIONER, rp + "/budgets/{person_a}",
-        json={})  # fmt: skip
+        json={"amount_pence": 1000})  # fmt: skip
     add("GET", rr + "/runs", COMMISSIONER, rp + "/runs")
     add("POST", rr + "/runs", COMMISSIONER, rp + "/runs", json={})
     for rule in ("", "/instance", "/result"):
@@ -395,4 +395,50 @@ def test_access_matrix(
                 for key in row.secrets:
                     if world.secrets[key] in body:
                         failures.append(f"{cell}: the 404 shows {key}")
+    assert not failures, "\n".join(failures)
+
+
+def test_a_commissioner_cannot_reach_another_councils_rounds(
+    app: Flask, world: World, login: Callable[..., Any], db_connection: Connection
+) -> None:
+    """Rounds, runs, budgets and ideas of another council answer 404 and show nothing of it."""
+    from tests import factories
+
+    other = factories.CouncilFactory(name="Zephyrdale Council")
+    round_ = factories.RoundFactory(council=other, name="Zephyr-Round", status="published")
+    run = factories.SolverRunFactory(round=round_)
+    person = factories.PersonProfileFactory(user__council=other)
+    proposal = factories.ProposalFactory(council=other, title="Zephyr-Idea")
+    factories.BudgetFactory(round=round_, person=person)
+    ids = {
+        **world.ids,
+        "published_round": round_.id,
+        "open_round": round_.id,
+        "run": run.id,
+        "proposal_a": proposal.id,
+        "person_a": person.id,
+    }
+    creds = _sign_in_all(app, world, login)["commissioner"]
+    _IDS.clear()
+    _IDS.update(ids)
+    failures = []
+    checked = 0
+    for row in MATRIX:
+        if "{" not in row.path or row.expect["commissioner"] != OK:
+            continue
+        if not row.rule.startswith(("/commissioner/", "/api/v1/rounds/")):
+            continue
+        path = row.path.format(**ids)
+        savepoint = db_connection.begin_nested()
+        try:
+            response = _send(app, creds, row, path)
+            body = response.get_data().decode("utf-8", "replace")
+        finally:
+            savepoint.rollback()
+        checked += 1
+        if response.status_code != 404:
+            failures.append(f"{row.method} {path}: {response.status_code}")
+        elif "Zephyr" in body:
+            failures.append(f"{row.method} {path}: the 404 names the other council's object")
+    assert checked > 20
     assert not failures, "\n".join(failures)

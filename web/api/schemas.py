@@ -17,8 +17,12 @@ def _too_big(field: ma.fields.Field, name: str, value: Any) -> bool:
         return isinstance(value, int) and abs(value) > limit
     if isinstance(field, ma.fields.List) and isinstance(value, list):
         return any(_too_big(field.inner, name, item) for item in value)
-    if isinstance(field, ma.fields.Dict) and isinstance(value, dict) and field.value_field:
-        return any(_too_big(field.value_field, name, item) for item in value.values())
+    if isinstance(field, ma.fields.Dict) and isinstance(value, dict):
+        return any(
+            (field.key_field is not None and _too_big(field.key_field, "", key))
+            or (field.value_field is not None and _too_big(field.value_field, name, item))
+            for key, item in value.items()
+        )
     return False
 
 
