@@ -32,6 +32,7 @@ def replace_choices(
     and why; :class:`web.services.errors.Conflict` when no round is open for choices.
     """
     authorise(session, actor, person, "draft")
+    choices.lock_choices(session, person)
     if len(set(offer_ids)) != len(offer_ids):
         raise InvalidInput({"offer_ids": "Choose each service only once"})
     round_ = open_round_for(session, person)

@@ -111,6 +111,19 @@ def _choices(session: Session, person: PersonProfile, round_: Round) -> list[Cho
     )
 
 
+def lock_choices(session: Session, person: PersonProfile) -> None:
+    """Hold the person's list of choices until the transaction ends, so that changes to one
+    person's list take turns and each reads the list as the one before left it (a row lock on
+    PostgreSQL, which lets rows referring to the person be written meanwhile; on SQLite every
+    transaction already holds the single writer lock). Without it, two removals at once could
+    leave a gap in the ranks."""
+    session.execute(
+        select(PersonProfile.id)
+        .where(PersonProfile.id == person.id)
+        .with_for_update(key_share=True)
+    )
+
+
 @contextmanager
 def _unchanged_meanwhile(session: Session) -> Iterator[None]:
     """Make a change to the choices in a savepoint. If the choices changed since they were
@@ -139,6 +152,7 @@ def _open_round(session: Session, person: PersonProfile) -> Round:
 def add_choice(session: Session, actor: User, person: PersonProfile, offer_id: int) -> Choice:
     """Add ``offer_id`` as the person's next choice (the lowest rank so far + 1)."""
     authorise(session, actor, person, "draft")
+    lock_choices(session, person)
     round_ = _open_round(session, person)
     offer = session.get(Offer, offer_id)
     in_round = session.scalars(
@@ -183,6 +197,7 @@ def add_choice(session: Session, actor: User, person: PersonProfile, offer_id: i
 def remove_choice(session: Session, actor: User, person: PersonProfile, offer_id: int) -> None:
     """Remove a choice; the choices after it move up one rank."""
     authorise(session, actor, person, "draft")
+    lock_choices(session, person)
     round_ = _open_round(session, person)
     choices = _choices(session, person, round_)
     target = next((c for c in choices if c.offer_id == offer_id), None)
@@ -215,6 +230,7 @@ def move_choice(
 ) -> None:
     """Swap a choice with the one above it ("up", towards rank 1) or below it ("down")."""
     authorise(session, actor, person, "draft")
+    lock_choices(session, person)
     if direction not in ("up", "down"):
         raise InvalidInput({"direction": "Choose up or down"})
     round_ = _open_round(session, person)
