@@ -93,6 +93,9 @@ def _decide(session: Session, rng: random.Random, person_id: int) -> str:
 def _choose(session: Session, rng: random.Random, person_id: int, offer_ids: list[int]) -> str:
     person = session.get(PersonProfile, person_id)
     assert person is not None
+    # Read the list under the same lock the services take, so that the attempt is labelled
+    # by what it really did (moving the first choice up leaves the list as it is).
+    choices.lock_choices(session, person)
     mine = list(
         session.scalars(
             select(Choice.offer_id).where(Choice.person_id == person_id).order_by(Choice.rank)

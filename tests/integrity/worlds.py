@@ -36,13 +36,14 @@ from web.services.jobs import DatabaseJobRunner, claim_next_job, run_job
 HELD = (AllocationStatus.offered, AllocationStatus.accepted)
 MAX_PLACEMENTS = 2
 
+#: name -> (places, price in pence): about 50 places for 60 people with two places each.
 OFFERS = {
-    "art": (3, 10_000),
-    "cafe": (2, 15_000),
-    "garden": (4, 8_000),
-    "music": (2, 12_000),
-    "sport": (3, 6_000),
-    "swim": (2, 0),
+    "art": (9, 10_000),
+    "cafe": (6, 15_000),
+    "garden": (10, 8_000),
+    "music": (6, 12_000),
+    "sport": (9, 6_000),
+    "swim": (6, 0),
 }
 
 
