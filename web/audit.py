@@ -8,9 +8,10 @@ that carries them, and every download or page built from them is recorded as a
 
 ``SPECIAL_CATEGORY_READS`` maps an endpoint to a function that says what was read, or None
 when nothing special was shown (for example the person reading their own page). The event is
-appended and committed after a successful answer (status below 400), so a refused or failed
-request records nothing. A new page that shows such data must be added here;
-``tests/security/test_audit.py`` checks every endpoint listed records its read.
+appended and committed after an answer that showed the data (200, or a page form shown again
+with its errors), so a refused, failed or redirected request records nothing. A new page that
+shows such data must be added here; ``tests/security/test_audit.py`` checks every endpoint
+listed records its read.
 """
 
 from __future__ import annotations
@@ -114,7 +115,10 @@ def init_app(app: Flask) -> None:
 
 def _record_special_category_read(response: Response) -> Response:
     describe = SPECIAL_CATEGORY_READS.get(request.endpoint or "")
-    if describe is None or response.status_code >= 400 or g.get("database_down"):
+    # Shown: a page or answer (200), or a form page shown again with its errors (400).
+    status = response.status_code
+    shown = status == 200 or (status == 400 and not request.path.startswith("/api/"))
+    if describe is None or not shown or g.get("database_down"):
         return response
     actor = current_account()
     read = describe()
