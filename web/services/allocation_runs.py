@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 
@@ -814,12 +814,3 @@ def _explain_run_job(
             count = len(((run.analysis if run else None) or {}).get("explanations") or {})
         _enqueue_explaining(session_factory, run_id, count)
     return {"run_id": run_id, "finished": finished}
-
-
-def run_counts(session: Session, round_: Round) -> dict[str, int]:
-    rows = session.execute(
-        select(SolverRun.status, func.count())
-        .where(SolverRun.round_id == round_.id)
-        .group_by(SolverRun.status)
-    )
-    return {str(status): n for status, n in rows}

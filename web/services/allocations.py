@@ -61,14 +61,13 @@ from models.rounds import (
     RunStatus,
     SolverRun,
 )
-from web.services.acting import authorise, on_behalf_of, record
+from web.services.acting import authorise, record
 from web.services.allocation_runs import (
     key_id,
     offer_key,
     person_key,
 )
 from web.services.errors import Conflict, NotFound
-from web.services.matching import format_money
 
 log = logging.getLogger(__name__)
 
@@ -675,36 +674,3 @@ def statement_csv(lines: list[StatementLine]) -> str:
 def _csv_safe(text: str) -> str:
     # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    allocation: Allocation
-    person_name: str
-    offer_title: str
-
-
-def provider_placements(session: Session, provider_id: int) -> list[Placement]:
-    """A provider's placements in published rounds: only the person's name, the offer and the
-    status (the minimum they need)."""
-    rows = session.execute(
-        select(Allocation, PersonProfile.display_name, Offer.title)
-        .join(Offer, Offer.id == Allocation.offer_id)
-        .join(PersonProfile, PersonProfile.id == Allocation.person_id)
-        .join(Round, Round.id == Allocation.round_id)
-        .where(
-            Offer.provider_id == provider_id,
-            Round.status == RoundStatus.published,
-            Allocation.status.in_(HELD),
-        )
-        .order_by(Offer.title, PersonProfile.display_name, Allocation.id)
-    ).all()
-    return [Placement(a, name, title) for a, name, title in rows]
-
-
-def describe_money(pence: int) -> str:
-    return format_money(pence)
-
-
-def on_behalf(actor: User, person: PersonProfile) -> int | None:
-    return on_behalf_of(actor, person)
