@@ -30,6 +30,9 @@ from engine.welfare_model import WelfareModel
 
 logger = logging.getLogger(__name__)
 
+#: Models with more columns than this are solved without HiGHS's presolve (see solve_mip).
+PRESOLVE_UP_TO = 50_000
+
 MipStatus = Literal["optimal", "feasible", "infeasible", "no_solution"]
 
 
@@ -234,6 +237,10 @@ def solve_mip(
     highs.setOptionValue("mip_abs_gap", 0.99)  # utilities are integers
     highs.setOptionValue("random_seed", int(seed) % (2**31 - 1))
     highs.setOptionValue("threads", 1)
+    if n_cols > PRESOLVE_UP_TO:
+        # HiGHS's presolve neither checks its time limit nor calls the interrupt callbacks;
+        # on a model this big it can run for minutes past the deadline.
+        highs.setOptionValue("presolve", "off")
     # HiGHS checks its own time limit rarely in some phases (a big root LP can overrun it by
     # minutes on a busy machine), so also ask it to stop from its interrupt callbacks.
     stop_at = time.perf_counter() + max(float(time_limit_s), 0.01)
