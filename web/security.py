@@ -76,6 +76,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.before_request(_assign_request_id)
     app.teardown_request(_forget_request_id)
+    app.before_request(_refuse_nul_characters)
     app.before_request(_check_csrf)
     app.after_request(_add_headers)
 
@@ -92,6 +93,34 @@ def _assign_request_id() -> None:
 
 def _forget_request_id(_exc: BaseException | None) -> None:
     current_request_id.set(None)
+
+
+NUL_MESSAGE = "What you sent has an invisible character (NUL) in it. Remove it and try again."
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _refuse_nul_characters() -> None:
+    """Refuse the NUL character anywhere in a request (400): PostgreSQL cannot store it in text,
+    and no person types it."""
+    if request.routing_exception is not None:
+        return
+    found = _has_nul(request.path) or _has_nul(list(request.args.items(multi=True)))
+    if not found and request.method in UNSAFE_METHODS:
+        if request.is_json:
+            found = _has_nul(request.get_json(silent=True))
+        elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            found = _has_nul(list(request.form.items(multi=True)))
+    if found:
+        abort(400, description=NUL_MESSAGE)
 
 
 def _check_csrf() -> None:

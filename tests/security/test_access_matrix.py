@@ -92,6 +92,7 @@ def rows() -> list[Row]:
     add("GET", "/", EVERYONE)
     add("GET", "/accessibility", EVERYONE)
     add("GET", "/cookies", EVERYONE)
+    add("GET", "/health", EVERYONE)
     add("GET", "/static/<path:filename>", EVERYONE, "/static/js/govuk-init.js")
     add("GET", "/assets/<path:filename>", EVERYONE, "/assets/images/favicon.ico")
     add("GET", "/api/v1/openapi.json", EVERYONE)

@@ -201,3 +201,31 @@ def test_bodies_over_the_limit_answer_413_json(
         assert response.status_code == 413, (method, path, response.status_code)
         body = response.get_json()
         assert set(body) == ERROR_KEYS and body["code"] == 413
+
+
+def test_the_nul_character_is_refused_everywhere(
+    app: Flask, world: World, login: Callable[..., Any]
+) -> None:
+    """PostgreSQL cannot store NUL in text: it is refused at the door (400), never a 500."""
+    jars = _cookies(app, world, login)
+    api = app.test_client()
+    for name, value in jars["person_a"].items():
+        api.set_cookie(name, value)
+    for response in (
+        api.get("/api/v1/offers?q=a%00b"),
+        api.get("/api/v1/offers?area=%00"),
+        api.patch("/api/v1/me/profile", json={"aspirations_text": "a\x00b"}, headers=HEADERS),
+        api.put("/api/v1/me/choices", json={"offer_ids": [], "\x00": 1}, headers=HEADERS),
+    ):
+        assert response.status_code == 400
+        body = response.get_json()
+        assert set(body) == ERROR_KEYS and "NUL" in body["message"]
+    page = api.get("/person/about-me")
+    assert api.get("/person/services?q=%00").status_code == 400
+    from tests.web.conftest import csrf_token
+
+    response = api.post(
+        "/person/about-me",
+        data={"csrf_token": csrf_token(page), "aspirations_text": "hello\x00"},
+    )
+    assert response.status_code == 400  # the page for a bad request, not a crash
