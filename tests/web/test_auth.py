@@ -10,6 +10,7 @@ import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -57,7 +58,7 @@ def test_each_role_signs_in_to_its_home_page(client, make_user, login, role, hom
     assert response.headers["Location"] == home
     page = client.get(home)
     assert page.status_code == 200
-    assert f"Signed in as {user.display_name}" in page.get_data(as_text=True)
+    assert f"Signed in as {escape(user.display_name)}" in page.get_data(as_text=True)
 
 
 def test_the_cookie_holds_only_a_random_token_and_the_database_only_its_hash(
