@@ -14,6 +14,7 @@ from engine.reader import read_instance
 from engine.solve import solve
 from engine.writer import result_to_dict
 from models import Job, JobStatus, RoundStatus, RunStatus
+from models.providers import OfferStatus
 from tests.services.commissioning_world import make_round
 from web.services import allocation_runs as runs
 from web.services.errors import Conflict
@@ -75,6 +76,16 @@ def test_ineligible_choices_are_left_out(db_session: Session) -> None:
     cafe = f"o-{world.offers['cafe'].id}"
     assert not any(pref.offer == cafe for p in built.instance.persons for pref in p.preferences)
     assert built.left_out == 3  # Ada, Ben and Dee ranked it
+
+
+def test_withdrawn_services_give_no_places(db_session: Session) -> None:
+    world = make_round(db_session)
+    world.offers["cafe"].status = OfferStatus.withdrawn
+    db_session.flush()
+    built = runs.build_instance(db_session, world.round)
+    cafe = f"o-{world.offers['cafe'].id}"
+    assert cafe not in {o.id for o in built.instance.offers}
+    assert not any(pref.offer == cafe for p in built.instance.persons for pref in p.preferences)
 
 
 def test_run_is_queued_then_solved_by_a_worker_and_reproducible(

@@ -76,6 +76,7 @@ from models.audit import append_event
 from models.base import utcnow
 from models.people import PersonProfile
 from models.providers import Offer as OfferRow
+from models.providers import OfferStatus
 from models.rounds import (
     ACTIVE_RUN_STATUSES,
     Allocation,
@@ -177,7 +178,9 @@ def build_instance(
     round_offers = list(
         session.scalars(
             select(RoundOffer)
-            .where(RoundOffer.round_id == round_.id)
+            # A service withdrawn (or back in draft) since the round opened gives no places.
+            .join(RoundOffer.offer)
+            .where(RoundOffer.round_id == round_.id, OfferRow.status == OfferStatus.published)
             .options(
                 selectinload(RoundOffer.offer).selectinload(OfferRow.provider),
                 selectinload(RoundOffer.offer).selectinload(OfferRow.outcome_tags),
