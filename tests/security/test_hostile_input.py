@@ -107,7 +107,8 @@ def _fuzzer(
             response = case.call(headers=HEADERS, cookies=cookies)
         finally:
             savepoint.rollback()
-        assert_error_shape(response, f"{case.method} {case.formatted_path} ({mode})")
+        where = f"{case.method} {case.formatted_path} ({mode}) query={case.query!r}"
+        assert_error_shape(response, where)
 
     return check  # type: ignore[no-any-return]
 
@@ -229,3 +230,27 @@ def test_the_nul_character_is_refused_everywhere(
         data={"csrf_token": csrf_token(page), "aspirations_text": "hello\x00"},
     )
     assert response.status_code == 400  # the page for a bad request, not a crash
+
+
+def test_numbers_too_big_for_the_database_are_refused(
+    app: Flask, world: World, login: Callable[..., Any]
+) -> None:
+    """A number that does not fit its column is a 422 (body, query) or 404 (URL), never 500."""
+    jars = _cookies(app, world, login)
+    provider = app.test_client()
+    for name, value in jars["provider_x"].items():
+        provider.set_cookie(name, value)
+    huge = 2**63 - 1
+    for url in (f"/api/v1/offers?max_price_pence={huge}", f"/api/v1/offers?provider_id={huge}",
+                f"/api/v1/offers?page={2**40}"):  # fmt: skip
+        response = app.test_client().get(url)
+        assert response.status_code == 422, url
+        assert set(response.get_json()) == ERROR_KEYS
+    response = provider.put(
+        f"/api/v1/provider/offers/{world.ids['offer_x']}/capacity",
+        json={"capacity": 2**31},
+        headers=HEADERS,
+    )
+    assert response.status_code == 422 and "capacity" in response.get_json()["errors"]
+    assert app.test_client().get(f"/api/v1/offers/{2**40}").status_code == 404
+    assert provider.get(f"/provider/offers/{2**40}").status_code == 404

@@ -6,13 +6,16 @@ from typing import Any
 
 import marshmallow as ma
 
-# Whole numbers must fit the database's columns: ids and counts are 32-bit, money 64-bit.
+# Whole numbers must fit the database's columns: 32-bit, except the sums of money kept in
+# 64-bit columns (a round's pot, a budget). PostgreSQL casts a bound value to its column's type,
+# so a bigger number would fail there instead of being refused here.
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
+BIG_MONEY_FIELDS = frozenset({"pot_pence", "amount_pence"})
 
 
 def _too_big(field: ma.fields.Field, name: str, value: Any) -> bool:
-    limit = INT64_MAX if "pence" in name else INT32_MAX
+    limit = INT64_MAX if name in BIG_MONEY_FIELDS else INT32_MAX
     if isinstance(field, ma.fields.Integer):
         return isinstance(value, int) and abs(value) > limit
     if isinstance(field, ma.fields.List) and isinstance(value, list):
