@@ -743,8 +743,9 @@ def _infeasible_rules(population: _Population) -> tuple[Rule, ...]:
     """A floor on every area that at least one area cannot reach even alone.
 
     Each area's coverage is bounded by the share of its members who can afford one of their
-    choices; the three areas with the lowest such bound get an exact max flow, and the floor is
-    set a little above the smallest of those best coverages.
+    choices; areas get an exact max flow (the most members placed at once, counting no one
+    else) in order of that bound, at least three of them, until one cannot be served in full.
+    The floor is set above the smallest best coverage found, so it cannot hold.
     """
     n_areas = len(AREAS)
     pair_person = population.pair_person
@@ -753,15 +754,16 @@ def _infeasible_rules(population: _Population) -> tuple[Rule, ...]:
     can_afford[pair_person[affordable]] = True
     members = np.bincount(population.person_area, minlength=n_areas)
     bound = np.bincount(population.person_area[can_afford], minlength=n_areas) / members
-    best = min(
-        _best_coverage_alone(population, population.person_area == a) / members[a]
-        for a in _weakest(bound, 3)
-    )
+    best = 1.0
+    for count, a in enumerate(_weakest(bound, n_areas).tolist()):
+        if count >= 3 and best < 1.0:
+            break
+        best = min(best, _best_coverage_alone(population, population.person_area == a) / members[a])
+    if best >= 1.0:
+        raise RuntimeError("every area can be served in full on its own: no floor is infeasible")
+    # Rounded down to hundredths, plus one hundredth: above the best, by more than the 1e-9
+    # tolerance of floors since coverages are fractions with small denominators.
     share = math.floor(best * 100) / 100 + 0.01
-    if share > 1.0:
-        # Every area could be served in full on its own; ask for more than everyone at once,
-        # which the capacities cannot give (demand exceeds supply).
-        share = 1.0
     return (Rule(type="coverage_floor", attribute="area", min_share=round(share, 2)),)
 
 
