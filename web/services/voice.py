@@ -205,16 +205,25 @@ def offer_ratings(session: Session, actor: User) -> list[OfferRating]:
         .group_by(Offer.id)
         .order_by(func.avg(Feedback.rating), Offer.title)
     ).all()
-    out = []
-    for offer, average, count in rows:
-        comments = session.scalars(
-            select(Feedback.comment)
-            .where(Feedback.offer_id == offer.id, Feedback.comment.is_not(None))
-            .order_by(Feedback.created_at.desc(), Feedback.id.desc())
-            .limit(LATEST_COMMENTS)
-        ).all()
-        out.append(
-            OfferRating(offer, None if average is None else round(float(average), 1), count,
-                        [c for c in comments if c])
-        )  # fmt: skip
-    return out
+    # Every offer's comments in one query (not one per offer), newest first.
+    latest: dict[int, list[str]] = {}
+    for offer_id, comment in session.execute(
+        select(Feedback.offer_id, Feedback.comment)
+        .where(
+            Feedback.offer_id.in_([offer.id for offer, _, _ in rows]),
+            Feedback.comment.is_not(None),
+        )
+        .order_by(Feedback.offer_id, Feedback.created_at.desc(), Feedback.id.desc())
+    ):
+        kept = latest.setdefault(offer_id, [])
+        if comment and len(kept) < LATEST_COMMENTS:
+            kept.append(comment)
+    return [
+        OfferRating(
+            offer,
+            None if average is None else round(float(average), 1),
+            count,
+            latest.get(offer.id, []),
+        )
+        for offer, average, count in rows
+    ]
