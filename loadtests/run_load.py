@@ -203,15 +203,17 @@ def locust(
     folder: Path,
     label: str,
     env: dict[str, str],
+    spawn_rate: int = 3,
 ) -> dict[str, Any]:
-    """Run locust headless; return its per-kind times and its totals."""
+    """Run locust headless; return its per-kind times and its totals. Users start
+    ``spawn_rate`` a second, so sign-ins (slow on purpose) do not all come at once."""
     times = folder / f"{label}-times.json"
     command = [
         sys.executable, "-m", "locust",
         "-f", str(ROOT / "loadtests" / "locustfile.py"),
         "--headless", "--only-summary", "--reset-stats",
         "--users", str(users),
-        "--spawn-rate", str(max(1, users // 10)),
+        "--spawn-rate", str(spawn_rate),
         "--run-time", f"{seconds}s",
         "--stop-timeout", "10",
         "--host", host,
@@ -329,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--postgres-url", default=os.environ.get("TAPESTRY_POSTGRES_URL"))
     parser.add_argument("--users", type=int, default=100)
-    parser.add_argument("--seconds", type=int, default=90)
+    parser.add_argument("--seconds", type=int, default=120)
     parser.add_argument("--saturation-seconds", type=int, default=20)
     parser.add_argument("--persons", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
@@ -369,8 +371,9 @@ def main(argv: list[str] | None = None) -> int:
         personas = locust(host, PERSONAS, args.users, args.seconds, folder, "personas", env)
         print("throughput: Tapestry's offers with no think time ...", flush=True)
         api = locust(
-            host, ["ApiSaturation"], args.users, args.saturation_seconds, folder, "api", env
-        )
+            host, ["ApiSaturation"], args.users, args.saturation_seconds, folder, "api", env,
+            spawn_rate=args.users,
+        )  # fmt: skip
         stop(app_server)
         bare_port = free_port()
         bare_server = gunicorn(
@@ -381,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_up(f"{bare_host}/ping", bare_server)
         print("throughput: the bare endpoint with no think time ...", flush=True)
         bare = locust(
-            bare_host, ["BareEndpoint"], args.users, args.saturation_seconds, folder, "bare", env
-        )
+            bare_host, ["BareEndpoint"], args.users, args.saturation_seconds, folder, "bare", env,
+            spawn_rate=args.users,
+        )  # fmt: skip
     finally:
         for server in (app_server, bare_server):
             if server is not None:
