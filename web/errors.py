@@ -17,8 +17,8 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, SQLAlchemyError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
 
 from web.security import is_api_request
 
@@ -69,6 +69,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_down)
     app.register_error_handler(DBAPIError, handle_database_error)
+    app.register_error_handler(DataError, handle_bad_value)
+    app.register_error_handler(OverflowError, handle_bad_value)
 
 
 def reason_phrase(code: int) -> str:
@@ -194,6 +196,16 @@ def handle_database_down(error: OperationalError) -> Any:
     html, code, headers = response
     headers["Retry-After"] = "5"
     return html, code, headers
+
+
+def handle_bad_value(error: DataError | OverflowError) -> Any:
+    """A value the database cannot hold (a number too big for its column, say): the request's
+    fault, so 400, not a server error. A backstop: forms and schemas should refuse it first."""
+    _rollback_quietly()
+    cause = getattr(error, "orig", None) or error
+    log.warning("refused a value the database cannot hold (request %s): %s",
+                g.get("request_id"), type(cause).__name__)  # fmt: skip
+    return handle_http_exception(BadRequest())
 
 
 def handle_database_error(error: DBAPIError) -> Any:

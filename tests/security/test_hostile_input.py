@@ -254,3 +254,32 @@ def test_numbers_too_big_for_the_database_are_refused(
     assert response.status_code == 422 and "capacity" in response.get_json()["errors"]
     assert app.test_client().get(f"/api/v1/offers/{2**40}").status_code == 404
     assert provider.get(f"/provider/offers/{2**40}").status_code == 404
+
+
+def test_page_forms_with_numbers_too_big_are_refused_not_crashed(
+    app: Flask, world: World, login: Callable[..., Any], db_connection: Connection
+) -> None:
+    from tests.web.conftest import csrf_token
+
+    huge = str(10**20)
+    ids = world.ids
+    tries = [
+        ("person_a", "/person/", "/person/choices/add", {"offer_id": huge}),
+        ("person_a", "/person/", "/person/about-me", {"max_travel_km": huge}),
+        ("commissioner", "/commissioner/", f"/commissioner/rounds/{ids['open_round']}/places",
+         {f"places-{ids['offer_x']}": huge}),
+        ("commissioner", "/commissioner/", f"/commissioner/rounds/{ids['open_round']}/budgets",
+         {"person_id": huge, "amount": "10"}),
+        ("provider_x", "/provider/", f"/provider/offers/{ids['offer_x']}/capacity",
+         {"capacity": huge}),
+    ]  # fmt: skip
+    for actor, home, url, form in tries:
+        client = app.test_client()
+        login(client, world.users[actor])
+        token = csrf_token(client.get(home))
+        savepoint = db_connection.begin_nested()
+        try:
+            response = client.post(url, data={"csrf_token": token, **form})
+        finally:
+            savepoint.rollback()
+        assert response.status_code < 500, (url, response.status_code)
