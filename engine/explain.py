@@ -30,8 +30,9 @@ from engine.arrays import InstanceArrays, to_arrays
 from engine.instance import Assignment, Instance, Offer, Person, Result, Rule
 from engine.welfare import optimise
 from engine.welfare_flow import welfare_network
-from engine.welfare_lagrange import offer_potentials
-from engine.welfare_model import build_model
+from engine.welfare_lagrange import offer_potentials, repair
+from engine.welfare_lagrange import relaxed as relaxed_model
+from engine.welfare_model import WelfareModel, build_model, check_allocation
 
 ReasonCode = Literal[
     "over_budget",
@@ -130,26 +131,53 @@ def explain_person(
     """Why ``person_id`` did not get each offer ranked above the best place they got (or any
     offer they ranked, if they got none), in rank order. ``time_limit_s`` bounds each re-solve
     of the welfare mechanism (seconds)."""
-    person = instance.persons[_person_index(instance)[person_id]]
+    return explain_persons(instance, arrays, result, [person_id], time_limit_s=time_limit_s)[
+        person_id
+    ]
+
+
+def explain_persons(
+    instance: Instance,
+    arrays: InstanceArrays,
+    result: Result,
+    person_ids: list[str] | None = None,
+    *,
+    time_limit_s: float = 10.0,
+) -> dict[str, list[Reason]]:
+    """:func:`explain_person` for each of ``person_ids`` (default: every person), sharing the
+    work between them. The answers are those of the module's method; most welfare questions
+    ("can the person have the offer and the welfare stay ``V``?") are settled by network flows
+    (see :class:`_WelfareJudge`), and only the rest are solved again, ``time_limit_s`` seconds
+    each at most."""
+    index = _person_index(instance)
     offers = {o.id: o for o in instance.offers}
-    got = [a for a in result.assignments if a.person == person_id]
-    best_rank = min((a.rank for a in got), default=None)
-    held = {a.offer for a in got}
-    reasons: list[Reason] = []
-    for pref in sorted(person.preferences, key=lambda p: p.rank):
-        if best_rank is not None and pref.rank >= best_rank:
-            break
-        if pref.offer in held:
-            continue
-        offer = offers[pref.offer]
-        reason = _simple_reason(person, offer, pref.rank)
-        if reason is None:
-            if result.mechanism == "stable":
-                reason = _stable_reason(instance, result, person, offer, pref.rank)
-            else:
-                reason = _welfare_reason(instance, result, person, offer, pref.rank, time_limit_s)
-        reasons.append(reason)
-    return reasons
+    held_by: dict[str, list[Assignment]] = {}
+    for a in result.assignments:
+        held_by.setdefault(a.person, []).append(a)
+    judge = _WelfareJudge(instance, result, time_limit_s) if result.mechanism != "stable" else None
+    wanted = [p.id for p in instance.persons] if person_ids is None else list(person_ids)
+    out: dict[str, list[Reason]] = {}
+    for person_id in wanted:
+        person = instance.persons[index[person_id]]
+        got = held_by.get(person_id, [])
+        best_rank = min((a.rank for a in got), default=None)
+        held = {a.offer for a in got}
+        reasons: list[Reason] = []
+        for pref in sorted(person.preferences, key=lambda p: p.rank):
+            if best_rank is not None and pref.rank >= best_rank:
+                break
+            if pref.offer in held:
+                continue
+            offer = offers[pref.offer]
+            reason = _simple_reason(person, offer, pref.rank)
+            if reason is None:
+                if judge is None:
+                    reason = _stable_reason(instance, result, person, offer, pref.rank)
+                else:
+                    reason = _welfare_reason(judge, person, offer, pref.rank)
+            reasons.append(reason)
+        out[person_id] = reasons
+    return out
 
 
 def _simple_reason(person: Person, offer: Offer, rank: int) -> Reason | None:
@@ -230,12 +258,157 @@ def _forced_welfare(instance: Instance, person_id: str, offer_id: str, limit: fl
     return int(model.utility[outcome.chosen].sum()) - bonus
 
 
-def _welfare_reason(
-    instance: Instance, result: Result, person: Person, offer: Offer, rank: int, limit: float
-) -> Reason:
-    target = result.objective or 0
-    best = _forced_welfare(instance, person.id, offer.id, limit)
-    if best is not None and best >= target:
+#: Multiplier scale of the pot's Lagrangian bound: weights are ``SCALE * utility - k * price``.
+_SCALE = 1000
+
+
+class _WelfareJudge:
+    """Answers "does forcing the person into the offer, under this relaxation, still reach the
+    welfare ``V`` of the result?" for many persons, as :func:`_forced_welfare` would.
+
+    * Where the relaxed problem is a network flow, the forced flow is the forced optimum itself
+      (the solver solves exactly that flow), so the answer is exact and takes milliseconds.
+    * Otherwise an upper bound comes first: the pot is priced by a multiplier (best one found
+      by bisection on its subgradient) and the rest that is not a network is dropped; if even
+      that bound is below ``V``, the answer is no. A priced flow that holds the pair and keeps
+      every limit, with welfare ``V`` or more, proves yes.
+    * Only what neither settles is solved again (``time_limit_s`` seconds at most).
+
+    Relaxed models are built once per relaxation and shared by every person.
+    """
+
+    def __init__(self, instance: Instance, result: Result, time_limit_s: float) -> None:
+        self.instance = instance
+        self.target = result.objective or 0
+        self.limit = time_limit_s
+        self.models: dict[object, WelfareModel | None] = {}
+        self.instances: dict[object, Instance] = {}
+        self.solves = 0
+
+    def relaxed_instance(self, key: object) -> Instance:
+        if key in self.instances:
+            return self.instances[key]
+        instance = self.instance
+        if key == "pot":
+            relaxed = replace(instance, pot=None)
+        elif isinstance(key, tuple) and key[0] == "capacity":
+            relaxed = replace(
+                instance,
+                offers=tuple(
+                    replace(o, capacity=o.capacity + 1) if o.id == key[1] else o
+                    for o in instance.offers
+                ),
+            )
+        elif isinstance(key, tuple) and key[0] == "rule":
+            rules = instance.policy.rules
+            i = int(key[1])
+            relaxed = replace(
+                instance, policy=replace(instance.policy, rules=rules[:i] + rules[i + 1 :])
+            )
+        else:
+            relaxed = instance
+        self.instances[key] = relaxed
+        return relaxed
+
+    def model(self, key: object) -> WelfareModel | None:
+        """The relaxation's model, or None when its solve has two stages (a maximin rule)."""
+        if key not in self.models:
+            relaxed = self.relaxed_instance(key)
+            if any(r.type == "maximize_min_coverage" for r in relaxed.policy.rules):
+                self.models[key] = None
+            else:
+                self.models[key] = build_model(relaxed, to_arrays(relaxed))
+        return self.models[key]
+
+    def reaches(self, key: object, person_id: str, offer_id: str) -> bool:
+        model = self.model(key)
+        if model is not None:
+            arrays = model.arrays
+            p = arrays.person_ids.index(person_id)
+            o = arrays.offer_ids.index(offer_id)
+            at = np.flatnonzero((model.person == p) & (model.offer == o))
+            if at.size == 0:
+                # Not a usable pair: no allocation can hold it.
+                return False
+            settled = self._settle(model, int(at[0]))
+            if settled is not None:
+                return settled
+        self.solves += 1
+        relaxed = self.relaxed_instance(key)
+        value = _forced_welfare(relaxed, person_id, offer_id, self.limit)
+        return value is not None and value >= self.target
+
+    def _forced_flow(
+        self, model: WelfareModel, core: WelfareModel, weight: np.ndarray, pair: int
+    ) -> np.ndarray | None:
+        """The best flow of ``core`` under ``weight`` that holds ``pair``; None if none does."""
+        bonus = 1 + int(np.abs(weight).sum())
+        forced = weight.copy()
+        forced[pair] += bonus
+        solution = welfare_network(core, forced)
+        if solution is None or pair not in set(solution.chosen.tolist()):
+            return None
+        return solution.chosen
+
+    def _settle(self, model: WelfareModel, pair: int) -> bool | None:
+        if model.is_network():
+            chosen = self._forced_flow(model, model, model.utility, pair)
+            return chosen is not None and int(model.utility[chosen].sum()) >= self.target
+        core = replace(model, pot=None, budget_binds=np.zeros_like(model.budget_binds), rows=[])
+        if not core.is_network():
+            core = relaxed_model(model)
+        target = self.target
+
+        def priced(k: int) -> tuple[int | None, np.ndarray | None]:
+            """``_SCALE`` times the bound for multiplier ``k / _SCALE``, and its flow."""
+            weight = _SCALE * model.utility - k * model.price
+            chosen = self._forced_flow(model, core, weight, pair)
+            if chosen is None:
+                return None, None
+            pot = 0 if model.pot is None else model.pot
+            return int(weight[chosen].sum()) + k * pot, chosen
+
+        def proves_yes(chosen: np.ndarray) -> bool:
+            if int(model.utility[chosen].sum()) < target:
+                return False
+            if not check_allocation(model, chosen):
+                return True
+            fixed = repair(model, chosen)
+            return (
+                fixed is not None
+                and pair in set(fixed.tolist())
+                and int(model.utility[fixed].sum()) >= target
+                and not check_allocation(model, fixed)
+            )
+
+        if model.pot is None:
+            value, chosen = priced(0)
+            if value is None or value < _SCALE * target:
+                return False
+            return True if chosen is not None and proves_yes(chosen) else None
+        lo, hi = 0, _SCALE * (int(model.utility.max(initial=0)) + 1)
+        best: int | None = None
+        while True:
+            k = (lo + hi) // 2
+            value, chosen = priced(k)
+            if value is None:
+                return False
+            best = value if best is None else min(best, value)
+            if best < _SCALE * target:
+                return False
+            assert chosen is not None
+            if proves_yes(chosen):
+                return True
+            if hi - lo <= 1:
+                return None
+            if int(model.price[chosen].sum()) > model.pot:
+                lo = k
+            else:
+                hi = k
+
+
+def _welfare_reason(judge: _WelfareJudge, person: Person, offer: Offer, rank: int) -> Reason:
+    if judge.reaches("base", person.id, offer.id):
         return Reason(
             offer.id,
             rank,
@@ -243,15 +416,10 @@ def _welfare_reason(
             "Someone else got this place, but it would have been just as good overall for you "
             "to have it. It could have gone either way.",
         )
-    more_places = replace(
-        instance,
-        offers=tuple(
-            replace(o, capacity=o.capacity + 1) if o.id == offer.id else o for o in instance.offers
-        ),
-    )
-    tries: list[tuple[Instance, Reason]] = [
+    instance = judge.instance
+    tries: list[tuple[object, Reason]] = [
         (
-            more_places,
+            ("capacity", offer.id),
             Reason(
                 offer.id,
                 rank,
@@ -264,7 +432,7 @@ def _welfare_reason(
     if instance.pot is not None:
         tries.append(
             (
-                replace(instance, pot=None),
+                "pot",
                 Reason(
                     offer.id,
                     rank,
@@ -273,15 +441,10 @@ def _welfare_reason(
                 ),
             )
         )
-    rules = instance.policy.rules
-    for index, rule in enumerate(rules):
-        without = replace(
-            instance,
-            policy=replace(instance.policy, rules=rules[:index] + rules[index + 1 :]),
-        )
+    for index, rule in enumerate(instance.policy.rules):
         tries.append(
             (
-                without,
+                ("rule", index),
                 Reason(
                     offer.id,
                     rank,
@@ -292,9 +455,8 @@ def _welfare_reason(
                 ),
             )
         )
-    for relaxed, reason in tries:
-        value = _forced_welfare(relaxed, person.id, offer.id, limit)
-        if value is not None and value >= target:
+    for key, reason in tries:
+        if judge.reaches(key, person.id, offer.id):
             return reason
     return Reason(
         offer.id,

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from engine.arrays import to_arrays
-from engine.explain import explain_person, marginal_place_values, price_of_fairness
+from engine.explain import (
+    explain_person,
+    explain_persons,
+    marginal_place_values,
+    price_of_fairness,
+)
 from engine.instance import (
     Assignment,
     Instance,
@@ -22,6 +28,7 @@ from engine.instance import (
 )
 from engine.welfare import solve_welfare
 from tests.engine.bruteforce import brute_welfare
+from tests.engine.test_welfare_properties import instances
 from tests.engine.welfare_helpers import load_example
 
 
@@ -186,3 +193,34 @@ def test_marginal_values_by_resolving_under_rules() -> None:
     # One more place at o-a lets p-01 in as well (+100); one more at o-b gives p-01 o-b
     # (+80); o-c already has a spare place.
     assert values == {"o-a": 100, "o-b": 80, "o-c": 0}
+
+
+def _resolve_every_question(instance: Instance, arrays: object, result: Result) -> dict:
+    """The module's method with a re-solve for every welfare question (no flow shortcuts)."""
+    import engine.explain as explain_module
+
+    settle = explain_module._WelfareJudge._settle
+    explain_module._WelfareJudge._settle = lambda self, model, pair: None  # type: ignore[method-assign]
+    try:
+        return explain_persons(instance, arrays, result, time_limit_s=10)  # type: ignore[arg-type]
+    finally:
+        explain_module._WelfareJudge._settle = settle  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize(
+    "variant", ["plain", "pot", "floor", "gap", "maximin", "placements", "mixed"]
+)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_batch_answers_match_a_re_solve_of_every_question(
+    variant: str, data: st.DataObject
+) -> None:
+    instance = data.draw(instances(variant))
+    arrays = to_arrays(instance)
+    result = solve_welfare(instance, arrays, 10)
+    assume(result.status == "optimal")
+    batch = explain_persons(instance, arrays, result)
+    assert set(batch) == {p.id for p in instance.persons}
+    assert batch == _resolve_every_question(instance, arrays, result)
+    for p in instance.persons:
+        assert explain_person(instance, arrays, result, p.id) == batch[p.id]

@@ -99,6 +99,8 @@ log = logging.getLogger(__name__)
 
 JOB_KIND = "allocate_round"
 EXPLAIN_JOB_KIND = "explain_run"
+#: persons explained together by one call of the engine's batch explainer
+EXPLAIN_BATCH = 50
 LABEL_MAX_CHARS = 200
 # Analysis (price of each rule, value of one more place) re-solves the instance; on rounds
 # bigger than this it would hold the worker for too long, so it is skipped and the page says so.
@@ -727,20 +729,25 @@ def explain_persons(
     """Explanations of the persons not in ``done``, in instance order, for about ``budget_s``
     seconds (at least one person). Returns ``done`` plus the new ones."""
     from engine.arrays import to_arrays
-    from engine.explain import explain_person
+    from engine.explain import explain_persons as explain_batch
 
     arrays = arrays if arrays is not None else to_arrays(instance)
     limit = min(instance.policy.time_limit_s, 10.0)
     placed = {a.person: a for a in result.assignments}
     out = dict(done)
+    todo = [p.id for p in instance.persons if p.id not in out]
     started = time.monotonic()
-    for person in instance.persons:
-        if person.id in out:
-            continue
+    # A batch shares its work between its persons. Batches grow from one person, doubling up
+    # to EXPLAIN_BATCH, so a short budget still ends soon after it runs out.
+    start, size = 0, 1
+    while start < len(todo):
         if time.monotonic() - started > budget_s and len(out) > len(done):
             break
-        reasons = explain_person(instance, arrays, result, person.id, time_limit_s=limit)
-        out[person.id] = explanation_document(placed.get(person.id), reasons)
+        batch = todo[start : start + size]
+        reasons = explain_batch(instance, arrays, result, batch, time_limit_s=limit)
+        for person_id in batch:
+            out[person_id] = explanation_document(placed.get(person_id), reasons[person_id])
+        start, size = start + len(batch), min(2 * size, EXPLAIN_BATCH)
     return out
 
 
