@@ -2,6 +2,7 @@
 
 * :func:`explain_person`: for one person and each offer they ranked above the best place they
   got (every offer they ranked, if they got none), why they did not get it.
+* :func:`explain_persons`: the same for many persons at once, sharing the work between them.
 * :func:`price_of_fairness`: for each rule, the welfare lost by imposing it.
 * :func:`marginal_place_values`: for each offer, the welfare one more place would add.
 
@@ -16,6 +17,10 @@ optimum takes it if it can) and the problem is solved again:
    pot, then each rule left out; the first relaxation under which forcing the person in reaches
    ``V`` is the limit that binds, and is named;
 3. if none does alone, several limits bind together.
+
+Each "does forcing reach ``V``?" question is settled by network flows where they decide it (an
+exact flow, a bound below ``V``, or a feasible flow at ``V``), and by a re-solve otherwise; the
+answers are the same either way (see :class:`_WelfareJudge`).
 """
 
 from __future__ import annotations
