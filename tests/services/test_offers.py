@@ -212,5 +212,8 @@ def test_public_listing_shows_only_published_offers_with_filters(db_session, org
     assert offers.published_offers(db_session, council=slug, area="east").items == [a]
     assert offers.published_offers(db_session, council=slug, max_price_pence=600).items == [b]
     assert offers.published_offers(db_session, council=slug, text="alp").items == [a]
+    # LIKE's own characters are searched for as they are, never as patterns or escapes.
+    for text in ("\\", "%", "_", "a\\"):
+        assert offers.published_offers(db_session, council=slug, text=text).items == []
     page = offers.published_offers(db_session, council=slug, per_page=1, page=2)
     assert page.items == [b] and page.total == 2 and page.pages == 2

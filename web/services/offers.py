@@ -488,8 +488,15 @@ def published_offers(
     if tag:
         query = query.where(Offer.outcome_tags.any(OutcomeTag.slug == tag))
     if text:
-        like = f"%{text.strip()}%"
-        query = query.where(or_(Offer.title.ilike(like), Offer.description.ilike(like)))
+        # autoescape: a user's %, _ or backslash are plain characters, never LIKE syntax (a trailing
+        # backslash is an error on PostgreSQL).
+        words = text.strip()
+        query = query.where(
+            or_(
+                Offer.title.icontains(words, autoescape=True),
+                Offer.description.icontains(words, autoescape=True),
+            )
+        )
     if max_price_pence is not None:
         query = query.where(Offer.price_pence <= max_price_pence)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -333,7 +333,12 @@ def persons_for_erasure(session: Session, search: str = "", limit: int = 50) -> 
     query = select(User).where(User.role == Role.person).order_by(User.id).limit(limit)
     words = search.strip().casefold()
     if words:
-        query = query.where(or_(User.email.contains(words), User.display_name.ilike(f"%{words}%")))
+        query = query.where(
+            or_(
+                User.email.contains(words, autoescape=True),
+                User.display_name.icontains(words, autoescape=True),
+            )
+        )
     return list(session.scalars(query))
 
 
