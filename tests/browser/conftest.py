@@ -214,6 +214,9 @@ def axe() -> Callable[[Any], list[dict[str, Any]]]:
     checker = Axe()
 
     def check(browser_page: Any) -> list[dict[str, Any]]:
+        # A click that submits a form returns before the new page has loaded; check the
+        # page the user will see, not one half parsed.
+        browser_page.wait_for_load_state("load")
         results = checker.run(browser_page)
         violations = results.response.get("violations", [])
         blocking = [v for v in violations if v.get("impact") in BLOCKING_IMPACTS]

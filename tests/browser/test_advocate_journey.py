@@ -76,7 +76,7 @@ def test_advocate_asks_acts_and_is_stopped(page, person_page, make_live_user, ax
     axe(page)
     page.get_by_role("link", name="About me").first.click()
     page.wait_for_url("**/advocate/acting/about-me")
-    assert banner.is_visible()
+    expect(banner).to_be_visible()
     axe(page)
     page.get_by_label("What I want from life, in my own words").fill(
         "Sam wants to learn to bake bread."

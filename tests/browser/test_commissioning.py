@@ -9,6 +9,7 @@ publishes; a person accepts their place and the money moves.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -128,7 +129,7 @@ def test_a_whole_round(
     page.get_by_label("Pot (the most the round can spend)").fill("lots")
     page.get_by_role("button", name="Create the round").click()
     expect(page.locator(".govuk-error-summary")).to_be_visible()
-    assert page.title().startswith("Error: ")
+    expect(page).to_have_title(re.compile(r"^Error: "))
     axe(page)
     page.get_by_label("Name of the round").fill("Spring 2027")
     page.get_by_label("Pot (the most the round can spend)").fill("1,000")

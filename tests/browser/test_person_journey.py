@@ -119,7 +119,7 @@ def test_person_journey(page: Any, live_server: LiveServer, axe: Any) -> None:
     )
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("We have saved your changes.")).to_be_visible()
-    assert page.get_by_label("Music and singing").is_checked()
+    expect(page.get_by_label("Music and singing")).to_be_checked()
 
     # Matched for you: the best match first, each with its reasons; add a nursery placement.
     page.get_by_role("link", name="Matched for you").first.click()
@@ -225,7 +225,7 @@ def test_choosing_works_without_javascript(chromium: Any, live_server: LiveServe
         assert len(before) == 2
         page.get_by_role("button", name=re.compile(r"^Move up")).first.click()
         expect(page.get_by_text("We have changed the order of your choices.")).to_be_visible()
-        assert titles.all_inner_texts() == list(reversed(before))
+        expect(titles).to_have_text(list(reversed(before)))
         page.get_by_role("button", name=re.compile(r"^Remove")).first.click()
         expect(page.get_by_text("We have removed it from your choices.")).to_be_visible()
     finally:

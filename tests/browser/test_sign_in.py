@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from models.accounts import Role
 from tests.browser.conftest import LIVE_PASSWORD, live_totp
@@ -20,29 +23,29 @@ def test_a_person_signs_in_and_out(page, make_live_user, axe):
     user = make_live_user(Role.person, display_name="Sam Patel")
 
     page.goto("/")
-    assert page.title() == "Choose the support that is right for you - Tapestry"
+    expect(page).to_have_title("Choose the support that is right for you - Tapestry")
     # GOV.UK Frontend's start-up script ran from its file, allowed by the CSP.
-    assert "govuk-frontend-supported" in (page.get_attribute("body", "class") or "")
+    expect(page.locator("body")).to_have_class(re.compile(r"\bgovuk-frontend-supported\b"))
     axe(page)
     page.get_by_role("button", name="Sign in").click()
 
     page.wait_for_url("**/sign-in")
-    assert page.title() == "Sign in - Tapestry"
+    expect(page).to_have_title("Sign in - Tapestry")
     axe(page)
     _sign_in(page, user.email, "not my password")
-    assert page.title() == "Error: Sign in - Tapestry"
-    assert page.locator(".govuk-error-summary").is_visible()
+    expect(page).to_have_title("Error: Sign in - Tapestry")
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
     axe(page)
 
     _sign_in(page, user.email, LIVE_PASSWORD)
     page.wait_for_url("**/person/")
     assert page.get_by_role("heading", level=1).inner_text() == "Hello, Sam Patel"
-    assert page.get_by_text("Signed in as Sam Patel").is_visible()
+    expect(page.get_by_text("Signed in as Sam Patel")).to_be_visible()
     axe(page)
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(lambda url: url.endswith("/"))
-    assert page.get_by_text("You have signed out").is_visible()
+    expect(page.get_by_text("You have signed out")).to_be_visible()
     page.goto("/person/")
     assert "/sign-in" in page.url
     assert page.console_errors == []  # no script errors and no CSP refusals
@@ -85,7 +88,7 @@ def test_public_pages_pass_axe(page, axe):
         ("/no-such-page", "Page not found - Tapestry"),
     ]:
         page.goto(path)
-        assert page.title() == title
+        expect(page).to_have_title(title)
         axe(page)
     page.goto("/")
     page.get_by_role("link", name="Accessibility statement").click()
@@ -102,7 +105,7 @@ def test_changing_a_password_shows_errors_then_succeeds(page, make_live_user, ax
     page.get_by_label("New password", exact=True).fill("short")
     page.get_by_label("Type your new password again").fill("short")
     page.get_by_role("button", name="Change password").click()
-    assert page.title() == "Error: Change your password - Tapestry"
+    expect(page).to_have_title("Error: Change your password - Tapestry")
     summary = page.locator(".govuk-error-summary")
     assert "at least 10 characters" in summary.inner_text()
     axe(page)
@@ -111,4 +114,4 @@ def test_changing_a_password_shows_errors_then_succeeds(page, make_live_user, ax
     page.get_by_label("Type your new password again").fill("a much longer passphrase")
     page.get_by_role("button", name="Change password").click()
     page.wait_for_url("**/provider/")
-    assert page.get_by_text("Your password has been changed").is_visible()
+    expect(page.get_by_text("Your password has been changed")).to_be_visible()
