@@ -1,6 +1,6 @@
 """The WSGI entry point for servers: ``gunicorn 'web.wsgi:app'``.
 
-Configuration comes from ``TAPESTRY_*`` environment variables (see ``web/__init__.py``).
+Configuration comes from ``TAPESTRY_*`` environment variables (see ``web/app.py``).
 """
 
 from __future__ import annotations
