@@ -29,16 +29,26 @@ then step 5 runs on the whole problem with the flow relaxation's bound.
 
 from __future__ import annotations
 
+import bisect
 import logging
+import math
 import time
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 import numpy as np
 
 from engine.arrays import IntArray
+from engine.instance import SHARE_TOLERANCE
 from engine.welfare_flow import welfare_network
 from engine.welfare_mip import solve_mip
-from engine.welfare_model import WelfareModel, WelfareOutcome, check_allocation, placed_counts
+from engine.welfare_model import (
+    WelfareModel,
+    WelfareOutcome,
+    check_allocation,
+    coverage_candidates,
+    placed_counts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +174,10 @@ class _Search:
     seen: IntArray | None = None
     #: the flows on either side of the best price of a single row
     sides: tuple[IntArray, IntArray] | None = None
+    #: (attribute, lower, upper): every flow keeps each group's placed count in these bounds
+    window: tuple[str, IntArray, IntArray] | None = None
+    #: where found allocations go as well (a search on part of the rows feeds the whole one)
+    parent: _Search | None = None
 
     def weights(self, m: IntArray) -> IntArray:
         penalty = np.bincount(
@@ -174,7 +188,7 @@ class _Search:
     def evaluate(self, m: IntArray) -> tuple[int, IntArray, IntArray]:
         """``SCALE * L(m)``, the subgradient ``b - A x(m)`` and the flow's allocation."""
         w = self.weights(m)
-        solution = welfare_network(self.core, w)
+        solution = welfare_network(self.core, w, window=self.window)
         assert solution is not None
         self.flows += 1
         if self.seen is None:
@@ -195,6 +209,8 @@ class _Search:
     def offer(self, chosen: IntArray | None) -> None:
         if chosen is None:
             return
+        if self.parent is not None:
+            self.parent.offer(chosen)
         value = int(self.model.utility[chosen].sum())
         if value > self.incumbent_value and not check_allocation(self.model, chosen):
             self.incumbent, self.incumbent_value = chosen, value
@@ -409,6 +425,12 @@ def _price_rows(search: _Search, deadline: float, max_flows: int) -> None:
         value, slack, _ = search.evaluate(m)
         if search.incumbent_value >= search.bound:
             return
+        if search.flows == 1 and search.incumbent is None:
+            # Polyak steps need an allocation to aim at; find one first if gaps and floors
+            # on different attributes keep the plain flow from it.
+            _window_flows(
+                search, time.perf_counter() + 0.5 * max(deadline - time.perf_counter(), 0)
+            )
         g = slack / scale
         g[(g > 0) & (scaled <= 0)] = 0.0  # a satisfied row without a price stays unpriced
         norm = float((g * g).sum())
@@ -530,6 +552,8 @@ def solve_with_side_constraints(
     else:
         _price_rows(search, budget, max_flows=30)
     _floor_flows(search)
+    if search.incumbent is None:
+        _window_flows(search, time.perf_counter() + 0.5 * max(deadline - time.perf_counter(), 0.0))
     bound = search.bound
     logger.info(
         "Lagrangian: %d flows, bound %d, best allocation %d",
@@ -617,6 +641,109 @@ def _floor_flows(search: _Search) -> None:
             continue
         search.offer(solution.chosen)
         search.offer(repair(model, solution.chosen))
+
+
+def _window_flows(search: _Search, deadline: float, max_flows: int = 12) -> None:
+    """Look for a first allocation that keeps every rule when gaps on one attribute and floors
+    on others make the priced flows miss some rule each time.
+
+    Any allocation whose coverages on the gap's attribute all lie in one window ``[c, c + G]``
+    keeps the gap, and those counts are bounds on group arcs of a flow (as in
+    :mod:`engine.welfare_gap`). So hold the coverages in a window near the best priced flow's
+    and price only the other rules (floors, the pot, budgets), which are few and pull one way.
+    Windows tried: the one that lifts the groups served worst, the one that holds back those
+    served best, and the one between. A heuristic for allocations only: prices inside a window
+    bound nothing outside it."""
+    model = search.model
+    attributes = {row.attribute for row in model.rows}
+    if len(attributes) != 1 or search.best_flow is None:
+        return
+    (attribute,) = attributes
+    member = model.groups(attribute).member_group
+    if ((member >= 0) & (model.max_placements > 1)).any():
+        return
+    sizes = model.groups(attribute).sizes
+    need = model.floors.get(attribute, np.zeros(sizes.size, dtype=np.int64))
+    width = Fraction(model.gaps[attribute]) + Fraction(SHARE_TOLERANCE)
+    rest = replace(
+        model,
+        rows=[],
+        floors={a: f for a, f in model.floors.items() if a != attribute},
+        gaps={},
+    )
+    rows = side_rows(rest)
+    if rows is None:
+        return
+    placed = np.zeros(model.arrays.n_persons, dtype=bool)
+    placed[model.person[search.best_flow]] = True
+    counted = sizes > 0
+    coverage = placed_counts(model, attribute, placed)[counted] / sizes[counted]
+    candidates = coverage_candidates(sizes)
+    tried: set[Fraction] = set()
+    for target in (
+        float(coverage.max()) - float(width),
+        float(coverage.min()),
+        (float(coverage.max()) - float(width) + float(coverage.min())) / 2,
+    ):
+        if search.incumbent is not None or time.perf_counter() >= deadline:
+            return
+        # The largest candidate at or below the target (the window's lower end).
+        k = max(bisect.bisect_right(candidates, Fraction(max(target, 0.0))) - 1, 0)
+        low_end = candidates[k]
+        if low_end in tried:
+            continue
+        tried.add(low_end)
+        low = np.array([math.ceil(low_end * int(n)) for n in sizes.tolist()], dtype=np.int64)
+        high = np.array(
+            [min(int(n), math.floor((low_end + width) * int(n))) for n in sizes.tolist()],
+            dtype=np.int64,
+        )
+        low = np.maximum(low, need)
+        if (low > high).any():
+            continue
+        window = (attribute, low, high)
+        if welfare_network(search.core, model.utility, window=window) is None:
+            continue  # the capacities cannot fill the window
+        inner = _Search(
+            model=model,
+            core=search.core,
+            rows=rows,
+            entry_row=rows.row_of_entry(),
+            window=window,
+            parent=search,
+        )
+        _push_to_feasible(inner, deadline, max_flows)
+        logger.info(
+            "window %s on %s: %d flows, best allocation %d",
+            low_end,
+            attribute,
+            inner.flows,
+            search.incumbent_value,
+        )
+
+
+def _push_to_feasible(search: _Search, deadline: float, max_flows: int) -> None:
+    """Prices that make the flows keep every row: each row still broken gets a higher price
+    (a bonus for the members of a group under its floor, a charge per penny over the pot),
+    its step doubling while it stays broken; rows that hold keep their prices. Stops at the
+    first flow that keeps every rule (offered to the search) or after ``max_flows`` flows."""
+    rows = search.rows
+    model = search.model
+    m = np.zeros(rows.n_rows, dtype=np.int64)
+    # A first step worth a quarter of the average utility per unit of the row.
+    per_entry = np.zeros(rows.n_rows)
+    np.maximum.at(per_entry, search.entry_row, np.abs(rows.coef).astype(np.float64))
+    mean_utility = float(model.utility.mean()) if model.n_pairs else 1.0
+    step = np.maximum((SCALE * mean_utility / 4 / np.maximum(per_entry, 1.0)).astype(np.int64), 1)
+    before = search.incumbent_value
+    while search.flows < max_flows and time.perf_counter() < deadline:
+        _, slack, _ = search.evaluate(m)
+        logger.debug("pushing prices: slack %s", slack.tolist())
+        if search.incumbent_value > before or not (slack < 0).any():
+            return
+        broken = slack < 0
+        m[broken] += step[broken]
+        step[broken] *= 2
 
 
 def _core_mip(

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 #: Models with more columns than this are solved without HiGHS's presolve (see solve_mip).
 PRESOLVE_UP_TO = 50_000
 
+#: HiGHS is started only with at least this many times the rows' building time left.
+SETUP_FACTOR = 2.0
+
 MipStatus = Literal["optimal", "feasible", "infeasible", "no_solution"]
 
 
@@ -103,6 +106,7 @@ def solve_mip(
     """Solve the welfare MIP within ``time_limit_s`` seconds. With ``objective=False`` only
     feasibility is sought (the bound is then meaningless and reported as None).
     ``start``: a feasible allocation (model pairs) to start from."""
+    began = time.perf_counter()
     arrays = model.arrays
     n_persons, n_offers = arrays.n_persons, arrays.n_offers
     n_x = model.n_pairs
@@ -228,22 +232,35 @@ def solve_mip(
     if objective:
         cost[:n_x] = model.utility
 
+    # HiGHS loads the model and sets up its first LP without looking at the clock, for about
+    # as long again as building the rows took; do not start it when that alone would run past
+    # the deadline, and stop its search early enough to copy the solution out in time.
+    stop_at = began + float(time_limit_s)
+    built = time.perf_counter() - began
+    left = stop_at - time.perf_counter()
+    if left < SETUP_FACTOR * built:
+        logger.debug("HiGHS not started: %.2f s left, setting up takes about %.2f s", left, built)
+        return MipSolution("no_solution", np.zeros(0, dtype=np.int64), None)
+    stop_at -= 0.5 * built
+
     # The bare core class: the Python wrapper's constructor prints a banner to standard output,
     # which would corrupt `tapestry solve`'s JSON.
     highs = _Highs()
     highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("time_limit", max(float(time_limit_s), 0.01))
+    highs.setOptionValue("time_limit", max(stop_at - time.perf_counter(), 0.01))
     highs.setOptionValue("mip_rel_gap", 0.0)
     highs.setOptionValue("mip_abs_gap", 0.99)  # utilities are integers
     highs.setOptionValue("random_seed", int(seed) % (2**31 - 1))
     highs.setOptionValue("threads", 1)
+    # The feasibility jump heuristic neither checks the time limit nor calls the interrupt
+    # callbacks; it held a 2 s search at m for 8 s, and found nothing the search did not.
+    highs.setOptionValue("mip_heuristic_run_feasibility_jump", False)
     if n_cols > PRESOLVE_UP_TO:
         # HiGHS's presolve neither checks its time limit nor calls the interrupt callbacks;
         # on a model this big it can run for minutes past the deadline.
         highs.setOptionValue("presolve", "off")
     # HiGHS checks its own time limit rarely in some phases (a big root LP can overrun it by
     # minutes on a busy machine), so also ask it to stop from its interrupt callbacks.
-    stop_at = time.perf_counter() + max(float(time_limit_s), 0.01)
     highs.setCallback(_interrupt, stop_at)
     for kind in (
         highspy.cb.HighsCallbackType.kCallbackSimplexInterrupt,
@@ -276,7 +293,15 @@ def solve_mip(
         solution = highspy.HighsSolution()
         solution.col_value = values.tolist()
         highs.setSolution(solution)
+    logger.debug(
+        "HiGHS: %d columns, %d rows, %.2f s allowed, built in %.2f s",
+        n_cols,
+        n_rows,
+        stop_at - time.perf_counter(),
+        built,
+    )
     highs.run()
+    logger.debug("HiGHS stopped %.2f s after its deadline", time.perf_counter() - stop_at)
     status = highs.getModelStatus()
     info = highs.getInfo()
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible

@@ -67,3 +67,33 @@ def test_same_seed_same_result_on_a_generated_instance() -> None:
         second.objective,
         second.bound,
     )
+
+
+def test_highs_is_not_started_when_it_could_not_finish_setting_up_in_time() -> None:
+    from engine.welfare_mip import solve_mip
+
+    instance = generate("s", 1, "multi")
+    model = build_model(instance, to_arrays(instance))
+    found = solve_mip(model, 0.0)
+    assert found.status == "no_solution"
+    assert found.chosen.size == 0 and found.bound is None
+
+
+def test_window_flows_find_an_allocation_keeping_gaps_and_floors_on_other_attributes() -> None:
+    from engine import welfare_lagrange as lagrange
+
+    instance = generate("s", 1, "multi")
+    model = build_model(instance, to_arrays(instance))
+    assert {row.attribute for row in model.rows} == {"support"}
+    assert {a for a, need in model.floors.items() if need.any()} - {"support"}
+    rows = lagrange.side_rows(model)
+    assert rows is not None
+    search = lagrange._Search(
+        model=model, core=lagrange.relaxed(model), rows=rows, entry_row=rows.row_of_entry()
+    )
+    assert search.evaluate(np.zeros(rows.n_rows, dtype=np.int64))[1].min() < 0  # plain breaks
+    assert search.incumbent is None
+    lagrange._window_flows(search, deadline=float("inf"))
+    assert search.incumbent is not None
+    assert check_allocation(model, search.incumbent) == []
+    assert search.incumbent_value == int(model.utility[search.incumbent].sum()) <= search.bound
