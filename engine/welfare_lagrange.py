@@ -543,6 +543,10 @@ def solve_with_side_constraints(
     rows = side_rows(model)
     if rows is None or model.n_pairs < decompose_from:
         return _mip_only(model, core, deadline, seed, empty_ok)
+    from engine import welfare_knapsack
+
+    if welfare_knapsack.applies(model):
+        return welfare_knapsack.solve_budgets(model, deadline, seed)
     search = _Search(model=model, core=core, rows=rows, entry_row=rows.row_of_entry())
     if empty_ok:
         search.offer(empty)

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 #: Models with more columns than this are solved without HiGHS's presolve (see solve_mip).
 PRESOLVE_UP_TO = 50_000
 
+#: Models with more columns than this are solved without HiGHS's sub-MIP heuristics.
+SUB_MIPS_UP_TO = 20_000
+
 #: HiGHS is started only with at least this many times the rows' building time left.
 SETUP_FACTOR = 2.0
 
@@ -255,6 +258,11 @@ def solve_mip(
     # The feasibility jump heuristic neither checks the time limit nor calls the interrupt
     # callbacks; it held a 2 s search at m for 8 s, and found nothing the search did not.
     highs.setOptionValue("mip_heuristic_run_feasibility_jump", False)
+    if n_cols > SUB_MIPS_UP_TO:
+        # The heuristics that solve a smaller MIP inside (RINS, RENS, root reduced cost) do not
+        # stop at the deadline either: at m one ran 36 s past a 10 s limit.
+        for heuristic in ("rins", "rens", "root_reduced_cost"):
+            highs.setOptionValue(f"mip_heuristic_run_{heuristic}", False)
     if n_cols > PRESOLVE_UP_TO:
         # HiGHS's presolve neither checks its time limit nor calls the interrupt callbacks;
         # on a model this big it can run for minutes past the deadline.

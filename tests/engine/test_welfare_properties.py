@@ -6,36 +6,45 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hypothesis import HealthCheck, given, settings
+import numpy as np
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from engine import welfare_lagrange
+from engine import welfare_knapsack, welfare_lagrange
 from engine.arrays import to_arrays
 from engine.diagnosis import diagnose
 from engine.instance import Instance, Offer, Person, Policy, Preference, Result, Rule
 from engine.welfare import solve_welfare
+from engine.welfare_model import build_model, check_allocation
 from tests.engine.bruteforce import base_allocations, brute_group_best, brute_welfare, coverage
 from tests.engine.bruteforce import rule_holds as brute_rule_holds
 
 PRICES = [0, 1000, 2500, 4000]
 BUDGETS = [0, 1000, 3000, 5000, 8000]
+TIGHT_BUDGETS = [2500, 4000, 5000, 6500]  # below the price of two or three dear places
 SHARES = [0.0, 0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0]
 GAPS = [0.0, 0.2, 1 / 3, 0.5, 1.0]
 
 
 @st.composite
 def instances(draw: st.DrawFn, variant: str) -> Instance:
-    n_offers = draw(st.integers(1, 3))
+    # "budgets": several places each under budgets that bind, and nothing else.
+    budgets = variant == "budgets"
+    n_offers = draw(st.integers(2, 3) if budgets else st.integers(1, 3))
     offers = tuple(
-        Offer(id=f"o{j}", capacity=draw(st.integers(0, 2)), price=draw(st.sampled_from(PRICES)))
+        Offer(
+            id=f"o{j}",
+            capacity=draw(st.integers(1 if budgets else 0, 2)),
+            price=draw(st.sampled_from(PRICES[1:] if budgets else PRICES)),
+        )
         for j in range(n_offers)
     )
-    n_persons = draw(st.integers(1, 5))
-    several = variant in ("placements", "mixed")
+    n_persons = draw(st.integers(1, 4) if budgets else st.integers(1, 5))
+    several = variant in ("placements", "mixed", "budgets")
     persons = []
     for i in range(n_persons):
         order = draw(st.permutations(range(n_offers)))
-        k = draw(st.integers(0, n_offers))
+        k = draw(st.integers(n_offers - 1 if budgets else 0, n_offers))
         prefs = tuple(
             Preference(offer=f"o{j}", rank=r + 1, utility=draw(st.integers(0, 100)))
             for r, j in enumerate(order[:k])
@@ -48,8 +57,10 @@ def instances(draw: st.DrawFn, variant: str) -> Instance:
         persons.append(
             Person(
                 id=f"p{i}",
-                budget=draw(st.sampled_from(BUDGETS)),
-                max_placements=draw(st.integers(1, 2)) if several else 1,
+                budget=draw(st.sampled_from(TIGHT_BUDGETS if budgets else BUDGETS)),
+                max_placements=draw(st.integers(2, 3) if budgets else st.integers(1, 2))
+                if several
+                else 1,
                 attributes=attributes,
                 preferences=prefs,
             )
@@ -215,3 +226,56 @@ def test_decomposition_path_matches_brute_force(instance: Instance) -> None:
         check(instance)
     finally:
         welfare_lagrange.DECOMPOSE_FROM = saved
+
+
+def _decomposed(instance: Instance) -> Result:
+    saved = welfare_lagrange.DECOMPOSE_FROM
+    welfare_lagrange.DECOMPOSE_FROM = 0
+    try:
+        return solve_welfare(instance, to_arrays(instance), instance.policy.time_limit_s)
+    finally:
+        welfare_lagrange.DECOMPOSE_FROM = saved
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances("budgets"))
+def test_place_prices_path_matches_brute_force(instance: Instance) -> None:
+    """Budgets across several places, solved by prices on the offers' places."""
+    assume(welfare_knapsack.applies(build_model(instance, to_arrays(instance))))
+    brute = brute_welfare(instance)
+    result = _decomposed(instance)
+    assert result.status == "optimal"
+    assert result.objective == result.bound == brute.value
+    assert_feasible(instance, result)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances("budgets"), st.lists(st.integers(0, 200), min_size=8, max_size=8))
+def test_place_prices_bound_every_allocation(instance: Instance, raw: list[int]) -> None:
+    """L(lam) >= the best welfare for any prices, and the allocation offered keeps every rule."""
+    model = build_model(instance, to_arrays(instance))
+    assume(welfare_knapsack.applies(model))
+    prices = welfare_knapsack._Prices(model=model, sets=welfare_knapsack.affordable_sets(model))
+    lam = np.array(raw[: model.arrays.n_offers], dtype=np.int64) * (welfare_knapsack.SCALE // 8)
+    value, _, _ = prices.evaluate(lam)
+    best = brute_welfare(instance).value
+    assert best is not None
+    assert value >= best * welfare_knapsack.SCALE
+    assert prices.incumbent is None or check_allocation(model, prices.incumbent) == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances("budgets"))
+def test_place_prices_without_the_mip_still_bound_the_optimum(instance: Instance) -> None:
+    """Too many pairs left for a MIP: the prices' allocation and bound bracket the optimum."""
+    assume(welfare_knapsack.applies(build_model(instance, to_arrays(instance))))
+    saved = welfare_knapsack.MIP_UP_TO
+    welfare_knapsack.MIP_UP_TO = -1
+    try:
+        result = _decomposed(instance)
+    finally:
+        welfare_knapsack.MIP_UP_TO = saved
+    best = brute_welfare(instance).value
+    assert best is not None and result.objective is not None and result.bound is not None
+    assert result.objective <= best <= result.bound
+    assert_feasible(instance, result)
