@@ -36,16 +36,13 @@ import numpy as np
 
 from engine.arrays import IntArray
 from engine.welfare_flow import welfare_network
-from engine.welfare_mip import solve_mip
+from engine.welfare_mip import MIP_UP_TO, solve_mip
 from engine.welfare_model import WelfareModel, WelfareOutcome, check_allocation
 
 logger = logging.getLogger(__name__)
 
 #: Prices are integers in units of 1 / SCALE utility, so every value is exact.
 SCALE = 1 << 20
-
-#: Above this many pairs left after fixing, no MIP is tried (see solve_budgets).
-MIP_UP_TO = 250_000
 
 #: The first Polyak step factor: small, since the flow's prices start close to the best.
 THETA0 = 0.1

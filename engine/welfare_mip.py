@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 #: Models with more columns than this are solved without HiGHS's presolve (see solve_mip).
 PRESOLVE_UP_TO = 50_000
 
+#: The decompositions do not hand HiGHS a MIP with more columns than this: at 1.1 million
+#: columns it did not finish the first linear relaxation in minutes, and its model took 2 GB.
+MIP_UP_TO = 250_000
+
 #: Models with more columns than this are solved without HiGHS's sub-MIP heuristics.
 SUB_MIPS_UP_TO = 20_000
 

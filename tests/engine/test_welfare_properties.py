@@ -279,3 +279,29 @@ def test_place_prices_without_the_mip_still_bound_the_optimum(instance: Instance
     assert best is not None and result.objective is not None and result.bound is not None
     assert result.objective <= best <= result.bound
     assert_feasible(instance, result)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["pot", "gap", "mixed", "floor"]).flatmap(instances))
+def test_prices_alone_bracket_the_optimum_when_no_mip_is_allowed(instance: Instance) -> None:
+    """Models too big for a MIP are settled by prices and repairs alone: whatever they return
+    keeps every rule, and the bound is never below the optimum."""
+    saved = welfare_lagrange.MIP_UP_TO
+    welfare_lagrange.MIP_UP_TO = -1
+    try:
+        result = _decomposed(instance)
+    finally:
+        welfare_lagrange.MIP_UP_TO = saved
+    best = brute_welfare(instance).value
+    if result.status == "infeasible":
+        assert best is None
+        return
+    assert result.bound is not None
+    if best is not None:
+        assert result.bound >= best
+    if result.status in ("optimal", "feasible"):
+        assert best is not None and result.objective is not None
+        assert result.objective <= best
+        assert_feasible(instance, result)
+    if result.status == "optimal":
+        assert result.objective == best
