@@ -606,10 +606,12 @@ def solve_with_side_constraints(
         # Too big for HiGHS to get anywhere: spend the time left on more prices instead.
         if keep is not None:
             logger.info("reduced-cost fixing keeps %d of %d pairs", keep.size, model.n_pairs)
-        if rows.n_rows == 1:
-            _price_one_row(search, deadline, max_flows=search.flows + 30)
-        else:
-            _price_rows(search, deadline, max_flows=search.flows + 200)
+        # (One row is priced to the end already.)
+        if rows.n_rows > 1:
+            left = max(deadline - time.perf_counter(), 0.0)
+            _price_rows(search, deadline - 0.3 * left, max_flows=search.flows + 200)
+            # A window around the coverage of the flow at the best prices: near the optimum's.
+            _window_flows(search, deadline, improve=True)
         bound = min(bound, search.bound)
         if search.incumbent is None:
             return WelfareOutcome("no_solution", empty, bound)
@@ -669,7 +671,9 @@ def _floor_flows(search: _Search) -> None:
         search.offer(repair(model, solution.chosen))
 
 
-def _window_flows(search: _Search, deadline: float, max_flows: int = 12) -> None:
+def _window_flows(
+    search: _Search, deadline: float, max_flows: int = 12, *, improve: bool = False
+) -> None:
     """Look for a first allocation that keeps every rule when gaps on one attribute and floors
     on others make the priced flows miss some rule each time.
 
@@ -711,7 +715,7 @@ def _window_flows(search: _Search, deadline: float, max_flows: int = 12) -> None
         float(coverage.min()),
         (float(coverage.max()) - float(width) + float(coverage.min())) / 2,
     ):
-        if search.incumbent is not None or time.perf_counter() >= deadline:
+        if (search.incumbent is not None and not improve) or time.perf_counter() >= deadline:
             return
         # The largest candidate at or below the target (the window's lower end).
         k = max(bisect.bisect_right(candidates, Fraction(max(target, 0.0))) - 1, 0)
@@ -752,8 +756,9 @@ def _window_flows(search: _Search, deadline: float, max_flows: int = 12) -> None
 def _push_to_feasible(search: _Search, deadline: float, max_flows: int) -> None:
     """Prices that make the flows keep every row: each row still broken gets a higher price
     (a bonus for the members of a group under its floor, a charge per penny over the pot),
-    its step doubling while it stays broken; rows that hold keep their prices. Stops at the
-    first flow that keeps every rule (offered to the search) or after ``max_flows`` flows."""
+    its step doubling while it stays broken; rows that hold keep their prices. From the first
+    flow that keeps every row, three halvings back towards the prices before it look for a
+    cheaper one. Every flow is offered to the search; at most ``max_flows`` flows."""
     rows = search.rows
     model = search.model
     m = np.zeros(rows.n_rows, dtype=np.int64)
@@ -762,15 +767,30 @@ def _push_to_feasible(search: _Search, deadline: float, max_flows: int) -> None:
     np.maximum.at(per_entry, search.entry_row, np.abs(rows.coef).astype(np.float64))
     mean_utility = float(model.utility.mean()) if model.n_pairs else 1.0
     step = np.maximum((SCALE * mean_utility / 4 / np.maximum(per_entry, 1.0)).astype(np.int64), 1)
-    before = search.incumbent_value
+    low = m.copy()  # prices whose flow breaks a row
     while search.flows < max_flows and time.perf_counter() < deadline:
         _, slack, _ = search.evaluate(m)
         logger.debug("pushing prices: slack %s", slack.tolist())
-        if search.incumbent_value > before or not (slack < 0).any():
-            return
+        if not (slack < 0).any():
+            break
+        low = m.copy()
         broken = slack < 0
         m[broken] += step[broken]
         step[broken] *= 2
+    else:
+        return
+    # The doubling overshoots: halve the way back towards the last prices that broke a row,
+    # keeping the cheapest prices that still keep every row (each such flow is offered).
+    high = m
+    for _ in range(3):
+        if search.flows >= max_flows or time.perf_counter() >= deadline:
+            return
+        middle = (low + high) // 2
+        _, slack, _ = search.evaluate(middle)
+        if (slack < 0).any():
+            low = middle
+        else:
+            high = middle
 
 
 def _core_mip(
