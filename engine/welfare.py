@@ -10,9 +10,12 @@ Steps (see ``shared/spec/allocation-format.md``):
    the largest that can hold. It then becomes a floor on every group of its attribute.
 3. Welfare: a min-cost flow when the problem is a network (:mod:`engine.welfare_flow`); a
    branch and bound over coverage windows, each a flow, for a gap on one attribute
-   (:mod:`engine.welfare_gap`); otherwise the decomposition of :mod:`engine.welfare_lagrange`
-   (Lagrangian prices on the side constraints over the flow core, repair, a core MIP over the
-   undecided people, reduced-cost fixing) and a MIP on what remains (:mod:`engine.welfare_mip`).
+   (:mod:`engine.welfare_gap`); budgets across several places alone, by prices on the
+   offers' places over each person's affordable sets (:mod:`engine.welfare_knapsack`);
+   otherwise the decomposition of :mod:`engine.welfare_lagrange` (Lagrangian prices on the side
+   constraints over the flow core, flows held in a coverage window for a first allocation,
+   repair, a core MIP over the undecided people, reduced-cost fixing) and a MIP on what remains
+   (:mod:`engine.welfare_mip`), when it is small enough for HiGHS to help.
 4. No feasible allocation: the result is ``infeasible`` with the diagnosis of
    :mod:`engine.diagnosis`.
 

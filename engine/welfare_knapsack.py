@@ -212,10 +212,13 @@ def _subgradient(prices: _Prices, deadline: float, max_steps: int = 400) -> None
     model = prices.model
     lam = _start_prices(model) if prices.best_lam is None else prices.best_lam
     theta, stall, best = prices.theta, 0, None
+    slowest = 0.0  # an evaluation cannot be stopped once started
     while prices.best_bound is None or (
-        prices.evaluations < max_steps and time.perf_counter() < deadline
+        prices.evaluations < max_steps and time.perf_counter() + slowest < deadline
     ):
+        began = time.perf_counter()
         value, g, _ = prices.evaluate(lam)
+        slowest = max(slowest, time.perf_counter() - began)
         if prices.incumbent_value >= prices.bound:
             return
         g = g.astype(np.float64)

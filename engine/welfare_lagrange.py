@@ -182,6 +182,12 @@ class _Search:
     window: tuple[str, IntArray, IntArray] | None = None
     #: where found allocations go as well (a search on part of the rows feeds the whole one)
     parent: _Search | None = None
+    #: how long the slowest flow so far took (a flow cannot be stopped once started)
+    flow_seconds: float = 0.0
+
+    def has_time(self, deadline: float) -> bool:
+        """Whether another flow can finish before ``deadline``."""
+        return time.perf_counter() + self.flow_seconds < deadline
 
     def weights(self, m: IntArray) -> IntArray:
         penalty = np.bincount(
@@ -192,7 +198,11 @@ class _Search:
     def evaluate(self, m: IntArray) -> tuple[int, IntArray, IntArray]:
         """``SCALE * L(m)``, the subgradient ``b - A x(m)`` and the flow's allocation."""
         w = self.weights(m)
+        began = time.perf_counter()
         solution = welfare_network(self.core, w, window=self.window)
+        self.flow_seconds = max(self.flow_seconds, time.perf_counter() - began)
+        if self.parent is not None:
+            self.parent.flow_seconds = max(self.parent.flow_seconds, self.flow_seconds)
         if solution is None:
             assert self.window is not None  # without a window the flow always has a solution
             raise _EmptyWindow
@@ -375,7 +385,7 @@ def _price_one_row(search: _Search, deadline: float, max_flows: int = 30) -> Non
     guess = SCALE * int(search.model.utility.sum()) // max(int(search.rows.coef.sum()), 1)
     m = max(guess, 1)
     high = None
-    while high is None and time.perf_counter() < deadline and search.flows < max_flows:
+    while high is None and search.has_time(deadline) and search.flows < max_flows:
         value, slack, chosen = search.evaluate(np.array([m], dtype=np.int64))
         if slack[0] >= 0:
             high = (m, value, int(slack[0]))
@@ -385,7 +395,7 @@ def _price_one_row(search: _Search, deadline: float, max_flows: int = 30) -> Non
             low_flow = chosen
             m *= 4
     search.sides = (low_flow, high_flow)
-    while high is not None and time.perf_counter() < deadline and search.flows < max_flows:
+    while high is not None and search.has_time(deadline) and search.flows < max_flows:
         if search.incumbent_value >= search.bound or high[0] - low[0] <= 1:
             return
         (m_lo, l_lo, g_lo), (m_hi, l_hi, g_hi) = low, high
@@ -429,7 +439,7 @@ def _price_rows(search: _Search, deadline: float, max_flows: int) -> None:
     theta = 1.0
     stall = 0
     best = None
-    while search.flows < max_flows and time.perf_counter() < deadline:
+    while search.flows < max_flows and search.has_time(deadline):
         m = np.round(scaled / scale).astype(np.int64)
         value, slack, _ = search.evaluate(m)
         if search.incumbent_value >= search.bound:
@@ -715,7 +725,7 @@ def _window_flows(
         float(coverage.min()),
         (float(coverage.max()) - float(width) + float(coverage.min())) / 2,
     ):
-        if (search.incumbent is not None and not improve) or time.perf_counter() >= deadline:
+        if (search.incumbent is not None and not improve) or not search.has_time(deadline):
             return
         # The largest candidate at or below the target (the window's lower end).
         k = max(bisect.bisect_right(candidates, Fraction(max(target, 0.0))) - 1, 0)
@@ -739,6 +749,7 @@ def _window_flows(
             entry_row=rows.row_of_entry(),
             window=window,
             parent=search,
+            flow_seconds=search.flow_seconds,
         )
         try:
             _push_to_feasible(inner, deadline, max_flows)
@@ -768,7 +779,7 @@ def _push_to_feasible(search: _Search, deadline: float, max_flows: int) -> None:
     mean_utility = float(model.utility.mean()) if model.n_pairs else 1.0
     step = np.maximum((SCALE * mean_utility / 4 / np.maximum(per_entry, 1.0)).astype(np.int64), 1)
     low = m.copy()  # prices whose flow breaks a row
-    while search.flows < max_flows and time.perf_counter() < deadline:
+    while search.flows < max_flows and search.has_time(deadline):
         _, slack, _ = search.evaluate(m)
         logger.debug("pushing prices: slack %s", slack.tolist())
         if not (slack < 0).any():
@@ -783,7 +794,7 @@ def _push_to_feasible(search: _Search, deadline: float, max_flows: int) -> None:
     # keeping the cheapest prices that still keep every row (each such flow is offered).
     high = m
     for _ in range(3):
-        if search.flows >= max_flows or time.perf_counter() >= deadline:
+        if search.flows >= max_flows or not search.has_time(deadline):
             return
         middle = (low + high) // 2
         _, slack, _ = search.evaluate(middle)
