@@ -32,14 +32,20 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from engine.arrays import IntArray
 from engine.welfare_flow import welfare_network
 from engine.welfare_mip import MIP_UP_TO, solve_mip
-from engine.welfare_model import WelfareModel, WelfareOutcome, check_allocation
+from engine.welfare_model import (
+    WelfareModel,
+    WelfareOutcome,
+    check_allocation,
+    improves,
+    restrict,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -167,9 +173,8 @@ class _Prices:
     def offer(self, chosen: IntArray | None) -> None:
         if chosen is None:
             return
-        value = int(self.model.utility[chosen].sum())
-        if value > self.incumbent_value and not check_allocation(self.model, chosen):
-            self.incumbent, self.incumbent_value = chosen, value
+        if improves(self.model, chosen, self.incumbent_value):
+            self.incumbent, self.incumbent_value = chosen, int(self.model.utility[chosen].sum())
 
     @property
     def bound(self) -> int:
@@ -289,7 +294,7 @@ def solve_budgets(model: WelfareModel, deadline: float, seed: int = 0) -> Welfar
         # useful time; more prices and repairs do better.
         _subgradient(prices, deadline, max_steps=prices.evaluations + 400)
         return _outcome(prices, prices.bound)
-    small = _restrict(model, keep)
+    small = restrict(model, keep)
     start = np.searchsorted(keep, prices.incumbent)
     found = solve_mip(small, deadline - time.perf_counter(), start=start, seed=seed)
     if found.chosen.size:
@@ -309,14 +314,3 @@ def _outcome(prices: _Prices, bound: int) -> WelfareOutcome:
     if value >= bound:
         return WelfareOutcome("optimal", prices.incumbent, value)
     return WelfareOutcome("feasible", prices.incumbent, bound)
-
-
-def _restrict(model: WelfareModel, keep: IntArray) -> WelfareModel:
-    return replace(
-        model,
-        pair=model.pair[keep],
-        person=model.person[keep],
-        offer=model.offer[keep],
-        utility=model.utility[keep],
-        price=model.price[keep],
-    )

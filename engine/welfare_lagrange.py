@@ -47,7 +47,9 @@ from engine.welfare_model import (
     WelfareOutcome,
     check_allocation,
     coverage_candidates,
+    improves,
     placed_counts,
+    restrict,
 )
 
 logger = logging.getLogger(__name__)
@@ -227,9 +229,8 @@ class _Search:
             return
         if self.parent is not None:
             self.parent.offer(chosen)
-        value = int(self.model.utility[chosen].sum())
-        if value > self.incumbent_value and not check_allocation(self.model, chosen):
-            self.incumbent, self.incumbent_value = chosen, value
+        if improves(self.model, chosen, self.incumbent_value):
+            self.incumbent, self.incumbent_value = chosen, int(self.model.utility[chosen].sum())
 
     @property
     def bound(self) -> int:
@@ -323,7 +324,7 @@ def _fill(model: WelfareModel, chosen: IntArray) -> IntArray | None:
         return None
     # Persons already holding this offer cannot take it again: excluded by ``~taken``.
     small = replace(
-        _restrict(model, pairs),
+        restrict(model, pairs),
         arrays=replace(arrays, capacity=np.maximum(left, 0)),
         max_placements=np.ones(n_persons, dtype=np.int64),
         budget_binds=np.zeros(n_persons, dtype=bool),
@@ -591,7 +592,7 @@ def solve_with_side_constraints(
             pool = np.union1d(pool, search.incumbent)
         start = np.searchsorted(pool, search.incumbent) if search.incumbent is not None else None
         limit = 0.3 * max(deadline - time.perf_counter(), 0.0)
-        found = solve_mip(_restrict(model, pool), limit, start=start, seed=seed)
+        found = solve_mip(restrict(model, pool), limit, start=start, seed=seed)
         if found.chosen.size:
             search.offer(pool[found.chosen])
         logger.info(
@@ -631,7 +632,7 @@ def solve_with_side_constraints(
         )
     if keep is not None:
         logger.info("reduced-cost fixing keeps %d of %d pairs", keep.size, model.n_pairs)
-        small = _restrict(model, keep)
+        small = restrict(model, keep)
         start = None
         if search.incumbent is not None:
             start = np.searchsorted(keep, search.incumbent)
@@ -847,7 +848,7 @@ def _core_mip(
         offset = sum(c * int(counts[g]) for g, c in row.coef.items())
         rows.append(replace(row, rhs=row.rhs - offset))
     small = replace(
-        _restrict(model, core_pairs),
+        restrict(model, core_pairs),
         arrays=replace(arrays, capacity=arrays.capacity - used),
         pot=None if model.pot is None else model.pot - int(model.price[fixed].sum()),
         floors=floors,
@@ -859,18 +860,6 @@ def _core_mip(
     if not found.chosen.size and found.status not in ("optimal", "feasible"):
         return None
     return np.sort(np.concatenate([fixed, core_pairs[found.chosen]]))
-
-
-def _restrict(model: WelfareModel, keep: IntArray) -> WelfareModel:
-    """``model`` on the pairs ``keep`` only (indices into the model's pairs)."""
-    return replace(
-        model,
-        pair=model.pair[keep],
-        person=model.person[keep],
-        offer=model.offer[keep],
-        utility=model.utility[keep],
-        price=model.price[keep],
-    )
 
 
 def _mip_only(

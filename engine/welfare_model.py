@@ -17,7 +17,7 @@ the rules exactly as the spec checks them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
@@ -266,3 +266,20 @@ def check_allocation(model: WelfareModel, chosen: IntArray) -> list[str]:
         if sum(c * int(counts[g]) for g, c in row.coef.items()) > row.rhs:
             problems.append(f"a coverage gap on {row.attribute} does not hold")
     return problems
+
+
+def restrict(model: WelfareModel, keep: IntArray) -> WelfareModel:
+    """``model`` on the pairs ``keep`` only (indices into the model's pairs)."""
+    return replace(
+        model,
+        pair=model.pair[keep],
+        person=model.person[keep],
+        offer=model.offer[keep],
+        utility=model.utility[keep],
+        price=model.price[keep],
+    )
+
+
+def improves(model: WelfareModel, chosen: IntArray, best_value: int) -> bool:
+    """Whether the allocation ``chosen`` keeps every rule and is worth more than ``best_value``."""
+    return int(model.utility[chosen].sum()) > best_value and not check_allocation(model, chosen)

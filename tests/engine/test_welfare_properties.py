@@ -4,7 +4,10 @@ bound rules are kept."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
+from types import ModuleType
 
 import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
@@ -220,21 +223,24 @@ def test_diagnosis_alone_matches_brute_force_when_infeasible(instance: Instance)
 @given(st.sampled_from(["pot", "gap", "mixed", "placements", "floor"]).flatmap(instances))
 def test_decomposition_path_matches_brute_force(instance: Instance) -> None:
     """The Lagrangian decomposition (normally only for large models) on tiny instances."""
-    saved = welfare_lagrange.DECOMPOSE_FROM
-    welfare_lagrange.DECOMPOSE_FROM = 0
-    try:
+    with _setting(welfare_lagrange, "DECOMPOSE_FROM", 0):
         check(instance)
+
+
+@contextmanager
+def _setting(module: ModuleType, name: str, value: int) -> Iterator[None]:
+    """``module.name = value`` for the block (hypothesis cannot use the monkeypatch fixture)."""
+    saved = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
     finally:
-        welfare_lagrange.DECOMPOSE_FROM = saved
+        setattr(module, name, saved)
 
 
 def _decomposed(instance: Instance) -> Result:
-    saved = welfare_lagrange.DECOMPOSE_FROM
-    welfare_lagrange.DECOMPOSE_FROM = 0
-    try:
+    with _setting(welfare_lagrange, "DECOMPOSE_FROM", 0):
         return solve_welfare(instance, to_arrays(instance), instance.policy.time_limit_s)
-    finally:
-        welfare_lagrange.DECOMPOSE_FROM = saved
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -269,12 +275,8 @@ def test_place_prices_bound_every_allocation(instance: Instance, raw: list[int])
 def test_place_prices_without_the_mip_still_bound_the_optimum(instance: Instance) -> None:
     """Too many pairs left for a MIP: the prices' allocation and bound bracket the optimum."""
     assume(welfare_knapsack.applies(build_model(instance, to_arrays(instance))))
-    saved = welfare_knapsack.MIP_UP_TO
-    welfare_knapsack.MIP_UP_TO = -1
-    try:
+    with _setting(welfare_knapsack, "MIP_UP_TO", -1):
         result = _decomposed(instance)
-    finally:
-        welfare_knapsack.MIP_UP_TO = saved
     best = brute_welfare(instance).value
     assert best is not None and result.objective is not None and result.bound is not None
     assert result.objective <= best <= result.bound
@@ -286,12 +288,8 @@ def test_place_prices_without_the_mip_still_bound_the_optimum(instance: Instance
 def test_prices_alone_bracket_the_optimum_when_no_mip_is_allowed(instance: Instance) -> None:
     """Models too big for a MIP are settled by prices and repairs alone: whatever they return
     keeps every rule, and the bound is never below the optimum."""
-    saved = welfare_lagrange.MIP_UP_TO
-    welfare_lagrange.MIP_UP_TO = -1
-    try:
+    with _setting(welfare_lagrange, "MIP_UP_TO", -1):
         result = _decomposed(instance)
-    finally:
-        welfare_lagrange.MIP_UP_TO = saved
     best = brute_welfare(instance).value
     if result.status == "infeasible":
         assert best is None
