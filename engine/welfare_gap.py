@@ -70,15 +70,18 @@ def solve_gap(model: WelfareModel, deadline: float) -> WelfareOutcome:
     if not need.any():
         best, best_value = empty, 0
     flows = 0
+    slowest = 0.0  # a flow cannot be stopped once started
     # Max-heap of (-bound, i, j, allocation) over ranges of candidate indices.
     heap: list[tuple[int, int, int, IntArray]] = []
 
     def push(i: int, j: int) -> None:
-        nonlocal best, best_value, flows
+        nonlocal best, best_value, flows, slowest
         low, high = counts(i, j)
         if (low > high).any():
             return
+        began = time.perf_counter()
         solution = welfare_network(model, model.utility, window=(attribute, low, high))
+        slowest = max(slowest, time.perf_counter() - began)
         flows += 1
         if solution is None:
             return
@@ -89,7 +92,8 @@ def solve_gap(model: WelfareModel, deadline: float) -> WelfareOutcome:
             heapq.heappush(heap, (-value, i, j, solution.chosen))
 
     push(0, len(candidates) - 1)
-    while heap and time.perf_counter() < deadline:
+    # Each step solves two flows; start one only if both can finish in time.
+    while heap and time.perf_counter() + 2 * slowest < deadline:
         bound, i, j, _ = heap[0]
         if -bound <= best_value:
             heap.clear()
