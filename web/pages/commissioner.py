@@ -8,6 +8,7 @@ Views parse the form, call one service, commit on success and redirect; a servic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,6 +78,22 @@ def _commit_and_go(message: str, to: str) -> Response:
     get_session().commit()
     flash(message, "success")
     return redirect(to)
+
+
+def _save(
+    change: Callable[[], object], message: str, to: str
+) -> tuple[Response | None, dict[str, str]]:
+    """Make a change through a service and go to ``to`` with ``message``. If the service finds
+    the input wrong, nothing is kept and its errors come back for the form (no response); if it
+    refuses for another reason, nothing is kept and the user goes to ``to`` with the reason."""
+    try:
+        change()
+    except InvalidInput as invalid:
+        get_session().rollback()
+        return None, invalid.errors
+    except ServiceError as error:
+        return _refuse(error, to), {}
+    return _commit_and_go(message, to), {}
 
 
 # -- home -------------------------------------------------------------------------------------
@@ -165,17 +182,13 @@ def edit_round(round_id: int) -> Any:
     if request.method == "POST":
         values, errors = _round_values(request.form)
         if not errors:
-            try:
-                rounds.update_round(s, _actor(), round_, **values)
-            except InvalidInput as invalid:
-                s.rollback()
-                errors = invalid.errors
-            except ServiceError as error:
-                return _refuse(error, url_for(".round_page", round_id=round_id))
-            else:
-                return _commit_and_go(
-                    "The round's details are saved.", url_for(".round_page", round_id=round_id)
-                )
+            done, errors = _save(
+                lambda: rounds.update_round(s, _actor(), round_, **values),
+                "The round's details are saved.",
+                url_for(".round_page", round_id=round_id),
+            )
+            if done is not None:
+                return done
         values_in = request.form
     else:
         deadline = round_.choice_deadline
@@ -231,17 +244,13 @@ def places(round_id: int) -> Any:
                 continue
             wanted[offer.id] = int(text)
         if not errors:
-            try:
-                rounds.set_places(s, _actor(), round_, wanted)
-            except InvalidInput as invalid:
-                s.rollback()
-                errors = invalid.errors
-            except ServiceError as error:
-                return _refuse(error, url_for(".round_page", round_id=round_id))
-            else:
-                return _commit_and_go(
-                    "Places are saved.", url_for(".round_page", round_id=round_id)
-                )
+            done, errors = _save(
+                lambda: rounds.set_places(s, _actor(), round_, wanted),
+                "Places are saved.",
+                url_for(".round_page", round_id=round_id),
+            )
+            if done is not None:
+                return done
     return _page(
         "commissioner/places.html",
         400 if errors else 200,
@@ -291,17 +300,13 @@ def budgets_page(round_id: int) -> Any:
         if amount is None:
             errors["amount"] = "Enter the budget in pounds, like 320 or 95.50"
         if not errors:
-            try:
-                budgets.set_budget(s, _actor(), round_, int(person_id), amount or 0)
-            except InvalidInput as invalid:
-                s.rollback()
-                errors = invalid.errors
-            except ServiceError as error:
-                return _refuse(error, url_for(".budgets_page", round_id=round_id))
-            else:
-                return _commit_and_go(
-                    "The budget is saved.", url_for(".budgets_page", round_id=round_id)
-                )
+            done, errors = _save(
+                lambda: budgets.set_budget(s, _actor(), round_, int(person_id), amount or 0),
+                "The budget is saved.",
+                url_for(".budgets_page", round_id=round_id),
+            )
+            if done is not None:
+                return done
     return _page(
         "commissioner/budgets.html",
         400 if errors else 200,
