@@ -51,18 +51,31 @@ def applies(model: WelfareModel) -> bool:
     return not ((member >= 0) & (model.max_placements > 1)).any()
 
 
+def gap_width(model: WelfareModel, attribute: str) -> Fraction:
+    """``G``: the widest spread of coverages the attribute's gap allows, as an exact fraction."""
+    return Fraction(model.gaps[attribute]) + Fraction(SHARE_TOLERANCE)
+
+
+def window_counts(
+    sizes: IntArray, need: IntArray, lowest: Fraction, highest: Fraction
+) -> tuple[IntArray, IntArray]:
+    """Placed counts per group that keep every coverage in ``[lowest, highest]`` (and at least
+    the floors ``need``): the bounds on the group arcs of a window flow."""
+    low = np.array([math.ceil(lowest * int(n)) for n in sizes.tolist()], dtype=np.int64)
+    high = np.array([min(int(n), math.floor(highest * int(n))) for n in sizes.tolist()])
+    return np.maximum(low, need).astype(np.int64), high.astype(np.int64)
+
+
 def solve_gap(model: WelfareModel, deadline: float) -> WelfareOutcome:
     """Best allocation of ``model`` (see :func:`applies`) by branch and bound over windows."""
     (attribute,) = {row.attribute for row in model.rows}
     sizes = model.groups(attribute).sizes
     need = model.floors.get(attribute, np.zeros(len(sizes), dtype=np.int64))
-    width = Fraction(model.gaps[attribute]) + Fraction(SHARE_TOLERANCE)
+    width = gap_width(model, attribute)
     candidates = coverage_candidates(sizes)
 
     def counts(i: int, j: int) -> tuple[IntArray, IntArray]:
-        low = np.array([math.ceil(candidates[i] * int(n)) for n in sizes.tolist()])
-        high = np.array([min(int(n), math.floor((candidates[j] + width) * int(n))) for n in sizes])
-        return np.maximum(low, need).astype(np.int64), high.astype(np.int64)
+        return window_counts(sizes, need, candidates[i], candidates[j] + width)
 
     empty = np.zeros(0, dtype=np.int64)
     best: IntArray | None = None

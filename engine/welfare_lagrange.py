@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import bisect
 import logging
-import math
 import time
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -39,8 +38,8 @@ from fractions import Fraction
 import numpy as np
 
 from engine.arrays import IntArray
-from engine.instance import SHARE_TOLERANCE
 from engine.welfare_flow import welfare_network
+from engine.welfare_gap import gap_width, window_counts
 from engine.welfare_mip import MIP_UP_TO, solve_mip
 from engine.welfare_model import (
     WelfareModel,
@@ -558,13 +557,14 @@ def solve_with_side_constraints(
     empty = np.zeros(0, dtype=np.int64)
     empty_ok = not any(need.any() for need in model.floors.values())
     core = relaxed(model)
+    from engine import welfare_knapsack
+
+    # Before the rows are listed: that solver does not use them (a budget row per person).
+    if model.n_pairs >= decompose_from and welfare_knapsack.applies(model):
+        return welfare_knapsack.solve_budgets(model, deadline, seed)
     rows = side_rows(model)
     if rows is None or model.n_pairs < decompose_from:
         return _mip_only(model, core, deadline, seed, empty_ok)
-    from engine import welfare_knapsack
-
-    if welfare_knapsack.applies(model):
-        return welfare_knapsack.solve_budgets(model, deadline, seed)
     search = _Search(model=model, core=core, rows=rows, entry_row=rows.row_of_entry())
     if empty_ok:
         search.offer(empty)
@@ -588,11 +588,8 @@ def solve_with_side_constraints(
     if search.seen is not None and search.incumbent is None and search.seen.sum() <= MIP_UP_TO:
         # A quick MIP on the pairs the priced flows used finds a good allocation to fix with.
         pool = np.flatnonzero(search.seen)
-        if search.incumbent is not None:
-            pool = np.union1d(pool, search.incumbent)
-        start = np.searchsorted(pool, search.incumbent) if search.incumbent is not None else None
         limit = 0.3 * max(deadline - time.perf_counter(), 0.0)
-        found = solve_mip(restrict(model, pool), limit, start=start, seed=seed)
+        found = solve_mip(restrict(model, pool), limit, seed=seed)
         if found.chosen.size:
             search.offer(pool[found.chosen])
         logger.info(
@@ -705,7 +702,7 @@ def _window_flows(
         return
     sizes = model.groups(attribute).sizes
     need = model.floors.get(attribute, np.zeros(sizes.size, dtype=np.int64))
-    width = Fraction(model.gaps[attribute]) + Fraction(SHARE_TOLERANCE)
+    width = gap_width(model, attribute)
     rest = replace(
         model,
         rows=[],
@@ -734,12 +731,7 @@ def _window_flows(
         if low_end in tried:
             continue
         tried.add(low_end)
-        low = np.array([math.ceil(low_end * int(n)) for n in sizes.tolist()], dtype=np.int64)
-        high = np.array(
-            [min(int(n), math.floor((low_end + width) * int(n))) for n in sizes.tolist()],
-            dtype=np.int64,
-        )
-        low = np.maximum(low, need)
+        low, high = window_counts(sizes, need, low_end, low_end + width)
         if (low > high).any():
             continue
         window = (attribute, low, high)
