@@ -144,13 +144,7 @@ class _Prices:
         model, sets = self.model, self.sets
         began = time.perf_counter()
         self.evaluations += 1
-        value = np.append(SCALE * model.utility - lam[model.offer], 0)
-        set_value = value[sets.pairs].sum(axis=1)
-        has = np.diff(sets.start) > 0
-        best = np.zeros(model.arrays.n_persons, dtype=np.int64)
-        if sets.size:
-            best[has] = np.maximum.reduceat(set_value, sets.start[:-1][has])
-        best = np.maximum(best, 0)
+        set_value, best = _set_values(model, sets, lam)
         total = int(best.sum()) + int((model.arrays.capacity * lam).sum())
         # The first best set of each person who gains from one.
         hit = np.flatnonzero((set_value == best[sets.person]) & (best[sets.person] > 0))
@@ -180,6 +174,18 @@ class _Prices:
     def bound(self) -> int:
         assert self.best_bound is not None
         return self.best_bound // SCALE
+
+
+def _set_values(model: WelfareModel, sets: Sets, lam: IntArray) -> tuple[IntArray, IntArray]:
+    """Each set's worth under the prices ``lam`` (SCALE units), and each person's best (the
+    empty set, worth 0, included)."""
+    value = np.append(SCALE * model.utility - lam[model.offer], 0)
+    set_value = value[sets.pairs].sum(axis=1)
+    has = np.diff(sets.start) > 0
+    best = np.zeros(model.arrays.n_persons, dtype=np.int64)
+    if sets.size:
+        best[has] = np.maximum.reduceat(set_value, sets.start[:-1][has])
+    return set_value, np.maximum(best, 0)
 
 
 def _within_capacity(model: WelfareModel, chosen: IntArray) -> IntArray:
@@ -250,13 +256,7 @@ def kept_pairs(prices: _Prices) -> IntArray:
     """Pairs that may appear in an allocation better than the incumbent (step 3)."""
     model, sets = prices.model, prices.sets
     assert prices.best_lam is not None and prices.best_bound is not None
-    value = np.append(SCALE * model.utility - prices.best_lam[model.offer], 0)
-    set_value = value[sets.pairs].sum(axis=1)
-    best = np.zeros(model.arrays.n_persons, dtype=np.int64)
-    has = np.diff(sets.start) > 0
-    if sets.size:
-        best[has] = np.maximum.reduceat(set_value, sets.start[:-1][has])
-    best = np.maximum(best, 0)
+    set_value, best = _set_values(model, sets, prices.best_lam)
     with_pair = np.full(model.n_pairs + 1, np.iinfo(np.int64).min // 2, dtype=np.int64)
     for j in range(sets.pairs.shape[1]):
         np.maximum.at(with_pair, sets.pairs[:, j], set_value)
