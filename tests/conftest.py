@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -119,6 +119,18 @@ def db_session(db_connection: Connection) -> Iterator[Session]:
     finally:
         factories.use_session(None)
         session.close()
+
+
+@pytest.fixture
+def session_factory(db_connection: Connection) -> Callable[[], Session]:
+    """Sessions like a worker's, inside the test's transaction."""
+
+    def make() -> Session:
+        return Session(
+            bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+
+    return make
 
 
 @pytest.fixture

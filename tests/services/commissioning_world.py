@@ -9,6 +9,7 @@ offers; the round is closed, ready for a run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +24,13 @@ from models import (
     Round,
     RoundOffer,
     RoundStatus,
+    SolverRun,
     User,
 )
 from models.base import utcnow
 from tests import factories
+from web.services import allocation_runs as runs
+from web.services.jobs import DatabaseJobRunner, claim_next_job, run_job
 
 #: name -> (area, need level, budget in pence, ranked offers)
 PEOPLE: dict[str, tuple[str, int, int, list[str]]] = {
@@ -119,3 +123,19 @@ def make_round(
             )
     session.flush()
     return world
+
+
+def solved_run(
+    world: CommissioningWorld, session_factory: Callable[[], Session], **kwargs: object
+) -> SolverRun:
+    """Start an allocation run on the world's round and carry it out as the worker would."""
+    session = world.session
+    run = runs.start_run(
+        session, DatabaseJobRunner(session), world.commissioner, world.round, **kwargs
+    )
+    session.commit()
+    job = claim_next_job(session, "worker-test")
+    assert job is not None
+    assert run_job(session_factory, job, "worker-test", heartbeat_every_s=None)
+    session.expire_all()
+    return session.get(SolverRun, run.id)

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.reader import read_instance
@@ -19,18 +19,6 @@ from tests.services.commissioning_world import make_round
 from web.services import allocation_runs as runs
 from web.services.errors import Conflict
 from web.services.jobs import DatabaseJobRunner, claim_next_job, run_job
-
-
-@pytest.fixture
-def session_factory(db_connection: Connection) -> Callable[[], Session]:
-    """Sessions like a worker's, inside the test's transaction."""
-
-    def make() -> Session:
-        return Session(
-            bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-
-    return make
 
 
 def test_utilities_follow_rank_and_are_nudged_by_match_score() -> None:

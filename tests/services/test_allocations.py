@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -17,38 +17,11 @@ from models import (
     Commitment,
     RoundOffer,
     RoundStatus,
-    SolverRun,
 )
-from tests.services.commissioning_world import CommissioningWorld, make_round
+from tests.services.commissioning_world import CommissioningWorld, make_round, solved_run
 from web.services import allocation_runs as runs
 from web.services import allocations
 from web.services.errors import Conflict, NotAllowed
-from web.services.jobs import DatabaseJobRunner, claim_next_job, run_job
-
-
-@pytest.fixture
-def session_factory(db_connection: Connection) -> Callable[[], Session]:
-    def make() -> Session:
-        return Session(
-            bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-
-    return make
-
-
-def solved_run(
-    world: CommissioningWorld, session_factory: Callable[[], Session], **kwargs: object
-) -> SolverRun:
-    session = world.session
-    run = runs.start_run(
-        session, DatabaseJobRunner(session), world.commissioner, world.round, **kwargs
-    )
-    session.commit()
-    job = claim_next_job(session, "worker-test")
-    assert job is not None
-    assert run_job(session_factory, job, "worker-test", heartbeat_every_s=None)
-    session.expire_all()
-    return session.get(SolverRun, run.id)
 
 
 def places(world: CommissioningWorld) -> dict[str, tuple[int, int]]:

@@ -5,45 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from models import ProposalStatus, SolverRun
+from models import ProposalStatus
 from tests import factories
-from tests.services.commissioning_world import CommissioningWorld, make_round
-from web.services import allocation_runs as runs
+from tests.services.commissioning_world import make_round, solved_run
 from web.services import allocations, results, voice
 from web.services.errors import InvalidInput
-from web.services.jobs import DatabaseJobRunner, claim_next_job, run_job
-
-
-@pytest.fixture
-def session_factory(db_connection: Connection) -> Callable[[], Session]:
-    def make() -> Session:
-        return Session(
-            bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-
-    return make
-
-
-def solved(
-    world: CommissioningWorld, factory: Callable[[], Session], **kwargs: object
-) -> SolverRun:
-    s = world.session
-    run = runs.start_run(s, DatabaseJobRunner(s), world.commissioner, world.round, **kwargs)
-    s.commit()
-    job = claim_next_job(s, "results-worker")
-    assert job is not None and run_job(factory, job, "results-worker", heartbeat_every_s=None)
-    s.expire_all()
-    return s.get(SolverRun, run.id)
 
 
 def test_the_figures_of_a_stable_run(
     db_session: Session, session_factory: Callable[[], Session]
 ) -> None:
     world = make_round(db_session)
-    report = results.run_report(db_session, world.round, solved(world, session_factory))
+    report = results.run_report(db_session, world.round, solved_run(world, session_factory))
     assert (report.persons, report.placed, report.placements) == (6, 5, 5)
     assert report.spend_pence == 15_000 + 2 * 10_000 + 2 * 8_000
     area = next(c for c in report.coverage if c.attribute == "area")
@@ -68,8 +43,8 @@ def test_the_price_of_a_rule_and_two_runs_side_by_side(
 ) -> None:
     rules = [{"type": "coverage_floor", "attribute": "area", "min_share": 1.0, "values": ["north"]}]
     world = make_round(db_session, mechanism="welfare", rules=rules)
-    with_rule = solved(world, session_factory)
-    without = solved(world, session_factory, rules=[], label="No rule")
+    with_rule = solved_run(world, session_factory)
+    without = solved_run(world, session_factory, rules=[], label="No rule")
     report = results.run_report(db_session, world.round, with_rule)
     [price] = report.rule_prices
     assert price.description == "Every area group (north) gets at least 100% placed"
@@ -95,7 +70,7 @@ def test_unmet_aspirations_proposals_and_ratings(
         world.people[name].outcome_tags = [cooking, art_tag]
     db_session.flush()
     allocations.publish_run(
-        db_session, world.commissioner, world.round, solved(world, session_factory)
+        db_session, world.commissioner, world.round, solved_run(world, session_factory)
     )
     rows = {(u.tag, u.area): u for u in voice.unmet_aspirations(db_session, world.commissioner)}
     assert rows[("cooking", "north")].wanting == 2 and rows[("cooking", "north")].unmet == 2

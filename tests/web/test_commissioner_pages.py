@@ -8,9 +8,8 @@ import re
 from collections.abc import Callable
 
 import pyotp
-import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Allocation, Budget, Proposal, ProposalStatus, Round, RoundStatus, SolverRun
@@ -18,16 +17,6 @@ from tests import factories
 from tests.services.commissioning_world import CommissioningWorld, make_round
 from tests.web.conftest import csrf_token
 from web.services.jobs import claim_next_job, run_job
-
-
-@pytest.fixture
-def session_factory(db_connection: Connection) -> Callable[[], Session]:
-    def make() -> Session:
-        return Session(
-            bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-
-    return make
 
 
 def signed_in(client: FlaskClient, world: CommissioningWorld, login: Callable, db: Session) -> None:

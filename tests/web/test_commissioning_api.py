@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyotp
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Allocation, AllocationStatus, Commitment, Round, RoundStatus
@@ -18,16 +17,6 @@ from tests.services.commissioning_world import make_round
 from web.services.jobs import claim_next_job, run_job
 
 HEADERS = {"X-Requested-With": "test"}
-
-
-@pytest.fixture
-def session_factory(db_connection: Connection) -> Callable[[], Session]:
-    def make() -> Session:
-        return Session(
-            bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
-
-    return make
 
 
 def test_the_api_refuses_other_roles_in_the_one_error_shape(
