@@ -20,27 +20,14 @@ from engine.instance import (
     Instance,
     Metrics,
     Offer,
-    Person,
     Policy,
-    Preference,
     Result,
     Rule,
 )
 from engine.welfare import solve_welfare
 from tests.engine.bruteforce import brute_welfare
 from tests.engine.test_welfare_properties import instances
-from tests.engine.welfare_helpers import load_example
-
-
-def person(pid: str, budget: int, prefs: list[tuple[str, int]], **kw: object) -> Person:
-    return Person(
-        id=pid,
-        budget=budget,
-        preferences=tuple(
-            Preference(offer=o, rank=r + 1, utility=u) for r, (o, u) in enumerate(prefs)
-        ),
-        **kw,  # type: ignore[arg-type]
-    )
+from tests.engine.welfare_helpers import load_example, person
 
 
 def explain(instance: Instance, person_id: str) -> list[tuple[str, str, int | None]]:

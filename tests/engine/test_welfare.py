@@ -7,25 +7,14 @@ from fractions import Fraction
 import pytest
 
 from engine.arrays import to_arrays
-from engine.instance import Instance, Offer, Person, Policy, Preference, Rule
+from engine.instance import Instance, Offer, Policy, Rule
 from engine.welfare import coverage_candidates, solve_welfare
 from engine.welfare_model import build_model, check_allocation, floor_count, gap_limit
-from tests.engine.welfare_helpers import expected_as_spec, load_example, result_as_spec
+from tests.engine.welfare_helpers import expected_as_spec, load_example, person, result_as_spec
 
 
 def solve(instance: Instance, time_limit_s: float = 30.0):  # noqa: ANN201 - test helper
     return solve_welfare(instance, to_arrays(instance), time_limit_s)
-
-
-def person(pid: str, budget: int, prefs: list[tuple[str, int]], **kw: object) -> Person:
-    return Person(
-        id=pid,
-        budget=budget,
-        preferences=tuple(
-            Preference(offer=o, rank=r + 1, utility=u) for r, (o, u) in enumerate(prefs)
-        ),
-        **kw,  # type: ignore[arg-type]
-    )
 
 
 @pytest.mark.parametrize("name", ["welfare-floor", "infeasible-floor"])

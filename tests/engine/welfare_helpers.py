@@ -1,4 +1,5 @@
-"""Helpers for the welfare, diagnosis and explanation tests: example loading and comparison."""
+"""Helpers for the welfare, diagnosis and explanation tests: example loading and comparison,
+and a short way to write a person."""
 
 from __future__ import annotations
 
@@ -7,10 +8,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from engine.instance import Instance, Result
+from engine.instance import Instance, Person, Preference, Result
 from engine.reader import read_instance
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "examples"
+
+
+def person(pid: str, budget: int, prefs: list[tuple[str, int]], **kw: object) -> Person:
+    """A person whose preferences are ``(offer, utility)`` pairs, ranked in list order."""
+    return Person(
+        id=pid,
+        budget=budget,
+        preferences=tuple(
+            Preference(offer=o, rank=r + 1, utility=u) for r, (o, u) in enumerate(prefs)
+        ),
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def load_example(name: str) -> tuple[Instance, dict[str, Any]]:
