@@ -37,6 +37,44 @@ class Groups:
 
 
 @dataclass(frozen=True)
+class PairColumns:
+    """The preference pairs of an instance as arrays, in the order the persons list them.
+
+    The pairs of person ``p`` are ``start[p]:start[p + 1]``; ``offer`` holds offer positions.
+    """
+
+    start: IntArray  # (P + 1,)
+    offer: IntArray  # (E,)
+    rank: IntArray  # (E,)
+    utility: IntArray  # (E,)
+
+
+def pair_columns(instance: Instance) -> PairColumns:
+    """The :class:`PairColumns` of ``instance``: the reader's, or built from its persons."""
+    if instance.pair_columns is not None:
+        return instance.pair_columns  # type: ignore[no-any-return]
+    persons = instance.persons
+    offer_index = {offer.id: i for i, offer in enumerate(instance.offers)}
+    n_pairs_of = np.fromiter(
+        (len(p.preferences) for p in persons), dtype=np.int64, count=len(persons)
+    )
+    start = np.zeros(len(persons) + 1, dtype=np.int64)
+    np.cumsum(n_pairs_of, out=start[1:])
+    n_pairs = int(start[-1])
+    # Flatten the preferences with C-level maps (a Python loop per pair is several times slower
+    # at a million pairs).
+    flat = [pref for person in persons for pref in person.preferences]
+    return PairColumns(
+        start=start,
+        offer=np.array(
+            list(map(offer_index.__getitem__, map(_offer_of, flat))), dtype=np.int64
+        ).reshape(n_pairs),
+        rank=np.array(list(map(_rank_of, flat)), dtype=np.int64).reshape(n_pairs),
+        utility=np.array(list(map(_utility_of, flat)), dtype=np.int64).reshape(n_pairs),
+    )
+
+
+@dataclass(frozen=True)
 class InstanceArrays:
     person_ids: tuple[str, ...]
     offer_ids: tuple[str, ...]
@@ -85,24 +123,11 @@ def to_arrays(instance: Instance) -> InstanceArrays:
     """Build the columnar view of ``instance`` (linear in the number of preference pairs)."""
     persons = instance.persons
     offers = instance.offers
-    offer_index = {offer.id: i for i, offer in enumerate(offers)}
-
-    n_pairs_of = np.fromiter(
-        (len(p.preferences) for p in persons), dtype=np.int64, count=len(persons)
-    )
-    pair_start = np.zeros(len(persons) + 1, dtype=np.int64)
-    np.cumsum(n_pairs_of, out=pair_start[1:])
-    n_pairs = int(pair_start[-1])
-
-    # Flatten the preferences with C-level maps (a Python loop per pair is several times slower
-    # at a million pairs), then put each person's pairs in rank order with one stable sort.
-    flat = [pref for person in persons for pref in person.preferences]
-    pair_offer = np.array(
-        list(map(offer_index.__getitem__, map(_offer_of, flat))), dtype=np.int64
-    ).reshape(n_pairs)
-    pair_rank = np.array(list(map(_rank_of, flat)), dtype=np.int64).reshape(n_pairs)
-    pair_utility = np.array(list(map(_utility_of, flat)), dtype=np.int64).reshape(n_pairs)
-    pair_person = np.repeat(np.arange(len(persons), dtype=np.int64), n_pairs_of)
+    columns = pair_columns(instance)
+    pair_start = columns.start
+    pair_offer, pair_rank, pair_utility = columns.offer, columns.rank, columns.utility
+    # Put each person's pairs in rank order (they usually are already) with one stable sort.
+    pair_person = np.repeat(np.arange(len(persons), dtype=np.int64), np.diff(pair_start))
     out_of_order = (pair_rank[1:] < pair_rank[:-1]) & (pair_person[1:] == pair_person[:-1])
     if out_of_order.any():
         order = np.lexsort((pair_rank, pair_person))

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from engine.arrays import InstanceArrays, to_arrays
-from engine.instance import Assignment, Instance, Offer, Person, Result, Rule
+from engine.instance import Assignment, Instance, Offer, Person, Preference, Result, Rule
 from engine.welfare import optimise
 from engine.welfare_flow import welfare_network
 from engine.welfare_lagrange import offer_potentials, repair
@@ -234,7 +234,7 @@ def _forced(instance: Instance, person_id: str, offer_id: str) -> Instance:
         replace(
             person,
             preferences=tuple(
-                replace(p, utility=p.utility + bonus) if p.offer == offer_id else p
+                Preference(p.offer, p.rank, p.utility + bonus) if p.offer == offer_id else p
                 for p in person.preferences
             ),
         )

@@ -1,4 +1,4 @@
-"""The allocation instance and result, as plain frozen dataclasses.
+"""The allocation instance and result, as plain frozen dataclasses (and one frozen struct).
 
 These mirror ``shared/spec/allocation-format.md`` (format version 1) one to one, with two
 differences of representation only:
@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta, Struct
+from msgspec.structs import force_setattr
 
 INSTANCE_FORMAT = "tapestry.instance/1"
 RESULT_FORMAT = "tapestry.allocation/1"
+
+#: Integer fields hold at most 2^31 - 1.
+MAX_INTEGER = 2**31 - 1
 
 #: Shares (coverage) are compared with this absolute tolerance (spec: "Comparisons of shares").
 SHARE_TOLERANCE = 1e-9
@@ -33,19 +39,35 @@ def default_utility(rank: int) -> int:
     return round(100 * 0.8 ** (rank - 1))
 
 
+#: Default utilities of the first ranks, so the common case is a list lookup.
+DEFAULT_UTILITIES = tuple([0] + [default_utility(rank) for rank in range(1, 65)])
+
+
 def derived_lottery(seed: int, person_id: str) -> float:
     """The spec's derived lottery for a person without one (a double in [0, 1))."""
     digest = hashlib.sha256(f"{seed}:{person_id}".encode()).hexdigest()
     return int(digest[:13], 16) / 16**13
 
 
-@dataclass(frozen=True, slots=True)
-class Preference:
-    """One offer a person would accept. ``rank`` 1 is the most wanted."""
+class Preference(Struct, frozen=True, gc=False):
+    """One offer a person would accept. ``rank`` 1 is the most wanted.
+
+    ``utility`` left out (or given as -1) becomes the format's default for the rank,
+    :func:`default_utility`. A frozen msgspec struct rather than a dataclass, so that the reader
+    can decode millions of them straight from JSON (the annotations are the format's ranges,
+    checked when decoding); it compares, hashes and prints like a frozen dataclass.
+    """
 
     offer: str
-    rank: int
-    utility: int
+    rank: Annotated[int, Meta(ge=1, le=MAX_INTEGER)]
+    utility: Annotated[int, Meta(ge=0, le=MAX_INTEGER)] = -1
+
+    def __post_init__(self) -> None:
+        if self.utility == -1:
+            rank = self.rank
+            known = 0 < rank < len(DEFAULT_UTILITIES)
+            utility = DEFAULT_UTILITIES[rank] if known else default_utility(rank)
+            force_setattr(self, "utility", utility)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +129,9 @@ class Instance:
     policy: Policy = Policy()
     round_id: str | None = None
     pot: int | None = None
+    #: The preference pairs as arrays, when the reader built them on the way (see
+    #: :func:`engine.arrays.to_arrays`). Not an argument, so :func:`dataclasses.replace` drops it.
+    pair_columns: Any = field(default=None, init=False, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ whose problems each name their JSON path (``persons[3].preferences[0].offer``).
 
 How it stays fast on 200,000 persons:
 
+* a valid document in the usual shape is decoded by msgspec, in C, straight into the engine's
+  preferences (see :mod:`engine.reader_fast`); anything else is read as below;
 * the standard library's C JSON scanner does the parsing. Objects come back as lists of
   key-value pairs (``object_pairs_hook``), so a key given twice is still visible; numbers with a
   fraction or an exponent come back as :class:`~decimal.Decimal`, so money is judged by its exact
@@ -34,7 +36,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.instance import (
+    DEFAULT_UTILITIES,
     INSTANCE_FORMAT,
+    MAX_INTEGER,
     Instance,
     InvalidInstance,
     Offer,
@@ -49,8 +53,6 @@ from engine.instance import (
 
 __all__ = ["MAX_INTEGER", "MAX_MONEY_PENCE", "instance_from_dict", "read_instance"]
 
-#: Integer fields hold at most 2^31 - 1.
-MAX_INTEGER = 2**31 - 1
 #: The smallest seed (seeds may be negative; they are 32-bit like every other integer).
 MIN_SEED = -(2**31)
 #: Money is at most 1,000,000,000.00 (in pence).
@@ -82,9 +84,7 @@ _RULE_MEMBERS = {
 }
 _MECHANISMS = ("welfare", "stable")
 
-#: Default utilities of the first ranks, so the common case is a list lookup.
-_DEFAULT_UTILITY = [0] + [default_utility(rank) for rank in range(1, 65)]
-_N_DEFAULT_UTILITIES = len(_DEFAULT_UTILITY)
+_N_DEFAULT_UTILITIES = len(DEFAULT_UTILITIES)
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 
@@ -114,6 +114,13 @@ def read_instance(data: bytes | str) -> Instance:
     Raises :class:`~engine.instance.InvalidInstance` carrying every problem found.
     """
     with _collector_paused():
+        if isinstance(data, bytes | bytearray | memoryview):
+            # Imported here: the fast lane is built on this module's checks.
+            from engine.reader_fast import read_usual
+
+            instance = read_usual(bytes(data))
+            if instance is not None:
+                return instance
         document = _parse(data)
         return instance_from_dict(document)
 
@@ -806,13 +813,9 @@ _PERSON_MEMBER_SET = frozenset(_PERSON_MEMBERS)
 
 
 # Building a frozen dataclass through its __init__ costs a Python call and one
-# object.__setattr__ call per field; two million preferences (and 200,000 persons) are built
-# markedly faster by filling the slots directly (measured: sharing equal preferences through a
-# dict was slower). Every field is set, exactly as __init__ would.
+# object.__setattr__ call per field; 200,000 persons are built markedly faster by filling the
+# slots directly. Every field is set, exactly as __init__ would.
 _new_object = object.__new__
-_set_offer = Preference.__dict__["offer"].__set__
-_set_rank = Preference.__dict__["rank"].__set__
-_set_utility = Preference.__dict__["utility"].__set__
 _set_id = Person.__dict__["id"].__set__
 _set_budget = Person.__dict__["budget"].__set__
 _set_need = Person.__dict__["need"].__set__
@@ -830,7 +833,7 @@ if [f.name for f in dataclasses.fields(Person)] != [
     "attributes",
     "preferences",
     "lottery_given",
-] or [f.name for f in dataclasses.fields(Preference)] != ["offer", "rank", "utility"]:
+] or Preference.__struct_fields__ != ("offer", "rank", "utility"):
     # A field added to Person or Preference must be filled in _read_persons/_read_preferences.
     raise ImportError("engine.reader builds Person and Preference field by field: update it")
 
@@ -863,11 +866,7 @@ def _read_preferences(
                     and 0 < rank < _N_DEFAULT_UTILITIES
                     and offer in offer_ids
                 ):
-                    pref = _new_object(Preference)
-                    _set_offer(pref, offer)
-                    _set_rank(pref, rank)
-                    _set_utility(pref, _DEFAULT_UTILITY[rank])
-                    append(pref)
+                    append(Preference(offer, rank, DEFAULT_UTILITIES[rank]))
                     remember_offer(offer)
                     if rank != position + 1:
                         ranks_in_order = False
@@ -885,11 +884,7 @@ def _read_preferences(
                     and 0 <= utility <= MAX_INTEGER
                     and offer in offer_ids
                 ):
-                    pref = _new_object(Preference)
-                    _set_offer(pref, offer)
-                    _set_rank(pref, rank)
-                    _set_utility(pref, utility)
-                    append(pref)
+                    append(Preference(offer, rank, utility))
                     remember_offer(offer)
                     if rank != position + 1:
                         ranks_in_order = False
