@@ -109,10 +109,12 @@ def solve_mip(
     objective: bool = True,
     start: IntArray | None = None,
     seed: int = 0,
+    presolve: bool | None = None,
 ) -> MipSolution:
     """Solve the welfare MIP within ``time_limit_s`` seconds. With ``objective=False`` only
     feasibility is sought (the bound is then meaningless and reported as None).
-    ``start``: a feasible allocation (model pairs) to start from."""
+    ``start``: a feasible allocation (model pairs) to start from. ``presolve``: whether HiGHS
+    presolves the model (by default, only up to :data:`PRESOLVE_UP_TO` columns)."""
     began = time.perf_counter()
     arrays = model.arrays
     n_persons, n_offers = arrays.n_persons, arrays.n_offers
@@ -250,15 +252,10 @@ def solve_mip(
         return MipSolution("no_solution", np.zeros(0, dtype=np.int64), None)
     stop_at -= 0.5 * built
 
-    # The bare core class: the Python wrapper's constructor prints a banner to standard output,
-    # which would corrupt `tapestry solve`'s JSON.
-    highs = _Highs()
-    highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("time_limit", max(stop_at - time.perf_counter(), 0.01))
+    highs = highs_until(stop_at)
     highs.setOptionValue("mip_rel_gap", 0.0)
     highs.setOptionValue("mip_abs_gap", 0.99)  # utilities are integers
     highs.setOptionValue("random_seed", int(seed) % (2**31 - 1))
-    highs.setOptionValue("threads", 1)
     # The feasibility jump heuristic neither checks the time limit nor calls the interrupt
     # callbacks; it held a 2 s search at m for 8 s, and found nothing the search did not.
     highs.setOptionValue("mip_heuristic_run_feasibility_jump", False)
@@ -267,19 +264,10 @@ def solve_mip(
         # stop at the deadline either: at m one ran 36 s past a 10 s limit.
         for heuristic in ("rins", "rens", "root_reduced_cost"):
             highs.setOptionValue(f"mip_heuristic_run_{heuristic}", False)
-    if n_cols > PRESOLVE_UP_TO:
+    if presolve is False or (presolve is None and n_cols > PRESOLVE_UP_TO):
         # HiGHS's presolve neither checks its time limit nor calls the interrupt callbacks;
         # on a model this big it can run for minutes past the deadline.
         highs.setOptionValue("presolve", "off")
-    # HiGHS checks its own time limit rarely in some phases (a big root LP can overrun it by
-    # minutes on a busy machine), so also ask it to stop from its interrupt callbacks.
-    highs.setCallback(_interrupt, stop_at)
-    for kind in (
-        highspy.cb.HighsCallbackType.kCallbackSimplexInterrupt,
-        highspy.cb.HighsCallbackType.kCallbackIpmInterrupt,
-        highspy.cb.HighsCallbackType.kCallbackMipInterrupt,
-    ):
-        highs.startCallback(kind)
     highs.passModel(
         n_cols,
         n_rows,
@@ -330,6 +318,26 @@ def solve_mip(
     if status == highspy.HighsModelStatus.kOptimal or (bound is not None and bound <= value):
         return MipSolution("optimal", chosen, value)
     return MipSolution("feasible", chosen, max(bound, value) if bound is not None else None)
+
+
+def highs_until(stop_at: float) -> _Highs:
+    """A quiet, single-threaded HiGHS that stops at ``stop_at`` (a ``time.perf_counter()``)."""
+    # The bare core class: the Python wrapper's constructor prints a banner to standard output,
+    # which would corrupt `tapestry solve`'s JSON.
+    highs = _Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("time_limit", max(stop_at - time.perf_counter(), 0.01))
+    highs.setOptionValue("threads", 1)
+    # HiGHS checks its own time limit rarely in some phases (a big root LP can overrun it by
+    # minutes on a busy machine), so also ask it to stop from its interrupt callbacks.
+    highs.setCallback(_interrupt, stop_at)
+    for kind in (
+        highspy.cb.HighsCallbackType.kCallbackSimplexInterrupt,
+        highspy.cb.HighsCallbackType.kCallbackIpmInterrupt,
+        highspy.cb.HighsCallbackType.kCallbackMipInterrupt,
+    ):
+        highs.startCallback(kind)
+    return highs
 
 
 def _interrupt(

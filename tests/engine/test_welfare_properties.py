@@ -4,6 +4,8 @@ bound rules are kept."""
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
@@ -19,6 +21,7 @@ from engine.diagnosis import diagnose
 from engine.instance import Instance, Offer, Person, Policy, Preference, Result, Rule
 from engine.welfare import solve_welfare
 from engine.welfare_model import build_model, check_allocation
+from engine.welfare_pool import pool_relaxation
 from tests.engine.bruteforce import base_allocations, brute_group_best, brute_welfare, coverage
 from tests.engine.bruteforce import rule_holds as brute_rule_holds
 
@@ -303,3 +306,33 @@ def test_prices_alone_bracket_the_optimum_when_no_mip_is_allowed(instance: Insta
         assert_feasible(instance, result)
     if result.status == "optimal":
         assert result.objective == best
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["pot", "gap", "mixed", "floor"]).flatmap(instances))
+def test_the_pool_relaxations_prices_bound_the_optimum(instance: Instance) -> None:
+    """With every pair in the pool, the linear relaxation's side-row prices give a Lagrangian
+    bound equal to the relaxation's optimum (rounded down, or up by the multipliers' rounding),
+    and no allocation beats it."""
+    model = build_model(instance, to_arrays(instance))
+    rows = welfare_lagrange.side_rows(model)
+    assume(rows is not None and rows.n_rows > 0 and model.n_pairs > 0)
+    assert rows is not None
+    relaxation = pool_relaxation(model, rows, np.arange(model.n_pairs), time.perf_counter() + 60)
+    brute = brute_welfare(instance).value
+    if relaxation is None:
+        # Infeasible even fractionally: then no allocation keeps the rules either.
+        assert brute is None
+        return
+    assert (relaxation.duals >= 0).all()
+    search = welfare_lagrange._Search(
+        model=model,
+        core=welfare_lagrange.relaxed(model),
+        rows=rows,
+        entry_row=rows.row_of_entry(),
+    )
+    search.evaluate(np.round(welfare_lagrange.SCALE * relaxation.duals).astype(np.int64))
+    floor = math.floor(relaxation.value + 1e-6)
+    assert search.bound in (floor, floor + 1)
+    if brute is not None:
+        assert brute <= floor
