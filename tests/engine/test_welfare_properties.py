@@ -336,3 +336,30 @@ def test_the_pool_relaxations_prices_bound_the_optimum(instance: Instance) -> No
     assert search.bound in (floor, floor + 1)
     if brute is not None:
         assert brute <= floor
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances("budgets"))
+def test_the_set_program_over_every_set_is_exact_and_prices_the_bound(instance: Instance) -> None:
+    """Over every affordable set, the integer set program is the brute-force optimum, and the
+    linear one's offer prices give a Lagrangian bound equal to its optimum (up to rounding)."""
+    model = build_model(instance, to_arrays(instance))
+    assume(welfare_knapsack.applies(model))
+    sets = welfare_knapsack.affordable_sets(model)
+    assume(sets.size > 0)
+    prices = welfare_knapsack._Prices(model=model, sets=sets)
+    every = np.arange(sets.size)
+    stop_at = time.perf_counter() + 60
+    brute = brute_welfare(instance).value
+    whole = welfare_knapsack._set_program(prices, every, stop_at, integral=True)
+    assert whole is not None
+    assert int(round(whole[0])) == brute
+    assert not check_allocation(model, welfare_knapsack._pairs_of_sets(prices, whole[1]))
+    linear = welfare_knapsack._set_program(prices, every, stop_at, integral=False)
+    assert linear is not None
+    value, duals = linear
+    assert (duals >= 0).all()
+    prices.evaluate(np.round(welfare_knapsack.SCALE * duals).astype(np.int64))
+    floor = math.floor(value + 1e-6)
+    assert prices.bound in (floor, floor + 1)
+    assert brute is not None and brute <= floor
