@@ -64,6 +64,11 @@ DECOMPOSE_FROM = 5_000
 #: Subgradient flows before the linear relaxation on their pairs prices the rows.
 POOL_AFTER_FLOWS = 2
 
+#: The relaxation on the flows' pairs prices the rows of models up to this many pairs. At l
+#: (1.1 million pairs) a flow took 10 s and the relaxation on 172,000 pool pairs 20 s, which
+#: left no time to find an allocation within 120 s; the subgradient steps do better there.
+POOL_UP_TO = 500_000
+
 
 @dataclass(frozen=True)
 class SideRows:
@@ -579,6 +584,10 @@ def solve_with_side_constraints(
     budget = time.perf_counter() + 0.5 * max(deadline - time.perf_counter(), 0.0)
     if rows.n_rows == 1:
         _price_one_row(search, budget)
+        _floor_flows(search)
+    elif model.n_pairs > POOL_UP_TO:
+        # Each flow takes seconds and the relaxation tens of seconds: subgradient steps only.
+        _price_rows(search, budget, max_flows=30)
         _floor_flows(search)
     else:
         # A few subgradient steps gather the pairs that matter; the linear relaxation on them
