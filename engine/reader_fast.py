@@ -130,21 +130,20 @@ def read_usual(data: bytes) -> Instance | None:
     # Keys decoded (other than those named "utility"), to hold against the text's count.
     keys = 3
     round_id = pot = None
-    if document.round is not UNSET:
-        section = bytes(document.round)
-        keys += 1 + _plain_keys(section)
-        try:
-            round_id, pot = _read_round(check, _parse(section))
-        except InvalidInstance:
-            return None
     policy = Policy()
-    if document.policy is not UNSET:
-        section = bytes(document.policy)
+    for name, raw in (("round", document.round), ("policy", document.policy)):
+        if raw is UNSET:
+            continue
+        section = bytes(raw)
         keys += 1 + _plain_keys(section)
         try:
-            policy, _ = _read_policy(check, _parse(section))
+            parsed = _parse(section)
         except InvalidInstance:
             return None
+        if name == "round":
+            round_id, pot = _read_round(check, parsed)
+        else:
+            policy, _ = _read_policy(check, parsed)
     if check.problems:
         return None
 

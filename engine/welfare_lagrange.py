@@ -11,8 +11,11 @@ method for solving integer programming problems", Management Science 1981):
 2. Price the rows: for multipliers ``m >= 0`` (scaled by ``SCALE`` so that every weight is an
    exact integer), ``L(m) = (sum_r m_r b_r + max_x sum_e (SCALE u_e - sum_r m_r a_re) x_e) /
    SCALE`` is an upper bound on the welfare for every ``m``, and the inner maximum is a flow.
-   One row (the pot) is priced by an exact search on its slope; several by subgradient steps
-   (Held, Wolfe and Crowder 1974) with Polyak's step size.
+   One row (the pot) is priced by an exact search on its slope; several by two subgradient
+   steps (Held, Wolfe and Crowder 1974) with Polyak's step size, then by the duals of the linear
+   relaxation on the pairs those flows used (:mod:`engine.welfare_pool`), which reach the best
+   multipliers in two or three flows where subgradient steps took dozens; a MIP on that pool
+   then finds the allocation. Above :data:`POOL_UP_TO` pairs the subgradient steps go on.
 3. Every flow solution that happens to satisfy the rows, and its repair (dropping the places
    that buy least welfare per pound until the pot holds), is a feasible allocation.
 4. Reduced-cost fixing: from the best prices, offer potentials ``v`` and person potentials ``u``
