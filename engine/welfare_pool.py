@@ -37,10 +37,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PoolRelaxation:
-    """The restricted linear relaxation's optimum and its side rows' dual prices (>= 0)."""
+    """The restricted linear relaxation's optimum, its side rows' dual prices (>= 0) and its
+    solution."""
 
     value: float
     duals: FloatArray
+    #: the optimal values of the pool's pairs, in pool order
+    x: FloatArray
 
 
 def pool_relaxation(
@@ -109,4 +112,5 @@ def pool_relaxation(
     row_dual = np.maximum(np.asarray(highs.getSolution().row_dual, dtype=np.float64), 0.0)
     if not math.isfinite(value) or not np.isfinite(row_dual).all():
         return None
-    return PoolRelaxation(value=value, duals=row_dual[first_side:])
+    x = np.asarray(highs.getSolution().col_value, dtype=np.float64)
+    return PoolRelaxation(value=value, duals=row_dual[first_side:], x=x)
