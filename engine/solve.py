@@ -6,7 +6,7 @@ import dataclasses
 import math
 
 from engine.arrays import to_arrays
-from engine.instance import Instance, InvalidInstance, Problem, Result
+from engine.instance import Instance, InvalidInstance, Policy, Problem, Result
 from engine.stable import solve_stable
 
 __all__ = ["check_overrides", "solve"]
@@ -46,6 +46,14 @@ def check_overrides(
     return problems
 
 
+def with_policy(instance: Instance, policy: Policy) -> Instance:
+    """``instance`` under another policy, keeping the reader's pair arrays (the persons and
+    offers are the same, so they still hold; :func:`dataclasses.replace` would drop them)."""
+    changed = dataclasses.replace(instance, policy=policy)
+    object.__setattr__(changed, "pair_columns", instance.pair_columns)
+    return changed
+
+
 def solve(
     instance: Instance, *, mechanism: str | None = None, time_limit_s: float | None = None
 ) -> Result:
@@ -65,7 +73,7 @@ def solve(
             mechanism=mechanism or policy.mechanism,  # type: ignore[arg-type]
             time_limit_s=float(time_limit_s) if time_limit_s is not None else policy.time_limit_s,
         )
-        instance = dataclasses.replace(instance, policy=policy)
+        instance = with_policy(instance, policy)
     arrays = to_arrays(instance)
     if policy.mechanism == "stable":
         return solve_stable(instance, arrays)

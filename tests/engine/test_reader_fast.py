@@ -6,6 +6,7 @@ very instance the full reader builds, and its pair arrays are those of that inst
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ from engine.generate import generate
 from engine.instance import Instance, InvalidInstance
 from engine.reader import _parse, instance_from_dict, read_instance
 from engine.reader_fast import read_usual
+from engine.solve import solve, with_policy
 from engine.writer import dumps_instance
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "spec" / "examples"
@@ -249,3 +251,15 @@ def test_invalid_values_are_left_to_the_full_reader(before: str, after: str) -> 
     else:
         with pytest.raises(InvalidInstance):
             read_instance(text.encode())
+
+
+def test_overriding_the_policy_keeps_the_readers_pair_arrays() -> None:
+    instance = read_instance(dumps_instance(generate("s", 4, "plain")).encode())
+    assert instance.pair_columns is not None
+    stable = with_policy(instance, dataclasses.replace(instance.policy, mechanism="stable"))
+    assert stable.pair_columns is instance.pair_columns
+    assert solve(instance, mechanism="stable", time_limit_s=5).status == "stable"
+    # A changed instance (other persons) never keeps them.
+    changed = dataclasses.replace(instance, persons=instance.persons[:-1])
+    assert changed.pair_columns is None
+    assert pair_columns(changed).start.size == len(instance.persons)
