@@ -20,7 +20,7 @@ from engine.arrays import to_arrays
 from engine.diagnosis import diagnose
 from engine.instance import Instance, Offer, Person, Policy, Preference, Result, Rule
 from engine.welfare import solve_welfare
-from engine.welfare_model import build_model, check_allocation
+from engine.welfare_model import WelfareModel, build_model, check_allocation
 from engine.welfare_pool import pool_relaxation
 from tests.engine.bruteforce import base_allocations, brute_group_best, brute_welfare, coverage
 from tests.engine.bruteforce import rule_holds as brute_rule_holds
@@ -308,12 +308,23 @@ def test_prices_alone_bracket_the_optimum_when_no_mip_is_allowed(instance: Insta
         assert result.objective == best
 
 
-@settings(
+# The pool relaxation's tests: models with side rows (some have none, or an infeasible one).
+POOL_SETTINGS = settings(
     max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-@given(st.sampled_from(["pot", "gap", "mixed", "floor"]).flatmap(instances))
+RULE_INSTANCES = st.sampled_from(["pot", "gap", "mixed", "floor"]).flatmap(instances)
+
+
+def pool_search(model: WelfareModel, rows: welfare_lagrange.SideRows) -> welfare_lagrange._Search:
+    return welfare_lagrange._Search(
+        model=model, core=welfare_lagrange.relaxed(model), rows=rows, entry_row=rows.row_of_entry()
+    )
+
+
+@POOL_SETTINGS
+@given(RULE_INSTANCES)
 def test_the_pool_relaxations_prices_bound_the_optimum(instance: Instance) -> None:
     """With every pair in the pool, the linear relaxation's side-row prices give a Lagrangian
     bound equal to the relaxation's optimum (rounded down, or up by the multipliers' rounding),
@@ -329,12 +340,7 @@ def test_the_pool_relaxations_prices_bound_the_optimum(instance: Instance) -> No
         assert brute is None
         return
     assert (relaxation.duals >= 0).all()
-    search = welfare_lagrange._Search(
-        model=model,
-        core=welfare_lagrange.relaxed(model),
-        rows=rows,
-        entry_row=rows.row_of_entry(),
-    )
+    search = pool_search(model, rows)
     search.evaluate(np.round(welfare_lagrange.SCALE * relaxation.duals).astype(np.int64))
     floor = math.floor(relaxation.value + 1e-6)
     assert search.bound in (floor, floor + 1)
@@ -369,12 +375,8 @@ def test_the_set_program_over_every_set_is_exact_and_prices_the_bound(instance: 
     assert brute is not None and brute <= floor
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-@given(st.sampled_from(["pot", "gap", "mixed", "floor"]).flatmap(instances))
+@POOL_SETTINGS
+@given(RULE_INSTANCES)
 def test_rounding_the_pool_relaxation_keeps_every_rule(instance: Instance) -> None:
     """Keeping the relaxation's whole pairs and settling the rest by a MIP gives an allocation
     that keeps every rule (or none), never worth more than the brute-force optimum."""
@@ -386,12 +388,7 @@ def test_rounding_the_pool_relaxation_keeps_every_rule(instance: Instance) -> No
     relaxation = pool_relaxation(model, rows, pool, time.perf_counter() + 60)
     if relaxation is None:
         return  # infeasible even fractionally (the test above covers that)
-    search = welfare_lagrange._Search(
-        model=model,
-        core=welfare_lagrange.relaxed(model),
-        rows=rows,
-        entry_row=rows.row_of_entry(),
-    )
+    search = pool_search(model, rows)
     chosen = welfare_lagrange._round_relaxation(search, pool, relaxation, 30.0, seed=0)
     brute = brute_welfare(instance).value
     if chosen is not None:
