@@ -46,7 +46,7 @@ import numpy as np
 
 from engine.arrays import IntArray
 from engine.welfare_flow import welfare_network
-from engine.welfare_mip import MIP_UP_TO, highs_until, solve_mip
+from engine.welfare_mip import MIP_UP_TO, highs_until, pass_columns, solve_mip
 from engine.welfare_model import (
     WelfareModel,
     WelfareOutcome,
@@ -291,11 +291,7 @@ def _set_program(
     with_row = np.flatnonzero(several[owner])
     rows = np.concatenate([offer_row, n_offers + person_row[owner[with_row]]])
     cols = np.concatenate([col, with_row])
-    n = int(pool.size)
     n_rows = n_offers + int(several.sum())
-    order = np.argsort(cols, kind="stable")
-    start = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(np.bincount(cols, minlength=n), out=start[1:])
     worth = np.append(model.utility, 0)[members].sum(axis=1).astype(np.float64)
     highs = highs_until(stop_at)
     if integral:
@@ -303,22 +299,13 @@ def _set_program(
         highs.setOptionValue("mip_abs_gap", 0.99)  # utilities are integers
         highs.setOptionValue("mip_heuristic_run_feasibility_jump", False)
         highs.setOptionValue("presolve", "off")
-    highs.passModel(
-        n,
-        n_rows,
-        int(rows.size),
-        1,  # column-wise matrix
-        -1,  # maximise
-        0.0,
+    pass_columns(
+        highs,
         worth,
-        np.zeros(n),
-        np.ones(n),
+        (rows, cols, np.ones(rows.size)),
         np.full(n_rows, -np.inf),
         np.concatenate([model.arrays.capacity, np.ones(n_rows - n_offers)]).astype(np.float64),
-        start,
-        rows[order].astype(np.int32),
-        np.ones(rows.size),
-        np.full(n, 1 if integral else 0, dtype=np.int32),
+        integral=integral,
     )
     highs.run()
     status = highs.getModelStatus()

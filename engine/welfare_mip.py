@@ -234,9 +234,6 @@ def solve_mip(
         if ((row_lower <= 0) & (row_upper >= 0)).all():
             return MipSolution("optimal", np.zeros(0, dtype=np.int64), 0 if objective else None)
         return MipSolution("infeasible", np.zeros(0, dtype=np.int64), None)
-    order = np.argsort(col, kind="stable")
-    a_start = np.zeros(n_cols + 1, dtype=np.int32)
-    np.cumsum(np.bincount(col, minlength=n_cols), out=a_start[1:])
     cost = np.zeros(n_cols)
     if objective:
         cost[:n_x] = model.utility
@@ -268,23 +265,7 @@ def solve_mip(
         # HiGHS's presolve neither checks its time limit nor calls the interrupt callbacks;
         # on a model this big it can run for minutes past the deadline.
         highs.setOptionValue("presolve", "off")
-    highs.passModel(
-        n_cols,
-        n_rows,
-        int(v.size),
-        1,  # column-wise matrix
-        -1,  # maximise
-        0.0,
-        cost,
-        np.zeros(n_cols),
-        np.ones(n_cols),
-        row_lower,
-        row_upper,
-        a_start,
-        r[order].astype(np.int32),
-        v[order],
-        np.ones(n_cols, dtype=np.int32),
-    )
+    pass_columns(highs, cost, (r, col, v), row_lower, row_upper, integral=True)
     if start is not None:
         values = np.zeros(n_cols)
         values[start] = 1.0
@@ -318,6 +299,42 @@ def solve_mip(
     if status == highspy.HighsModelStatus.kOptimal or (bound is not None and bound <= value):
         return MipSolution("optimal", chosen, value)
     return MipSolution("feasible", chosen, max(bound, value) if bound is not None else None)
+
+
+def pass_columns(
+    highs: _Highs,
+    cost: npt.NDArray[np.float64],
+    entries: tuple[IntArray, IntArray, npt.NDArray[np.float64]],
+    row_lower: npt.NDArray[np.float64],
+    row_upper: npt.NDArray[np.float64],
+    *,
+    integral: bool,
+) -> None:
+    """Hand HiGHS the maximisation of ``cost . x`` over ``0 <= x <= 1`` (binary if
+    ``integral``) with rows ``row_lower <= A x <= row_upper``; ``entries`` holds A's (row,
+    column, value) triples in any order."""
+    row, col, val = entries
+    n_cols = int(cost.size)
+    order = np.argsort(col, kind="stable")
+    start = np.zeros(n_cols + 1, dtype=np.int32)
+    np.cumsum(np.bincount(col, minlength=n_cols), out=start[1:])
+    highs.passModel(
+        n_cols,
+        int(row_lower.size),
+        int(row.size),
+        1,  # column-wise matrix
+        -1,  # maximise
+        0.0,
+        cost,
+        np.zeros(n_cols),
+        np.ones(n_cols),
+        row_lower,
+        row_upper,
+        start,
+        row[order].astype(np.int32),
+        val[order],
+        np.full(n_cols, 1 if integral else 0, dtype=np.int32),
+    )
 
 
 def highs_until(stop_at: float) -> _Highs:

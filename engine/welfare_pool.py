@@ -28,7 +28,7 @@ import highspy
 import numpy as np
 
 from engine.arrays import FloatArray, IntArray
-from engine.welfare_mip import highs_until
+from engine.welfare_mip import highs_until, pass_columns
 from engine.welfare_model import WelfareModel
 
 if TYPE_CHECKING:
@@ -81,28 +81,14 @@ def pool_relaxation(
     upper_parts.append(rows.rhs.astype(np.float64))
     n_rows += rows.n_rows
 
-    row = np.concatenate(row_parts)
-    col = np.concatenate(col_parts)
-    order = np.argsort(col, kind="stable")
-    start = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(np.bincount(col, minlength=n), out=start[1:])
     highs = highs_until(stop_at)
-    highs.passModel(
-        n,
-        n_rows,
-        int(row.size),
-        1,  # column-wise matrix
-        -1,  # maximise
-        0.0,
+    pass_columns(
+        highs,
         model.utility[pool].astype(np.float64),
-        np.zeros(n),
-        np.ones(n),
+        (np.concatenate(row_parts), np.concatenate(col_parts), np.concatenate(val_parts)),
         np.full(n_rows, -np.inf),
         np.concatenate(upper_parts),
-        start,
-        row[order].astype(np.int32),
-        np.concatenate(val_parts)[order],
-        np.zeros(n, dtype=np.int32),  # continuous
+        integral=False,
     )
     highs.run()
     if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
