@@ -796,16 +796,18 @@ def _read_persons(
 
         if len(problems) == problems_before:
             # Person(...) with its slots filled directly; see _new_object below.
-            built = _new_object(Person)
-            _set_id(built, person_id)
-            _set_budget(built, budget)
-            _set_need(built, need)
-            _set_lottery(built, lottery)
-            _set_max_placements(built, max_placements)
-            _set_attributes(built, attributes)
-            _set_preferences(built, tuple(preferences))
-            _set_lottery_given(built, lottery_given)
-            persons.append(built)
+            persons.append(
+                new_person(
+                    person_id,
+                    budget,
+                    need,
+                    lottery,
+                    max_placements,
+                    attributes,
+                    tuple(preferences),
+                    lottery_given,
+                )
+            )
     return persons
 
 
@@ -824,6 +826,31 @@ _set_max_placements = Person.__dict__["max_placements"].__set__
 _set_attributes = Person.__dict__["attributes"].__set__
 _set_preferences = Person.__dict__["preferences"].__set__
 _set_lottery_given = Person.__dict__["lottery_given"].__set__
+
+
+def new_person(
+    person_id: Any,
+    budget: Any,
+    need: Any,
+    lottery: Any,
+    max_placements: Any,
+    attributes: dict[str, str],
+    preferences: tuple[Preference, ...],
+    lottery_given: bool,
+) -> Person:
+    """``Person(...)`` with its slots filled directly (every field, as __init__ would)."""
+    built = _new_object(Person)
+    _set_id(built, person_id)
+    _set_budget(built, budget)
+    _set_need(built, need)
+    _set_lottery(built, lottery)
+    _set_max_placements(built, max_placements)
+    _set_attributes(built, attributes)
+    _set_preferences(built, preferences)
+    _set_lottery_given(built, lottery_given)
+    return built  # type: ignore[no-any-return]
+
+
 if [f.name for f in dataclasses.fields(Person)] != [
     "id",
     "budget",

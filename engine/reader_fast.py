@@ -50,18 +50,10 @@ from engine.instance import (
 from engine.reader import (
     MAX_NEED,
     _Checker,
-    _new_object,
     _parse,
     _read_policy,
     _read_round,
-    _set_attributes,
-    _set_budget,
-    _set_id,
-    _set_lottery,
-    _set_lottery_given,
-    _set_max_placements,
-    _set_need,
-    _set_preferences,
+    new_person,
 )
 
 __all__ = ["read_usual"]
@@ -250,17 +242,18 @@ def _persons(
         if raw.preferences is not UNSET:
             keys += 1 + 2 * len(raw.preferences)
             preferences = tuple(raw.preferences)
-        # As the full reader builds them (see engine.reader._new_object).
-        built = _new_object(Person)
-        _set_id(built, person_id)
-        _set_budget(built, budget)
-        _set_need(built, need)
-        _set_lottery(built, lottery)
-        _set_max_placements(built, max_placements)
-        _set_attributes(built, attributes)
-        _set_preferences(built, preferences)
-        _set_lottery_given(built, lottery_given)
-        persons.append(built)
+        persons.append(
+            new_person(
+                person_id,
+                budget,
+                need,
+                lottery,
+                max_placements,
+                attributes,
+                preferences,
+                lottery_given,
+            )
+        )
     if len({person.id for person in persons}) != len(persons):
         return None
     return persons, keys
