@@ -95,6 +95,16 @@ class Server:
                 pids.append(int(stat.parent.name))
         return sorted(pids)
 
+    def wait_for_workers(self, count: int, within_s: float = 30.0) -> list[int]:
+        """The workers' process ids once there are ``count`` of them (the master forks a
+        replacement for a killed worker a moment after it notices), or the last ones seen."""
+        end = time.monotonic() + within_s
+        pids = self.worker_pids()
+        while len(pids) != count and time.monotonic() < end:
+            time.sleep(0.1)
+            pids = self.worker_pids()
+        return pids
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
