@@ -68,7 +68,7 @@ def welfare_network(
     weight: IntArray,
     *,
     pairs: IntArray | None = None,
-    window: tuple[str, IntArray, IntArray] | None = None,
+    window: tuple[str | IntArray, IntArray, IntArray] | None = None,
 ) -> FlowSolution | None:
     """Choose pairs of greatest total ``weight`` (int per model pair) subject to placements,
     capacities and the floors of the model's one floored attribute. ``None`` if the floors
@@ -77,7 +77,9 @@ def welfare_network(
     ``window = (attribute, lower, upper)`` replaces the floors by "between ``lower[g]`` and
     ``upper[g]`` placed members in each group ``g``" (everyone counted holds one place at
     most): the unplaced arc of ``g`` then carries between ``size - upper`` and ``size - lower``
-    units, a lower bound moved into the node supplies in the usual way."""
+    units, a lower bound moved into the node supplies in the usual way. In place of an
+    attribute's name, ``window[0]`` may give each person's group directly (-1: none, never
+    counted), for groups that cross several attributes."""
     arrays = model.arrays
     n_persons, n_offers = arrays.n_persons, arrays.n_offers
     use = np.arange(model.n_pairs, dtype=np.int64) if pairs is None else pairs
@@ -88,15 +90,20 @@ def welfare_network(
         group_of = np.zeros(n_persons, dtype=np.int64)
         free_cap = np.zeros(0, dtype=np.int64)
     else:
-        groups = model.groups(attribute)
-        n_groups = len(groups.labels)
-        member = groups.member_group
+        if isinstance(attribute, str):
+            member, sizes = model.groups(attribute).member_group, model.groups(attribute).sizes
+        else:
+            assert window is not None
+            member = attribute
+            sizes = np.bincount(member[member >= 0], minlength=window[1].size)
+        n_groups = int(sizes.size)
         group_of = np.where(member >= 0, member, n_groups)
         if window is None:
-            free_cap = groups.sizes - model.floors[attribute]
+            assert isinstance(attribute, str)
+            free_cap = sizes - model.floors[attribute]
         else:
-            free_cap = groups.sizes - window[1]
-            unplaced_at_least = groups.sizes - window[2]
+            free_cap = sizes - window[1]
+            unplaced_at_least = sizes - window[2]
             free_cap = free_cap - unplaced_at_least
     # Everyone supplies at least one unit, so a member who can hold no place still uses up
     # one of their group's unplaced slots.

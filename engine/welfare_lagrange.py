@@ -41,7 +41,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from engine.arrays import IntArray
+from engine.arrays import FloatArray, IntArray
+from engine.welfare_counts import TypeRows, counted_flow, nearest_counts, type_rows
 from engine.welfare_flow import welfare_network
 from engine.welfare_gap import gap_width, window_counts
 from engine.welfare_mip import MIP_UP_TO, solve_mip
@@ -71,6 +72,10 @@ POOL_AFTER_FLOWS = 2
 #: (1.1 million pairs) a flow took 10 s and the relaxation on 172,000 pool pairs 20 s, which
 #: left no time to find an allocation within 120 s; the subgradient steps do better there.
 POOL_UP_TO = 500_000
+
+#: Pool relaxations with more pairs than this use the interior point method without crossover
+#: (at l, 172,000 pairs: 13 s, where the simplex took 20 s).
+IPM_FROM = 100_000
 
 
 @dataclass(frozen=True)
@@ -198,12 +203,17 @@ class _Search:
     parent: _Search | None = None
     #: how long the slowest flow so far took (a flow cannot be stopped once started)
     flow_seconds: float = 0.0
+    #: the rows over the people's types, when every row counts people (then weights are
+    #: computed per type, and exact counts give allocations)
+    types: TypeRows | None = None
 
     def has_time(self, deadline: float) -> bool:
         """Whether another flow can finish before ``deadline``."""
         return time.perf_counter() + self.flow_seconds < deadline
 
     def weights(self, m: IntArray) -> IntArray:
+        if self.types is not None:
+            return SCALE * self.model.utility - self.types.penalty(m)[self.model.person]
         penalty = np.bincount(
             self.rows.pair, weights=self.rows.coef * m[self.entry_row], minlength=self.model.n_pairs
         )
@@ -581,13 +591,26 @@ def solve_with_side_constraints(
     rows = side_rows(model)
     if rows is None or model.n_pairs < decompose_from:
         return _mip_only(model, core, deadline, seed, empty_ok)
-    search = _Search(model=model, core=core, rows=rows, entry_row=rows.row_of_entry())
+    search = _Search(
+        model=model,
+        core=core,
+        rows=rows,
+        entry_row=rows.row_of_entry(),
+        types=type_rows(model, rows),
+    )
     if empty_ok:
         search.offer(empty)
     budget = time.perf_counter() + 0.5 * max(deadline - time.perf_counter(), 0.0)
     if rows.n_rows == 1:
         _price_one_row(search, budget)
         _floor_flows(search)
+    elif model.n_pairs > POOL_UP_TO and search.types is not None:
+        # Each flow takes seconds and the relaxation tens of seconds, too long to round the
+        # relaxation by a MIP; but its placed counts, rounded, make one flow's allocation.
+        _price_rows(search, budget, max_flows=POOL_AFTER_FLOWS, find_first=False)
+        _counted_rounds(search, search.types, deadline - 0.1 * (deadline - time.perf_counter()))
+        if search.incumbent is None:
+            _floor_flows(search)
     elif model.n_pairs > POOL_UP_TO:
         # Each flow takes seconds and the relaxation tens of seconds: subgradient steps only.
         _price_rows(search, budget, max_flows=30)
@@ -746,6 +769,50 @@ def _pool_prices(
             return None
         pool = np.union1d(pool, grown)
     return None
+
+
+def _counted_rounds(search: _Search, types: TypeRows, deadline: float, max_rounds: int = 4) -> None:
+    """Rounds of: the linear relaxation on the pool of pairs the flows used; a flow at its
+    side-row prices (a bound, and new pairs for the pool); and the flow that places the
+    relaxation's counts of each type, rounded to whole counts that keep the rows (an
+    allocation, see :mod:`engine.welfare_counts`). Until the bound meets the relaxation or the
+    allocation meets the bound."""
+    if search.seen is None:
+        return
+    model = search.model
+    pool = np.flatnonzero(search.seen)
+    for _ in range(max_rounds):
+        if search.incumbent_value >= search.bound or not search.has_time(deadline):
+            return
+        if search.incumbent is not None:
+            pool = np.union1d(pool, search.incumbent)
+        began = time.perf_counter()
+        # Above IPM_FROM pairs the interior point method without crossover: its prices and
+        # counts are not exact vertices, but the flows make exact bounds and allocations
+        # of them.
+        relaxation = pool_relaxation(
+            model, search.rows, pool, deadline, interior=pool.size > IPM_FROM
+        )
+        if relaxation is None or not search.has_time(deadline):
+            return
+        search.evaluate(np.round(SCALE * relaxation.duals).astype(np.int64))
+        kind = types.person_type[model.person[pool]]
+        placed = relaxation.x[kind >= 0].astype(np.float64)
+        target: FloatArray = np.bincount(kind[kind >= 0], placed, types.n_types).astype(float)
+        counts = nearest_counts(types, target, deadline)
+        if counts is not None and search.has_time(deadline):
+            search.offer(counted_flow(model, search.core, types, counts))
+        logger.info(
+            "pool relaxation on %d pairs: %.2f; its prices bound %d; its counts place %d (%.2f s)",
+            pool.size,
+            relaxation.value,
+            search.bound,
+            search.incumbent_value,
+            time.perf_counter() - began,
+        )
+        if search.bound <= math.floor(relaxation.value + 1e-6):
+            return
+        pool = np.union1d(pool, np.flatnonzero(search.seen))
 
 
 def _floor_flows(search: _Search) -> None:

@@ -47,10 +47,12 @@ class PoolRelaxation:
 
 
 def pool_relaxation(
-    model: WelfareModel, rows: SideRows, pool: IntArray, stop_at: float
+    model: WelfareModel, rows: SideRows, pool: IntArray, stop_at: float, *, interior: bool = False
 ) -> PoolRelaxation | None:
     """Solve the linear relaxation of ``model`` on the pairs ``pool`` (sorted) with the side
-    rows ``rows``. None when it is infeasible or not solved by ``stop_at``."""
+    rows ``rows``. None when it is infeasible or not solved by ``stop_at``. ``interior``: by
+    the interior point method without crossover (faster on big pools; the optimum and prices
+    are then near, not at, a vertex)."""
     arrays = model.arrays
     n = int(pool.size)
     local = np.full(model.n_pairs, -1, dtype=np.int64)
@@ -90,6 +92,9 @@ def pool_relaxation(
         np.concatenate(upper_parts),
         integral=False,
     )
+    if interior:
+        highs.setOptionValue("solver", "ipm")
+        highs.setOptionValue("run_crossover", "off")
     highs.run()
     if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
