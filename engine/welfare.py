@@ -13,9 +13,12 @@ Steps (see ``shared/spec/allocation-format.md``):
    (:mod:`engine.welfare_gap`); budgets across several places alone, by prices on the
    offers' places over each person's affordable sets (:mod:`engine.welfare_knapsack`);
    otherwise the decomposition of :mod:`engine.welfare_lagrange` (Lagrangian prices on the side
-   constraints over the flow core, flows held in a coverage window for a first allocation,
-   repair, a core MIP over the undecided people, reduced-cost fixing) and a MIP on what remains
-   (:mod:`engine.welfare_mip`), when it is small enough for HiGHS to help.
+   constraints over the flow core, priced by the linear relaxation on the flows' pairs
+   (:mod:`engine.welfare_pool`), whose rounding, or for big models one flow that places its
+   counts of each type of person (:mod:`engine.welfare_counts`), gives the allocation; flows
+   held in a coverage window, repair, a core MIP over the undecided people, reduced-cost
+   fixing) and a MIP on what remains (:mod:`engine.welfare_mip`), when it is small enough for
+   HiGHS to help.
 4. No feasible allocation: the result is ``infeasible`` with the diagnosis of
    :mod:`engine.diagnosis`.
 

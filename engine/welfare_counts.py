@@ -28,7 +28,7 @@ import numpy as np
 
 from engine.arrays import FloatArray, IntArray
 from engine.welfare_flow import welfare_network
-from engine.welfare_mip import highs_until
+from engine.welfare_mip import highs_until, pass_columns
 from engine.welfare_model import WelfareModel
 
 if TYPE_CHECKING:
@@ -116,26 +116,16 @@ def nearest_counts(types: TypeRows, target: FloatArray, stop_at: float) -> IntAr
     val = np.concatenate(
         [types.matrix[rr, cc].astype(np.float64), np.ones(n), -np.ones(n), -np.ones(n), -np.ones(n)]
     )
-    order = np.lexsort((row, col))
-    start = np.zeros(2 * n + 1, dtype=np.int32)
-    np.cumsum(np.bincount(col, minlength=2 * n), out=start[1:])
     highs = highs_until(stop_at)
-    highs.passModel(
-        2 * n,
-        n_rows + 2 * n,
-        int(row.size),
-        1,  # column-wise
-        1,  # minimise
-        0.0,
+    pass_columns(
+        highs,
         np.concatenate([np.zeros(n), np.ones(n)]),
-        np.zeros(2 * n),
-        np.concatenate([types.size.astype(np.float64), np.full(n, np.inf)]),
+        (row, col, val),
         np.full(n_rows + 2 * n, -np.inf),
         np.concatenate([types.rhs.astype(np.float64), target, -target]),
-        start,
-        row[order].astype(np.int32),
-        val[order],
-        np.concatenate([np.ones(n), np.zeros(n)]).astype(np.int32),
+        integral=np.arange(2 * n) < n,
+        col_upper=np.concatenate([types.size.astype(np.float64), np.full(n, np.inf)]),
+        minimise=True,
     )
     highs.run()
     if highs.getModelStatus() not in (

@@ -15,7 +15,10 @@ method for solving integer programming problems", Management Science 1981):
    steps (Held, Wolfe and Crowder 1974) with Polyak's step size, then by the duals of the linear
    relaxation on the pairs those flows used (:mod:`engine.welfare_pool`), which reach the best
    multipliers in two or three flows where subgradient steps took dozens; a MIP on that pool
-   then finds the allocation. Above :data:`POOL_UP_TO` pairs the subgradient steps go on.
+   then finds the allocation. Above :data:`POOL_UP_TO` pairs, where that MIP is too big, the
+   relaxation's placed counts of each type give the allocation instead, by one flow
+   (:mod:`engine.welfare_counts`), when every row counts people; else the subgradient steps
+   go on.
 3. Every flow solution that happens to satisfy the rows, and its repair (dropping the places
    that buy least welfare per pound until the pot holds), is a feasible allocation.
 4. Reduced-cost fixing: from the best prices, offer potentials ``v`` and person potentials ``u``
@@ -68,9 +71,10 @@ DECOMPOSE_FROM = 5_000
 #: Subgradient flows before the linear relaxation on their pairs prices the rows.
 POOL_AFTER_FLOWS = 2
 
-#: The relaxation on the flows' pairs prices the rows of models up to this many pairs. At l
-#: (1.1 million pairs) a flow took 10 s and the relaxation on 172,000 pool pairs 20 s, which
-#: left no time to find an allocation within 120 s; the subgradient steps do better there.
+#: Up to this many pairs, the relaxation on the flows' pairs is rounded by a MIP on its pool.
+#: Above it (at l, 1.1 million pairs, a flow takes 9 s and the relaxation on 172,000 pool
+#: pairs 13 s), one round of the relaxation must do, and its counts are rounded instead:
+#: l multi was proven optimal in 97 s that way, where the subgradient steps ended 0.5% short.
 POOL_UP_TO = 500_000
 
 #: Pool relaxations with more pairs than this use the interior point method without crossover

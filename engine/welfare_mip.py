@@ -308,11 +308,13 @@ def pass_columns(
     row_lower: npt.NDArray[np.float64],
     row_upper: npt.NDArray[np.float64],
     *,
-    integral: bool,
+    integral: bool | npt.NDArray[np.bool_],
+    col_upper: npt.NDArray[np.float64] | None = None,
+    minimise: bool = False,
 ) -> None:
-    """Hand HiGHS the maximisation of ``cost . x`` over ``0 <= x <= 1`` (binary if
-    ``integral``) with rows ``row_lower <= A x <= row_upper``; ``entries`` holds A's (row,
-    column, value) triples in any order."""
+    """Hand HiGHS the maximisation (or ``minimise``) of ``cost . x`` over ``0 <= x <= 1`` (or
+    ``col_upper``), integer where ``integral`` says, with rows ``row_lower <= A x <=
+    row_upper``; ``entries`` holds A's (row, column, value) triples in any order."""
     row, col, val = entries
     n_cols = int(cost.size)
     order = np.argsort(col, kind="stable")
@@ -323,17 +325,17 @@ def pass_columns(
         int(row_lower.size),
         int(row.size),
         1,  # column-wise matrix
-        -1,  # maximise
+        1 if minimise else -1,
         0.0,
         cost,
         np.zeros(n_cols),
-        np.ones(n_cols),
+        np.ones(n_cols) if col_upper is None else col_upper,
         row_lower,
         row_upper,
         start,
         row[order].astype(np.int32),
         val[order],
-        np.full(n_cols, 1 if integral else 0, dtype=np.int32),
+        np.broadcast_to(np.asarray(integral, dtype=np.int32), (n_cols,)).copy(),
     )
 
 
