@@ -58,7 +58,7 @@ from engine.welfare_model import (
     placed_counts,
     restrict,
 )
-from engine.welfare_pool import PoolRelaxation, pool_relaxation
+from engine.welfare_pool import PoolProgram, PoolRelaxation
 
 logger = logging.getLogger(__name__)
 
@@ -748,13 +748,14 @@ def _pool_prices(
     if search.seen is None:
         return None
     pool = np.flatnonzero(search.seen)
+    program = PoolProgram(search.model, search.rows)
     for _ in range(max_rounds):
         if search.incumbent_value >= search.bound or not search.has_time(deadline):
             return None
         if search.incumbent is not None:
             pool = np.union1d(pool, search.incumbent)
         began = time.perf_counter()
-        relaxation = pool_relaxation(search.model, search.rows, pool, deadline)
+        relaxation = program.solve(pool, deadline)
         if relaxation is None or not search.has_time(deadline):
             return None
         search.evaluate(np.round(SCALE * relaxation.duals).astype(np.int64))
@@ -785,6 +786,7 @@ def _counted_rounds(search: _Search, types: TypeRows, deadline: float, max_round
         return
     model = search.model
     pool = np.flatnonzero(search.seen)
+    program = PoolProgram(model, search.rows)
     for _ in range(max_rounds):
         if search.incumbent_value >= search.bound or not search.has_time(deadline):
             return
@@ -794,9 +796,7 @@ def _counted_rounds(search: _Search, types: TypeRows, deadline: float, max_round
         # Above IPM_FROM pairs the interior point method without crossover: its prices and
         # counts are not exact vertices, but the flows make exact bounds and allocations
         # of them.
-        relaxation = pool_relaxation(
-            model, search.rows, pool, deadline, interior=pool.size > IPM_FROM
-        )
+        relaxation = program.solve(pool, deadline, interior=pool.size > IPM_FROM)
         if relaxation is None or not search.has_time(deadline):
             return
         search.evaluate(np.round(SCALE * relaxation.duals).astype(np.int64))

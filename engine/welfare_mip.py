@@ -345,11 +345,8 @@ def highs_until(stop_at: float) -> _Highs:
     # which would corrupt `tapestry solve`'s JSON.
     highs = _Highs()
     highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("time_limit", max(stop_at - time.perf_counter(), 0.01))
     highs.setOptionValue("threads", 1)
-    # HiGHS checks its own time limit rarely in some phases (a big root LP can overrun it by
-    # minutes on a busy machine), so also ask it to stop from its interrupt callbacks.
-    highs.setCallback(_interrupt, stop_at)
+    limit(highs, stop_at)
     for kind in (
         highspy.cb.HighsCallbackType.kCallbackSimplexInterrupt,
         highspy.cb.HighsCallbackType.kCallbackIpmInterrupt,
@@ -357,6 +354,14 @@ def highs_until(stop_at: float) -> _Highs:
     ):
         highs.startCallback(kind)
     return highs
+
+
+def limit(highs: _Highs, stop_at: float) -> None:
+    """Make ``highs`` stop at ``stop_at`` (a ``time.perf_counter()``) on its next run."""
+    highs.setOptionValue("time_limit", max(stop_at - time.perf_counter(), 0.01))
+    # HiGHS checks its own time limit rarely in some phases (a big root LP can overrun it by
+    # minutes on a busy machine), so also ask it to stop from its interrupt callbacks.
+    highs.setCallback(_interrupt, stop_at)
 
 
 def _interrupt(

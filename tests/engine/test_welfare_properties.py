@@ -21,7 +21,7 @@ from engine.diagnosis import diagnose
 from engine.instance import Instance, Offer, Person, Policy, Preference, Result, Rule
 from engine.welfare import solve_welfare
 from engine.welfare_model import WelfareModel, build_model, check_allocation
-from engine.welfare_pool import pool_relaxation
+from engine.welfare_pool import PoolProgram, pool_relaxation
 from tests.engine.bruteforce import base_allocations, brute_group_best, brute_welfare, coverage
 from tests.engine.bruteforce import rule_holds as brute_rule_holds
 
@@ -394,3 +394,34 @@ def test_rounding_the_pool_relaxation_keeps_every_rule(instance: Instance) -> No
     if chosen is not None:
         assert not check_allocation(model, chosen)
         assert brute is not None and int(model.utility[chosen].sum()) <= brute
+
+
+@POOL_SETTINGS
+@given(RULE_INSTANCES, st.lists(st.booleans(), min_size=30, max_size=30))
+def test_a_growing_pool_program_solves_as_a_fresh_one(
+    instance: Instance, first: list[bool]
+) -> None:
+    """Adding pairs (and the rows of people and offers they crowd) to a solved program gives
+    the optimum of a program built afresh on the whole pool, with each pair's value in the
+    pool's order (every place and capacity kept)."""
+    model = build_model(instance, to_arrays(instance))
+    rows = welfare_lagrange.side_rows(model)
+    assume(rows is not None and rows.n_rows > 0 and model.n_pairs > 0)
+    assert rows is not None
+    every = np.arange(model.n_pairs)
+    start = every[np.array((first * model.n_pairs)[: model.n_pairs])]
+    stop_at = time.perf_counter() + 60
+    program = PoolProgram(model, rows)
+    program.solve(start, stop_at)
+    grown = program.solve(every, stop_at)
+    fresh = pool_relaxation(model, rows, every, stop_at)
+    assert (grown is None) == (fresh is None)
+    if grown is None or fresh is None:
+        return
+    assert math.isclose(grown.value, fresh.value, abs_tol=1e-6)
+    assert math.isclose(float(model.utility @ grown.x), grown.value, abs_tol=1e-6)
+    for owner, places in (
+        (model.person, model.max_placements),
+        (model.offer, model.arrays.capacity),
+    ):
+        assert (np.bincount(owner, grown.x, places.size) <= places + 1e-6).all()
