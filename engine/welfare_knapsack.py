@@ -41,12 +41,11 @@ import math
 import time
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 
 from engine.arrays import IntArray
 from engine.welfare_flow import welfare_network
-from engine.welfare_mip import MIP_UP_TO, highs_until, pass_columns, solve_mip
+from engine.welfare_mip import MIP_UP_TO, GrowingProgram, highs_until, pass_columns, solve_mip
 from engine.welfare_model import (
     WelfareModel,
     WelfareOutcome,
@@ -280,6 +279,8 @@ def _set_program(
     optimum over all sets is the best bound the prices can give) returns its optimum and the
     offers' dual prices; ``integral``, the best value found and the sets chosen (positions in
     ``pool``). None when HiGHS finds nothing by ``stop_at``."""
+    if not integral:
+        return _SetMaster(prices).solve(pool, stop_at)
     model, sets = prices.model, prices.sets
     n_offers = model.arrays.n_offers
     members = sets.pairs[pool]  # (n, k), padded with n_pairs
@@ -294,34 +295,59 @@ def _set_program(
     n_rows = n_offers + int(several.sum())
     worth = np.append(model.utility, 0)[members].sum(axis=1).astype(np.float64)
     highs = highs_until(stop_at)
-    if integral:
-        highs.setOptionValue("mip_rel_gap", 0.0)
-        highs.setOptionValue("mip_abs_gap", 0.99)  # utilities are integers
-        highs.setOptionValue("mip_heuristic_run_feasibility_jump", False)
-        highs.setOptionValue("presolve", "off")
+    highs.setOptionValue("mip_rel_gap", 0.0)
+    highs.setOptionValue("mip_abs_gap", 0.99)  # utilities are integers
+    highs.setOptionValue("mip_heuristic_run_feasibility_jump", False)
+    highs.setOptionValue("presolve", "off")
     pass_columns(
         highs,
         worth,
         (rows, cols, np.ones(rows.size)),
         np.full(n_rows, -np.inf),
         np.concatenate([model.arrays.capacity, np.ones(n_rows - n_offers)]).astype(np.float64),
-        integral=integral,
+        integral=True,
     )
     highs.run()
-    status = highs.getModelStatus()
-    solution = highs.getSolution()
-    if integral:
-        if highs.getInfo().primal_solution_status != 2:  # kSolutionStatusFeasible
+    if highs.getInfo().primal_solution_status != 2:  # kSolutionStatusFeasible
+        return None
+    values = np.asarray(highs.getSolution().col_value)
+    return float(highs.getInfo().objective_function_value), np.flatnonzero(values > 0.5)
+
+
+class _SetMaster:
+    """The master program over a pool of sets that only grows (a :class:`GrowingProgram`:
+    sets come in as columns, offers and people as rows once crowded), so each round's simplex
+    starts from the last optimal basis."""
+
+    def __init__(self, prices: _Prices) -> None:
+        self.prices = prices
+        model = prices.model
+        self.columns = np.zeros(0, dtype=np.int64)
+        self.program = GrowingProgram(
+            np.zeros(0),
+            (model.arrays.capacity, np.ones(model.arrays.n_persons, dtype=np.int64)),
+        )
+
+    def solve(self, pool: IntArray, stop_at: float) -> tuple[float, np.ndarray] | None:
+        """The master's optimum on ``pool`` (it holds every earlier pool) and the offers'
+        dual prices."""
+        model, sets = self.prices.model, self.prices.sets
+        new = np.setdiff1d(pool, self.columns, assume_unique=True)
+        members = sets.pairs[new]  # (n, k), padded with n_pairs
+        col, slot = np.nonzero(members < model.n_pairs)
+        none = np.zeros(0, dtype=np.int64)
+        self.program.add(
+            np.append(model.utility, 0)[members].sum(axis=1).astype(np.float64),
+            (none, none, np.zeros(0)),
+            ((model.offer[members[col, slot]], col), (sets.person[new], np.arange(new.size))),
+            stop_at,
+        )
+        self.columns = np.concatenate([self.columns, new])
+        assert self.columns.size == pool.size, "a pool must hold every earlier pool"
+        optimum = self.program.solve()
+        if optimum is None:
             return None
-        values = np.asarray(solution.col_value)
-        return float(highs.getInfo().objective_function_value), np.flatnonzero(values > 0.5)
-    if status != highspy.HighsModelStatus.kOptimal:
-        return None
-    row_dual = np.maximum(np.asarray(solution.row_dual, dtype=np.float64), 0.0)
-    value = float(highs.getInfo().objective_function_value)
-    if not math.isfinite(value) or not np.isfinite(row_dual).all():
-        return None
-    return value, row_dual[:n_offers]
+        return optimum.value, optimum.resource_duals[0]
 
 
 def _master_prices(prices: _Prices, deadline: float, max_rounds: int = 12) -> IntArray | None:
@@ -332,6 +358,7 @@ def _master_prices(prices: _Prices, deadline: float, max_rounds: int = 12) -> In
     pool = None
     slowest = 0.0
     last_value = -math.inf
+    master_program = _SetMaster(prices)
     for _ in range(max_rounds):
         seen = prices.seen_sets
         if seen is None or prices.incumbent_value >= prices.bound:
@@ -340,7 +367,7 @@ def _master_prices(prices: _Prices, deadline: float, max_rounds: int = 12) -> In
             break
         began = time.perf_counter()
         pool = np.flatnonzero(seen)
-        master = _set_program(prices, pool, deadline, integral=False)
+        master = master_program.solve(pool, deadline)
         if master is None:
             break
         value, duals = master

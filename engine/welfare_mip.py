@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -380,3 +381,175 @@ def _bound(info: highspy.HighsInfo, objective: bool) -> int | None:
         return None
     # Utilities are integers, so the objective can be at most the floor of the dual bound.
     return math.floor(dual + 1e-6)
+
+
+@dataclass(frozen=True)
+class ProgramOptimum:
+    """A linear program's optimum: its value, the duals of its fixed rows and of each kind of
+    resource (0 for a resource without a row), and the columns' values in the order added."""
+
+    value: float
+    fixed_duals: npt.NDArray[np.float64]
+    resource_duals: tuple[npt.NDArray[np.float64], ...]
+    x: npt.NDArray[np.float64]
+
+
+class GrowingProgram:
+    """Maximise ``cost . x`` over ``0 <= x <= 1`` with fixed rows ``A x <= b`` and, for each
+    kind of resource (people, offers), "the columns using a resource take at most its
+    capacity", where columns only ever come in (column generation). Each solve adds the new
+    columns to the same HiGHS model, so the simplex starts from the last optimal basis; a
+    resource gets its row only once more columns use it than it has capacity (until then the
+    row could not bind)."""
+
+    def __init__(
+        self, fixed_rhs: npt.NDArray[np.float64], capacities: tuple[IntArray, ...]
+    ) -> None:
+        self.fixed_rhs = fixed_rhs
+        self.capacities = capacities
+        self.resource_row = [np.full(c.size, -1, dtype=np.int64) for c in capacities]
+        # (resource, column) of every use so far, per kind
+        self.uses: list[tuple[IntArray, IntArray]] = [
+            (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)) for _ in capacities
+        ]
+        # The first batch's resource rows come first, then the fixed rows, then later rows
+        # (in that order the interior point method took 13 s at l; fixed rows first, 18 s).
+        self.next_row = 0
+        self.fixed_first = 0
+        self.n_cols = 0
+        self.highs: _Highs | None = None
+
+    def add(
+        self,
+        cost: npt.NDArray[np.float64],
+        fixed: tuple[IntArray, IntArray, npt.NDArray[np.float64]],
+        uses: tuple[tuple[IntArray, IntArray], ...],
+        stop_at: float,
+    ) -> None:
+        """New columns: their costs, their fixed-row entries (row, column, value) and, per
+        kind, the (resource, column) of each use; columns numbered from 0 within the batch."""
+        n = int(cost.size)
+        if self.highs is None:
+            fresh_rows = self._fresh_rows(uses)
+            self.fixed_first = self.next_row
+            self.next_row += int(self.fixed_rhs.size)
+        row_parts, col_parts, val_parts = [self.fixed_first + fixed[0]], [fixed[1]], [fixed[2]]
+        for kind, (resource, column) in enumerate(uses):
+            if self.highs is not None:  # (in the first batch every row is fresh)
+                row = self.resource_row[kind][resource]
+                has = row >= 0
+                row_parts.append(row[has])
+                col_parts.append(column[has])
+                val_parts.append(np.ones(int(has.sum())))
+            known, at = self.uses[kind]
+            self.uses[kind] = (
+                np.concatenate([known, resource]),
+                np.concatenate([at, self.n_cols + column]),
+            )
+        self.n_cols += n
+        if self.highs is None:
+            # The first batch goes in whole, with its crowded resources' rows (the interior
+            # point method took 20 s at l where the rows came in after the columns, 13 s so).
+            upper: list[npt.NDArray[np.float64]] = []
+            for fresh, capacity, row, column in fresh_rows:
+                row_parts.append(sum(u.size for u in upper) + row)
+                col_parts.append(column)
+                val_parts.append(np.ones(row.size))
+                upper.append(capacity[fresh].astype(np.float64))
+            upper.append(self.fixed_rhs)
+            bounds = np.concatenate(upper)
+            self.highs = highs_until(stop_at)
+            pass_columns(
+                self.highs,
+                cost,
+                (np.concatenate(row_parts), np.concatenate(col_parts), np.concatenate(val_parts)),
+                np.full(bounds.size, -np.inf),
+                bounds,
+                integral=False,
+            )
+            return
+        limit(self.highs, stop_at)
+        row, col, val = (
+            np.concatenate(row_parts),
+            np.concatenate(col_parts),
+            np.concatenate(val_parts),
+        )
+        order = np.lexsort((row, col))
+        start = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(np.bincount(col, minlength=n), out=start[1:])
+        self.highs.addCols(
+            n,
+            cost,
+            np.zeros(n),
+            np.ones(n),
+            int(row.size),
+            start[:-1],
+            row[order].astype(np.int32),
+            val[order],
+        )
+        for fresh, capacity, row, column in self._fresh_rows(self.uses):
+            order = np.lexsort((column, row))
+            start = np.zeros(fresh.size + 1, dtype=np.int32)
+            np.cumsum(np.bincount(row, minlength=fresh.size), out=start[1:])
+            self.highs.addRows(
+                int(fresh.size),
+                np.full(fresh.size, -np.inf),
+                capacity[fresh].astype(np.float64),
+                int(row.size),
+                start[:-1],
+                column[order].astype(np.int32),
+                np.ones(row.size),
+            )
+
+    def _fresh_rows(
+        self, uses: Sequence[tuple[IntArray, IntArray]]
+    ) -> list[tuple[IntArray, IntArray, IntArray, IntArray]]:
+        """Rows for the resources that more columns use than they have capacity and that have
+        no row yet: per kind, (those resources, the capacities, and the (row, column) of their
+        entries, rows counted from 0 within the kind's new rows; they follow the model's),
+        for the columns' ``uses``."""
+        out = []
+        for kind, capacity in enumerate(self.capacities):
+            resource, column = uses[kind]
+            own_row = self.resource_row[kind]
+            crowded = np.bincount(resource, minlength=capacity.size) > capacity
+            fresh = np.flatnonzero(crowded & (own_row < 0))
+            if fresh.size == 0:
+                continue
+            own_row[fresh] = self.next_row + np.arange(fresh.size)
+            self.next_row += int(fresh.size)
+            mark = np.full(capacity.size, -1, dtype=np.int64)
+            mark[fresh] = np.arange(fresh.size)
+            take = np.flatnonzero(mark[resource] >= 0)
+            out.append((fresh, capacity, mark[resource[take]], column[take]))
+        return out
+
+    def solve(self, *, interior: bool = False) -> ProgramOptimum | None:
+        """The optimum (None when infeasible or stopped first). ``interior``: by the interior
+        point method without crossover (faster on big programs; then near, not at, a vertex)."""
+        highs = self.highs
+        if highs is None:
+            return None
+        if interior:
+            highs.setOptionValue("solver", "ipm")
+            highs.setOptionValue("run_crossover", "off")
+        highs.run()
+        if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        value = float(highs.getInfo().objective_function_value)
+        # A row "<= b" of a maximisation has a price >= 0; clear rounding noise.
+        row_dual = np.maximum(np.asarray(highs.getSolution().row_dual, dtype=np.float64), 0.0)
+        if not math.isfinite(value) or not np.isfinite(row_dual).all():
+            return None
+        resource_duals = []
+        for own_row in self.resource_row:
+            dual = np.zeros(own_row.size)
+            has = own_row >= 0
+            dual[has] = row_dual[own_row[has]]
+            resource_duals.append(dual)
+        return ProgramOptimum(
+            value=value,
+            fixed_duals=row_dual[self.fixed_first : self.fixed_first + self.fixed_rhs.size],
+            resource_duals=tuple(resource_duals),
+            x=np.asarray(highs.getSolution().col_value, dtype=np.float64),
+        )
