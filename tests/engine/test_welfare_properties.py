@@ -425,3 +425,25 @@ def test_a_growing_pool_program_solves_as_a_fresh_one(
         (model.offer, model.arrays.capacity),
     ):
         assert (np.bincount(owner, grown.x, places.size) <= places + 1e-6).all()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances("budgets"), st.lists(st.booleans(), min_size=30, max_size=30))
+def test_a_growing_set_master_solves_as_a_fresh_one(instance: Instance, first: list[bool]) -> None:
+    """Sets added to a solved master program give the optimum and offer prices' bound of a
+    master built afresh on all of them."""
+    model = build_model(instance, to_arrays(instance))
+    assume(welfare_knapsack.applies(model))
+    sets = welfare_knapsack.affordable_sets(model)
+    assume(sets.size > 0)
+    prices = welfare_knapsack._Prices(model=model, sets=sets)
+    every = np.arange(sets.size)
+    start = every[np.array((first * sets.size)[: sets.size])]
+    stop_at = time.perf_counter() + 60
+    master = welfare_knapsack._SetMaster(prices)
+    master.solve(start, stop_at)
+    grown = master.solve(every, stop_at)
+    fresh = welfare_knapsack._SetMaster(prices).solve(every, stop_at)
+    assert grown is not None and fresh is not None
+    assert math.isclose(grown[0], fresh[0], abs_tol=1e-6)
+    assert brute_welfare(instance).value <= math.floor(grown[0] + 1e-6)
