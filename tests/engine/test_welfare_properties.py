@@ -348,16 +348,22 @@ def test_the_pool_relaxations_prices_bound_the_optimum(instance: Instance) -> No
         assert brute <= floor
 
 
+def _set_prices(instance: Instance) -> welfare_knapsack._Prices:
+    """The place-price search over every affordable set (budgets-only models with a set)."""
+    model = build_model(instance, to_arrays(instance))
+    assume(welfare_knapsack.applies(model))
+    sets = welfare_knapsack.affordable_sets(model)
+    assume(sets.size > 0)
+    return welfare_knapsack._Prices(model=model, sets=sets)
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances("budgets"))
 def test_the_set_program_over_every_set_is_exact_and_prices_the_bound(instance: Instance) -> None:
     """Over every affordable set, the integer set program is the brute-force optimum, and the
     linear one's offer prices give a Lagrangian bound equal to its optimum (up to rounding)."""
-    model = build_model(instance, to_arrays(instance))
-    assume(welfare_knapsack.applies(model))
-    sets = welfare_knapsack.affordable_sets(model)
-    assume(sets.size > 0)
-    prices = welfare_knapsack._Prices(model=model, sets=sets)
+    prices = _set_prices(instance)
+    model, sets = prices.model, prices.sets
     every = np.arange(sets.size)
     stop_at = time.perf_counter() + 60
     brute = brute_welfare(instance).value
@@ -432,11 +438,8 @@ def test_a_growing_pool_program_solves_as_a_fresh_one(
 def test_a_growing_set_master_solves_as_a_fresh_one(instance: Instance, first: list[bool]) -> None:
     """Sets added to a solved master program give the optimum and offer prices' bound of a
     master built afresh on all of them."""
-    model = build_model(instance, to_arrays(instance))
-    assume(welfare_knapsack.applies(model))
-    sets = welfare_knapsack.affordable_sets(model)
-    assume(sets.size > 0)
-    prices = welfare_knapsack._Prices(model=model, sets=sets)
+    prices = _set_prices(instance)
+    sets = prices.sets
     every = np.arange(sets.size)
     start = every[np.array((first * sets.size)[: sets.size])]
     stop_at = time.perf_counter() + 60
