@@ -245,7 +245,11 @@ class _Search:
             self.best_weights = w
             self.best_flow = solution.chosen
         self.offer(solution.chosen)
-        slack = self.rows.rhs - self.rows.activity(solution.chosen, self.model.n_pairs)
+        if self.types is not None:  # the same integers, from a few hundred counts
+            activity = self.types.matrix @ self.types.counts(self.model, solution.chosen)
+        else:
+            activity = self.rows.activity(solution.chosen, self.model.n_pairs)
+        slack = self.rows.rhs - activity
         if (slack < 0).any():
             self.offer(repair(self.model, solution.chosen))
         return value, slack, solution.chosen
