@@ -616,7 +616,8 @@ def solve_with_side_constraints(
         # Each flow takes seconds and the relaxation tens of seconds, too long to round the
         # relaxation by a MIP; but its placed counts, rounded, make one flow's allocation.
         _price_rows(search, budget, max_flows=POOL_AFTER_FLOWS, find_first=False)
-        _counted_rounds(search, search.types, deadline - 0.1 * (deadline - time.perf_counter()))
+        left = deadline - time.perf_counter()
+        _pool_prices(search, deadline - 0.1 * left, types=search.types)
         if search.incumbent is None:
             _floor_flows(search)
     elif model.n_pairs > POOL_UP_TO:
@@ -748,32 +749,49 @@ def solve_with_side_constraints(
 
 
 def _pool_prices(
-    search: _Search, deadline: float, max_rounds: int = 6
+    search: _Search, deadline: float, max_rounds: int = 6, *, types: TypeRows | None = None
 ) -> tuple[IntArray, PoolRelaxation] | None:
     """Multipliers from the linear relaxation on the pairs the flows used (see
     :mod:`engine.welfare_pool`): solve it, price a flow with its duals, and grow the pool with
     that flow's pairs until the bound meets the relaxation's optimum. Returns that pool and its
     relaxation once it holds the relaxation's optimum (so the bound is the relaxation's), else
-    None."""
+    None.
+
+    With ``types`` (for models too big for a MIP on the pool), each round also rounds the
+    relaxation's placed counts of each type to whole counts that keep the rows, and one flow
+    places them (an allocation, see :mod:`engine.welfare_counts`); and a pool above
+    :data:`IPM_FROM` pairs is solved by the interior point method without crossover: its
+    prices and counts are not exact vertices, but the flows make exact bounds and allocations
+    of them."""
     if search.seen is None:
         return None
+    model = search.model
     pool = np.flatnonzero(search.seen)
-    program = PoolProgram(search.model, search.rows)
+    program = PoolProgram(model, search.rows)
     for _ in range(max_rounds):
         if search.incumbent_value >= search.bound or not search.has_time(deadline):
             return None
         if search.incumbent is not None:
             pool = np.union1d(pool, search.incumbent)
         began = time.perf_counter()
-        relaxation = program.solve(pool, deadline)
+        interior = types is not None and pool.size > IPM_FROM
+        relaxation = program.solve(pool, deadline, interior=interior)
         if relaxation is None or not search.has_time(deadline):
             return None
         search.evaluate(np.round(SCALE * relaxation.duals).astype(np.int64))
+        if types is not None:
+            kind = types.person_type[model.person[pool]]
+            placed = relaxation.x[kind >= 0].astype(np.float64)
+            target: FloatArray = np.bincount(kind[kind >= 0], placed, types.n_types).astype(float)
+            counts = nearest_counts(types, target, deadline)
+            if counts is not None and search.has_time(deadline):
+                search.offer(counted_flow(model, search.core, types, counts))
         logger.info(
-            "pool relaxation on %d pairs: %.2f; its prices bound %d (%.2f s)",
+            "pool relaxation on %d pairs: %.2f; its prices bound %d; best allocation %d (%.2f s)",
             pool.size,
             relaxation.value,
             search.bound,
+            search.incumbent_value,
             time.perf_counter() - began,
         )
         if search.bound <= math.floor(relaxation.value + 1e-6):
@@ -784,49 +802,6 @@ def _pool_prices(
             return None
         pool = np.union1d(pool, grown)
     return None
-
-
-def _counted_rounds(search: _Search, types: TypeRows, deadline: float, max_rounds: int = 4) -> None:
-    """Rounds of: the linear relaxation on the pool of pairs the flows used; a flow at its
-    side-row prices (a bound, and new pairs for the pool); and the flow that places the
-    relaxation's counts of each type, rounded to whole counts that keep the rows (an
-    allocation, see :mod:`engine.welfare_counts`). Until the bound meets the relaxation or the
-    allocation meets the bound."""
-    if search.seen is None:
-        return
-    model = search.model
-    pool = np.flatnonzero(search.seen)
-    program = PoolProgram(model, search.rows)
-    for _ in range(max_rounds):
-        if search.incumbent_value >= search.bound or not search.has_time(deadline):
-            return
-        if search.incumbent is not None:
-            pool = np.union1d(pool, search.incumbent)
-        began = time.perf_counter()
-        # Above IPM_FROM pairs the interior point method without crossover: its prices and
-        # counts are not exact vertices, but the flows make exact bounds and allocations
-        # of them.
-        relaxation = program.solve(pool, deadline, interior=pool.size > IPM_FROM)
-        if relaxation is None or not search.has_time(deadline):
-            return
-        search.evaluate(np.round(SCALE * relaxation.duals).astype(np.int64))
-        kind = types.person_type[model.person[pool]]
-        placed = relaxation.x[kind >= 0].astype(np.float64)
-        target: FloatArray = np.bincount(kind[kind >= 0], placed, types.n_types).astype(float)
-        counts = nearest_counts(types, target, deadline)
-        if counts is not None and search.has_time(deadline):
-            search.offer(counted_flow(model, search.core, types, counts))
-        logger.info(
-            "pool relaxation on %d pairs: %.2f; its prices bound %d; its counts place %d (%.2f s)",
-            pool.size,
-            relaxation.value,
-            search.bound,
-            search.incumbent_value,
-            time.perf_counter() - began,
-        )
-        if search.bound <= math.floor(relaxation.value + 1e-6):
-            return
-        pool = np.union1d(pool, np.flatnonzero(search.seen))
 
 
 def _floor_flows(search: _Search) -> None:

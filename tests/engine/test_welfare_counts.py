@@ -187,7 +187,7 @@ def test_counted_rounds_bound_the_optimum_and_keep_every_rule(
     assume((slack < 0).any())
     search.incumbent, search.incumbent_value = None, -1  # a repair is not what is tested
     with _setting(welfare_lagrange, "IPM_FROM", -1 if interior else 1 << 30):
-        welfare_lagrange._counted_rounds(search, types, time.perf_counter() + 30)
+        welfare_lagrange._pool_prices(search, time.perf_counter() + 30, types=types)
     # The model has no maximin stage (that becomes a floor first, in engine.welfare).
     rules = tuple(r for r in instance.policy.rules if r.type != "maximize_min_coverage")
     brute = brute_welfare(instance, rules=rules).value
