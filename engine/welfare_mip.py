@@ -318,9 +318,7 @@ def pass_columns(
     row_upper``; ``entries`` holds A's (row, column, value) triples in any order."""
     row, col, val = entries
     n_cols = int(cost.size)
-    order = np.argsort(col, kind="stable")
-    start = np.zeros(n_cols + 1, dtype=np.int32)
-    np.cumsum(np.bincount(col, minlength=n_cols), out=start[1:])
+    order, start = _compressed(col, row, n_cols)
     highs.passModel(
         n_cols,
         int(row_lower.size),
@@ -338,6 +336,17 @@ def pass_columns(
         val[order],
         np.broadcast_to(np.asarray(integral, dtype=np.int32), (n_cols,)).copy(),
     )
+
+
+def _compressed(
+    major: IntArray, minor: IntArray, n: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int32]]:
+    """Entries in ``major`` order (then ``minor``), and where each of the ``n`` majors starts
+    among them (``n + 1`` int32 offsets): the compressed form HiGHS takes a matrix in."""
+    order = np.lexsort((minor, major))
+    start = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(major, minlength=n), out=start[1:])
+    return order, start
 
 
 def highs_until(stop_at: float) -> _Highs:
@@ -477,9 +486,7 @@ class GrowingProgram:
             np.concatenate(col_parts),
             np.concatenate(val_parts),
         )
-        order = np.lexsort((row, col))
-        start = np.zeros(n + 1, dtype=np.int32)
-        np.cumsum(np.bincount(col, minlength=n), out=start[1:])
+        order, start = _compressed(col, row, n)
         self.highs.addCols(
             n,
             cost,
@@ -491,9 +498,7 @@ class GrowingProgram:
             val[order],
         )
         for fresh, capacity, row, column in self._fresh_rows(self.uses):
-            order = np.lexsort((column, row))
-            start = np.zeros(fresh.size + 1, dtype=np.int32)
-            np.cumsum(np.bincount(row, minlength=fresh.size), out=start[1:])
+            order, start = _compressed(row, column, int(fresh.size))
             self.highs.addRows(
                 int(fresh.size),
                 np.full(fresh.size, -np.inf),
