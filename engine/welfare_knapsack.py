@@ -272,15 +272,12 @@ def _subgradient(prices: _Prices, deadline: float, max_steps: int = 400) -> None
 
 
 def _set_program(
-    prices: _Prices, pool: IntArray, stop_at: float, *, integral: bool
+    prices: _Prices, pool: IntArray, stop_at: float
 ) -> tuple[float, np.ndarray] | None:
-    """The welfare problem over whole sets: choose at most one of each person's ``pool`` sets,
-    each offer at most its capacity. As a linear program (Dantzig-Wolfe's master problem: its
-    optimum over all sets is the best bound the prices can give) returns its optimum and the
-    offers' dual prices; ``integral``, the best value found and the sets chosen (positions in
-    ``pool``). None when HiGHS finds nothing by ``stop_at``."""
-    if not integral:
-        return _SetMaster(prices).solve(pool, stop_at)
+    """The welfare problem over whole sets as a MIP: choose at most one of each person's
+    ``pool`` sets, each offer at most its capacity. Returns the best value found and the sets
+    chosen (positions in ``pool``); None when HiGHS finds nothing by ``stop_at``. (Its linear
+    program, Dantzig-Wolfe's master problem, is :class:`_SetMaster`.)"""
     model, sets = prices.model, prices.sets
     n_offers = model.arrays.n_offers
     members = sets.pairs[pool]  # (n, k), padded with n_pairs
@@ -432,7 +429,7 @@ def solve_budgets(model: WelfareModel, deadline: float, seed: int = 0) -> Welfar
         # The master's optimum is (nearly) whole: the best allocation is usually among the
         # pool's sets, and rounding finds it.
         limit = 0.5 * max(deadline - time.perf_counter(), 0.0)
-        rounded = _set_program(prices, pool, time.perf_counter() + limit, integral=True)
+        rounded = _set_program(prices, pool, time.perf_counter() + limit)
         if rounded is not None:
             prices.offer(_pairs_of_sets(prices, pool[rounded[1]]))
         logger.info("set MIP on %d sets: best %d", pool.size, prices.incumbent_value)

@@ -367,11 +367,11 @@ def test_the_set_program_over_every_set_is_exact_and_prices_the_bound(instance: 
     every = np.arange(sets.size)
     stop_at = time.perf_counter() + 60
     brute = brute_welfare(instance).value
-    whole = welfare_knapsack._set_program(prices, every, stop_at, integral=True)
+    whole = welfare_knapsack._set_program(prices, every, stop_at)
     assert whole is not None
     assert int(round(whole[0])) == brute
     assert not check_allocation(model, welfare_knapsack._pairs_of_sets(prices, whole[1]))
-    linear = welfare_knapsack._set_program(prices, every, stop_at, integral=False)
+    linear = welfare_knapsack._SetMaster(prices).solve(every, stop_at)
     assert linear is not None
     value, duals = linear
     assert (duals >= 0).all()
