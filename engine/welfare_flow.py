@@ -80,8 +80,31 @@ def welfare_network(
     units, a lower bound moved into the node supplies in the usual way. In place of an
     attribute's name, ``window[0]`` may give each person's group directly (-1: none, never
     counted), for groups that cross several attributes."""
+    built = network_arcs(model, weight, pairs=pairs, window=window)
+    if built is None:
+        return None
+    n_nodes, tails, heads, caps, costs, supplies, use = built
+    solution = _solve(n_nodes, tails, heads, caps, costs, supplies, use.size)
+    if solution is None:
+        return None
+    return FlowSolution(chosen=use[solution.chosen], cost=solution.cost)
+
+
+def network_arcs(
+    model: WelfareModel,
+    weight: IntArray,
+    *,
+    pairs: IntArray | None = None,
+    window: tuple[str | IntArray, IntArray, IntArray] | None = None,
+    capacity: IntArray | None = None,
+) -> tuple[int, IntArray, IntArray, IntArray, IntArray, IntArray, IntArray] | None:
+    """The network of :func:`welfare_network`: (node count, tails, heads, capacities, costs,
+    supplies, the model pairs of the first arcs), or None when the floors leave a group fewer
+    unplaced slots than none. Nodes: persons, offers, one unplaced node per group and one for
+    "no group", then the sink (the last node). ``capacity`` replaces the offers' places."""
     arrays = model.arrays
     n_persons, n_offers = arrays.n_persons, arrays.n_offers
+    capacity = arrays.capacity if capacity is None else capacity
     use = np.arange(model.n_pairs, dtype=np.int64) if pairs is None else pairs
     attribute = floored_attribute(model) if window is None else window[0]
     unplaced_at_least = None
@@ -127,9 +150,7 @@ def welfare_network(
             np.full(n_groups + 1, sink),
         ]
     )
-    caps = np.concatenate(
-        [np.ones(use.size, dtype=np.int64), arrays.capacity, supply, free_cap, [total]]
-    )
+    caps = np.concatenate([np.ones(use.size, dtype=np.int64), capacity, supply, free_cap, [total]])
     costs = np.concatenate(
         [-weight[use], np.zeros(n_offers + n_persons + n_groups + 1, dtype=np.int64)]
     )
@@ -142,10 +163,7 @@ def welfare_network(
         supplies[sink] += int(unplaced_at_least.sum())
     if (free_cap < 0).any():
         return None
-    solution = _solve(sink + 1, tails, heads, caps, costs, supplies, use.size)
-    if solution is None:
-        return None
-    return FlowSolution(chosen=use[solution.chosen], cost=solution.cost)
+    return sink + 1, tails, heads, caps, costs, supplies, use
 
 
 def _quota_network(

@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from engine.arrays import to_arrays
-from engine.explain import (
+from engine.explain_resolve import (
     explain_person,
     explain_persons,
     marginal_place_values,

@@ -250,7 +250,7 @@ def test_explanations_are_the_engines(
     db_session: Session, session_factory: Callable[[], Session]
 ) -> None:
     from engine.arrays import to_arrays
-    from engine.explain import explain_person
+    from engine.explain_resolve import explain_person
     from engine.reader import read_instance
 
     world = make_round(db_session)

@@ -651,7 +651,7 @@ def analyse(
     if result.status not in ("optimal", "feasible", "stable"):
         return {"skipped": "There is no allocation to analyse."}
     from engine.arrays import to_arrays
-    from engine.explain import marginal_place_values, price_of_fairness
+    from engine.explain_resolve import marginal_place_values, price_of_fairness
 
     arrays = to_arrays(instance)
     limit = min(instance.policy.time_limit_s, 10.0)
@@ -697,7 +697,7 @@ def analyse(
 def explanation_document(assignment: Any, reasons: Any) -> dict[str, Any]:
     """A person's explanation as stored on their allocation: a one-line ``summary`` and the
     engine's reasons (``why_not``: one per offer ranked above their place, each ``{offer,
-    rank, code, message, rule}``), exactly as :func:`engine.explain.explain_person` gave them."""
+    rank, code, message, rule}``), exactly as :func:`engine.explain_resolve.explain_person` gave them."""
     if assignment is None:
         summary = "You did not get a place this time."
     else:
@@ -729,7 +729,7 @@ def explain_persons(
     """Explanations of the persons not in ``done``, in instance order, for about ``budget_s``
     seconds (at least one person). Returns ``done`` plus the new ones."""
     from engine.arrays import to_arrays
-    from engine.explain import explain_persons as explain_batch
+    from engine.explain_resolve import explain_persons as explain_batch
 
     arrays = arrays if arrays is not None else to_arrays(instance)
     limit = min(instance.policy.time_limit_s, 10.0)

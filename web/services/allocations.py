@@ -148,7 +148,7 @@ def publish_run(session: Session, actor: User, round_: Round, run: SolverRun) ->
     """Make ``run`` the round's allocation: offer every placement in it, taking its place.
 
     Each allocation keeps the engine's explanation for its person
-    (:func:`engine.explain.explain_person`).
+    (:func:`engine.explain_resolve.explain_person`).
     """
     if run.round_id != round_.id:
         raise NotFound("There is no such run in this round.")

@@ -2,7 +2,7 @@
 
 An allocation's ``explanation`` is JSON. Two shapes occur:
 
-* the engine's (:func:`engine.explain.explain_person`, stored by publication): a list of
+* the engine's (:func:`engine.explain_resolve.explain_person`, stored by publication): a list of
   reasons, one per offer the person ranked above the place they got (or every offer, if they
   got none), each ``{"offer": "o-17", "rank": 1, "code": "full_higher_priority",
   "message": "..."}``, kept either as the list itself or under ``"explanation"`` or

@@ -1,0 +1,603 @@
+"""The explanations document, all questions of a round answered together.
+
+Definitions (``shared/spec/explanations-format.md``): ``V`` is the result's welfare and
+``forced(I, p, o)`` the best welfare of an allocation of ``I`` that gives ``p`` the offer ``o``.
+A person's "why not" for ``o`` is the first of: ``tie`` (``forced(I) >= V``), ``capacity``
+(``o`` with one more place), ``pot`` (no pot), ``rule`` (rule ``i`` left out), else
+``several_limits``. Every relaxation ``R`` of the instance is one *model* (a
+``maximize_min_coverage`` rule becomes the floors of ``R``'s own first stage), and each question
+is "does ``forced(R, e) >= V``?" for a pair ``e``. Questions are settled, cheapest first:
+
+1. **No allocation of ``R`` reaches ``V``** (its optimum ``W_R < V``): every question is "no".
+2. **``R`` is a network** (:mod:`engine.explain_network`): ``forced(R, e) = W_R - loss(e)``,
+   with every loss read off shortest-path trees of one optimal flow: exact.
+3. **Otherwise, a Lagrangian bound**: for multipliers ``m >= 0`` of the side rows (pot,
+   budgets, gaps, floors on a second attribute), ``forced(R, e) <= L(m) - loss_m(e)``, where
+   ``L(m)`` is the priced flow's value and ``loss_m`` its loss (again from shortest-path
+   trees); a bound below ``V`` is an exact "no".
+4. **One more place, swapped**: for ``capacity``, the result with the person moved to the new
+   place (giving up their least valued place if they must) is an allocation of the relaxed
+   instance; when it keeps every limit and its welfare is ``V`` or more, the answer is "yes".
+5. **What neither settles is solved exactly**: the pair's utility is raised by ``d`` =
+   (the best welfare of ``R``, or a proven bound on it) - ``V`` + 1, so that an allocation
+   without the pair can no longer reach ``V + d``; then ``forced(R, e) >= V`` exactly when the
+   raised model's optimum reaches ``V + d`` (:func:`engine.welfare.maximise_welfare`).
+
+Rule prices are one solve of each instance without its rule; place values are exact from the
+flow's shortest-path tree from the sink when the instance is a network, and otherwise one
+solve of each instance with one more place, except where bounds decide (an offer whose extra
+place cannot be used by anyone who can pay for it is worth 0).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from fractions import Fraction
+
+import numpy as np
+
+from engine.arrays import InstanceArrays, IntArray, to_arrays
+from engine.explain import (
+    EXPLANATIONS_FORMAT,
+    Explanations,
+    PersonExplanation,
+    PlaceValue,
+    ReasonCode,
+    RulePrice,
+    WhyNot,
+    message_for,
+)
+from engine.explain_network import FlowState
+from engine.instance import Instance, Person, Result
+from engine.welfare import best_min_coverage, floors_for, maximise_welfare
+from engine.welfare_flow import floors_can_hold
+from engine.welfare_model import WelfareModel, build_model, usable_pairs
+
+logger = logging.getLogger(__name__)
+
+assert EXPLANATIONS_FORMAT  # the document's format, written by engine.explain_io
+
+Progress = Callable[[str, int, int], None]
+
+YES, NO, UNDECIDED = 1, 0, -1
+
+
+def explain_document(
+    instance: Instance,
+    result: Result,
+    *,
+    persons: list[str] | None,
+    deadline: float,
+    started: float,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> Explanations:
+    """See :func:`engine.explain.explain`."""
+    arrays = to_arrays(instance)
+    position = {pid: i for i, pid in enumerate(arrays.person_ids)}
+    offer_position = {oid: j for j, oid in enumerate(arrays.offer_ids)}
+    wanted = sorted(arrays.person_ids if persons is None else set(persons))
+    held: dict[str, list[int]] = {}
+    held_offers: dict[str, set[str]] = {}
+    for a in result.assignments:
+        held.setdefault(a.person, []).append(a.rank)
+        held_offers.setdefault(a.person, set()).add(a.offer)
+    offers = {o.id: o for o in instance.offers}
+
+    # The questions: one per (person, offer ranked above their best place, not held).
+    entries: list[tuple[str, list[WhyNot | None]]] = []
+    q_person: list[int] = []
+    q_offer: list[int] = []
+    q_slot: list[tuple[int, int]] = []
+    counts: Counter[str] = Counter()
+    for k, pid in enumerate(wanted):
+        person = instance.persons[position[pid]]
+        best = min(held.get(pid, []), default=None)
+        reasons: list[WhyNot | None] = []
+        for pref in sorted(person.preferences, key=lambda p: p.rank):
+            if best is not None and pref.rank >= best:
+                break
+            if pref.offer in held_offers.get(pid, set()):
+                continue
+            offer = offers[pref.offer]
+            code: ReasonCode | None = None
+            if offer.price > person.budget:
+                code = "over_budget"
+            elif offer.capacity == 0:
+                code = "no_places"
+            if code is not None:
+                counts["simple"] += 1
+                reasons.append(
+                    WhyNot(offer.id, pref.rank, code, None, message_for(code, person, offer, None))
+                )
+                continue
+            reasons.append(None)
+            q_person.append(position[pid])
+            q_offer.append(offer_position[pref.offer])
+            q_slot.append((k, len(reasons) - 1))
+        entries.append((pid, reasons))
+
+    qp = np.asarray(q_person, dtype=np.int64)
+    qo = np.asarray(q_offer, dtype=np.int64)
+    codes: list[tuple[ReasonCode, int | None] | None] = [None] * len(q_slot)
+    rules: list[RulePrice] = []
+    places: list[PlaceValue] = []
+    complete = True
+    if result.mechanism == "stable":
+        for i, decided in enumerate(_stable_codes(instance, arrays, result, qp, qo)):
+            codes[i] = decided
+        counts["queue"] += qp.size
+    else:
+        explainer = WelfareExplainer(instance, arrays, result, deadline, workers, counts)
+        pending = np.arange(qp.size)
+        steps: list[tuple[object, ReasonCode, int | None]] = [
+            ("base", "tie", None),
+            ("capacity", "capacity", None),
+        ]
+        if instance.pot is not None:
+            steps.append(("pot", "pot", None))
+        steps += [(("rule", i), "rule", i) for i in range(len(instance.policy.rules))]
+        for key, code, rule in steps:
+            if pending.size == 0:
+                break
+            if progress is not None:
+                progress("persons", qp.size - pending.size, qp.size)
+            answer = explainer.decide(key, qp[pending], qo[pending])
+            for i in pending[answer == YES].tolist():
+                codes[i] = (code, rule)
+            undecided = pending[answer == UNDECIDED]
+            if undecided.size:
+                complete = False
+            pending = pending[answer == NO]
+        for i in pending.tolist():
+            codes[i] = ("several_limits", None)
+        if persons is None:
+            if progress is not None:
+                progress("rules", 0, len(instance.policy.rules))
+            rules = explainer.rule_prices()
+            if progress is not None:
+                progress("places", 0, arrays.n_offers)
+            places = explainer.place_values()
+            if len(rules) < len(instance.policy.rules) or len(places) < arrays.n_offers:
+                complete = False
+
+    out: list[PersonExplanation] = []
+    for i, slot in enumerate(q_slot):
+        decided = codes[i]
+        if decided is None:
+            continue
+        k, j = slot
+        pid = entries[k][0]
+        person = instance.persons[position[pid]]
+        offer = instance.offers[int(qo[i])]
+        rank = next(p.rank for p in person.preferences if p.offer == offer.id)
+        code, rule_index = decided
+        rule = instance.policy.rules[rule_index] if rule_index is not None else None
+        entries[k][1][j] = WhyNot(
+            offer.id, rank, code, rule_index, message_for(code, person, offer, rule)
+        )
+    for pid, reasons in entries:
+        if any(r is None for r in reasons):
+            complete = False
+            continue
+        out.append(
+            PersonExplanation(
+                id=pid,
+                ranks_held=tuple(sorted(held.get(pid, []))),
+                why_not=tuple(r for r in reasons if r is not None),
+            )
+        )
+    if progress is not None:
+        progress("done", 1, 1)
+    return Explanations(
+        mechanism=result.mechanism,
+        objective=result.objective,
+        complete=complete,
+        persons=tuple(out),
+        rules=tuple(rules),
+        places=tuple(places),
+        explain_seconds=time.perf_counter() - started,
+        settled=dict(counts),
+    )
+
+
+def _priority(person: Person) -> tuple[int, float, str]:
+    """Smaller is better in an offer's queue: higher need, then lower lottery, then smaller id."""
+    return (-person.need, person.lottery, person.id)
+
+
+def _stable_codes(
+    instance: Instance, arrays: InstanceArrays, result: Result, qp: IntArray, qo: IntArray
+) -> list[tuple[ReasonCode, int | None]]:
+    """``full_higher_priority`` where every place of the offer is held by someone ahead of the
+    person in its queue, else ``unknown``."""
+    index = {pid: i for i, pid in enumerate(arrays.person_ids)}
+    holders: dict[str, list[int]] = {}
+    for a in result.assignments:
+        holders.setdefault(a.offer, []).append(index[a.person])
+    # The last in each offer's queue among its holders.
+    last = {
+        offer: max(_priority(instance.persons[h]) for h in held) for offer, held in holders.items()
+    }
+    out: list[tuple[ReasonCode, int | None]] = []
+    for p, o in zip(qp.tolist(), qo.tolist(), strict=True):
+        offer = instance.offers[o]
+        held = holders.get(offer.id, [])
+        if len(held) >= offer.capacity and last[offer.id] < _priority(instance.persons[p]):
+            out.append(("full_higher_priority", None))
+        else:
+            out.append(("unknown", None))
+    return out
+
+
+class WelfareExplainer:
+    """The relaxations of one welfare instance and the answers to questions about them."""
+
+    def __init__(
+        self,
+        instance: Instance,
+        arrays: InstanceArrays,
+        result: Result,
+        deadline: float,
+        workers: int,
+        counts: Counter[str],
+    ) -> None:
+        self.instance = instance
+        self.arrays = arrays
+        self.result = result
+        self.target = int(result.objective or 0)
+        self.deadline = deadline
+        self.workers = workers
+        self.counts = counts
+        self._models: dict[object, WelfareModel | None] = {}
+        self._best: dict[object, tuple[int | None, int | None]] = {}
+        self._states: dict[object, FlowState | None] = {}
+        self._chosen = self._result_pairs()
+
+    # --- relaxations -------------------------------------------------------------------------
+
+    def relaxed(self, key: object) -> tuple[Instance, InstanceArrays]:
+        instance, arrays = self.instance, self.arrays
+        if key == "pot":
+            return replace(instance, pot=None), arrays
+        if isinstance(key, tuple) and key[0] == "rule":
+            i = int(key[1])
+            rules = instance.policy.rules
+            policy = replace(instance.policy, rules=rules[:i] + rules[i + 1 :])
+            return replace(instance, policy=policy), arrays
+        if isinstance(key, tuple) and key[0] == "place":
+            o = int(key[1])
+            capacity = arrays.capacity.copy()
+            capacity[o] += 1
+            offers = tuple(
+                replace(x, capacity=x.capacity + 1) if j == o else x
+                for j, x in enumerate(instance.offers)
+            )
+            return replace(instance, offers=offers), replace(arrays, capacity=capacity)
+        return instance, arrays
+
+    def model(self, key: object) -> WelfareModel | None:
+        """The relaxation's model, its maximin rule (if any) turned into the floors of its own
+        first stage; None when the relaxation has no feasible allocation."""
+        if key not in self._models:
+            instance, arrays = self.relaxed(key)
+            model = build_model(instance, arrays)
+            maximin = [r for r in instance.policy.rules if r.type == "maximize_min_coverage"]
+            if maximin and arrays.groups[maximin[0].attribute].labels:
+                attribute = maximin[0].attribute
+                stage = self._stage_one(key, model, attribute)
+                if stage is None:
+                    self._models[key] = None
+                    return None
+                model = build_model(instance, arrays, extra_floors={attribute: stage})
+            self._models[key] = model
+        return self._models[key]
+
+    def _stage_one(self, key: object, model: WelfareModel, attribute: str) -> IntArray | None:
+        """The floors of the relaxation's best smallest coverage. For one more place, start
+        from the instance's own level: the level can only rise, and each candidate above it
+        is one flow."""
+        if isinstance(key, tuple) and key[0] == "place":
+            base = self.model("base")
+            if (
+                base is not None
+                and not model.rows
+                and all(a == attribute or not need.any() for a, need in model.floors.items())
+            ):
+                return self._raise_level(model, attribute, base.floors[attribute])
+        stage = best_min_coverage(model, attribute, self.deadline, self.instance.policy.seed)
+        if stage is None:
+            return None
+        return stage[0]
+
+    def _raise_level(self, model: WelfareModel, attribute: str, floors: IntArray) -> IntArray:
+        from engine.welfare_model import coverage_candidates
+
+        sizes = model.groups(attribute).sizes
+        level = _level_of(floors, sizes)
+        candidates = coverage_candidates(sizes)
+        at = next((i for i, c in enumerate(candidates) if c > level), len(candidates))
+        best = floors
+        for candidate in candidates[at:]:
+            need = np.maximum(floors_for(sizes, candidate), floors)
+            if not floors_can_hold(model, attribute, need):
+                break
+            best = need
+        return best
+
+    def best(self, key: object) -> tuple[int | None, int | None]:
+        """(best welfare, proven upper bound) of the relaxation; (None, None) if it has no
+        feasible allocation; the welfare may be None with a bound when time ran out."""
+        if key not in self._best:
+            model = self.model(key)
+            if model is None:
+                self._best[key] = (None, None)
+            elif model.is_network():
+                state = self.state(key)
+                value = None if state is None else state.value
+                self._best[key] = (value, value)
+            else:
+                outcome = maximise_welfare(model, self.deadline, self.instance.policy.seed)
+                self.counts["solves"] += 1
+                if outcome.status == "infeasible":
+                    self._best[key] = (None, None)
+                elif outcome.status == "optimal":
+                    value = int(model.utility[outcome.chosen].sum())
+                    self._best[key] = (value, value)
+                else:
+                    value = (
+                        int(model.utility[outcome.chosen].sum()) if outcome.chosen.size else None
+                    )
+                    self._best[key] = (value, outcome.bound)
+        return self._best[key]
+
+    def state(self, key: object) -> FlowState | None:
+        """The optimal flow of a network relaxation (with the pairs of offers without places,
+        so that one more place there can be valued)."""
+        if key not in self._states:
+            model = self.model(key)
+            assert model is not None and model.is_network()
+            try:
+                self._states[key] = FlowState(_widened(model), model_utility_widened(model))
+            except ValueError:
+                self._states[key] = None
+        return self._states[key]
+
+    # --- questions ---------------------------------------------------------------------------
+
+    def decide(self, key: object, qp: IntArray, qo: IntArray) -> IntArray:
+        """YES, NO or UNDECIDED for each question "forced(relaxation, (qp, qo)) >= V"."""
+        if key == "capacity":
+            return self._decide_capacity(qp, qo)
+        answer = np.full(qp.size, NO, dtype=np.int64)
+        model = self.model(key)
+        if model is None:
+            self.counts["infeasible"] += qp.size
+            return answer
+        value, bound = self.best(key)
+        if bound is None or bound < self.target:
+            self.counts["optimum_below"] += qp.size
+            return answer
+        if model.is_network():
+            state = self.state(key)
+            assert state is not None
+            pairs = _pair_index(_widened(model), qp, qo)
+            slack = state.value - self.target
+            losses = state.losses(np.maximum(pairs, 0), limit=slack)
+            yes = (pairs >= 0) & (losses <= slack)
+            answer[yes] = YES
+            self.counts["flow"] += qp.size
+            return answer
+        return self._decide_general(key, model, qp, qo, answer)
+
+    def _decide_general(
+        self, key: object, model: WelfareModel, qp: IntArray, qo: IntArray, answer: IntArray
+    ) -> IntArray:
+        pairs = _pair_index(model, qp, qo)
+        value, bound = self.best(key)
+        assert bound is not None
+        for i in np.flatnonzero(pairs >= 0).tolist():
+            if time.perf_counter() > self.deadline:
+                answer[i] = UNDECIDED
+                continue
+            answer[i] = self._forced_exact(model, int(pairs[i]), bound)
+        self.counts["unusable"] += int((pairs < 0).sum())
+        return answer
+
+    def _forced_exact(self, model: WelfareModel, pair: int, bound: int) -> int:
+        """Whether some allocation of ``model`` holding ``pair`` reaches ``V``: the pair's
+        utility is raised by ``d = bound - V + 1``, so that only an allocation holding it can
+        reach ``V + d``."""
+        self.counts["resolves"] += 1
+        d = bound - self.target + 1
+        utility = model.utility.copy()
+        utility[pair] += d
+        raised = replace(model, utility=utility)
+        outcome = maximise_welfare(raised, self.deadline, self.instance.policy.seed)
+        goal = self.target + d
+        if outcome.status == "infeasible":
+            return NO
+        found = int(utility[outcome.chosen].sum()) if outcome.chosen.size else -1
+        if found >= goal:
+            return YES
+        if outcome.status == "optimal" or (outcome.bound is not None and outcome.bound < goal):
+            return NO
+        return UNDECIDED
+
+    def _decide_capacity(self, qp: IntArray, qo: IntArray) -> IntArray:
+        answer = np.full(qp.size, NO, dtype=np.int64)
+        swapped = self._swap_reaches(qp, qo)
+        answer[swapped] = YES
+        self.counts["swap"] += int(swapped.sum())
+        rest = np.flatnonzero(~swapped)
+        for o in np.unique(qo[rest]).tolist():
+            mine = rest[qo[rest] == o]
+            if time.perf_counter() > self.deadline:
+                answer[mine] = UNDECIDED
+                continue
+            answer[mine] = self.decide(("place", o), qp[mine], qo[mine])
+        return answer
+
+    def _swap_reaches(self, qp: IntArray, qo: IntArray) -> np.ndarray:
+        """The result with person ``qp`` moved onto a new place at ``qo`` (dropping their
+        least valued place when they must): True where that keeps every limit of the
+        instance with one more place there and reaches ``V``."""
+        base = self.model("base")
+        yes = np.zeros(qp.size, dtype=bool)
+        if base is None:
+            return yes
+        arrays = self.arrays
+        holdings: dict[int, list[tuple[int, int, int]]] = {}
+        chosen = self._chosen
+        for pair in chosen.tolist():
+            p = int(arrays.pair_person[pair])
+            holdings.setdefault(p, []).append(
+                (int(arrays.pair_utility[pair]), int(arrays.price[arrays.pair_offer[pair]]), pair)
+            )
+        spend = int(arrays.price[arrays.pair_offer[chosen]].sum())
+        pot = self.instance.pot
+        has_rows = bool(base.rows) or any(f.any() for f in base.floors.values())
+        maximin = any(r.type == "maximize_min_coverage" for r in self.instance.policy.rules)
+        for i, (p, o) in enumerate(zip(qp.tolist(), qo.tolist(), strict=True)):
+            pair = _find_pair(arrays, p, o)
+            if pair < 0 or not arrays.pair_affordable[pair]:
+                continue
+            u, price = int(arrays.pair_utility[pair]), int(arrays.price[o])
+            mine = holdings.get(p, [])
+            budget = int(arrays.budget[p])
+            own = sum(c for _, c, _ in mine)
+            options: list[tuple[int, int]] = []  # (welfare change, spend change)
+            if len(mine) < int(arrays.max_placements[p]) and own + price <= budget:
+                options.append((u, price))
+            for uu, cc, _ in mine:
+                if own - cc + price <= budget:
+                    options.append((u - uu, price - cc))
+            for dv, dc in options:
+                if dv < 0 or (pot is not None and spend + dc > pot):
+                    continue
+                if not mine and (has_rows or maximin):
+                    # The person becomes placed: a gap or a raised maximin level may not hold.
+                    continue
+                if maximin and self._level_rises(o):
+                    continue
+                yes[i] = True
+                break
+        return yes
+
+    def _level_rises(self, o: int) -> bool:
+        base, bigger = self.model("base"), self.model(("place", o))
+        if base is None or bigger is None:
+            return True
+        return any(
+            not np.array_equal(base.floors.get(a, 0), need) for a, need in bigger.floors.items()
+        )
+
+    def _result_pairs(self) -> IntArray:
+        arrays = self.arrays
+        index = {pid: i for i, pid in enumerate(arrays.person_ids)}
+        offer = {oid: j for j, oid in enumerate(arrays.offer_ids)}
+        pairs = [
+            _find_pair(arrays, index[a.person], offer[a.offer]) for a in self.result.assignments
+        ]
+        return np.asarray(pairs, dtype=np.int64)
+
+    # --- rules and places --------------------------------------------------------------------
+
+    def rule_prices(self) -> list[RulePrice]:
+        out: list[RulePrice] = []
+        for i, rule in enumerate(self.instance.policy.rules):
+            if time.perf_counter() > self.deadline:
+                break
+            value, bound = self.best(("rule", i))
+            if value is None and bound is not None:
+                break  # time ran out
+            if value is not None and bound != value:
+                break
+            lost = None if value is None else value - self.target
+            out.append(RulePrice(i, rule.type, self.target, value, lost))
+        self.counts["rules"] += len(out)
+        return out
+
+    def place_values(self) -> list[PlaceValue]:
+        gains: dict[int, int] = {}
+        base = self.model("base")
+        maximin = any(r.type == "maximize_min_coverage" for r in self.instance.policy.rules)
+        if base is not None and base.is_network():
+            state = self.state("base")
+            assert state is not None
+            flow_gains = state.place_gains()
+            offset = state.value - self.target
+            for o in range(self.arrays.n_offers):
+                if maximin and self._level_rises(o):
+                    continue
+                gains[o] = max(int(flow_gains[o]) + offset, 0)
+            self.counts["place_flow"] += len(gains)
+        for o in range(self.arrays.n_offers):
+            if o in gains:
+                continue
+            if time.perf_counter() > self.deadline:
+                break
+            value, bound = self.best(("place", o))
+            if value is None or bound != value:
+                break
+            gains[o] = max(value - self.target, 0)
+            self.counts["place_solves"] += 1
+        ids = self.arrays.offer_ids
+        return [PlaceValue(ids[o], gains[o]) for o in sorted(gains, key=lambda j: ids[j])]
+
+
+def _level_of(floors: IntArray, sizes: IntArray) -> Fraction:
+    shares = [
+        Fraction(int(f), int(n))
+        for f, n in zip(floors.tolist(), sizes.tolist(), strict=True)
+        if n > 0
+    ]
+    return min(shares, default=Fraction(0))
+
+
+def _widened(model: WelfareModel) -> WelfareModel:
+    """A network model with the pairs of offers without places too (affordable pairs): they
+    carry no flow, but one more place there may be wanted."""
+    arrays = model.arrays
+    pairs = np.flatnonzero(arrays.pair_affordable).astype(np.int64)
+    if pairs.size == model.n_pairs:
+        return model
+    return replace(
+        model,
+        pair=pairs,
+        person=arrays.pair_person[pairs],
+        offer=arrays.pair_offer[pairs],
+        utility=arrays.pair_utility[pairs],
+        price=arrays.price[arrays.pair_offer[pairs]],
+    )
+
+
+def model_utility_widened(model: WelfareModel) -> IntArray:
+    return _widened(model).utility
+
+
+def _find_pair(arrays: InstanceArrays, p: int, o: int) -> int:
+    lo, hi = int(arrays.pair_start[p]), int(arrays.pair_start[p + 1])
+    hit = np.flatnonzero(arrays.pair_offer[lo:hi] == o)
+    return lo + int(hit[0]) if hit.size else -1
+
+
+def _pair_index(model: WelfareModel, qp: IntArray, qo: IntArray) -> IntArray:
+    """The model pair of each (person, offer) question, -1 where the model has none."""
+    arrays = model.arrays
+    key = model.person * arrays.n_offers + model.offer
+    order = np.argsort(key, kind="stable")
+    wanted = qp * arrays.n_offers + qo
+    at = np.searchsorted(key[order], wanted)
+    at = np.minimum(at, max(order.size - 1, 0))
+    if order.size == 0:
+        return np.full(qp.size, -1, dtype=np.int64)
+    found = key[order][at] == wanted
+    return np.where(found, order[at], -1).astype(np.int64)
+
+
+__all__ = ["WelfareExplainer", "explain_document", "usable_pairs"]
