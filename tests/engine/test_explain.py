@@ -184,7 +184,7 @@ def test_marginal_values_by_resolving_under_rules() -> None:
 
 def _resolve_every_question(instance: Instance, arrays: object, result: Result) -> dict:
     """The module's method with a re-solve for every welfare question (no flow shortcuts)."""
-    import engine.explain as explain_module
+    import engine.explain_resolve as explain_module
 
     settle = explain_module._WelfareJudge._settle
     explain_module._WelfareJudge._settle = lambda self, model, pair: None  # type: ignore[method-assign]
