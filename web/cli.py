@@ -24,6 +24,23 @@ def solve_cmd(file: str, out: str | None, mechanism: str | None, time_limit: flo
     sys.exit(run_solve(file, out=out, mechanism=mechanism, time_limit_s=time_limit))
 
 
+@main.command("explain")
+@click.argument("instance")
+@click.argument("result")
+@click.option("--out", "out", default=None, help="Write the explanations here instead of stdout.")
+@click.option("--persons", "persons", default=None, metavar="ID,ID,...",
+              help="Explain only these persons (then no rules or places).")  # fmt: skip
+@click.option("--time-limit", "time_limit", type=float, default=None,
+              help="Seconds for the whole command (default: policy.time_limit_s).")  # fmt: skip
+def explain_cmd(
+    instance: str, result: str, out: str | None, persons: str | None, time_limit: float | None
+) -> None:
+    """Explain a result (RESULT) of an instance (INSTANCE); - for standard input, once."""
+    from engine.cli import run_explain
+
+    sys.exit(run_explain(instance, result, out=out, persons=persons, time_limit_s=time_limit))
+
+
 # The same names as engine.generate.SIZES and VARIANTS (a test checks), listed here so that
 # `tapestry --help` does not load NumPy and OR-Tools.
 GENERATE_SIZES = ("s", "m", "l")
