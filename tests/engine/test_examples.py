@@ -1,4 +1,5 @@
-"""Every worked example in ``shared/spec/examples`` reproduces exactly through ``tapestry solve``.
+"""Every worked example in ``shared/spec/examples`` reproduces exactly through ``tapestry solve``
+(and each explanations example through ``tapestry explain``).
 
 Results are compared on every field except ``solve_seconds`` and the wording of ``message``s;
 money and shares compare by value (``60.00`` and ``60.0`` are the same).
@@ -73,3 +74,49 @@ def test_example_money_is_written_with_two_decimals(name: str) -> None:
     assert f'"spend": {spend:.2f}' in outcome.stdout
     for assignment in expected["assignments"]:
         assert f'"price": {assignment["price"]:.2f}' in outcome.stdout
+
+
+EXPLAINED = sorted(p.name.removesuffix(".explanations.json") for p in EXAMPLES.glob("*.expl*"))
+
+
+def test_explanation_examples_are_found() -> None:
+    assert {"welfare-floor", "welfare-pot", "stable-lottery"} <= set(EXPLAINED)
+
+
+@pytest.mark.parametrize("name", EXPLAINED)
+def test_explanations_example_reproduces_exactly(name: str, tmp_path: Path) -> None:
+    """``tapestry explain NAME.instance.json NAME.result.json`` writes
+    ``NAME.explanations.json``, on every field except ``explain_seconds`` and the wording of
+    ``message``s (``shared/spec/examples/README.md``)."""
+    expected = json.loads((EXAMPLES / f"{name}.explanations.json").read_text(encoding="utf-8"))
+    out = tmp_path / "explanations.json"
+
+    outcome = CliRunner().invoke(
+        main,
+        [
+            "explain",
+            str(EXAMPLES / f"{name}.instance.json"),
+            str(EXAMPLES / f"{name}.result.json"),
+            "--out",
+            str(out),
+        ],
+    )
+
+    assert outcome.exit_code == 0, outcome.output
+    assert outcome.stdout == ""
+    got = json.loads(out.read_text(encoding="utf-8"))
+    assert list(got) == list(expected), "members in the spec's order"
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: strip(v) for k, v in value.items() if k not in ("explain_seconds", "message")
+            }
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    assert strip(got) == strip(expected)
+    for person in got["persons"]:
+        for entry in person["why_not"]:
+            assert list(entry) == ["offer", "rank", "code", "rule", "message"] and entry["message"]
