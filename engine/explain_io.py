@@ -1,4 +1,10 @@
-"""Writing the explanations document (``shared/spec/explanations-format.md``) as JSON."""
+"""Writing the explanations document (``shared/spec/explanations-format.md``) as JSON.
+
+:func:`dumps_explanations` writes the document's members one per line and each entry of its
+lists (a person, a rule, an offer) on a line of its own, like the results that ``tapestry
+solve`` writes. Each entry goes through the standard library's C encoder: with ``indent`` the
+encoder is pure Python, which took 11 s for 200,000 persons (this takes about 1 s).
+"""
 
 from __future__ import annotations
 
@@ -47,6 +53,18 @@ def explanations_to_dict(doc: Explanations) -> dict[str, Any]:
     }
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def dumps_explanations(doc: Explanations) -> str:
-    """The document as JSON text (UTF-8, two-space indent, a final newline)."""
-    return json.dumps(explanations_to_dict(doc), ensure_ascii=False, indent=2) + "\n"
+    """The document as JSON text (for UTF-8; one member a line, one list entry a line, a final
+    newline). ``json.loads`` of it equals :func:`explanations_to_dict`."""
+    lines = []
+    for key, value in explanations_to_dict(doc).items():
+        if isinstance(value, list) and value:
+            entries = ",\n".join(["    " + _ENCODE(entry) for entry in value])
+            text = f"[\n{entries}\n  ]"
+        else:
+            text = _ENCODE(value)
+        lines.append(f"  {_ENCODE(key)}: {text}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
