@@ -257,6 +257,7 @@ def run_explain(
                 "settled": dict(doc.settled),
                 "complete": doc.complete,
                 "persons": len(doc.persons),
+                "persons_in_instance": len(instance.persons),
                 "read_s": read - started,
                 "check_s": checked - read,
                 "explain_s": explained - checked,
@@ -278,8 +279,9 @@ def _write_stats(path: str, stats: dict[str, Any], stderr: TextIO) -> None:
     logger.setLevel(logging.INFO)
     try:
         logger.info(
-            "explain: %s persons in %.2f s (explain %.2f s), %s; settled: %s",
+            "explain: %s of %s persons in %.2f s (explain %.2f s), %s; settled: %s",
             stats["persons"],
+            stats["persons_in_instance"],
             stats["total_s"],
             stats["explain_s"],
             "complete" if stats["complete"] else "incomplete",

@@ -266,6 +266,7 @@ def summarise(runs: list[tuple[Run, dict[str, Any]]]) -> dict[str, Any]:
         "settled",
         "complete",
         "persons",
+        "persons_in_instance",
         "explained",
         "questions",
         "codes",
@@ -309,7 +310,8 @@ def work_text(settled: dict[str, int]) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
-        "| size | variant | persons | questions | solve s | explain total s | explain cpu s "
+        "| size | variant | persons explained | questions decided | solve s | explain total s "
+        "| explain cpu s "
         "| peak MB | exit | complete | settled by | other work | exact re-solves "
         "| baseline sample | baseline s/person | baseline all (extrapolated) s "
         "| baseline ÷ explain | load |",
@@ -325,7 +327,8 @@ def markdown(results: dict[str, Any]) -> str:
         ratio = "-"
         if base.get("extrapolated_s") and ours.get("wall_s"):
             ratio = f"{base['extrapolated_s'] / ours['wall_s']:.1f}"
-            if over:
+            if over or ours.get("complete") is False:
+                # The explanations were cut short: their whole time is longer than measured.
                 ratio = f"< {ratio}"
         sample = base.get("sample")
         lines.append(
@@ -334,7 +337,9 @@ def markdown(results: dict[str, Any]) -> str:
                 [
                     case["size"],
                     case["variant"],
-                    str(ours.get("persons", case.get("persons", "-"))),
+                    f"{ours['persons']} of {ours['persons_in_instance']}"
+                    if "persons_in_instance" in ours
+                    else str(ours.get("persons", "-")),
                     str(ours.get("questions", "-")),
                     fmt_s(solve.get("wall_s"), bool(solve.get("timed_out"))),
                     fmt_s(ours.get("wall_s"), over),

@@ -465,9 +465,10 @@ def test_stats_file_and_its_summary_line(tmp_path: Path, monkeypatch: pytest.Mon
     code, out, err = invoke(*map(str, example("welfare-floor")), "--out", str(tmp_path / "x.json"))
     assert code == 0 and out == ""
     lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("explain: 5 persons in ")
+    assert len(lines) == 1 and lines[0].startswith("explain: 5 of 5 persons in ")
     written = json.loads(stats.read_text())
-    assert written["complete"] is True and written["persons"] == 5
+    assert written["complete"] is True
+    assert written["persons"] == written["persons_in_instance"] == 5
     assert isinstance(written["settled"], dict) and written["settled"]
     assert {"read_s", "check_s", "explain_s", "write_s", "total_s"} <= set(written)
 
