@@ -518,3 +518,34 @@ def test_the_time_limit_stops_it_with_exit_1_and_a_document(
     assert document["complete"] is False
     assert 0 < len(document["persons"]) < 1000
     assert document["places"] == [] or len(document["places"]) < 100
+
+
+def test_closed_standard_output_is_not_a_crash() -> None:
+    process = subprocess.Popen(
+        [*COMMAND, *map(str, example("stable-lottery"))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # like `tapestry explain I R | head -0`
+    errors = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=120) == 0
+    assert "Traceback" not in errors and "BrokenPipe" not in errors
+
+
+def test_output_is_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    instance_path, result_path = example("welfare-floor")
+    for source, target in ((instance_path, "i.json"), (result_path, "r.json")):
+        (tmp_path / target).write_text(
+            source.read_text(encoding="utf-8").replace("p-04", "p-04ü"), encoding="utf-8"
+        )
+    ran = subprocess.run(
+        [*COMMAND, str(tmp_path / "i.json"), str(tmp_path / "r.json")],
+        capture_output=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", "PYTHONIOENCODING": "ascii"},
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert '"id": "p-04ü"'.encode() in ran.stdout
+    assert "p-04ü" in [p["id"] for p in json.loads(ran.stdout.decode("utf-8"))["persons"]]
