@@ -92,9 +92,9 @@ def worker_baseline(
             "read_s": read - imported,
             "sample_s": sample_s,
             "per_person_s": sample_s / max(len(chosen), 1),
-            "extrapolated_s": (imported - started)
-            + (read - imported)
-            + sample_s * n / max(len(chosen), 1),
+            # The rest of the persons at the sample's pace; the parent adds the whole process's
+            # time for the sample itself (start, imports, reading, the sample).
+            "rest_s": sample_s * (n - len(chosen)) / max(len(chosen), 1),
         },
     )
 
