@@ -461,12 +461,17 @@ def _read_usual(data: bytes) -> Result | None:
 
     check = _Checker()
     assignments = []
+    append = assignments.append
+    # Prices repeat (one per offer): each written value is judged once.
+    pence_of: dict[int | Decimal, int | None] = {}
     for a in doc.assignments:
-        price = a.price if type(a.price) is int and 0 <= a.price <= 10**9 else None
-        pence = price * 100 if price is not None else check.money(a.price, "")
+        price = a.price
+        pence = pence_of.get(price, -1)
+        if pence == -1:
+            pence = pence_of[price] = check.money(price, "")
         if pence is None:
             return None
-        assignments.append(Assignment(a.person, a.offer, a.rank, a.utility, pence))
+        append(Assignment(a.person, a.offer, a.rank, a.utility, pence))
     spend = _total_money(check, metrics.spend, "")
     histogram = {}
     for key, count in metrics.rank_histogram.items():
