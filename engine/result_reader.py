@@ -460,7 +460,7 @@ def _read_usual(data: bytes) -> Result | None:
         return None
 
     check = _Checker()
-    assignments = []
+    assignments: list[Assignment] = []
     append = assignments.append
     # Prices repeat (one per offer): each written value is judged once.
     pence_of: dict[int | Decimal, int | None] = {}
