@@ -286,6 +286,28 @@ def test_stable_explanations_match_brute_force(instance: Instance, seed: int) ->
 
 
 @settings(
+    max_examples=500,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(st.sampled_from(VARIANTS).flatmap(tiny_instances))
+def test_codes_alone_match_brute_force_on_every_variant(instance: Instance) -> None:
+    """Every person's codes and ranks held on their own (``persons`` = everyone, so no rules
+    or places), so that a wrong gain found first by the tests above cannot hide a wrong code."""
+    note(f"instance = {instance!r}")
+    result = solved(instance)
+    if result is None:
+        return
+    note(f"assignments = {[(a.person, a.offer) for a in result.assignments]!r}")
+    everyone = [p.id for p in instance.persons]
+    got = explain(instance, result, persons=everyone)
+    assert got.complete
+    assert document(got).persons == brute_explanations(instance, result).persons
+
+
+@settings(
     max_examples=80,
     deadline=None,
     derandomize=True,
