@@ -111,6 +111,7 @@ class FlowState:
         person_node = model.person
         offer_node = self.n_persons + model.offer
         self.pair_reduced = -weight + self.potential[person_node] - self.potential[offer_node]
+        self._from_sink: np.ndarray | None = None
 
     def losses(self, pairs: IntArray, limit: int | None = None) -> IntArray:
         """For each model pair in ``pairs``: how much total weight forcing it into the flow
@@ -135,7 +136,7 @@ class FlowState:
             sel = np.flatnonzero(inside)
             dist = rows[at[sel], persons[sel]]
             value = np.where(np.isinf(dist), float(big), dist + rc[sel])
-            loss = np.minimum(value, float(big)).astype(np.int64)
+            loss = np.rint(np.minimum(value, float(big))).astype(np.int64)
             out[todo[sel]] = loss
         return out
 
@@ -150,15 +151,40 @@ class FlowState:
             )
             yield batch, rows
 
-    def place_gains(self) -> IntArray:
-        """For each offer: how much total weight one more place there adds (>= 0)."""
-        dist = dijkstra(self.graph, directed=True, indices=[self.sink])[0]
+    def capacity_costs(self, pairs: IntArray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """For forcing each pair with one more place at its offer: the cheapest single cycle
+        (through the pair, then maybe straight on through the new place), and a lower bound
+        on every circulation (which may add a second cycle through the new place). Costs above
+        ``limit`` may be reported as anything above it."""
+        model = self.model
+        offers, persons = model.offer[pairs], model.person[pairs]
+        rc_new = self.new_place_reduced()[offers].astype(np.float64)
+        from_sink = self.from_sink()
+        second = np.minimum(0.0, rc_new + from_sink[self.n_persons + offers])
+        loss = self.losses(pairs, limit=limit - int(second.min(initial=0.0)) + 1).astype(float)
+        through = self.pair_reduced[pairs] + rc_new + from_sink[persons]
+        single = np.minimum(loss, through)
+        return single, np.minimum(single, loss + second)
+
+    def from_sink(self) -> np.ndarray:
+        """Reduced-cost distances from the sink to every node (inf where unreachable)."""
+        if self._from_sink is None:
+            self._from_sink = dijkstra(self.graph, directed=True, indices=[self.sink])[0]
+        return self._from_sink
+
+    def new_place_reduced(self) -> IntArray:
+        """For each offer, the reduced cost of one more place: a new arc offer -> sink of
+        cost 0, that is ``pi[offer] - pi[sink]``."""
         offer_nodes = self.n_persons + np.arange(self.n_offers)
-        # The new arc offer -> sink costs 0; in reduced terms pi[o] - pi[sink].
-        rc_new = self.potential[offer_nodes] - self.potential[self.sink]
-        cycle = rc_new + dist[offer_nodes]
+        return self.potential[offer_nodes] - self.potential[self.sink]
+
+    def place_gains(self) -> IntArray:
+        """For each offer: how much total weight one more place there adds (>= 0): minus the
+        cheapest cycle through the new arc, ``rc(new) + dist(sink, offer)``."""
+        offer_nodes = self.n_persons + np.arange(self.n_offers)
+        cycle = self.new_place_reduced() + self.from_sink()[offer_nodes]
         gains = np.where(np.isinf(cycle), 0.0, np.maximum(-cycle, 0.0))
-        return gains.astype(np.int64)
+        return np.rint(gains).astype(np.int64)
 
 
 def _csr(n_nodes: int, tails: IntArray, heads: IntArray, costs: IntArray) -> sparse.csr_matrix:

@@ -51,11 +51,13 @@ from engine.explain import (
     WhyNot,
     message_for,
 )
+from engine.explain_core import PricedCore, SubProgram
 from engine.explain_network import FlowState
 from engine.instance import Instance, Person, Result
 from engine.welfare import best_min_coverage, floors_for, maximise_welfare
 from engine.welfare_flow import floors_can_hold
-from engine.welfare_model import WelfareModel, build_model, usable_pairs
+from engine.welfare_lagrange import side_prices
+from engine.welfare_model import WelfareModel, build_model, placed_counts, usable_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,10 @@ assert EXPLANATIONS_FORMAT  # the document's format, written by engine.explain_i
 Progress = Callable[[str, int, int], None]
 
 YES, NO, UNDECIDED = 1, 0, -1
+
+#: Covering MIPs per batch of open questions, and how long each may take (seconds).
+COVER_ROUNDS = 30
+COVER_SECONDS = 20.0
 
 
 def explain_document(
@@ -167,18 +173,18 @@ def explain_document(
 
     out: list[PersonExplanation] = []
     for i, slot in enumerate(q_slot):
-        decided = codes[i]
-        if decided is None:
+        answered = codes[i]
+        if answered is None:
             continue
         k, j = slot
         pid = entries[k][0]
         person = instance.persons[position[pid]]
         offer = instance.offers[int(qo[i])]
         rank = next(p.rank for p in person.preferences if p.offer == offer.id)
-        code, rule_index = decided
-        rule = instance.policy.rules[rule_index] if rule_index is not None else None
+        code, rule_index = answered
+        binding = instance.policy.rules[rule_index] if rule_index is not None else None
         entries[k][1][j] = WhyNot(
-            offer.id, rank, code, rule_index, message_for(code, person, offer, rule)
+            offer.id, rank, code, rule_index, message_for(code, person, offer, binding)
         )
     for pid, reasons in entries:
         if any(r is None for r in reasons):
@@ -256,6 +262,7 @@ class WelfareExplainer:
         self._models: dict[object, WelfareModel | None] = {}
         self._best: dict[object, tuple[int | None, int | None]] = {}
         self._states: dict[object, FlowState | None] = {}
+        self._priced: dict[object, PricedCore | None] = {}
         self._chosen = self._result_pairs()
 
     # --- relaxations -------------------------------------------------------------------------
@@ -394,30 +401,55 @@ class WelfareExplainer:
             return answer
         return self._decide_general(key, model, qp, qo, answer)
 
+    def priced(self, key: object) -> PricedCore | None:
+        """The relaxation's side prices and priced core flow (None when its rules count a
+        person who may hold several places: then only re-solves decide)."""
+        if key not in self._priced:
+            model = self.model(key)
+            assert model is not None
+            prices = side_prices(model, self._solve_deadline(), self.instance.policy.seed)
+            self._priced[key] = (
+                None if prices is None else PricedCore.build(model, prices, self.target)
+            )
+        return self._priced[key]
+
+    def _solve_deadline(self) -> float:
+        """When one solve must stop: the instance's own time limit, within the whole one."""
+        return min(self.deadline, time.perf_counter() + self.instance.policy.time_limit_s)
+
     def _decide_general(
         self, key: object, model: WelfareModel, qp: IntArray, qo: IntArray, answer: IntArray
     ) -> IntArray:
         pairs = _pair_index(model, qp, qo)
         value, bound = self.best(key)
         assert bound is not None
-        for i in np.flatnonzero(pairs >= 0).tolist():
-            if time.perf_counter() > self.deadline:
-                answer[i] = UNDECIDED
-                continue
-            answer[i] = self._forced_exact(model, int(pairs[i]), bound)
-        self.counts["unusable"] += int((pairs < 0).sum())
+        usable = np.flatnonzero(pairs >= 0)
+        self.counts["unusable"] += qp.size - usable.size
+        core = self.priced(key)
+        if core is None:
+            for i in usable.tolist():
+                answer[i] = self._forced_exact(model, int(pairs[i]), bound)
+            return answer
+        no = core.bound_says_no(pairs[usable])
+        self.counts["bound"] += int(no.sum())
+        open_ = usable[~no]
+        if open_.size:
+            free = core.free_pairs()
+            sub = SubProgram(model, core.prices, free, core.fixed_on(free), self.target)
+            self.counts["free_pairs"] = max(self.counts["free_pairs"], int(free.size))
+            answer[open_] = self._settle(sub, pairs[open_])
         return answer
 
     def _forced_exact(self, model: WelfareModel, pair: int, bound: int) -> int:
         """Whether some allocation of ``model`` holding ``pair`` reaches ``V``: the pair's
         utility is raised by ``d = bound - V + 1``, so that only an allocation holding it can
-        reach ``V + d``."""
+        reach ``V + d``; then one solve of the raised model decides."""
         self.counts["resolves"] += 1
         d = bound - self.target + 1
         utility = model.utility.copy()
         utility[pair] += d
         raised = replace(model, utility=utility)
-        outcome = maximise_welfare(raised, self.deadline, self.instance.policy.seed)
+        outcome = maximise_welfare(raised, self._solve_deadline(), self.instance.policy.seed)
         goal = self.target + d
         if outcome.status == "infeasible":
             return NO
@@ -428,18 +460,122 @@ class WelfareExplainer:
             return NO
         return UNDECIDED
 
+    def _pot_binds_with_place(self, o: int) -> bool:
+        """Whether the pot, which the instance's own places can never reach (so its model has
+        none), could bind once offer ``o`` has one more place."""
+        pot = self.instance.pot
+        if pot is None:
+            return False
+        arrays = self.arrays
+        wanted = np.bincount(arrays.pair_offer[arrays.pair_affordable], minlength=arrays.n_offers)
+        capacity = arrays.capacity.copy()
+        capacity[o] += 1
+        return int((np.minimum(wanted, capacity) * arrays.price).sum()) > pot
+
+    def _settle(self, sub: SubProgram, pairs: IntArray) -> IntArray:
+        """YES/NO/UNDECIDED for "an allocation of the sub-program holds the pair": covering
+        MIPs first (each answers every question its allocation holds), then one feasibility
+        MIP per question left."""
+        answer = np.full(pairs.size, UNDECIDED, dtype=np.int64)
+        left = np.arange(pairs.size)
+        for _ in range(COVER_ROUNDS):
+            if left.size == 0 or time.perf_counter() > self.deadline:
+                break
+            stop = min(self._solve_deadline(), time.perf_counter() + COVER_SECONDS)
+            held, none = sub.cover(pairs[left], stop)
+            self.counts["cover_mips"] += 1
+            if none:
+                answer[left] = NO
+                self.counts["cover_no"] += left.size
+                return answer
+            if held.size == 0:
+                break
+            hit = np.isin(pairs[left], held)
+            answer[left[hit]] = YES
+            self.counts["cover_yes"] += int(hit.sum())
+            left = left[~hit]
+        for i in left.tolist():
+            if time.perf_counter() > self.deadline:
+                break
+            answer[i] = sub.reaches(int(pairs[i]), self._solve_deadline())
+            self.counts["exact"] += 1
+        return answer
+
     def _decide_capacity(self, qp: IntArray, qo: IntArray) -> IntArray:
         answer = np.full(qp.size, NO, dtype=np.int64)
         swapped = self._swap_reaches(qp, qo)
         answer[swapped] = YES
         self.counts["swap"] += int(swapped.sum())
         rest = np.flatnonzero(~swapped)
-        for o in np.unique(qo[rest]).tolist():
-            mine = rest[qo[rest] == o]
+        base = self.model("base")
+        if rest.size == 0 or base is None:
+            return answer
+        maximin = any(r.type == "maximize_min_coverage" for r in self.instance.policy.rules)
+        if maximin:
+            # One more place may raise the level the rule holds every group to.
+            rises = {o for o in np.unique(qo[rest]).tolist() if self._level_rises(o)}
+            if rises:
+                moved = rest[np.isin(qo[rest], list(rises))]
+                for o in sorted(rises):
+                    mine = moved[qo[moved] == o]
+                    answer[mine] = self.decide(("place", o), qp[mine], qo[mine])
+                rest = rest[~np.isin(qo[rest], list(rises))]
+        if rest.size == 0:
+            return answer
+        if base.is_network():
+            # A pot that the instance's places cannot reach may bind with one more place.
+            binds = [o for o in np.unique(qo[rest]).tolist() if self._pot_binds_with_place(o)]
+            if binds:
+                moved = rest[np.isin(qo[rest], binds)]
+                for o in binds:
+                    mine = moved[qo[moved] == o]
+                    answer[mine] = self.decide(("place", o), qp[mine], qo[mine])
+                rest = rest[~np.isin(qo[rest], binds)]
+            if rest.size:
+                answer[rest] = self._capacity_network(base, qp[rest], qo[rest])
+            return answer
+        core = self.priced("base")
+        if core is None:
+            for o in np.unique(qo[rest]).tolist():
+                mine = rest[qo[rest] == o]
+                answer[mine] = self.decide(("place", o), qp[mine], qo[mine])
+            return answer
+        pairs = _pair_index(base, qp[rest], qo[rest])
+        ok = pairs >= 0
+        no = np.ones(rest.size, dtype=bool)
+        no[ok] = core.capacity_bound_says_no(pairs[ok])
+        self.counts["capacity_bound"] += int(no.sum())
+        open_ = np.flatnonzero(~no)
+        for o in np.unique(qo[rest[open_]]).tolist():
             if time.perf_counter() > self.deadline:
-                answer[mine] = UNDECIDED
+                answer[rest[open_[qo[rest[open_]] == o]]] = UNDECIDED
                 continue
-            answer[mine] = self.decide(("place", o), qp[mine], qo[mine])
+            mine = open_[qo[rest[open_]] == o]
+            free = core.free_pairs(core.widen_for(o))
+            sub = SubProgram(base, core.prices, free, core.fixed_on(free), self.target, extra=o)
+            answer[rest[mine]] = self._settle(sub, pairs[mine])
+        return answer
+
+    def _capacity_network(self, base: WelfareModel, qp: IntArray, qo: IntArray) -> IntArray:
+        """Capacity questions of a network, from the flow's trees; an offer whose answer needs
+        a second cycle through its new place gets a flow of its own."""
+        answer = np.full(qp.size, NO, dtype=np.int64)
+        wide = _widened(base)
+        state = self.state("base")
+        assert state is not None
+        pairs = _pair_index(wide, qp, qo)
+        ok = np.flatnonzero(pairs >= 0)
+        slack = state.value - self.target
+        single, lowest = state.capacity_costs(pairs[ok], slack)
+        answer[ok[single <= slack]] = YES
+        self.counts["flow"] += ok.size
+        unsure = ok[(single > slack) & (lowest <= slack)]
+        for o in np.unique(qo[unsure]).tolist():
+            mine = unsure[qo[unsure] == o]
+            bigger = FlowState(wide, wide.utility, extra=o)
+            losses = bigger.losses(pairs[mine], limit=bigger.value - self.target)
+            answer[mine] = np.where(losses <= bigger.value - self.target, YES, NO)
+            self.counts["place_flows"] += 1
         return answer
 
     def _swap_reaches(self, qp: IntArray, qo: IntArray) -> np.ndarray:
@@ -460,7 +596,10 @@ class WelfareExplainer:
             )
         spend = int(arrays.price[arrays.pair_offer[chosen]].sum())
         pot = self.instance.pot
-        has_rows = bool(base.rows) or any(f.any() for f in base.floors.values())
+        # Placing one more person never breaks a floor; a gap it may.
+        counts = {
+            row.attribute: placed_counts(base, row.attribute, self._placed()) for row in base.rows
+        }
         maximin = any(r.type == "maximize_min_coverage" for r in self.instance.policy.rules)
         for i, (p, o) in enumerate(zip(qp.tolist(), qo.tolist(), strict=True)):
             pair = _find_pair(arrays, p, o)
@@ -479,14 +618,45 @@ class WelfareExplainer:
             for dv, dc in options:
                 if dv < 0 or (pot is not None and spend + dc > pot):
                     continue
-                if not mine and (has_rows or maximin):
-                    # The person becomes placed: a gap or a raised maximin level may not hold.
+                if not mine and not self._gaps_hold_with(base, counts, p):
                     continue
                 if maximin and self._level_rises(o):
                     continue
                 yes[i] = True
                 break
         return yes
+
+    def _widened_is_network(self, base: WelfareModel) -> bool:
+        """Whether budgets still cannot bind once offers without places count: then one more
+        place anywhere keeps the model a network (the pot is checked offer by offer)."""
+        wide = _widened(base)
+        arrays = self.arrays
+        n_affordable = np.bincount(wide.person, minlength=arrays.n_persons)
+        if (np.minimum(arrays.max_placements, n_affordable) != wide.max_placements).any():
+            return False  # a floored person could take a second place
+        for p in np.flatnonzero(wide.max_placements > 1).tolist():
+            prices = np.sort(wide.price[wide.person == p])[::-1]
+            if int(prices[: wide.max_placements[p]].sum()) > int(arrays.budget[p]):
+                return False
+        return True
+
+    def _placed(self) -> np.ndarray:
+        placed = np.zeros(self.arrays.n_persons, dtype=bool)
+        placed[self.arrays.pair_person[self._chosen]] = True
+        return placed
+
+    @staticmethod
+    def _gaps_hold_with(model: WelfareModel, counts: dict[str, IntArray], p: int) -> bool:
+        """Whether the gap rows still hold when the unplaced person ``p`` becomes placed."""
+        for row in model.rows:
+            g = int(model.groups(row.attribute).member_group[p])
+            if g < 0:
+                continue
+            count = counts[row.attribute]
+            total = sum(c * (int(count[h]) + (h == g)) for h, c in row.coef.items())
+            if total > row.rhs:
+                return False
+        return True
 
     def _level_rises(self, o: int) -> bool:
         base, bigger = self.model("base"), self.model(("place", o))
@@ -526,13 +696,13 @@ class WelfareExplainer:
         gains: dict[int, int] = {}
         base = self.model("base")
         maximin = any(r.type == "maximize_min_coverage" for r in self.instance.policy.rules)
-        if base is not None and base.is_network():
+        if base is not None and base.is_network() and self._widened_is_network(base):
             state = self.state("base")
             assert state is not None
             flow_gains = state.place_gains()
             offset = state.value - self.target
             for o in range(self.arrays.n_offers):
-                if maximin and self._level_rises(o):
+                if (maximin and self._level_rises(o)) or self._pot_binds_with_place(o):
                     continue
                 gains[o] = max(int(flow_gains[o]) + offset, 0)
             self.counts["place_flow"] += len(gains)
@@ -559,20 +729,49 @@ def _level_of(floors: IntArray, sizes: IntArray) -> Fraction:
     return min(shares, default=Fraction(0))
 
 
+_WIDE: dict[int, tuple[WelfareModel, WelfareModel]] = {}
+
+
 def _widened(model: WelfareModel) -> WelfareModel:
+    """:func:`_widen`, kept for the last models asked about (the same model is asked often)."""
+    hit = _WIDE.get(id(model))
+    if hit is not None and hit[0] is model:
+        return hit[1]
+    wide = _widen(model)
+    if len(_WIDE) > 8:
+        _WIDE.clear()
+    _WIDE[id(model)] = (model, wide)
+    return wide
+
+
+def _widen(model: WelfareModel) -> WelfareModel:
     """A network model with the pairs of offers without places too (affordable pairs): they
     carry no flow, but one more place there may be wanted."""
     arrays = model.arrays
     pairs = np.flatnonzero(arrays.pair_affordable).astype(np.int64)
     if pairs.size == model.n_pairs:
         return model
+    person = arrays.pair_person[pairs]
+    # A person may now count offers without places towards their places; they carry no flow,
+    # but one more place there may be a second place for someone.
+    n_affordable = np.bincount(person, minlength=arrays.n_persons)
+    max_placements = np.minimum(arrays.max_placements, n_affordable).astype(np.int64)
+    from engine.welfare_flow import floored_attribute
+
+    attribute = floored_attribute(model)
+    if attribute is not None:
+        # Everyone sends one unit per place they may hold, and a floored group's unplaced
+        # units are limited: keep the floored people's count as it is.
+        floored = model.groups(attribute).member_group >= 0
+        max_placements = np.where(floored, model.max_placements, max_placements)
     return replace(
         model,
         pair=pairs,
-        person=arrays.pair_person[pairs],
+        person=person,
         offer=arrays.pair_offer[pairs],
         utility=arrays.pair_utility[pairs],
         price=arrays.price[arrays.pair_offer[pairs]],
+        max_placements=max_placements,
     )
 
 

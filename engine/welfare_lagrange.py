@@ -1053,3 +1053,51 @@ def _mip_only(
     if found.status == "optimal" or bound <= value:
         return WelfareOutcome("optimal", found.chosen, value)
     return WelfareOutcome("feasible", found.chosen, bound)
+
+
+@dataclass(frozen=True)
+class SidePrices:
+    """Multipliers of a model's side rows and what they price (see :func:`side_prices`):
+    ``weights`` per model pair (``SCALE * utility - A^T multipliers``) over the ``core``
+    network; ``SCALE * L(multipliers) = max core flow of weights + multipliers . rhs``."""
+
+    core: WelfareModel
+    rows: SideRows
+    multipliers: IntArray
+    weights: IntArray
+    bound_scaled: int
+
+
+def side_prices(model: WelfareModel, deadline: float, seed: int = 0) -> SidePrices | None:
+    """Good multipliers for the side rows of ``model`` (not a network), by the searches of
+    :func:`solve_with_side_constraints`: the exact one-row search for a single row, else a few
+    subgradient flows and the linear relaxation on their pairs. None when a rule counts a
+    person who may hold several places (the rows are then not linear)."""
+    rows = side_rows(model)
+    if rows is None:
+        return None
+    core = relaxed(model)
+    search = _Search(
+        model=model,
+        core=core,
+        rows=rows,
+        entry_row=rows.row_of_entry(),
+        types=type_rows(model, rows),
+    )
+    if rows.n_rows == 1:
+        _price_one_row(search, deadline)
+    else:
+        _price_rows(search, deadline, max_flows=POOL_AFTER_FLOWS, find_first=False)
+        if model.n_pairs <= POOL_UP_TO:
+            _pool_prices(search, deadline)
+        _price_rows(search, deadline, max_flows=search.flows + 8, find_first=False)
+    if search.best_multipliers is None or search.best_weights is None:
+        return None
+    assert search.best_bound_scaled is not None
+    return SidePrices(
+        core=core,
+        rows=rows,
+        multipliers=search.best_multipliers,
+        weights=search.best_weights,
+        bound_scaled=search.best_bound_scaled,
+    )
