@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from engine.reader import read_instance
 from engine.solve import solve
 from engine.writer import result_to_dict
-from models import Job, JobStatus, RoundStatus, RunStatus
+from models import Job, JobStatus, RoundStatus, RunStatus, SolverRun
 from models.providers import OfferStatus
 from tests.services.commissioning_world import make_round
 from web.services import allocation_runs as runs
@@ -169,3 +169,119 @@ def test_a_run_whose_job_failed_is_failed_too(db_session: Session) -> None:
     assert run.error == "The worker stopped answering too many times."
     # The round is free for another run.
     assert runs.active_run(db_session, world.round) is None
+
+
+def _queued_run(db_session: Session, **kwargs: object) -> tuple[object, int]:
+    world = make_round(db_session, **kwargs)  # type: ignore[arg-type]
+    run = runs.start_run(db_session, DatabaseJobRunner(db_session), world.commissioner, world.round)
+    db_session.commit()
+    return world, run.id
+
+
+def test_a_finished_run_stores_the_whole_explanations_document(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    from engine.explain import EXPLANATIONS_FORMAT
+
+    world, run_id = _queued_run(
+        db_session,
+        mechanism="welfare",
+        rules=[{"type": "coverage_floor", "attribute": "area", "min_share": 0.5}],
+    )
+    said: list[tuple[int, str | None]] = []
+    run = runs.execute_run(session_factory, run_id, lambda p, m: said.append((p, m)) or True)
+    assert (run.status, run.progress, run.message) == (RunStatus.succeeded, 100, "Finished")
+    document = runs.explanations(run)
+    assert document is not None and document["format"] == EXPLANATIONS_FORMAT
+    assert document["complete"] is True
+    assert len(document["persons"]) == len(world.people)
+    assert [r["rule"] for r in document["rules"]] == [0]
+    assert len(document["places"]) == len(world.offers)
+    # Progress names each phase, in plain words and in order.
+    words = [m or "" for _, m in said]
+    firsts = [
+        next(i for i, w in enumerate(words) if w.startswith(start))
+        for start in (
+            "Reading the round",
+            "Explaining each person's place",
+            "Working out what each fairness rule costs",
+            "Working out what one more place would be worth",
+            "Saving the places and every explanation",
+        )
+    ]
+    assert firsts == sorted(firsts)
+    assert [p for p, _ in said] == sorted(p for p, _ in said)
+    db_session.expire_all()
+    assert world.round.status == RoundStatus.allocated
+
+
+def test_a_stable_run_has_no_welfare_figures(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    world, run_id = _queued_run(db_session)
+    run = runs.execute_run(session_factory, run_id)
+    document = runs.explanations(run)
+    assert document["mechanism"] == "stable"
+    assert (document["rules"], document["places"]) == ([], [])
+    assert len(document["persons"]) == len(world.people)
+
+
+def test_a_run_the_engine_could_not_fully_explain_fails_and_keeps_nothing(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    world, run_id = _queued_run(
+        db_session,
+        mechanism="welfare",
+        rules=[{"type": "coverage_floor", "attribute": "area", "min_share": 0.5}],
+    )
+    with pytest.raises(runs.ExplanationsIncomplete):
+        runs.execute_run(session_factory, run_id, explain_time_limit_s=0.0)
+    db_session.expire_all()
+    run = db_session.get(SolverRun, run_id)
+    assert run.status == RunStatus.failed
+    assert "explained every person" in run.error
+    assert (run.result_json, run.analysis, run.status_of_result) == (None, None, None)
+    assert world.round.status == RoundStatus.closed  # nothing to publish
+
+
+def test_an_old_explain_job_is_a_harmless_no_op(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    world, run_id = _queued_run(db_session)
+    runner = DatabaseJobRunner(db_session)
+    job_id = runner.enqueue(runs.OLD_EXPLAIN_JOB_KIND, {"run_id": run_id}, unique_key="explain:1:0")
+    db_session.commit()
+    old = db_session.get(Job, job_id)
+    job = claim_next_job(db_session, "worker-a")
+    while job is not None and job.id != old.id:  # the run's own job is older
+        job = claim_next_job(db_session, "worker-a")
+    assert job is not None
+    assert run_job(session_factory, job, "worker-a", heartbeat_every_s=None) is True
+    db_session.expire_all()
+    assert db_session.get(Job, job_id).status == JobStatus.done
+    assert db_session.get(Job, job_id).result["skipped"]
+
+
+@pytest.mark.slow
+def test_a_run_on_the_demo_council_stores_everything_and_finishes(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    from models import Round, User
+    from models.accounts import Role
+    from web.services import rounds
+    from web.services.demo import build_demo
+
+    build_demo(db_session)
+    spring = db_session.scalars(select(Round).where(Round.status == RoundStatus.open)).one()
+    commissioner = db_session.scalars(select(User).where(User.role == Role.commissioner)).first()
+    rounds.close_round(db_session, commissioner, spring)
+    run = runs.start_run(db_session, DatabaseJobRunner(db_session), commissioner, spring)
+    db_session.commit()
+    run = runs.execute_run(session_factory, run.id)
+    assert run.status == RunStatus.succeeded and run.message == "Finished"
+    document = runs.explanations(db_session.get(SolverRun, run.id))
+    instance = json.loads(run.instance_json)
+    assert document["complete"] is True
+    assert [p["id"] for p in document["persons"]] == sorted(p["id"] for p in instance["persons"])
+    assert len(document["rules"]) == len(instance["policy"]["rules"]) == 1
+    assert [p["offer"] for p in document["places"]] == sorted(o["id"] for o in instance["offers"])

@@ -33,9 +33,11 @@ def test_the_figures_of_a_stable_run(
     demand = {o.title: (o.chosen_by, o.first_choices, o.places) for o in report.offers}
     assert demand == {"Art": (4, 2, 2), "Cafe": (3, 2, 1), "Garden": (4, 2, 2)}
     assert [o.title for o in report.oversubscribed] == ["Cafe", "Art", "Garden"]
-    # No rules: no price to pay; one more place is worth something somewhere.
-    assert report.rule_prices == []
-    assert report.place_values and all(v.value >= 0 for v in report.place_values)
+    # A stable run shows no welfare figures, and says why in plain words.
+    assert (report.rule_prices, report.place_values) == ([], [])
+    assert report.welfare_note == results.STABLE_NOTE
+    assert "never swaps places to raise the total value" in report.welfare_note
+    assert report.explained == 6
 
 
 def test_the_price_of_a_rule_and_two_runs_side_by_side(

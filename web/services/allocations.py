@@ -65,6 +65,7 @@ from web.services.acting import authorise, record
 from web.services.allocation_runs import (
     key_id,
     offer_key,
+    person_explanations,
     person_key,
 )
 from web.services.errors import Conflict, NotFound
@@ -147,8 +148,9 @@ def _lock_round(session: Session, round_id: int) -> Round:
 def publish_run(session: Session, actor: User, round_: Round, run: SolverRun) -> list[Allocation]:
     """Make ``run`` the round's allocation: offer every placement in it, taking its place.
 
-    Each allocation keeps the engine's explanation for its person
-    (:func:`engine.explain_resolve.explain_person`).
+    Each allocation keeps its person's entry of the run's explanations document
+    (``{"id", "ranks_held", "why_not"}``, exactly as :func:`engine.explain.explain` gave it), so
+    the person's page, the commissioner's and the API say the same.
     """
     if run.round_id != round_.id:
         raise NotFound("There is no such run in this round.")
@@ -171,11 +173,8 @@ def publish_run(session: Session, actor: User, round_: Round, run: SolverRun) ->
         raise Conflict("Someone published this round meanwhile.")
     session.refresh(round_)
 
-    from engine.reader import read_instance
-
-    instance = read_instance(run.instance_json or "")
     result = json.loads(run.result_json or "{}")
-    explanations = explain_all(run, instance, result)
+    explanations = person_explanations(run)
     allocations: list[Allocation] = []
     for assignment in result.get("assignments", []):
         offer_id = key_id(assignment["offer"])
@@ -206,27 +205,22 @@ def publish_run(session: Session, actor: User, round_: Round, run: SolverRun) ->
     return allocations
 
 
-def explain_all(run: SolverRun, instance: Any, result: dict[str, Any]) -> dict[str, Any]:
-    """The explanations the run's worker has kept so far, by person key. Those still being
-    worked out (``explain_run`` jobs) are added to the allocations when ready."""
-    return dict((run.analysis or {}).get("explanations") or {})
-
-
 def person_explanation(session: Session, round_: Round, person_id: int) -> dict[str, Any] | None:
-    """The engine's explanation for a person of a published round (placed or not); None while
-    it is still being worked out."""
+    """The person's entry of the published run's explanations document (placed or not). None
+    when the run has none for them: they chose nothing the round could offer, or the run was
+    made before explanations were stored with it (the demo's history, say)."""
     run = round_.published_run
     if run is None:
         return None
+    entry = person_explanations(run).get(person_key(person_id))
+    if entry is not None:
+        return entry
     first = session.scalars(
         select(Allocation)
         .where(Allocation.run_id == run.id, Allocation.person_id == person_id)
         .order_by(Allocation.id)
     ).first()
-    if first is not None and first.explanation:
-        return first.explanation
-    kept = (run.analysis or {}).get("explanations") or {}
-    return kept.get(person_key(person_id))  # type: ignore[no-any-return]
+    return first.explanation if first is not None and first.explanation else None
 
 
 # -- a person's places ------------------------------------------------------------------------
@@ -659,11 +653,11 @@ def statement_csv(lines: list[StatementLine]) -> str:
             [
                 line.when.date().isoformat(),
                 line.person_id,
-                _csv_safe(line.person_name),
+                csv_safe(line.person_name),
                 line.offer_id,
-                _csv_safe(line.offer_title),
+                csv_safe(line.offer_title),
                 line.provider_id,
-                _csv_safe(line.provider_name),
+                csv_safe(line.provider_name),
                 f"{line.amount_pence // 100}.{line.amount_pence % 100:02d}",
                 "released" if line.released else "committed",
             ]
@@ -671,6 +665,7 @@ def statement_csv(lines: list[StatementLine]) -> str:
     return out.getvalue()
 
 
-def _csv_safe(text: str) -> str:
+def csv_safe(text: str) -> str:
+    """``text`` safe as a spreadsheet cell."""
     # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection).
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

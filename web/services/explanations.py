@@ -2,11 +2,12 @@
 
 An allocation's ``explanation`` is JSON. Two shapes occur:
 
-* the engine's (:func:`engine.explain_resolve.explain_person`, stored by publication): a list of
-  reasons, one per offer the person ranked above the place they got (or every offer, if they
-  got none), each ``{"offer": "o-17", "rank": 1, "code": "full_higher_priority",
-  "message": "..."}``, kept either as the list itself or under ``"explanation"`` or
-  ``"why_not"``;
+* the engine's: the person's entry of the run's explanations document
+  (``shared/spec/explanations-format.md``, stored on the run by the worker and on each
+  allocation by publication), ``{"id": "p-3", "ranks_held": [2], "why_not": [...]}``, one
+  reason per offer the person ranked above the place they got (or every offer, if they got
+  none), each ``{"offer": "o-17", "rank": 1, "code": "full_higher_priority", "rule": null,
+  "message": "..."}``. Older rows keep the reasons as a list, or under ``"explanation"``;
 * a summary with plain reasons, ``{"summary": "...", "reasons": ["..."]}``, written when a
   place is offered again after someone said no, and in the demo's history.
 
@@ -34,6 +35,7 @@ class WhyNot:
     rank: int | None
     title: str
     message: str
+    code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,16 @@ def choice_words(rank: int | None) -> str:
     return f"your {word} choice" if word else f"your choice number {rank}"
 
 
+def held_words(ranks_held: list[Any]) -> str:
+    """``[]`` -> "You did not get a place this time."; ``[1]`` -> "You got your first choice."."""
+    ranks = [r for r in ranks_held if isinstance(r, int)]
+    if not ranks:
+        return "You did not get a place this time."
+    if len(ranks) == 1:
+        return f"You got {choice_words(ranks[0])}."
+    return "You got " + " and ".join(choice_words(r) for r in ranks) + "."
+
+
 def place_words(session: Session, explanation: Any) -> PlaceWords:
     """Plain words for an allocation's (or a person's) stored explanation; see the module."""
     if not explanation:
@@ -67,6 +79,8 @@ def place_words(session: Session, explanation: Any) -> PlaceWords:
     elif isinstance(explanation, Mapping):
         if isinstance(explanation.get("summary"), str):
             summary = explanation["summary"]
+        elif isinstance(explanation.get("ranks_held"), list):
+            summary = held_words(explanation["ranks_held"])
         reasons = [r for r in explanation.get("reasons") or [] if isinstance(r, str)]
         for key in ("explanation", "why_not"):
             if isinstance(explanation.get(key), list):
@@ -79,6 +93,7 @@ def place_words(session: Session, explanation: Any) -> PlaceWords:
             rank=e.get("rank") if isinstance(e.get("rank"), int) else None,
             title=titles.get(str(e.get("offer")), "A service you chose"),
             message=e["message"],
+            code=e.get("code") if isinstance(e.get("code"), str) else None,
         )
         for e in entries
     ]
