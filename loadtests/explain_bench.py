@@ -38,6 +38,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,6 +55,15 @@ SIZES = ("s", "m", "l")
 VARIANTS = ("plain", "floors", "pot", "gap", "multi", "maximin", "placements", "stable")
 #: Per-case kill timeout (seconds), by size, unless --timeout is given.
 TIMEOUT = {"s": 300.0, "m": 1800.0, "l": 3600.0}
+#: Address-space cap of each child process in bytes (--max-memory-gb; None: no cap). A case
+#: that needs more fails with its MemoryError instead of pushing the machine into swap.
+MEMORY_CAP: list[int | None] = [None]
+
+
+def _cap_memory() -> None:
+    cap = MEMORY_CAP[0]
+    if cap is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
 # --- the child process (today's method) ---------------------------------------------------------
@@ -128,7 +138,14 @@ def run_process(command: list[str], env: dict[str, str], kill_after: float) -> R
     """One process: its wall time, its own processor time and peak memory (from ``wait4``)."""
     started = time.perf_counter()
     errors = tempfile.TemporaryFile()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT)
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=errors,
+        cwd=ROOT,
+        preexec_fn=_cap_memory,  # safe: this parent runs no threads
+    )
     timed_out = False
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -428,6 +445,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip today's method")
     parser.add_argument(
+        "--max-memory-gb",
+        type=float,
+        default=12.0,
+        help="address-space cap of each process (GB; 0 for none): m maximin once peaked at 21 GB",
+    )
+    parser.add_argument(
         "--data",
         default=str(Path(tempfile.gettempdir()) / "tapestry-explain-bench"),
         help="folder for the generated instances and their results (kept between runs)",
@@ -460,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown variant {v}")
     data = Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
+    MEMORY_CAP[0] = int(args.max_memory_gb * 2**30) if args.max_memory_gb > 0 else None
     results: dict[str, Any] = {"machine": machine(), "command": " ".join(sys.argv), "cases": []}
     print(f"machine: {json.dumps(results['machine'])}", flush=True)
 
