@@ -206,7 +206,7 @@ def test_run_results_with_charts_publish_and_money(
     assert "<title" in html and "<desc" in html
     assert "Share of people placed by area" in html
     assert "Total value with and without each rule" in html  # the price of the floor
-    assert "Extra total value from one more place" in html
+    assert "Points of value gained from one more place" in html
 
     instance = client.get(f"{base}/runs/{run.id}/instance.json")
     assert instance.headers["Content-Disposition"].startswith("attachment")
@@ -265,3 +265,117 @@ def test_voice_loop_answers_a_proposal(
     found = db_session.get(Proposal, idea.id)
     assert found.status == ProposalStatus.commissioned
     assert found.commissioned_round_id == world.round.id
+
+
+def _finished_run(
+    db: Session, session_factory: Callable[[], Session], world: CommissioningWorld
+) -> SolverRun:
+    from tests.services.commissioning_world import solved_run
+
+    return solved_run(world, session_factory)
+
+
+def test_a_persons_case_their_choices_place_and_each_why_not(
+    client: FlaskClient, db_session: Session, login: Callable, session_factory: Callable
+) -> None:
+    world = make_round(db_session)
+    run = _finished_run(db_session, session_factory, world)
+    signed_in(client, world, login, db_session)
+    base = f"/commissioner/rounds/{world.round.id}/runs/{run.id}"
+    run_html = client.get(base).get_data(as_text=True)
+    assert f'href="{base}/people"' in run_html and f'href="{base}/unplaced"' in run_html
+    assert "This run keeps the reasons for all 6 people who chose." in run_html
+
+    ben = world.people["Ben"]
+    for query in ("be", f"P{ben.id:06d}", f"p{ben.id}"):
+        found = client.get(f"{base}/people", query_string={"q": query}).get_data(as_text=True)
+        assert f'href="{base}/people/{ben.id}"' in found, query
+    nobody = client.get(f"{base}/people?q=Zed").get_data(as_text=True)
+    assert "No one in this run has that name or reference." in nobody
+
+    case = client.get(f"{base}/people/{ben.id}")
+    assert case.status_code == 200
+    html = case.get_data(as_text=True)
+    assert f"P{ben.id:06d}" in html and "No place this time" in html
+    # Ben (need 2) ranked the cafe and the garden; both went to people ahead in the queue.
+    assert html.count("<code>full_higher_priority</code>") == 2
+    assert "Full: the places went to people ahead in the queue" in html
+    assert "All its places went to people ahead of you in the queue" in html
+    ada = client.get(f"{base}/people/{world.people['Ada'].id}").get_data(as_text=True)
+    assert "Got this place" in ada and "their choice number 1" in ada
+    assert client.get(f"{base}/people/999999").status_code == 404
+
+
+def test_people_without_a_place_filtered_and_paged(
+    client: FlaskClient, db_session: Session, login: Callable, session_factory: Callable
+) -> None:
+    people = {
+        f"P{i:02d}": ("north" if i % 2 else "south", 2 + i % 3, 30_000, ["cafe"]) for i in range(30)
+    }
+    world = make_round(db_session, people=people, offers={"cafe": (1, 15_000)})
+    run = _finished_run(db_session, session_factory, world)
+    signed_in(client, world, login, db_session)
+    url = f"/commissioner/rounds/{world.round.id}/runs/{run.id}/unplaced"
+    first = client.get(url).get_data(as_text=True)
+    assert "29 people without a place, page 1 of 2." in first
+    assert 'method="get"' in first and 'name="area"' in first and 'name="need"' in first
+    second = client.get(url, query_string={"page": 2}).get_data(as_text=True)
+    assert "page 2 of 2" in second
+    north = client.get(url, query_string={"area": "north"}).get_data(as_text=True)
+    placed_area = next(
+        world.people[n].area
+        for n in world.people
+        if f"/people/{world.people[n].id}" not in first
+        and f"/people/{world.people[n].id}" not in second
+    )
+    assert f"{15 - (placed_area == 'north')} people without a place." in north
+    need = client.get(url, query_string={"need": 2, "area": "south"}).get_data(as_text=True)
+    count = sum(
+        1
+        for n, (area, level, _, _) in people.items()
+        if area == "south" and level == 2 and f'/people/{world.people[n].id}"' in first + second
+    )
+    assert f"{count} {'person' if count == 1 else 'people'} without a place" in need
+    assert client.get(url, query_string={"page": "x", "need": "high"}).status_code == 200
+
+
+def test_the_results_csv_has_every_reason_and_is_safe_in_a_spreadsheet(
+    client: FlaskClient, db_session: Session, login: Callable, session_factory: Callable
+) -> None:
+    import csv
+
+    world = make_round(db_session)
+    world.offers["cafe"].title = "=HYPERLINK(1)"
+    db_session.flush()
+    run = _finished_run(db_session, session_factory, world)
+    signed_in(client, world, login, db_session)
+    response = client.get(f"/commissioner/rounds/{world.round.id}/runs/{run.id}/results.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert list(rows[0]) == [
+        "person_reference", "place", "place_rank", "choice_rank", "choice", "reason_code",
+        "reason",
+    ]  # fmt: skip
+    assert {r["person_reference"] for r in rows} == {f"P{p.id:06d}" for p in world.people.values()}
+    ben = [r for r in rows if r["person_reference"] == f"P{world.people['Ben'].id:06d}"]
+    assert [(r["place"], r["choice_rank"], r["reason_code"]) for r in ben] == [
+        ("", "1", "full_higher_priority"), ("", "2", "full_higher_priority"),
+    ]  # fmt: skip
+    assert ben[0]["choice"] == "'=HYPERLINK(1)"  # never a formula
+    assert all(r["reason"] for r in ben)
+    ada = [r for r in rows if r["person_reference"] == f"P{world.people['Ada'].id:06d}"]
+    assert [(r["place"], r["place_rank"], r["reason_code"]) for r in ada] == [
+        ("'=HYPERLINK(1)", "1", "")
+    ]
+
+
+def test_a_stable_run_says_why_it_has_no_welfare_figures(
+    client: FlaskClient, db_session: Session, login: Callable, session_factory: Callable
+) -> None:
+    world = make_round(db_session)
+    run = _finished_run(db_session, session_factory, world)
+    signed_in(client, world, login, db_session)
+    html = client.get(f"/commissioner/rounds/{world.round.id}/runs/{run.id}").get_data(as_text=True)
+    assert "It never swaps places to raise the total value." in html
+    assert "Points of value gained" not in html and "Value given up" not in html
+    assert "total value" not in html.split('id="people"')[0].split("govuk-panel__body")[1][:400]

@@ -104,7 +104,8 @@ def test_a_whole_round_through_the_api(
     login(person_client, ada.user)
     mine = person_client.get("/api/v1/allocations/mine").get_json()
     assert [a["offer_id"] for a in mine["allocations"]] == [offers["art"]]
-    assert mine["allocations"][0]["explanation"]["summary"] == "You got your choice number 1."
+    explained = mine["allocations"][0]["explanation"]
+    assert (explained["ranks_held"], explained["why_not"]) == ([1], [])
     place = mine["allocations"][0]["id"]
     key = {"Idempotency-Key": "accept-art-1", **HEADERS}
     first = person_client.post(f"/api/v1/allocations/{place}/accept", headers=key)

@@ -370,3 +370,32 @@ def test_offer_page_says_when_it_is_in_demand(sam: FlaskClient, world: World) ->
     for _ in range(2):  # two places
         factories.ChoiceFactory(round=world.round, offer=world.offers["choir"])
     assert "choose others too" in text(sam.get(path))
+
+
+def test_my_place_reads_the_runs_explanations_document(
+    sam: FlaskClient, world: World, db_session: Session
+) -> None:
+    place = publish_place(world, db_session, AllocationStatus.offered)
+    place.rank = 2
+    place.explanation = {
+        "id": f"p-{world.person.id}",
+        "ranks_held": [2],
+        "why_not": [
+            {"offer": f"o-{world.offers['cafe'].id}", "rank": 1, "code": "capacity", "rule": None,
+             "message": "All its places went to other people."},
+        ],
+    }  # fmt: skip
+    db_session.flush()
+    html = text(sam.get("/person/place"))
+    assert "You got your second choice." in html
+    assert "<strong>Café team member</strong> (choice 1): All its places went to other" in html
+
+
+def test_without_stored_reasons_the_person_is_told_plainly(
+    sam: FlaskClient, world: World, db_session: Session
+) -> None:
+    place = publish_place(world, db_session, AllocationStatus.offered)
+    place.explanation = None
+    db_session.flush()
+    html = text(sam.get("/person/place"))
+    assert "We do not have the reasons for this place yet." in html

@@ -41,6 +41,7 @@ RESOURCES: list[str] = [
     "providers",
     "provider_offers",
     "rounds",
+    "run_explanations",
     "allocations",
 ]
 

@@ -511,7 +511,61 @@ def run_page(round_id: int, run_id: int) -> tuple[str, int]:
         refresh_s=REFRESH_S,
         others=others,
         describe_rule=results.describe_rule,
+        value_words=results.VALUE_WORDS,
     )
+
+
+def _finished_run(round_id: int, run_id: int) -> tuple[Round, SolverRun]:
+    """The round and its finished run (404 for any other run)."""
+    round_ = _round(round_id)
+    run = _run(round_, run_id)
+    if run.status != RunStatus.succeeded:
+        abort(404)
+    return round_, run
+
+
+@bp.get("/rounds/<int:round_id>/runs/<int:run_id>/people")
+def run_person(round_id: int, run_id: int) -> tuple[str, int]:
+    round_, run = _finished_run(round_id, run_id)
+    text = request.args.get("q", "").strip()[:200]
+    found = results.find_people(get_session(), run, text) if text else []
+    return _page("commissioner/run_people.html", round=round_, run=run, q=text, found=found)
+
+
+@bp.get("/rounds/<int:round_id>/runs/<int:run_id>/people/<int:person_id>")
+def run_person_case(round_id: int, run_id: int, person_id: int) -> tuple[str, int]:
+    round_, run = _finished_run(round_id, run_id)
+    try:
+        case = results.person_case(get_session(), run, person_id)
+    except NotFound:
+        abort(404)
+    return _page("commissioner/run_person.html", round=round_, run=run, case=case)
+
+
+@bp.get("/rounds/<int:round_id>/runs/<int:run_id>/unplaced")
+def run_unplaced(round_id: int, run_id: int) -> tuple[str, int]:
+    round_, run = _finished_run(round_id, run_id)
+    args = request.args
+    need_text = args.get("need", "").strip()
+    listing = results.unplaced_people(
+        get_session(),
+        run,
+        area=args.get("area") or None,
+        support=args.get("support") or None,
+        need=int(need_text) if need_text.isdigit() else None,
+        page=args.get("page", 1, type=int) or 1,
+    )
+    filters = {k: args.get(k, "") for k in ("area", "support", "need")}
+    return _page(
+        "commissioner/run_unplaced.html", round=round_, run=run, listing=listing, filters=filters
+    )
+
+
+@bp.get("/rounds/<int:round_id>/runs/<int:run_id>/results.csv")
+def run_results_csv(round_id: int, run_id: int) -> Response:
+    _, run = _finished_run(round_id, run_id)
+    text = results.results_csv(get_session(), run)
+    return _download(text, f"round-{round_id}-run-{run_id}-results.csv", "text/csv")
 
 
 def _report_charts(report: results.RunReport) -> dict[str, Any]:
@@ -548,14 +602,15 @@ def _report_charts(report: results.RunReport) -> dict[str, Any]:
     }
     if report.rule_prices:
         out["prices"] = charts.bar_chart(
-            "Welfare given up for each rule",
-            [bar(f"Rule {p.index + 1}", (p.price,)) for p in report.rule_prices],
+            "Points of value given up for each rule",
+            [bar(f"Rule {p.index + 1}", (max(0, p.price or 0),)) for p in report.rule_prices],
+            value_format=lambda v: f"{v:,.0f} points",
         )
     if report.place_values:
         out["values"] = charts.bar_chart(
-            "Welfare one more place would add, per offer",
+            "Points of value one more place would add, for the 15 services it helps most",
             [bar(v.title, (v.value,)) for v in report.place_values[:15]],
-            value_format=lambda v: f"{v:,.1f}",
+            value_format=lambda v: f"{v:,.0f} points",
         )
     return out
 

@@ -22,7 +22,10 @@ class AllocationSchema(StrictSchema):
     decided_at = ma.fields.DateTime(allow_none=True)
     explanation = ma.fields.Dict(
         allow_none=True,
-        metadata={"description": "The engine's explanation: summary and why_not reasons"},
+        metadata={
+            "description": "The person's entry of the run's explanations document: id, "
+            "ranks_held and why_not (each with offer, rank, code, rule and message)"
+        },
     )
 
 

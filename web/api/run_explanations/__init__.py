@@ -1,0 +1,1 @@
+"""``/api/v1/rounds/{id}/runs/{run}/explanations``, rule prices and place values."""
