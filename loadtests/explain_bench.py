@@ -342,7 +342,7 @@ def markdown(results: dict[str, Any]) -> str:
         over = bool(ours.get("timed_out"))
         base_over = bool(base.get("timed_out"))
         ratio = "-"
-        if base.get("extrapolated_s") and ours.get("wall_s"):
+        if base.get("extrapolated_s") and ours.get("wall_s") and "error" not in ours:
             ratio = f"{base['extrapolated_s'] / ours['wall_s']:.1f}"
             if over or ours.get("complete") is False:
                 # The explanations were cut short: their whole time is longer than measured.
@@ -363,7 +363,9 @@ def markdown(results: dict[str, Any]) -> str:
                     fmt_s(ours.get("cpu_s"), over),
                     f"{ours['peak_mb']:.0f}" if ours.get("peak_mb") else "-",
                     "killed" if over else str(ours.get("exit", "-")),
-                    {True: "yes", False: "no"}.get(ours.get("complete"), "-"),  # type: ignore[arg-type]
+                    "error"
+                    if "error" in ours
+                    else {True: "yes", False: "no"}.get(ours.get("complete"), "-"),  # type: ignore[arg-type]
                     settled_text(settled),
                     work_text(settled),
                     str(settled.get("exact", 0)) if settled else "-",
