@@ -55,7 +55,7 @@ def test_the_price_of_a_rule_and_two_runs_side_by_side(
     assert price.price == without.objective - with_rule.objective >= 0
     comparison = results.compare_runs(db_session, world.round, with_rule, without)
     rows = {row.measure: row for row in comparison.rows}
-    assert rows["Total value (welfare)"].a == f"{with_rule.objective:,}"
+    assert rows["Total value (welfare), in points"].a == f"{with_rule.objective:,}"
     north = next(c for c in comparison.coverage if c.attribute == "area")
     shares = {value: (a, b) for value, a, b in north.groups}
     assert shares["north"][0] == 1.0  # the rule holds in the first run

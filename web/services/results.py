@@ -358,11 +358,13 @@ def compare_runs(session: Session, round_: Round, a: SolverRun, b: SolverRun) ->
         CompareRow("How places were given", ra.mechanism, rb.mechanism, ""),
         CompareRow("Answer", ra.status, rb.status, ""),
         CompareRow(
-            "Total value (welfare)",
-            f"{ra.objective:,}" if ra.objective is not None else "none",
-            f"{rb.objective:,}" if rb.objective is not None else "none",
+            "Total value (welfare), in points",
+            _value_words(ra),
+            _value_words(rb),
             _signed((rb.objective or 0) - (ra.objective or 0))
-            if ra.objective is not None and rb.objective is not None
+            if ra.objective is not None
+            and rb.objective is not None
+            and not (ra.welfare_note or rb.welfare_note)
             else "",
         ),
         CompareRow(
@@ -394,6 +396,12 @@ def compare_runs(session: Session, round_: Round, a: SolverRun, b: SolverRun) ->
             )
         )
     return Comparison(ra, rb, rows, coverage)
+
+
+def _value_words(report: RunReport) -> str:
+    if report.welfare_note:
+        return "does not apply: the queue way does not add up value"
+    return f"{report.objective:,}" if report.objective is not None else "none"
 
 
 def _rank_order(name: str) -> tuple[int, int]:
