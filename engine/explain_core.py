@@ -75,6 +75,46 @@ class PricedCore:
         _, lowest = self.state.capacity_costs(pairs, self.slack)
         return lowest > self.slack
 
+    def cycle_yes(self, allocation: IntArray, pairs: IntArray) -> np.ndarray:
+        """True where the allocation ``allocation`` (model pairs worth ``V``), moved round the
+        cheapest priced cycle through the pair, keeps every side row and is still worth
+        ``V``: a constructive "yes". Only when ``allocation`` is itself an optimal priced
+        flow (its Lagrangian value is the bound), so that its residual graph has one."""
+        yes = np.zeros(pairs.size, dtype=bool)
+        prices, model = self.prices, self.model
+        lagrangian = int(prices.weights[allocation].sum()) + int(
+            (prices.multipliers * prices.rows.rhs).sum()
+        )
+        if lagrangian != self.bound_scaled or pairs.size == 0:
+            return yes
+        state = FlowState(prices.core, prices.weights, given=allocation)
+        rows = prices.rows
+        activity = rows.activity(allocation, model.n_pairs)
+        order = np.argsort(rows.pair, kind="stable")
+        entry_start = np.searchsorted(rows.pair[order], np.arange(model.n_pairs + 1))
+        entry_row = rows.row_of_entry()
+        index = {
+            (int(p), int(o)): e
+            for e, (p, o) in enumerate(
+                zip(model.person.tolist(), model.offer.tolist(), strict=True)
+            )
+        }
+        target = self.target_scaled // SCALE
+        value = int(model.utility[allocation].sum())
+        for i, moves in enumerate(state.cycles(pairs, self.slack)):
+            if moves is None:
+                continue
+            delta = np.zeros(rows.n_rows, dtype=np.int64)
+            gain = 0
+            for sign, p, o in moves:
+                e = index[(p, o)]
+                gain += sign * int(model.utility[e])
+                at = order[entry_start[e] : entry_start[e + 1]]
+                np.add.at(delta, entry_row[at], sign * rows.coef[at])
+            if value + gain >= target and (activity + delta <= rows.rhs).all():
+                yes[i] = True
+        return yes
+
     def free_pairs(self, widen: int = 0) -> IntArray:
         """Pairs whose value may differ from the priced flow's in an allocation worth ``V``
         (``widen``: extra slack, for one more place)."""

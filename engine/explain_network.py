@@ -33,7 +33,7 @@ from ortools.graph.python import min_cost_flow
 from scipy.sparse.csgraph import dijkstra
 
 from engine.arrays import IntArray
-from engine.welfare_flow import network_arcs
+from engine.welfare_flow import floored_attribute, network_arcs
 from engine.welfare_model import WelfareModel
 
 #: Path lengths stay below this, so the doubles of SciPy's Dijkstra hold them exactly.
@@ -63,7 +63,14 @@ class FlowState:
     position, optional) gives that offer one more place. Raises ``ValueError`` when the model
     has no feasible flow (floors that cannot hold)."""
 
-    def __init__(self, model: WelfareModel, weight: IntArray, extra: int | None = None) -> None:
+    def __init__(
+        self,
+        model: WelfareModel,
+        weight: IntArray,
+        extra: int | None = None,
+        *,
+        given: IntArray | None = None,
+    ) -> None:
         arrays = model.arrays
         capacity = arrays.capacity
         if extra is not None:
@@ -78,21 +85,43 @@ class FlowState:
         self.n_persons = arrays.n_persons
         self.n_offers = arrays.n_offers
         self.sink = n_nodes - 1
-        flow = min_cost_flow.SimpleMinCostFlow()
-        flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-        flow.set_nodes_supplies(np.arange(n_nodes, dtype=np.int64), supplies)
-        status = flow.solve()
-        if status == flow.INFEASIBLE:
-            raise ValueError("the model has no feasible flow")
-        if status != flow.OPTIMAL:
-            raise RuntimeError(f"min-cost flow failed with status {status}")
-        flows = flow.flows(np.arange(tails.size, dtype=np.int64))
-        self.use = use
         n_pair = use.size
+        if given is not None:
+            # A flow known to be optimal (an allocation whose Lagrangian value is the bound),
+            # on a network without floors: its arcs' flows follow from its pairs.
+            assert (
+                floored_attribute(model) is None
+                and extra is None
+                and n_nodes == (self.n_persons + self.n_offers + 2)
+            )
+            x = np.zeros(n_pair, dtype=np.int64)
+            x[np.searchsorted(use, given)] = 1
+            held = np.bincount(model.person[given], minlength=self.n_persons)
+            spare = np.maximum(model.max_placements, 1) - held
+            flows = np.concatenate(
+                [
+                    x,
+                    np.bincount(model.offer[given], minlength=self.n_offers),
+                    spare,
+                    [int(spare.sum())],
+                ]
+            ).astype(np.int64)
+            self.value = int(weight[given].sum())
+        else:
+            flow = min_cost_flow.SimpleMinCostFlow()
+            flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+            flow.set_nodes_supplies(np.arange(n_nodes, dtype=np.int64), supplies)
+            status = flow.solve()
+            if status == flow.INFEASIBLE:
+                raise ValueError("the model has no feasible flow")
+            if status != flow.OPTIMAL:
+                raise RuntimeError(f"min-cost flow failed with status {status}")
+            flows = flow.flows(np.arange(tails.size, dtype=np.int64))
+            self.value = -int(flow.optimal_cost())
+        self.use = use
         self.pair_flow = np.zeros(model.n_pairs, dtype=np.int64)
         self.pair_flow[use] = flows[:n_pair]
         self.chosen = use[flows[:n_pair] > 0]
-        self.value = -int(flow.optimal_cost())
         # The residual graph: forward arcs with room, backward arcs with flow.
         fwd = flows < caps
         bwd = flows > 0
@@ -165,6 +194,42 @@ class FlowState:
         through = self.pair_reduced[pairs] + rc_new + from_sink[persons]
         single = np.minimum(loss, through)
         return single, np.minimum(single, loss + second)
+
+    def cycles(self, pairs: IntArray, limit: int) -> list[list[tuple[int, int, int]] | None]:
+        """For each unused pair, the cheapest cycle through it as the moves it makes: (+1 or
+        -1, person, offer) for each pair taken up or given back (the pair itself first); None
+        where that cycle costs more than ``limit``."""
+        out: list[list[tuple[int, int, int]] | None] = [None] * pairs.size
+        model = self.model
+        offers, persons = model.offer[pairs], model.person[pairs]
+        rc = self.pair_reduced[pairs]
+        n_p = self.n_persons
+        for start in range(0, pairs.size, BATCH):
+            sel = np.arange(start, min(start + BATCH, pairs.size))
+            sources, row_of = np.unique(offers[sel], return_inverse=True)
+            dist, pred = dijkstra(
+                self.graph,
+                directed=True,
+                indices=n_p + sources,
+                limit=float(limit),
+                return_predecessors=True,
+            )
+            for k, i in enumerate(sel.tolist()):
+                row, p = int(row_of[k]), int(persons[i])
+                if not np.isfinite(dist[row, p]) or dist[row, p] + rc[i] > limit:
+                    continue
+                moves = [(1, p, int(offers[i]))]
+                node = p
+                origin = n_p + int(offers[i])
+                while node != origin:
+                    before = int(pred[row, node])
+                    if before < n_p and n_p <= node < n_p + self.n_offers:
+                        moves.append((1, before, node - n_p))
+                    elif node < n_p and n_p <= before < n_p + self.n_offers:
+                        moves.append((-1, node, before - n_p))
+                    node = before
+                out[i] = moves
+        return out
 
     def from_sink(self) -> np.ndarray:
         """Reduced-cost distances from the sink to every node (inf where unreachable)."""

@@ -433,6 +433,11 @@ class WelfareExplainer:
         no = core.bound_says_no(pairs[usable])
         self.counts["bound"] += int(no.sum())
         open_ = usable[~no]
+        if open_.size and key == "base":
+            found = core.cycle_yes(_pair_index(model, *self._result_people()), pairs[open_])
+            answer[open_[found]] = YES
+            self.counts["cycle_yes"] += int(found.sum())
+            open_ = open_[~found]
         if open_.size:
             free = core.free_pairs()
             sub = SubProgram(model, core.prices, free, core.fixed_on(free), self.target)
@@ -639,6 +644,11 @@ class WelfareExplainer:
             if int(prices[: wide.max_placements[p]].sum()) > int(arrays.budget[p]):
                 return False
         return True
+
+    def _result_people(self) -> tuple[IntArray, IntArray]:
+        """The result's placements as (person, offer) positions."""
+        arrays = self.arrays
+        return arrays.pair_person[self._chosen], arrays.pair_offer[self._chosen]
 
     def _placed(self) -> np.ndarray:
         placed = np.zeros(self.arrays.n_persons, dtype=bool)
