@@ -301,6 +301,8 @@ class WelfareExplainer:
                     self._models[key] = None
                     return None
                 model = build_model(instance, arrays, extra_floors={attribute: stage})
+            if isinstance(key, tuple) and key[0] == "place":
+                return model  # one per offer: not kept, they would fill the memory
             self._models[key] = model
         return self._models[key]
 
@@ -637,7 +639,8 @@ class WelfareExplainer:
         wide = _widened(base)
         arrays = self.arrays
         n_affordable = np.bincount(wide.person, minlength=arrays.n_persons)
-        if (np.minimum(arrays.max_placements, n_affordable) != wide.max_placements).any():
+        could_hold = np.minimum(arrays.max_placements, n_affordable)
+        if ((could_hold != wide.max_placements) & (could_hold > 1)).any():
             return False  # a floored person could take a second place
         for p in np.flatnonzero(wide.max_placements > 1).tolist():
             prices = np.sort(wide.price[wide.person == p])[::-1]
