@@ -227,6 +227,17 @@ def test_a_whole_round(
     expect(page.get_by_role("table").filter(has_text="Share placed")).to_have_count(2)
     expect(page.get_by_role("link", name="Download the input (instance JSON)")).to_be_visible()
 
+    # Each person's case: find Ann by name and see her place and choices, then come back.
+    run_url = page.url
+    page.get_by_role("link", name="Find a person and see why they got their place").click()
+    page.get_by_label("Name or reference").fill("Ann")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("link", name="Ann Lee", exact=True).click()
+    expect(page.locator("#place")).to_contain_text("their choice number")
+    expect(page.get_by_text("Got this place")).to_be_visible()
+    axe(page)
+    page.goto(run_url)
+
     page.get_by_role("button", name="Publish this allocation").click()
     expect(page.get_by_text("Published. 2 people have been offered a place.")).to_be_visible()
     with session_scope(live_server.app) as s:
