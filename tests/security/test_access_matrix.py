@@ -200,8 +200,10 @@ def rows() -> list[Row]:
                  "/close", "/runs"):  # fmt: skip
         add("POST", c + "/rounds/<int:round_id>" + rule, COMMISSIONER, rnd + rule)
     run = "/rounds/<int:round_id>/runs/<int:run_id>"
-    for rule in ("", "/instance.json", "/result.json"):
+    for rule in ("", "/instance.json", "/result.json", "/people", "/unplaced", "/results.csv"):
         add("GET", c + run + rule, COMMISSIONER, rnd + "/runs/{run}" + rule)
+    add("GET", c + run + "/people/<int:person_id>", COMMISSIONER,
+        rnd + "/runs/{run}/people/{person_a}")  # fmt: skip
     add("POST", c + run + "/publish", COMMISSIONER, rnd + "/runs/{run}/publish")
 
     # -- admin ------------------------------------------------------------------------------
@@ -255,8 +257,10 @@ def rows() -> list[Row]:
         json={"amount_pence": 1000})  # fmt: skip
     add("GET", rr + "/runs", COMMISSIONER, rp + "/runs")
     add("POST", rr + "/runs", COMMISSIONER, rp + "/runs", json={})
-    for rule in ("", "/instance", "/result"):
+    for rule in ("", "/instance", "/result", "/explanations", "/rule-prices", "/place-values"):
         add("GET", rr + "/runs/<int:run_id>" + rule, COMMISSIONER, rp + "/runs/{run}" + rule)
+    add("GET", rr + "/runs/<int:run_id>/explanations/<int:person_id>", COMMISSIONER,
+        rp + "/runs/{run}/explanations/{person_a}")  # fmt: skip
     add("POST", rr + "/runs/<int:run_id>/publish", COMMISSIONER, rp + "/runs/{run}/publish")
     add("GET", rr + "/statement", COMMISSIONER, rp + "/statement")
     al = api + "/allocations"
