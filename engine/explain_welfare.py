@@ -520,32 +520,20 @@ class WelfareExplainer:
         maximin = any(r.type == "maximize_min_coverage" for r in self.instance.policy.rules)
         if maximin:
             # One more place may raise the level the rule holds every group to.
-            rises = {o for o in np.unique(qo[rest]).tolist() if self._level_rises(o)}
-            if rises:
-                moved = rest[np.isin(qo[rest], list(rises))]
-                for o in sorted(rises):
-                    mine = moved[qo[moved] == o]
-                    answer[mine] = self.decide(("place", o), qp[mine], qo[mine])
-                rest = rest[~np.isin(qo[rest], list(rises))]
+            rises = [o for o in np.unique(qo[rest]).tolist() if self._level_rises(o)]
+            rest = self._with_one_more_place(answer, rest, qp, qo, rises)
         if rest.size == 0:
             return answer
         if base.is_network():
             # A pot that the instance's places cannot reach may bind with one more place.
             binds = [o for o in np.unique(qo[rest]).tolist() if self._pot_binds_with_place(o)]
-            if binds:
-                moved = rest[np.isin(qo[rest], binds)]
-                for o in binds:
-                    mine = moved[qo[moved] == o]
-                    answer[mine] = self.decide(("place", o), qp[mine], qo[mine])
-                rest = rest[~np.isin(qo[rest], binds)]
+            rest = self._with_one_more_place(answer, rest, qp, qo, binds)
             if rest.size:
                 answer[rest] = self._capacity_network(base, qp[rest], qo[rest])
             return answer
         core = self.priced("base")
         if core is None:
-            for o in np.unique(qo[rest]).tolist():
-                mine = rest[qo[rest] == o]
-                answer[mine] = self.decide(("place", o), qp[mine], qo[mine])
+            self._with_one_more_place(answer, rest, qp, qo, np.unique(qo[rest]).tolist())
             return answer
         pairs = _pair_index(base, qp[rest], qo[rest])
         ok = pairs >= 0
@@ -562,6 +550,17 @@ class WelfareExplainer:
             sub = SubProgram(base, core.prices, free, core.fixed_on(free), self.target, extra=o)
             answer[rest[mine]] = self._settle(sub, pairs[mine])
         return answer
+
+    def _with_one_more_place(
+        self, answer: IntArray, rest: IntArray, qp: IntArray, qo: IntArray, offers: list[int]
+    ) -> IntArray:
+        """Answer the questions of ``rest`` about ``offers`` on the instance with one more
+        place at each (its own model); returns the questions left."""
+        for o in offers:
+            mine = rest[qo[rest] == o]
+            if mine.size:
+                answer[mine] = self.decide(("place", o), qp[mine], qo[mine])
+        return rest[~np.isin(qo[rest], offers)]
 
     def _capacity_network(self, base: WelfareModel, qp: IntArray, qo: IntArray) -> IntArray:
         """Capacity questions of a network, from the flow's trees; an offer whose answer needs
