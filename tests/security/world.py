@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pyotp
 from sqlalchemy.orm import Session
 
+from engine.explain import explain
+from engine.explain_io import explanations_to_dict
 from engine.reader import instance_from_dict
 from engine.solve import solve
 from engine.writer import dumps_instance, dumps_result
@@ -160,7 +162,8 @@ def make_world(session: Session) -> World:
 
 
 def _store_run(run: SolverRun, a: int, b: int, x: int, y: int) -> None:
-    """Give the run a real instance and the engine's result for it, keyed like the services'."""
+    """Give the run a real instance, the engine's result and its explanations, keyed like the
+    services'."""
     instance = instance_from_dict(
         {
             "format": "tapestry.instance/1",
@@ -183,4 +186,7 @@ def _store_run(run: SolverRun, a: int, b: int, x: int, y: int) -> None:
         }
     )
     run.instance_json = dumps_instance(instance)
-    run.result_json = dumps_result(solve(instance))
+    result = solve(instance)
+    run.result_json = dumps_result(result)
+    run.status_of_result = result.status
+    run.analysis = explanations_to_dict(explain(instance, result))
