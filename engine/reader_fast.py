@@ -94,6 +94,10 @@ _BOM = b"\xef\xbb\xbf"
 #: Two ``utility`` keys in one object: no brace between them outside a string.
 _UTILITY_TWICE = re.compile(rb'"utility":(?:[^{}"]|"[^"]*")*"utility":')
 _KEY = b'":'
+#: Money written as text ("budget": "320.00"): msgspec would read it as a Decimal, but the format
+#: says money is a number, so the full reader refuses it by name. No string here holds a quote or
+#: a colon (see ``read_usual``), so this pattern only meets keys.
+_MONEY_AS_TEXT = re.compile(rb'"(?:budget|price)":\s*"')
 _UTILITY_KEY = b'"utility":'
 _MAX_MONEY_UNITS = 1_000_000_000
 
@@ -107,7 +111,7 @@ def read_usual(data: bytes) -> Instance | None:
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     keys_written = data.count(_KEY)
-    if b"\\" in data or data.count(b":") != keys_written:
+    if b"\\" in data or data.count(b":") != keys_written or _MONEY_AS_TEXT.search(data):
         return None
     try:
         document = _DECODER.decode(data)

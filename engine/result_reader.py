@@ -22,6 +22,7 @@ Required members: ``format``, ``status``, ``mechanism``, ``objective``, ``bound`
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -425,6 +426,9 @@ class _FastResult(Struct, forbid_unknown_fields=True, gc=False):
 _DECODER = msgspec.json.Decoder(_FastResult)
 _BOM = b"\xef\xbb\xbf"
 _KEY = b'":'
+#: Money written as text ("price": "10.00"): msgspec would read it as a Decimal, but money is a
+#: number, so the full reader refuses it by name. Strings here hold no quote or colon.
+_MONEY_AS_TEXT = re.compile(rb'"(?:price|spend)":\s*"')
 
 
 def _read_usual(data: bytes) -> Result | None:
@@ -432,7 +436,7 @@ def _read_usual(data: bytes) -> Result | None:
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     keys_written = data.count(_KEY)
-    if b"\\" in data or data.count(b":") != keys_written:
+    if b"\\" in data or data.count(b":") != keys_written or _MONEY_AS_TEXT.search(data):
         return None
     try:
         doc = _DECODER.decode(data)

@@ -59,6 +59,18 @@ def test_bad_input_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
     ]
 
 
+def test_money_as_text_exits_2_with_one_line_naming_it(tmp_path: Path) -> None:
+    document = json.loads(STABLE.read_text())
+    document["persons"][0]["budget"] = "320.00"
+    path = tmp_path / "text-money.json"
+    path.write_text(json.dumps(document))
+    code, out, err = invoke(str(path))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        'persons[0].budget: must be an amount of money (a number), not the text "320.00"'
+    ]
+
+
 @pytest.mark.parametrize(
     "data",
     [b"", b"{", b'{"a": NaN}', b"[" * 100_000, b"\xff\xfe", b'{"format": 1, "format": 2}'],

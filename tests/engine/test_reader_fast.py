@@ -253,6 +253,23 @@ def test_invalid_values_are_left_to_the_full_reader(before: str, after: str) -> 
             read_instance(text.encode())
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "path"),
+    [
+        ('"budget":10', '"budget":"10.00"', "persons[0].budget"),
+        ('"budget":10', '"budget": "10"', "persons[0].budget"),
+        ('"price":5}]}', '"price":"5"}]}', "offers[1].price"),
+    ],
+)
+def test_money_written_as_text_is_refused_by_name(before: str, after: str, path: str) -> None:
+    """msgspec reads a string as a Decimal; the format says money is a number."""
+    text = VALID.replace(before, after, 1).encode()
+    assert read_usual(text) is None
+    with pytest.raises(InvalidInstance) as caught:
+        read_instance(text)
+    assert [problem.path for problem in caught.value.problems] == [path]
+
+
 def test_overriding_the_policy_keeps_the_readers_pair_arrays() -> None:
     instance = read_instance(dumps_instance(generate("s", 4, "plain")).encode())
     assert instance.pair_columns is not None

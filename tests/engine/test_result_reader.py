@@ -57,6 +57,17 @@ def test_money_and_integers_by_value() -> None:
     assert result.assignments[0].rank == 1
 
 
+@pytest.mark.parametrize(("key", "path"), [("price", "assignments[0].price"),
+                                          ("spend", "metrics.spend")])  # fmt: skip
+def test_money_written_as_text_is_refused_in_both_lanes(key: str, path: str) -> None:
+    document = json.loads(FLOOR.read_text())
+    where = document["assignments"][0] if key == "price" else document["metrics"]
+    where[key] = str(where[key])
+    text = json.dumps(document, separators=(",", ":")).encode()
+    assert _read_usual(text) is None
+    assert any(line.startswith(f"{path}: ") for line in problems(text)), problems(text)
+
+
 def test_every_problem_is_named_by_its_path() -> None:
     document = json.loads(FLOOR.read_text())
     del document["bound"]
