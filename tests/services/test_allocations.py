@@ -14,13 +14,16 @@ from models import (
     AuditEvent,
     Budget,
     Commitment,
+    Offer,
+    OfferStatus,
     RoundOffer,
     RoundStatus,
 )
+from tests import factories
 from tests.services.commissioning_world import CommissioningWorld, make_round, solved_run
 from web.services import allocation_runs as runs
-from web.services import allocations
-from web.services.errors import Conflict, NotAllowed
+from web.services import allocations, offers
+from web.services.errors import Conflict, InvalidInput, NotAllowed
 
 
 def places(world: CommissioningWorld) -> dict[str, tuple[int, int]]:
@@ -127,6 +130,73 @@ def test_accept_commits_money_to_the_provider(
         str(ada.id), "Ada", str(cafe.id), "Cafe", str(cafe.provider_id), "Green Hands", "150.00",
         "committed",
     ]  # fmt: skip
+    check_books(world)
+
+
+def test_a_place_on_a_withdrawn_or_full_service_cannot_be_accepted(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    world = make_round(db_session)
+    allocations.publish_run(
+        db_session, world.commissioner, world.round, solved_run(world, session_factory)
+    )
+    ada = world.people["Ada"]
+    cafe = world.offers["cafe"]
+    # Only data from before withdrawals were guarded can look like this.
+    cafe.status = OfferStatus.withdrawn
+    db_session.flush()
+    with pytest.raises(Conflict) as refused:
+        allocations.accept_place(db_session, ada.user, ada, allocation_of(world, "Ada").id)
+    assert "withdrawn by its provider" in refused.value.message
+    cafe.status = OfferStatus.published
+    cafe.capacity = 0
+    db_session.flush()
+    with pytest.raises(Conflict) as full:
+        allocations.accept_place(db_session, ada.user, ada, allocation_of(world, "Ada").id)
+    assert "no place left" in full.value.message
+    assert allocation_of(world, "Ada").status == AllocationStatus.offered
+    budget = db_session.scalars(select(Budget).where(Budget.person_id == ada.id)).one()
+    assert budget.committed_pence == 0
+    check_books(world)
+
+
+def test_a_run_with_a_service_withdrawn_since_cannot_be_published(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    world = make_round(db_session)
+    run = solved_run(world, session_factory)
+    provider = world.offers["cafe"].provider
+    member = factories.ProviderMemberFactory(provider=provider).user
+    offers.withdraw_offer(db_session, member, provider, world.offers["cafe"].id)
+    with pytest.raises(Conflict) as refused:
+        allocations.publish_run(db_session, world.commissioner, world.round, run)
+    assert refused.value.message == (
+        "Cafe in this run was withdrawn by its provider. Run the allocation again."
+    )
+
+
+def test_a_service_whose_places_people_hold_cannot_be_withdrawn(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    world = make_round(db_session)
+    allocations.publish_run(
+        db_session, world.commissioner, world.round, solved_run(world, session_factory)
+    )
+    cafe = world.offers["cafe"]
+    member = factories.ProviderMemberFactory(provider=cafe.provider).user
+    with pytest.raises(Conflict) as refused:
+        offers.withdraw_offer(db_session, member, cafe.provider, cafe.id)
+    assert refused.value.message == (
+        "1 place on this service is offered to or taken by people in Spring. "
+        "Ask the council to move them first."
+    )
+    with pytest.raises(InvalidInput) as cut:
+        offers.set_capacity(db_session, member, cafe.provider, cafe.id, 0)
+    assert cut.value.errors["capacity"].startswith(
+        "1 place is offered to or taken by people in Spring, so there must be at least 1."
+    )
+    db_session.expire_all()
+    assert db_session.get(Offer, cafe.id).status == OfferStatus.published
     check_books(world)
 
 

@@ -137,7 +137,7 @@ def test_partial_update_changes_only_what_is_given(db_session, org) -> None:
     assert event.details["changed"] == ["price_pence"]
 
 
-def test_capacity_moves_places_in_rounds_not_yet_closed(db_session, org) -> None:
+def test_capacity_moves_places_in_open_rounds_and_lowers_settled_ones(db_session, org) -> None:
     provider, member, _ = org
     offer = factories.OfferFactory(provider=provider, capacity=6)
     open_round = factories.RoundOfferFactory(
@@ -147,22 +147,34 @@ def test_capacity_moves_places_in_rounds_not_yet_closed(db_session, org) -> None
         round=factories.RoundFactory(council=provider.council, status=RoundStatus.closed),
         offer=offer,
         places=6,
-        places_taken=5,
+    )
+    small_published = factories.RoundOfferFactory(
+        round=factories.RoundFactory(council=provider.council, status=RoundStatus.published),
+        offer=offer,
+        places=2,
+        places_taken=2,
     )
     offers.set_capacity(db_session, member, provider, offer.id, "3")
-    db_session.refresh(open_round)
-    db_session.refresh(closed_round)
+    for round_offer in (open_round, closed_round, small_published):
+        db_session.refresh(round_offer)
     assert offer.capacity == 3
     assert open_round.places == 3
-    assert closed_round.places == 6  # a closed round keeps its places
-    event = db_session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "offer.capacity_changed")
-    ).one()
-    assert event.details == {
+    assert closed_round.places == 3  # a settled round never has more places than the service
+    assert small_published.places == 2  # and keeps fewer when it had fewer
+    offers.set_capacity(db_session, member, provider, offer.id, "9")
+    for round_offer in (open_round, closed_round, small_published):
+        db_session.refresh(round_offer)
+    assert (open_round.places, closed_round.places, small_published.places) == (9, 3, 2)
+    events = db_session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "offer.capacity_changed")
+        .order_by(AuditEvent.id)
+    ).all()
+    assert events[0].details == {
         "provider_id": provider.id,
         "from": 6,
         "to": 3,
-        "rounds": [open_round.round_id],
+        "rounds": sorted([open_round.round_id, closed_round.round_id]),
     }
 
 
@@ -177,11 +189,46 @@ def test_capacity_never_goes_below_places_taken_in_an_open_round(db_session, org
     )
     with pytest.raises(InvalidInput) as caught:
         offers.set_capacity(db_session, member, provider, offer.id, 2)
-    assert "4 places are already taken" in caught.value.errors["capacity"]
+    assert "4 places are offered to or taken by people" in caught.value.errors["capacity"]
     db_session.refresh(taken)
     assert taken.places == 6
     with pytest.raises(InvalidInput):
         offers.set_capacity(db_session, member, provider, offer.id, "-1")
+
+
+def test_places_held_in_a_published_round_stop_capacity_cuts_and_withdrawal(
+    db_session, org
+) -> None:
+    provider, member, _ = org
+    offer = factories.OfferFactory(provider=provider, capacity=6)
+    published = factories.RoundOfferFactory(
+        round=factories.RoundFactory(
+            council=provider.council, status=RoundStatus.published, name="Spring 2027"
+        ),
+        offer=offer,
+        places=6,
+        places_taken=4,
+    )
+    with pytest.raises(InvalidInput) as caught:
+        offers.set_capacity(db_session, member, provider, offer.id, 0)
+    assert caught.value.errors["capacity"] == (
+        "4 places are offered to or taken by people in Spring 2027, so there must be at "
+        "least 4. Ask the council to move those people first"
+    )
+    offers.set_capacity(db_session, member, provider, offer.id, 4)  # exactly those held is fine
+    db_session.refresh(published)
+    assert published.places == 4
+    with pytest.raises(Conflict) as refused:
+        offers.withdraw_offer(db_session, member, provider, offer.id)
+    assert "4 places on this service are offered to or taken by people in Spring 2027" in (
+        refused.value.message
+    )
+    db_session.refresh(offer)
+    assert offer.status == OfferStatus.published and offer.withdrawn_at is None
+    published.places_taken = 0  # the council moved them
+    db_session.flush()
+    offers.withdraw_offer(db_session, member, provider, offer.id)
+    assert offer.status == OfferStatus.withdrawn
 
 
 def test_another_providers_offer_is_not_found(db_session, org) -> None:

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import AuditEvent, Offer, OfferStatus, Role, User
+from models import AuditEvent, Offer, OfferStatus, Role, RoundStatus, User
 from tests import factories
 from tests.web.api_helpers import assert_error, call
 
@@ -82,6 +82,34 @@ def test_capacity_put(client, member: User, db_session: Session) -> None:
     ).one()
     assert event.actor_user_id == member.id
     assert event.request_id  # the request that changed it can be found in the logs
+
+
+def test_places_people_hold_stop_capacity_cuts_and_withdrawal(
+    client, member: User, db_session: Session
+) -> None:
+    provider = member.provider_memberships[0].provider
+    offer = factories.OfferFactory(provider=provider, capacity=6)
+    factories.RoundOfferFactory(
+        round=factories.RoundFactory(
+            council=provider.council, status=RoundStatus.published, name="Spring 2027"
+        ),
+        offer=offer,
+        places=6,
+        places_taken=4,
+    )
+    db_session.commit()
+    url = f"/api/v1/provider/offers/{offer.id}"
+    body = assert_error(call(client, "PUT", f"{url}/capacity", {"capacity": 0}), 422)
+    assert body["errors"]["capacity"][0].startswith(
+        "4 places are offered to or taken by people in Spring 2027"
+    )
+    body = assert_error(call(client, "PATCH", url, {"status": "withdrawn"}), 409)
+    assert "Ask the council to move them first" in body["message"]
+    db_session.expire_all()
+    assert (db_session.get(Offer, offer.id).status, db_session.get(Offer, offer.id).capacity) == (
+        OfferStatus.published,
+        6,
+    )
 
 
 def test_validation_errors_use_the_api_field_names(client) -> None:

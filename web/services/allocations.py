@@ -49,7 +49,7 @@ from models.accounts import User
 from models.audit import append_event
 from models.base import utcnow
 from models.people import PersonProfile
-from models.providers import Offer, Provider
+from models.providers import Offer, OfferStatus, Provider
 from models.rounds import (
     Allocation,
     AllocationStatus,
@@ -69,6 +69,7 @@ from web.services.allocation_runs import (
     person_key,
 )
 from web.services.errors import Conflict, NotFound
+from web.services.offers import lock_offer_for_a_place
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,10 @@ PLACED_STATUSES = ("optimal", "feasible", "stable")
 
 
 def take_place(session: Session, round_id: int, offer_id: int) -> bool:
-    """Take one place of an offer in a round, if one is left. True when taken."""
+    """Take one place of an offer in a round, if one is left and the offer is still published
+    (its row locked against a withdrawal meanwhile). True when taken."""
+    if not lock_offer_for_a_place(session, offer_id):
+        return False
     taken = session.execute(
         update(RoundOffer)
         .where(
@@ -179,6 +183,12 @@ def publish_run(session: Session, actor: User, round_: Round, run: SolverRun) ->
     for assignment in result.get("assignments", []):
         offer_id = key_id(assignment["offer"])
         if not take_place(session, round_.id, offer_id):
+            offer = session.get(Offer, offer_id)
+            if offer is not None and offer.status != OfferStatus.published:
+                raise Conflict(
+                    f"{offer.title} in this run was withdrawn by its provider. "
+                    "Run the allocation again."
+                )
             raise Conflict("An offer in this run has fewer places now. Run the allocation again.")
         allocation = Allocation(
             round_id=round_.id,
@@ -274,6 +284,8 @@ def accept_place(
     """Accept an offered place: commit its price from the person's budget to the provider."""
     authorise(session, actor, person, "submit")
     allocation = _person_allocation(session, person, allocation_id)
+    if allocation.status == AllocationStatus.offered:
+        _check_place_still_there(session, allocation)
     if not _set_status(session, allocation, AllocationStatus.accepted, actor):
         raise Conflict(_decided_message(allocation))
     budget = session.scalars(
@@ -313,6 +325,30 @@ def accept_place(
         data={"offer_id": allocation.offer_id, "amount_pence": allocation.price_pence},
     )
     return allocation
+
+
+def _check_place_still_there(session: Session, allocation: Allocation) -> None:
+    """Refuse to accept a place whose service was withdrawn, or that has no place left for it:
+    the provider lowered its places below those held (only data from before capacity was
+    guarded can be so)."""
+    if not lock_offer_for_a_place(session, allocation.offer_id):
+        raise Conflict(
+            "This service was withdrawn by its provider, so this place cannot be accepted. "
+            "Ask the council what happens next."
+        )
+    offer = session.get(Offer, allocation.offer_id)
+    accepted = session.scalar(
+        select(func.count()).where(
+            Allocation.round_id == allocation.round_id,
+            Allocation.offer_id == allocation.offer_id,
+            Allocation.status == AllocationStatus.accepted,
+        )
+    )
+    if offer is None or (accepted or 0) >= offer.capacity:
+        raise Conflict(
+            "This service has no place left for you, so this place cannot be accepted. "
+            "Ask the council what happens next."
+        )
 
 
 def decline_place(
@@ -387,8 +423,8 @@ def offer_free_places(
             )
         ).one()
         session.refresh(ro)
-        if ro.places_taken >= ro.places:
-            continue
+        if ro.places_taken >= ro.places or ro.offer.status != OfferStatus.published:
+            continue  # no free place, or a withdrawn service: nobody moves for it
         for candidate in _candidates(session, round_, run, instance, prefs, offer_id, mechanism):
             if candidate.give_up is not None:
                 if not _set_status(session, candidate.give_up, AllocationStatus.withdrawn, None):

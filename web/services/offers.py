@@ -15,7 +15,14 @@ Field rules (checked by :func:`clean_offer_fields`, each problem named by its fi
 Statuses: a new offer is a draft. Publishing makes it visible to people and open to rounds;
 withdrawing hides it again (it can be published again later). Capacity is the provider's
 standing number of places; a change also moves the places of the offer in rounds that have
-not closed yet (draft or open), never below the places already taken.
+not closed yet (draft or open), and lowers them in rounds that have closed or are published.
+
+People's places come first. A place offered to a person or accepted by them in any round is
+*held* (``RoundOffer.places_taken``). Capacity never goes below the places held in any round,
+and an offer that holds places cannot be withdrawn: the council moves those people first. Both
+are guarded updates (``... WHERE places_taken <= :capacity``, ``... WHERE NOT EXISTS (a round
+holding places)``), and taking a place locks the offer's row
+(:func:`lock_offer_for_a_place`), so a withdrawal and a new place can never both happen.
 """
 
 from __future__ import annotations
@@ -66,6 +73,9 @@ EDITABLE_FIELDS: tuple[str, ...] = (
 REQUIRED_FIELDS: tuple[str, ...] = ("title", "description", "category", "price_pence", "capacity")
 # Rounds whose places still follow the provider's capacity.
 ROUNDS_FOLLOWING_CAPACITY = (RoundStatus.draft, RoundStatus.open)
+# Rounds whose places were settled by the council: a lower capacity lowers them, a higher one
+# leaves them as they are.
+ROUNDS_CAPPED_BY_CAPACITY = (RoundStatus.closed, RoundStatus.allocated, RoundStatus.published)
 
 
 def _blank(value: Any) -> bool:
@@ -361,15 +371,67 @@ def withdraw_offer(
     *,
     request_id: str | None = None,
 ) -> Offer:
-    """Hide a published offer from people. Places already given are not touched."""
+    """Hide a published offer from people.
+
+    Refused (:class:`Conflict`) while people hold places on it in any round: they were offered
+    the place or took it, and the council must move them first.
+    """
     offer = own_offer(session, actor, provider, offer_id)
     if offer.status != OfferStatus.published:
         raise Conflict("Only a published service can be withdrawn.")
-    offer.status = OfferStatus.withdrawn
-    offer.withdrawn_at = utcnow()
-    session.flush()
+    _lock_offer(session, offer.id)
+    holding = (
+        select(RoundOffer.id)
+        .where(RoundOffer.offer_id == offer.id, RoundOffer.places_taken > 0)
+        .exists()
+    )
+    now = utcnow()
+    moved = session.execute(
+        update(Offer)
+        .where(Offer.id == offer.id, Offer.status == OfferStatus.published, ~holding)
+        .values(status=OfferStatus.withdrawn, withdrawn_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        session.refresh(offer)
+        if offer.status != OfferStatus.published:
+            raise Conflict("Only a published service can be withdrawn.")
+        raise Conflict(held_places_words(session, offer) + " Ask the council to move them first.")
+    session.refresh(offer)
     _record(session, actor, "offer.withdrawn", offer, {}, request_id)
     return offer
+
+
+def _lock_offer(session: Session, offer_id: int) -> None:
+    # PostgreSQL: wait for anyone taking a place on this offer (they hold FOR SHARE) and stop
+    # new takers until this transaction ends. SQLite's single writer already does this.
+    session.execute(select(Offer.id).where(Offer.id == offer_id).with_for_update())
+
+
+def lock_offer_for_a_place(session: Session, offer_id: int) -> bool:
+    """Lock the offer's row against a withdrawal while a place on it is taken or accepted
+    (PostgreSQL ``FOR SHARE``; SQLite's single writer already serialises). True when the offer
+    is published, so a place on it may be taken."""
+    status = session.scalar(
+        select(Offer.status).where(Offer.id == offer_id).with_for_update(read=True)
+    )
+    return status == OfferStatus.published
+
+
+def held_places_words(session: Session, offer: Offer) -> str:
+    """Which round holds the most places of ``offer``, in a sentence for the provider."""
+    rows = session.execute(
+        select(Round.name, RoundOffer.places_taken)
+        .join(Round, Round.id == RoundOffer.round_id)
+        .where(RoundOffer.offer_id == offer.id, RoundOffer.places_taken > 0)
+        .order_by(RoundOffer.places_taken.desc(), Round.id)
+    ).all()
+    if not rows:
+        return "People hold places on this service."
+    name, held = rows[0]
+    places = "1 place" if held == 1 else f"{held} places"
+    verb = "is" if held == 1 else "are"
+    return f"{places} on this service {verb} offered to or taken by people in {name}."
 
 
 def set_capacity(
@@ -384,7 +446,7 @@ def set_capacity(
     """Change how many places an offer has. ``capacity`` may be text as typed.
 
     Raises :class:`InvalidInput` (field ``capacity``) when it is not a whole number of 0 or
-    more, or when it is below the places already taken in a round that follows capacity.
+    more, or when it is below the places people hold (offered or taken) in any round.
     """
     offer = own_offer(session, actor, provider, offer_id)
     values = clean_offer_fields(session, provider, {"capacity": capacity}, partial=True)
@@ -396,19 +458,25 @@ def set_capacity(
 def _change_capacity(
     session: Session, actor: User, offer: Offer, capacity: int, request_id: str | None
 ) -> None:
-    following = list(
+    rounds = list(
         session.scalars(
             select(RoundOffer)
             .join(Round, Round.id == RoundOffer.round_id)
             .where(
                 RoundOffer.offer_id == offer.id,
-                Round.status.in_(ROUNDS_FOLLOWING_CAPACITY),
+                Round.status.in_(ROUNDS_FOLLOWING_CAPACITY + ROUNDS_CAPPED_BY_CAPACITY),
             )
+            .options(selectinload(RoundOffer.round))
+            .order_by(RoundOffer.round_id)
         )
     )
-    for round_offer in following:
-        # Guarded: only when no more places are taken than the new number (another request
-        # may be taking a place at this moment).
+    changed: list[int] = []
+    for round_offer in rounds:
+        follows = round_offer.round.status in ROUNDS_FOLLOWING_CAPACITY
+        if not follows and round_offer.places <= capacity:
+            continue  # a settled round keeps its places when there are enough
+        # Guarded: only when no more places are held than the new number (another request may
+        # be taking a place at this moment).
         result = session.execute(
             update(RoundOffer)
             .where(RoundOffer.id == round_offer.id, RoundOffer.places_taken <= capacity)
@@ -417,12 +485,16 @@ def _change_capacity(
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             session.refresh(round_offer)
+            held = round_offer.places_taken
+            places = "1 place is" if held == 1 else f"{held} places are"
             raise InvalidInput(
                 {
-                    "capacity": f"{round_offer.places_taken} places are already taken, so "
-                    f"there must be at least {round_offer.places_taken}"
+                    "capacity": f"{places} offered to or taken by people in "
+                    f"{round_offer.round.name}, so there must be at least {held}. "
+                    "Ask the council to move those people first"
                 }
             )
+        changed.append(round_offer.round_id)
         session.expire(round_offer)
     before = offer.capacity
     offer.capacity = capacity
@@ -432,7 +504,7 @@ def _change_capacity(
         actor,
         "offer.capacity_changed",
         offer,
-        {"from": before, "to": capacity, "rounds": [ro.round_id for ro in following]},
+        {"from": before, "to": capacity, "rounds": changed},
         request_id,
     )
 

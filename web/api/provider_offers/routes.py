@@ -166,7 +166,9 @@ class ProviderOfferCapacity(MethodView):
     def put(self, body: dict[str, Any], offer_id: int) -> Offer:
         """Set the places of one of my offers
 
-        Rounds that have not closed follow the new number, never below the places taken.
+        Rounds that have not closed follow the new number; rounds that have closed or are
+        published are lowered to it. It never goes below the places people hold (offered or
+        accepted) in any round: 422 on ``capacity``, saying which round.
         """
         user, provider = _me()
         db = get_session()
