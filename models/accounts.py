@@ -10,6 +10,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from models.base import Base, CreatedAtMixin, TimestampMixin, str_enum, utcnow
+from models.keys import SealedText
 
 if TYPE_CHECKING:
     from models.people import PersonProfile
@@ -56,8 +57,9 @@ class User(TimestampMixin, Base):
     display_name: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(str_enum(Role, "user_role"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    # Base32 TOTP secret; required for commissioners and admins once enrolled.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Base32 TOTP secret; required for commissioners and admins once enrolled. Stored encrypted
+    # with the TOTP key, which is kept outside the database (models.keys).
+    totp_secret: Mapped[str | None] = mapped_column(SealedText())
     # The last TOTP time step accepted, so a code cannot be replayed within its window.
     totp_last_step: Mapped[int | None]
     is_active: Mapped[bool] = mapped_column(default=True)

@@ -1,10 +1,21 @@
 """The append-only, hash-chained audit trail.
 
-Each event's ``hash`` is the SHA-256 of the canonical JSON of its fields together with the
-previous event's hash (``prev_hash``; the first event follows :data:`GENESIS_HASH`). Changing,
-removing or reordering any stored event breaks the chain, which :func:`verify_chain` reports.
-The database refuses UPDATE and DELETE on the table (and TRUNCATE on PostgreSQL) by triggers
-created in the migrations, so the only way to tamper is to drop those triggers first.
+Each event's ``hash`` is an HMAC-SHA256, under the audit key (kept outside the database, see
+:mod:`models.keys`), of the canonical JSON of its fields together with the previous event's
+hash (``prev_hash``; the first event follows :data:`GENESIS_HASH`). Changing, removing or
+reordering any stored event breaks the chain, which :func:`verify_chain` reports, and without
+the key nobody can recompute the hashes to hide a change. The database refuses UPDATE and
+DELETE on the table (and TRUNCATE on PostgreSQL) by triggers created in the migrations, so the
+only way to tamper is to drop those triggers first.
+
+``hash_scheme`` says how each event was hashed: 1 is the plain SHA-256 of the events written
+before the key existed (they still verify, but only as the start of the chain: a plain event
+after a keyed one is reported), 2 is the keyed HMAC. ``key_id`` names the key (not the key).
+
+Cutting events off the end, recomputing the whole chain with another key, or swapping the key,
+leave a chain that is consistent in itself. An anchor (:class:`Anchor`: the newest event's id,
+the number of events and the newest hash, with the key's id) noted outside the database, by
+``tapestry audit anchor``, catches them: :func:`check_anchor` compares the trail with it.
 
 ``details`` must hold ids and figures, never personal data such as names or needs: audit rows
 can never be erased, so a person's erasure request could not reach them.
@@ -13,9 +24,11 @@ can never be erased, so a person's erasure request could not reach them.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,8 +36,12 @@ from sqlalchemy import JSON, Index, String, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, utcnow
+from models.keys import Keys, active_keys
 
 GENESIS_HASH = "0" * 64
+#: Plain SHA-256 (events from before keyed hashes) and HMAC-SHA256 under the audit key.
+PLAIN_SCHEME = 1
+KEYED_SCHEME = 2
 # Key of the PostgreSQL advisory lock that serialises appends (any constant; "TAPAUDIT").
 AUDIT_LOCK_KEY = 0x5441504155444954 & 0x7FFFFFFFFFFFFFFF
 
@@ -58,6 +75,8 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash_scheme: Mapped[int] = mapped_column(default=KEYED_SCHEME, server_default="1")
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 def canonical_json(value: Any) -> str:
@@ -83,9 +102,16 @@ def event_hash(
     request_id: str | None,
     details: dict[str, Any],
     prev_hash: str,
+    hash_scheme: int = KEYED_SCHEME,
+    key_id: str | None = None,
+    key: bytes | None = None,
 ) -> str:
-    """SHA-256 (hex) of an event's fields and the previous event's hash, as canonical JSON."""
-    body = {
+    """The hash (hex) of an event's fields and the previous event's hash, as canonical JSON.
+
+    Scheme 2 (keyed): HMAC-SHA256 under ``key`` of the fields, the scheme and the key's id.
+    Scheme 1 (plain, the events before keys): SHA-256 of the fields alone, as they were hashed.
+    """
+    body: dict[str, Any] = {
         "id": id,
         "occurred_at": _timestamp(occurred_at),
         "actor_user_id": actor_user_id,
@@ -97,10 +123,20 @@ def event_hash(
         "details": details,
         "prev_hash": prev_hash,
     }
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    if hash_scheme == PLAIN_SCHEME:
+        return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    if hash_scheme != KEYED_SCHEME or key is None:
+        raise ValueError(f"cannot hash with scheme {hash_scheme} without a key")
+    body["hash_scheme"] = hash_scheme
+    body["key_id"] = key_id
+    message = canonical_json(body).encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def _hash_of(event: AuditEvent) -> str:
+def _hash_of(event: AuditEvent, keys: Keys | None = None) -> str:
+    key = None
+    if event.hash_scheme == KEYED_SCHEME:
+        key = (keys or active_keys()).audit
     return event_hash(
         id=event.id,
         occurred_at=event.occurred_at,
@@ -112,6 +148,9 @@ def _hash_of(event: AuditEvent) -> str:
         request_id=event.request_id,
         details=event.details or {},
         prev_hash=event.prev_hash,
+        hash_scheme=event.hash_scheme,
+        key_id=event.key_id,
+        key=key,
     )
 
 
@@ -161,6 +200,7 @@ def append_event(
     # Store exactly what was hashed: a JSON round trip turns tuples into lists and so on.
     clean_details: dict[str, Any] = json.loads(canonical_json(details or {}))
     when = (occurred_at or utcnow()).astimezone(UTC)
+    keys = active_keys()
     event = AuditEvent(
         id=new_id,
         occurred_at=when,
@@ -172,36 +212,67 @@ def append_event(
         request_id=request_id if request_id is not None else current_request_id.get(),
         details=clean_details,
         prev_hash=prev_hash,
+        hash_scheme=KEYED_SCHEME,
+        key_id=keys.audit_key_id,
     )
-    event.hash = _hash_of(event)
+    event.hash = _hash_of(event, keys)
     session.add(event)
     session.flush()
     return event
 
 
-def verify_events(events: Iterable[AuditEvent]) -> list[str]:
-    """Check a run of events (in id order, starting at the first) and describe each problem."""
+def verify_events(events: Iterable[AuditEvent], keys: Keys | None = None) -> list[str]:
+    """Check a run of events (in id order, starting at the first) and describe each problem.
+
+    Keyed events are checked with ``keys`` (default: the process's). Events made with another
+    key cannot be checked; the first of each such run is reported (the key was changed, or the
+    chain was recomputed with a key of someone's own).
+    """
+    keys = keys or active_keys()
     problems: list[str] = []
     expected_prev = GENESIS_HASH
     expected_id = 1
+    seen_keyed = False
+    foreign_key_id: str | None = None
     for event in events:
         if event.id != expected_id:
             problems.append(f"event {event.id}: expected event {expected_id} here (missing rows)")
         if event.prev_hash != expected_prev:
             problems.append(f"event {event.id}: does not follow the event before it")
-        if _hash_of(event) != event.hash:
-            problems.append(f"event {event.id}: its contents do not match its hash")
+        if event.hash_scheme == PLAIN_SCHEME:
+            if seen_keyed:
+                problems.append(
+                    f"event {event.id}: has a plain hash after keyed ones "
+                    "(it was rewritten without the audit key)"
+                )
+            elif _hash_of(event, keys) != event.hash:
+                problems.append(f"event {event.id}: its contents do not match its hash")
+        elif event.hash_scheme == KEYED_SCHEME:
+            seen_keyed = True
+            if event.key_id != keys.audit_key_id:
+                if event.key_id != foreign_key_id:
+                    problems.append(
+                        f"event {event.id}: hashed with another audit key (id {event.key_id}), "
+                        f"not the configured one (id {keys.audit_key_id})"
+                    )
+                foreign_key_id = event.key_id
+            else:
+                foreign_key_id = None
+                if _hash_of(event, keys) != event.hash:
+                    problems.append(f"event {event.id}: its contents do not match its hash")
+        else:
+            problems.append(f"event {event.id}: unknown hash scheme {event.hash_scheme}")
         expected_prev = event.hash
         expected_id = event.id + 1
     return problems
 
 
-def verify_chain(session: Session, batch_size: int = 1000) -> list[str]:
+def verify_chain(session: Session, batch_size: int = 1000, keys: Keys | None = None) -> list[str]:
     """Read the whole trail in order and return a list of problems (empty when intact)."""
     events = session.scalars(
         select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=batch_size)
     )
-    return verify_events(events)
+    return verify_events(events, keys)
 
 
 def chain_head(session: Session) -> tuple[int, str]:
@@ -213,3 +284,123 @@ def chain_head(session: Session) -> tuple[int, str]:
     count = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
     last = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     return count, last or GENESIS_HASH
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The trail's head as noted outside the database at ``at``."""
+
+    at: str
+    head_id: int
+    count: int
+    hash: str
+    key_id: str
+
+    def to_line(self) -> str:
+        """One line of JSON, to append to an anchor file or write to a log."""
+        return canonical_json(
+            {
+                "at": self.at,
+                "head_id": self.head_id,
+                "count": self.count,
+                "hash": self.hash,
+                "key_id": self.key_id,
+            }
+        )
+
+
+def make_anchor(session: Session, keys: Keys | None = None, now: datetime | None = None) -> Anchor:
+    """The head of the trail now: newest id, number of events, newest hash and the key's id."""
+    keys = keys or active_keys()
+    last = session.execute(
+        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    count = session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    head_id, head_hash = (0, GENESIS_HASH) if last is None else (last.id, last.hash)
+    return Anchor(
+        at=_timestamp(now or utcnow()),
+        head_id=head_id,
+        count=count,
+        hash=head_hash,
+        key_id=keys.audit_key_id,
+    )
+
+
+def parse_anchors(text: str) -> list[Anchor]:
+    """The anchors in an anchor file (one JSON object a line; blank lines and lines that are
+    not JSON objects, such as a log's other lines, are skipped). ``ValueError`` names the
+    line of an object that is not a well-formed anchor."""
+    anchors: list[Anchor] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        start = line.find("{")
+        if start < 0:
+            continue
+        try:
+            value = json.loads(line[start:])
+        except ValueError:
+            continue
+        if not isinstance(value, dict) or "head_id" not in value:
+            continue
+        try:
+            anchor = Anchor(
+                at=value["at"],
+                head_id=value["head_id"],
+                count=value["count"],
+                hash=value["hash"],
+                key_id=value["key_id"],
+            )
+        except KeyError as missing:
+            raise ValueError(f"line {number}: the anchor has no {missing.args[0]}") from None
+        valid = (
+            isinstance(anchor.at, str)
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                    for v in (anchor.head_id, anchor.count))
+            and isinstance(anchor.hash, str)
+            and len(anchor.hash) == 64
+            and isinstance(anchor.key_id, str)
+        )  # fmt: skip
+        if not valid:
+            raise ValueError(f"line {number}: the anchor is not well formed")
+        anchors.append(anchor)
+    return anchors
+
+
+def check_anchor(session: Session, anchor: Anchor, keys: Keys | None = None) -> list[str]:
+    """Compare the trail with an anchor noted earlier; describe each difference.
+
+    The event the anchor names must still be there with the same hash (else the chain was cut
+    short or recomputed), with exactly ``count`` events up to it, and the configured key must
+    be the one the anchor was made with.
+    """
+    keys = keys or active_keys()
+    where = f"anchor of {anchor.at}"
+    problems: list[str] = []
+    if anchor.key_id != keys.audit_key_id:
+        problems.append(
+            f"{where}: made with audit key id {anchor.key_id}, but the configured key has id "
+            f"{keys.audit_key_id} (the key was changed)"
+        )
+    if anchor.head_id == 0:
+        stored_hash: str | None = GENESIS_HASH
+    else:
+        stored_hash = session.scalar(select(AuditEvent.hash).where(AuditEvent.id == anchor.head_id))
+    if stored_hash is None:
+        problems.append(
+            f"{where}: event {anchor.head_id} is missing (events were deleted from the end)"
+        )
+    elif stored_hash != anchor.hash:
+        problems.append(
+            f"{where}: event {anchor.head_id} has another hash than the one anchored "
+            "(the chain was rewritten)"
+        )
+    count = (
+        session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.id <= anchor.head_id)
+        )
+        or 0
+    )
+    if count != anchor.count:
+        problems.append(
+            f"{where}: {count} events up to event {anchor.head_id}, but it recorded {anchor.count}"
+        )
+    return problems

@@ -15,6 +15,9 @@ Settings others may rely on:
 ``DATABASE_URL``            default ``sqlite:///<instance folder>/tapestry.sqlite``
 ``AUTO_UPGRADE_DB``         run Alembic migrations at start-up when behind (default true)
 ``SECRET_KEY``              default: a random key kept in ``<instance>/secret_key``
+``AUDIT_KEY``               the audit chain's HMAC key (text, 32+ characters); default: a
+                            random key kept in ``<instance>/audit_key`` (``models.keys``)
+``TOTP_KEY``                encrypts one-time code secrets; default ``<instance>/totp_key``
 ``SESSION_IDLE_MINUTES``    a session ends after this long unused (30)
 ``SESSION_ABSOLUTE_HOURS``  a session ends this long after sign-in (12)
 ``SESSION_COOKIE_SECURE``   ``Secure`` cookie flag; default on unless debug or testing
@@ -46,6 +49,7 @@ from flask import Flask, send_from_directory
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
 from models.db import default_database_url
+from models.keys import Keys, load_keys, use_keys
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +101,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = not (app.debug or app.testing)
+    # The keys kept outside the database, before any migration or audit event needs them.
+    use_keys(site_keys(app))
 
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep {code, status, ...} order
     _configure_templates(app)
@@ -117,6 +123,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     _register_blueprints(app)
     return app
+
+
+def site_keys(app: Flask) -> Keys:
+    """The audit and TOTP keys of the site: its settings, else its instance folder's files."""
+    # Settings from the environment are parsed as JSON, so a key of digits may be a number.
+    audit, totp = app.config.get("AUDIT_KEY"), app.config.get("TOTP_KEY")
+    return load_keys(
+        app.instance_path,
+        audit=None if audit is None else str(audit),
+        totp=None if totp is None else str(totp),
+    )
 
 
 def _instance_secret_key(instance: Path) -> str:

@@ -22,6 +22,7 @@ from multiprocessing.process import BaseProcess
 from sqlalchemy.exc import OperationalError
 
 from models.db import make_engine, make_session_factory
+from models.keys import Keys, active_keys, use_keys
 from web.services.jobs import claim_next_job, run_job
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,8 @@ def run_worker(
     return done
 
 
-def _worker_main(database_url: str, poll_interval_s: float) -> None:
+def _worker_main(database_url: str, poll_interval_s: float, keys: Keys) -> None:
+    use_keys(keys)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -82,16 +84,17 @@ def _worker_main(database_url: str, poll_interval_s: float) -> None:
 
 
 def start_embedded_worker(
-    database_url: str, *, poll_interval_s: float = DEFAULT_POLL_S
+    database_url: str, *, poll_interval_s: float = DEFAULT_POLL_S, keys: Keys | None = None
 ) -> BaseProcess:
     """Start a worker process beside the web server (the embedded default); returns it.
 
-    Stop it with ``process.terminate()`` (SIGTERM: it finishes the job in hand first).
+    It uses this process's keys (or ``keys``) for the audit trail and TOTP secrets. Stop it
+    with ``process.terminate()`` (SIGTERM: it finishes the job in hand first).
     """
     context = multiprocessing.get_context("spawn")
     process = context.Process(
         target=_worker_main,
-        args=(database_url, poll_interval_s),
+        args=(database_url, poll_interval_s, keys or active_keys()),
         name="tapestry-worker",
         daemon=True,
     )

@@ -1,0 +1,104 @@
+"""Keys outside the database: made in the instance folder on first use, never stored in the
+database; one-time code secrets are encrypted with one of them."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pyotp
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from models import make_engine, upgrade
+from models.accounts import Role, User
+from models.keys import KeyProblem, is_sealed, load_keys, seal, unseal
+
+
+def test_keys_are_made_in_the_folder_once_readable_by_the_owner_only(tmp_path: Path) -> None:
+    first = load_keys(tmp_path)
+    again = load_keys(tmp_path)
+
+    assert first == again
+    assert first.audit != first.totp and len(first.audit) == 32
+    for name in ("audit_key", "totp_key"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    assert load_keys(tmp_path / "other") != first
+
+
+def test_settings_win_over_the_files_and_must_be_long_enough(tmp_path: Path) -> None:
+    configured = load_keys(tmp_path, audit="a" * 32, totp="t" * 32)
+
+    assert configured.audit != load_keys(tmp_path).audit
+    assert not (tmp_path / "audit_key").read_text().startswith("a" * 32)
+    with pytest.raises(KeyProblem, match="TAPESTRY_AUDIT_KEY must be at least 32 characters"):
+        load_keys(tmp_path, audit="short")
+    (tmp_path / "totp_key").write_text("too short\n")
+    with pytest.raises(KeyProblem, match="totp_key must hold at least 32 characters"):
+        load_keys(tmp_path)
+
+
+def test_sealed_values_need_the_same_key(tmp_path: Path) -> None:
+    keys = load_keys(tmp_path)
+    sealed = seal("JBSWY3DPEHPK3PXP", keys)
+
+    assert is_sealed(sealed) and "JBSWY3DPEHPK3PXP" not in sealed
+    assert sealed != seal("JBSWY3DPEHPK3PXP", keys)  # a new nonce each time
+    assert unseal(sealed, keys) == "JBSWY3DPEHPK3PXP"
+    with pytest.raises(KeyProblem, match="cannot be decrypted with this TOTP key"):
+        unseal(sealed, load_keys(tmp_path / "other"))
+
+
+def test_the_database_holds_no_totp_secret(db_session: Session) -> None:
+    secret = pyotp.random_base32()
+    user = User(
+        email="boss@example.org",
+        display_name="Boss",
+        role=Role.admin,
+        password_hash="x",
+        totp_secret=secret,
+    )
+    db_session.add(user)
+    db_session.flush()
+    db_session.expire_all()
+
+    raw = db_session.execute(
+        text("SELECT totp_secret FROM users WHERE id = :id"), {"id": user.id}
+    ).scalar_one()
+    assert secret not in raw and is_sealed(raw)
+    assert db_session.scalars(select(User.totp_secret).where(User.id == user.id)).one() == secret
+
+
+def test_the_migration_encrypts_stored_secrets_and_the_downgrade_restores_them(
+    empty_database_url: str,
+) -> None:
+    upgrade(empty_database_url, "0002_solver_run_analysis")
+    engine = make_engine(empty_database_url)
+    secret = pyotp.random_base32()
+    read = text("SELECT totp_secret FROM users WHERE email = 'boss@example.org'")
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (email, display_name, role, password_hash, totp_secret, "
+                    "is_active, password_changed_at, failed_login_count, created_at, updated_at) "
+                    "VALUES ('boss@example.org', 'Boss', 'admin', 'x', :secret, true, "
+                    "CURRENT_TIMESTAMP, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"secret": secret},
+            )
+        upgrade(empty_database_url)
+        with engine.connect() as connection:
+            sealed = connection.execute(read).scalar_one()
+        assert is_sealed(sealed) and unseal(sealed) == secret
+
+        from alembic import command
+
+        from models.db import alembic_config
+
+        command.downgrade(alembic_config(empty_database_url), "0002_solver_run_analysis")
+        with engine.connect() as connection:
+            assert connection.execute(read).scalar_one() == secret
+    finally:
+        engine.dispose()
