@@ -51,7 +51,8 @@ class Round(TimestampMixin, Base):
 
     ``rules`` holds the equity rules exactly as the allocation format's ``policy.rules``;
     ``areas`` lists the council areas in scope (empty = all). ``pot_pence`` null = no cap.
-    ``published_run_id`` is the run whose allocation became the round's.
+    ``published_run_id`` is the run whose allocation became the round's; ``override_*`` say
+    why it was published although it breaks the pot or a rule.
     """
 
     __tablename__ = "rounds"
@@ -92,6 +93,11 @@ class Round(TimestampMixin, Base):
     opened_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     published_at: Mapped[datetime | None]
+    # Set when the published run breaks the pot or a rule and the commissioner published it
+    # anyway: why, and what it breaks (sentences, as the run page showed them). Who did it is
+    # the "round.publish" audit event's actor.
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    override_breaches: Mapped[list[str] | None] = mapped_column(JSON)
 
     council: Mapped[Council] = relationship(back_populates="rounds")
     round_offers: Mapped[list[RoundOffer]] = relationship(

@@ -207,6 +207,9 @@ def test_a_whole_round(
     # Close, then run the allocation: the page reloads itself until the worker is done.
     page.reload()
     page.get_by_role("button", name="Close the round for choices").click()
+    expect(page.get_by_role("heading", name="Are you sure you want to close")).to_be_visible()
+    axe(page)
+    page.get_by_role("button", name="Yes, close the round").click()
     expect(page.get_by_text("The round is closed for choices.")).to_be_visible()
     page.get_by_label("Name for this run (optional)").fill("First try")
     page.get_by_role("button", name="Run the allocation").click()
@@ -239,6 +242,9 @@ def test_a_whole_round(
     page.goto(run_url)
 
     page.get_by_role("button", name="Publish this allocation").click()
+    expect(page.get_by_role("heading", name="Are you sure you want to publish")).to_be_visible()
+    axe(page)
+    page.get_by_role("button", name="Yes, publish it").click()
     expect(page.get_by_text("Published. 2 people have been offered a place.")).to_be_visible()
     with session_scope(live_server.app) as s:
         assert s.scalars(select(Round.status)).all() == [RoundStatus.published]

@@ -205,6 +205,10 @@ def rows() -> list[Row]:
     add("GET", c + run + "/people/<int:person_id>", COMMISSIONER,
         rnd + "/runs/{run}/people/{person_a}")  # fmt: skip
     add("POST", c + run + "/publish", COMMISSIONER, rnd + "/runs/{run}/publish")
+    # "Are you sure?" pages; the round is published, so they send the commissioner back to it.
+    sent_back = {**COMMISSIONER, "commissioner": MOVED}
+    add("GET", c + run + "/publish", sent_back, rnd + "/runs/{run}/publish")
+    add("GET", c + "/rounds/<int:round_id>/close", sent_back, rnd + "/close")
 
     # -- admin ------------------------------------------------------------------------------
     add("GET", "/admin/", ADMIN)

@@ -132,7 +132,7 @@ def test_changes_to_budgets_capacity_and_places_are_recorded(
     page = advocate.get(f"/advocate/acting/place/{ids['offered_a']}")
     response = advocate.post(
         f"/advocate/acting/place/{ids['offered_a']}",
-        data={"csrf_token": csrf_token(page), "answer": "decline"},
+        data={"csrf_token": csrf_token(page), "answer": "decline", "confirm": "yes"},
     )
     assert response.status_code == 302
     event = _last(db_session, "allocation.decline", response)

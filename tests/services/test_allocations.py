@@ -101,6 +101,58 @@ def test_publish_offers_every_placement_and_takes_its_place(
     check_books(world)
 
 
+def test_a_run_that_overspends_the_pot_is_published_only_with_a_reason(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    world = make_round(db_session, pot_pence=30_000)  # stable: the pot is not enforced
+    run = solved_run(world, session_factory)
+    breaches = allocations.run_breaches(run)
+    assert breaches == ["It spends £510, which is £210 more than the £300 pot."]
+    with pytest.raises(InvalidInput) as refused:
+        allocations.publish_run(db_session, world.commissioner, world.round, run)
+    assert "It spends £510" in refused.value.errors["override_reason"]
+    with pytest.raises(InvalidInput):
+        allocations.publish_run(
+            db_session, world.commissioner, world.round, run, override_reason="  \n "
+        )
+    with pytest.raises(InvalidInput) as too_long:
+        allocations.publish_run(
+            db_session, world.commissioner, world.round, run, override_reason="x" * 2001
+        )
+    assert "2,000 characters" in too_long.value.errors["override_reason"]
+    db_session.expire_all()
+    assert world.round.status == RoundStatus.allocated  # still waiting to be published
+    assert db_session.scalar(select(func.count()).select_from(Allocation)) == 0
+
+    allocations.publish_run(
+        db_session,
+        world.commissioner,
+        world.round,
+        run,
+        override_reason="The council agreed  extra money on 1 December.",
+    )
+    assert world.round.status == RoundStatus.published
+    assert world.round.override_reason == "The council agreed extra money on 1 December."
+    assert world.round.override_breaches == breaches
+    event = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "round.publish")).one()
+    assert event.actor_user_id == world.commissioner.id
+    assert event.details["override_reason"] == world.round.override_reason
+    assert event.details["breaches"] == breaches
+    check_books(world)
+
+
+def test_a_run_that_keeps_its_limits_needs_no_reason_and_keeps_none(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    world = make_round(db_session, pot_pence=60_000)
+    run = solved_run(world, session_factory)
+    assert allocations.run_breaches(run) == []
+    allocations.publish_run(
+        db_session, world.commissioner, world.round, run, override_reason="Not needed"
+    )
+    assert world.round.override_reason is None and world.round.override_breaches is None
+
+
 def test_accept_commits_money_to_the_provider(
     db_session: Session, session_factory: Callable[[], Session]
 ) -> None:

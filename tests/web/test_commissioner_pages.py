@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pyotp
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Allocation, Budget, Proposal, ProposalStatus, Round, RoundStatus, SolverRun
@@ -166,9 +166,18 @@ def test_create_a_round_set_places_budgets_policy_open_and_close(
     assert post(client, f"{base}/open", {}, page_url=base).status_code == 302
     db_session.expire_all()
     assert round_.status == RoundStatus.open
-    assert post(client, f"{base}/close", {}, page_url=base).status_code == 302
+    # Closing asks "Are you sure?" first, and a bare post only asks again.
+    asked = client.get(f"{base}/close")
+    assert asked.status_code == 200
+    assert "Are you sure you want to close this round for choices?" in asked.get_data(as_text=True)
+    assert post(client, f"{base}/close", {}, page_url=base).status_code == 200
+    db_session.expire_all()
+    assert round_.status == RoundStatus.open
+    closed = post(client, f"{base}/close", {"confirm": "yes"}, page_url=f"{base}/close")
+    assert closed.status_code == 302
     db_session.expire_all()
     assert round_.status == RoundStatus.closed
+    assert client.get(f"{base}/close").status_code == 302  # nothing to ask any more
 
 
 def test_run_results_with_charts_publish_and_money(
@@ -226,7 +235,16 @@ def test_run_results_with_charts_publish_and_money(
     assert f"Run {run.id} and run {other.id} side by side" in html
     assert 'role="img"' in html
 
-    published = post(client, f"{base}/runs/{run.id}/publish", {}, page_url=f"{base}/runs/{run.id}")
+    asked = client.get(f"{base}/runs/{run.id}/publish")
+    assert asked.status_code == 200
+    assert f"Are you sure you want to publish run {run.id}?" in asked.get_data(as_text=True)
+    assert "override_reason" not in asked.get_data(as_text=True)  # it keeps every limit
+    published = post(
+        client,
+        f"{base}/runs/{run.id}/publish",
+        {"confirm": "yes"},
+        page_url=f"{base}/runs/{run.id}",
+    )
     assert published.status_code == 302
     db_session.expire_all()
     assert world.round.status == RoundStatus.published
@@ -379,3 +397,104 @@ def test_a_stable_run_says_why_it_has_no_welfare_figures(
     assert "It never swaps places to raise the total value." in html
     assert "Points of value gained" not in html and "Value given up" not in html
     assert "total value" not in html.split('id="people"')[0].split("govuk-panel__body")[1][:400]
+
+
+def _words(response) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
+
+
+def test_a_run_over_the_pot_is_red_and_published_only_with_a_reason(
+    client: FlaskClient,
+    db_session: Session,
+    login: Callable,
+    session_factory: Callable[[], Session],
+) -> None:
+    world = make_round(db_session, pot_pence=30_000)  # stable: the pot is not enforced
+    signed_in(client, world, login, db_session)
+    base = f"/commissioner/rounds/{world.round.id}"
+    assert post(client, f"{base}/runs", {}, page_url=base).status_code == 302
+    run_worker_once(db_session, session_factory)
+    run = db_session.scalars(select(SolverRun).where(SolverRun.round_id == world.round.id)).one()
+    run_url = f"{base}/runs/{run.id}"
+    page = client.get(run_url)
+    html = page.get_data(as_text=True)
+    assert "govuk-panel--confirmation" not in html  # no green panel for a broken limit
+    assert 'class="govuk-error-summary" id="breaches"' in html
+    assert "It spends £510, which is £210 more than the £300 pot." in _words(page)
+    assert "Publish this allocation anyway" in html
+
+    asked = client.get(f"{run_url}/publish")
+    assert asked.status_code == 200 and 'name="override_reason"' in asked.get_data(as_text=True)
+    refused = post(client, f"{run_url}/publish", {"confirm": "yes"}, page_url=f"{run_url}/publish")
+    assert refused.status_code == 400
+    assert "Say why you publish an allocation that breaks the round" in _words(refused)
+    db_session.expire_all()
+    assert world.round.status == RoundStatus.allocated
+
+    reason = "The council agreed extra money on 1 December."
+    done = post(
+        client,
+        f"{run_url}/publish",
+        {"confirm": "yes", "override_reason": reason},
+        page_url=f"{run_url}/publish",
+    )
+    assert done.status_code == 302
+    db_session.expire_all()
+    assert world.round.status == RoundStatus.published
+    for url in (base, run_url):
+        shown = client.get(url)
+        assert 'class="govuk-error-summary"' in shown.get_data(as_text=True)
+        assert reason in _words(shown)
+        assert "It spends £510, which is £210 more than the £300 pot." in _words(shown)
+    # A second press of "Yes" publishes nothing twice.
+    again = post(
+        client, f"{run_url}/publish", {"confirm": "yes", "override_reason": reason}, page_url=base
+    )
+    assert again.status_code == 302
+    assert (
+        db_session.scalar(
+            select(func.count()).select_from(Allocation).where(Allocation.run_id == run.id)
+        )
+        == 5
+    )
+
+
+def test_an_infeasible_run_is_a_failure_with_its_reasons_in_plain_words(
+    client: FlaskClient,
+    db_session: Session,
+    login: Callable,
+    session_factory: Callable[[], Session],
+) -> None:
+    world = make_round(
+        db_session,
+        mechanism="welfare",
+        rules=[
+            {"type": "coverage_floor", "attribute": "area", "min_share": 0.2},
+            {"type": "coverage_floor", "attribute": "area", "min_share": 1, "values": ["south"]},
+        ],
+        people={
+            "Ada": ("north", 5, 30_000, ["cafe"]),
+            "Ben": ("south", 4, 30_000, ["cafe"]),
+            "Cat": ("south", 3, 30_000, ["cafe"]),
+        },
+        offers={"cafe": (1, 15_000)},
+    )
+    signed_in(client, world, login, db_session)
+    base = f"/commissioner/rounds/{world.round.id}"
+    assert post(client, f"{base}/runs", {}, page_url=base).status_code == 302
+    run_worker_once(db_session, session_factory)
+    run = db_session.scalars(select(SolverRun).where(SolverRun.round_id == world.round.id)).one()
+    assert run.status_of_result == "infeasible"
+    page = client.get(f"{base}/runs/{run.id}")
+    html, words = page.get_data(as_text=True), _words(page)
+    assert "govuk-panel--confirmation" not in html
+    assert "This run found no allocation" in words
+    assert (
+        "Rule 2, every area (south) at least 100%: south can reach at most 50%, even if its "
+        "people got places first." in words
+    )
+    assert "coverage_floor" not in words and "min_share" not in words
+    assert "Publish this allocation" not in html
+    assert client.get(f"{base}/runs/{run.id}/publish").status_code == 302
+    listed = _words(client.get(base))
+    assert "No allocation" in listed and "Finished" not in listed

@@ -258,7 +258,14 @@ def test_declining_gives_the_place_back(
     sam: FlaskClient, world: World, db_session: Session
 ) -> None:
     place = publish_place(world, db_session, AllocationStatus.offered)
-    response = post(sam, f"/person/place/{place.id}", {"answer": "decline"})
+    # Saying no first asks "Are you sure?" on a page of its own, and changes nothing.
+    asked = post(sam, f"/person/place/{place.id}", {"answer": "decline"})
+    assert asked.status_code == 200
+    assert "Are you sure you do not want this place?" in text(asked)
+    assert 'name="confirm" value="yes"' in asked.get_data(as_text=True)
+    db_session.refresh(place)
+    assert place.status == AllocationStatus.offered
+    response = post(sam, f"/person/place/{place.id}", {"answer": "decline", "confirm": "yes"})
     assert response.status_code == 302
     db_session.refresh(place)
     db_session.refresh(world.places["nursery"])

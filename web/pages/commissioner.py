@@ -20,7 +20,15 @@ from models.voice import ProposalStatus
 from web import charts
 from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
-from web.services import allocation_runs, allocations, budgets, results, rounds, voice
+from web.services import (
+    allocation_runs,
+    allocations,
+    budgets,
+    results,
+    rounds,
+    rule_checks,
+    voice,
+)
 from web.services.catalogue import parse_pounds
 from web.services.errors import InvalidInput, NotFound, ServiceError
 from web.services.jobs import DatabaseJobRunner
@@ -273,15 +281,37 @@ def open_round(round_id: int) -> Response:
     return _commit_and_go("The round is open. People can now choose.", to)
 
 
-@bp.post("/rounds/<int:round_id>/close")
-def close_round(round_id: int) -> Response:
+def _confirmed() -> bool:
+    """Whether the form is the "Yes" of a confirmation page (a bare POST only asks)."""
+    return request.form.get("confirm") == "yes"
+
+
+@bp.route("/rounds/<int:round_id>/close", methods=["GET", "POST"])
+def close_round(round_id: int) -> Any:
     round_ = _round(round_id)
     to = url_for(".round_page", round_id=round_id)
-    try:
-        rounds.close_round(get_session(), _actor(), round_)
-    except ServiceError as error:
-        return _refuse(error, to)
-    return _commit_and_go("The round is closed for choices. You can run the allocation.", to)
+    if request.method == "POST" and _confirmed():
+        try:
+            rounds.close_round(get_session(), _actor(), round_)
+        except ServiceError as error:
+            return _refuse(error, to)
+        return _commit_and_go("The round is closed for choices. You can run the allocation.", to)
+    if round_.status != RoundStatus.open:
+        flash("Only an open round can be closed.", "error")
+        return redirect(to)
+    return _page(
+        "commissioner/confirm.html",
+        round=round_,
+        question="Are you sure you want to close this round for choices?",
+        words=rounds.close_words(round_),
+        action=url_for(".close_round", round_id=round_id),
+        back=to,
+        yes="Yes, close the round",
+        no="No, keep it open",
+        danger=True,
+        breaches=[],
+        values={},
+    )
 
 
 # -- budgets ----------------------------------------------------------------------------------
@@ -494,8 +524,17 @@ def run_page(round_id: int, run_id: int) -> tuple[str, int]:
         allocation_runs.sync_with_job(s, DatabaseJobRunner(s), run)
         s.commit()
     report = None
+    breaches: list[str] = []
+    failure: dict[str, Any] | None = None
     if run.status == RunStatus.succeeded:
         report = results.run_report(s, round_, run)
+        breaches = allocations.run_breaches(run)
+        result = allocation_runs.run_result(run) or {}
+        if result.get("status") in rule_checks.NO_ALLOCATION:
+            failure = {
+                "headline": rule_checks.failure_words(result),
+                "reasons": rule_checks.diagnosis_words(allocation_runs.run_instance(run), result),
+            }
     others = [
         r
         for r in allocation_runs.list_runs(s, round_)
@@ -506,6 +545,9 @@ def run_page(round_id: int, run_id: int) -> tuple[str, int]:
         round=round_,
         run=run,
         report=report,
+        breaches=breaches,
+        failure=failure,
+        can_publish=allocations.can_publish(round_, run),
         charts=_report_charts(report) if report else {},
         active=run.status in ACTIVE_RUN_STATUSES,
         refresh_s=REFRESH_S,
@@ -669,17 +711,59 @@ def compare(round_id: int) -> tuple[str, int]:
     )
 
 
-@bp.post("/rounds/<int:round_id>/runs/<int:run_id>/publish")
-def publish(round_id: int, run_id: int) -> Response:
+@bp.route("/rounds/<int:round_id>/runs/<int:run_id>/publish", methods=["GET", "POST"])
+def publish(round_id: int, run_id: int) -> Any:
     round_ = _round(round_id)
     run = _run(round_, run_id)
-    try:
-        made = allocations.publish_run(get_session(), _actor(), round_, run)
-    except ServiceError as error:
-        return _refuse(error, url_for(".run_page", round_id=round_id, run_id=run_id))
-    return _commit_and_go(
-        f"Published. {len(made)} people have been offered a place.",
-        url_for(".round_page", round_id=round_id),
+    back = url_for(".run_page", round_id=round_id, run_id=run_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST" and _confirmed():
+        try:
+            made = allocations.publish_run(
+                get_session(),
+                _actor(),
+                round_,
+                run,
+                override_reason=request.form.get("override_reason"),
+            )
+        except InvalidInput as invalid:
+            get_session().rollback()
+            errors = invalid.errors
+        except ServiceError as error:
+            return _refuse(error, back)
+        else:
+            return _commit_and_go(
+                f"Published. {len(made)} people have been offered a place.",
+                url_for(".round_page", round_id=round_id),
+            )
+    if not errors and not allocations.can_publish(round_, run):
+        flash("This run cannot be published.", "error")
+        return redirect(back)
+    breaches = allocations.run_breaches(run)
+    if "override_reason" in errors:
+        errors["override_reason"] = (
+            "Say why you publish an allocation that breaks the round's limits"
+            if not request.form.get("override_reason", "").strip()
+            else errors["override_reason"]
+        )
+    placements = len((allocation_runs.run_result(run) or {}).get("assignments") or [])
+    return _page(
+        "commissioner/confirm.html",
+        400 if errors else 200,
+        errors=errors,
+        round=round_,
+        question=f"Are you sure you want to publish run {run.id}?",
+        words=[
+            f"{placements:,} people will be offered a place at once, and told so. "
+            "The other runs of this round can no longer be published."
+        ],
+        action=url_for(".publish", round_id=round_id, run_id=run_id),
+        back=back,
+        yes="Yes, publish it" if not breaches else "Yes, publish it anyway",
+        no="No, go back to the run",
+        danger=bool(breaches),
+        breaches=breaches,
+        values=request.form,
     )
 
 
@@ -785,8 +869,21 @@ RUN_STATUS_WORDS = {
     RunStatus.succeeded: ("Finished", "green"),
     RunStatus.failed: ("Failed", "red"),
 }
+#: A finished run that found no allocation is a failure to the reader, not "Finished".
+NO_ALLOCATION_WORDS = ("No allocation", "red")
+
+
+def run_words(run: SolverRun) -> tuple[str, str]:
+    """The run's status tag: its words and colour."""
+    if run.status == RunStatus.succeeded and run.status_of_result in rule_checks.NO_ALLOCATION:
+        return NO_ALLOCATION_WORDS
+    return RUN_STATUS_WORDS[run.status]
 
 
 @bp.app_context_processor
 def _words() -> dict[str, Any]:
-    return {"round_status_words": ROUND_STATUS_WORDS, "run_status_words": RUN_STATUS_WORDS}
+    return {
+        "round_status_words": ROUND_STATUS_WORDS,
+        "run_status_words": RUN_STATUS_WORDS,
+        "run_words": run_words,
+    }

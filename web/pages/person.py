@@ -418,6 +418,9 @@ def decide_place(allocation_id: int) -> Any:
             if answer == "accept":
                 allocations.accept_place(s, actor, person, allocation_id)
                 message = "You said yes. The place is yours."
+            elif answer == "decline" and request.form.get("confirm") != "yes":
+                # Turning a place down cannot be undone: ask once more, on a page of its own.
+                return _page("person/confirm_decline.html", place=place, found=found)
             elif answer == "decline":
                 allocations.decline_place(s, actor, person, allocation_id)
                 message = "You said no. We will offer the place to someone else."

@@ -61,6 +61,7 @@ from models.rounds import (
     RunStatus,
     SolverRun,
 )
+from web.services import rule_checks
 from web.services.acting import authorise, record
 from web.services.allocation_runs import (
     key_id,
@@ -68,7 +69,7 @@ from web.services.allocation_runs import (
     person_explanations,
     person_key,
 )
-from web.services.errors import Conflict, NotFound
+from web.services.errors import Conflict, InvalidInput, NotFound
 from web.services.offers import lock_offer_for_a_place
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,46 @@ def _lock_round(session: Session, round_id: int) -> Round:
 # -- publication ------------------------------------------------------------------------------
 
 
-def publish_run(session: Session, actor: User, round_: Round, run: SolverRun) -> list[Allocation]:
+#: The longest reason a commissioner may give for publishing a run that breaks the limits.
+OVERRIDE_REASON_MAX_CHARS = 2000
+
+
+def run_breaches(run: SolverRun) -> list[str]:
+    """How the run's allocation breaks the pot or a rule it was given, in sentences (empty
+    when it keeps them all), judged from the run's own stored instance and result."""
+    if run.instance_json is None or run.result_json is None:
+        return []
+    return [
+        b.message
+        for b in rule_checks.breaches(json.loads(run.instance_json), json.loads(run.result_json))
+    ]
+
+
+def can_publish(round_: Round, run: SolverRun) -> bool:
+    """Whether ``run`` could be published now (before asking "Are you sure?")."""
+    return (
+        run.round_id == round_.id
+        and run.status == RunStatus.succeeded
+        and run.status_of_result in PLACED_STATUSES
+        and round_.status in (RoundStatus.closed, RoundStatus.allocated)
+        and round_.published_run_id is None
+    )
+
+
+def publish_run(
+    session: Session,
+    actor: User,
+    round_: Round,
+    run: SolverRun,
+    *,
+    override_reason: str | None = None,
+) -> list[Allocation]:
     """Make ``run`` the round's allocation: offer every placement in it, taking its place.
+
+    A run that breaks the round's pot or a rule (:func:`run_breaches`; only a stable run can)
+    is published only with ``override_reason``: why the commissioner publishes it anyway. The
+    reason and the breaches are kept on the round and in the audit trail, and shown in red.
+    Without one, :class:`InvalidInput` on ``override_reason`` lists what it breaks.
 
     Each allocation keeps its person's entry of the run's explanations document
     (``{"id", "ranks_held", "why_not"}``, exactly as :func:`engine.explain.explain` gave it), so
@@ -160,6 +199,20 @@ def publish_run(session: Session, actor: User, round_: Round, run: SolverRun) ->
         raise NotFound("There is no such run in this round.")
     if run.status != RunStatus.succeeded or run.status_of_result not in PLACED_STATUSES:
         raise Conflict("Only a finished run that found an allocation can be published.")
+    breaches = run_breaches(run)
+    reason = " ".join((override_reason or "").split())
+    if breaches and not reason:
+        raise InvalidInput(
+            {
+                "override_reason": "This allocation breaks the round's limits: "
+                + " ".join(breaches)
+                + " To publish it anyway, say why"
+            }
+        )
+    if len(reason) > OVERRIDE_REASON_MAX_CHARS:
+        raise InvalidInput(
+            {"override_reason": f"Say why in {OVERRIDE_REASON_MAX_CHARS:,} characters or fewer"}
+        )
     round_ = _lock_round(session, round_.id)
     if round_.status not in (RoundStatus.closed, RoundStatus.allocated):
         raise Conflict("This round is not ready to publish, or it is published already.")
@@ -170,7 +223,13 @@ def publish_run(session: Session, actor: User, round_: Round, run: SolverRun) ->
             Round.status.in_((RoundStatus.closed, RoundStatus.allocated)),
             Round.published_run_id.is_(None),
         )
-        .values(status=RoundStatus.published, published_run_id=run.id, published_at=utcnow())
+        .values(
+            status=RoundStatus.published,
+            published_run_id=run.id,
+            published_at=utcnow(),
+            override_reason=reason if breaches else None,
+            override_breaches=breaches or None,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     if moved != 1:
@@ -210,7 +269,11 @@ def publish_run(session: Session, actor: User, round_: Round, run: SolverRun) ->
         actor_user_id=actor.id,
         object_type="round",
         object_id=round_.id,
-        details={"run_id": run.id, "placements": len(allocations)},
+        details={
+            "run_id": run.id,
+            "placements": len(allocations),
+            **({"override_reason": reason, "breaches": breaches} if breaches else {}),
+        },
     )
     return allocations
 

@@ -464,6 +464,30 @@ def close_round(session: Session, actor: User, round_: Round) -> Round:
     return _move(session, actor, round_, RoundStatus.closed, "round.close")
 
 
+def close_words(round_: Round, now: datetime | None = None) -> list[str]:
+    """What closing ``round_`` means, for the page that asks "Are you sure?"."""
+    now = now or utcnow()
+    words = []
+    deadline = round_.choice_deadline
+    if deadline is not None:
+        if deadline.tzinfo is None:
+            deadline = deadline.replace(tzinfo=now.tzinfo)
+        day = f"{deadline.day} {deadline:%B %Y}"
+        days = (deadline.date() - now.date()).days
+        if deadline > now:
+            left = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
+            words.append(
+                f"The last day for choices is {day}, {left}. You are closing it before then."
+            )
+        else:
+            words.append(f"The last day for choices was {day}.")
+    words.append(
+        "Once it is closed, people cannot make or change their choices in this round, "
+        "and it cannot be opened again."
+    )
+    return words
+
+
 def _move(session: Session, actor: User, round_: Round, to: RoundStatus, action: str) -> Round:
     # A guarded update, so two commissioners pressing the button at once move it only once.
     from sqlalchemy import update

@@ -18,6 +18,7 @@ from web.api.rounds.schemas import (
     BudgetSchema,
     PlacesSchema,
     PolicySchema,
+    PublishSchema,
     RoundCreateSchema,
     RoundSchema,
     RoundStatementSchema,
@@ -260,15 +261,27 @@ class RunResult(MethodView):
 
 @blp.route("/<int:round_id>/runs/<int:run_id>/publish")
 class Publish(MethodView):
+    @blp.arguments(PublishSchema)
     @blp.response(200, RoundSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="Cannot publish now")
+    @blp.alt_response(
+        422,
+        schema=ErrorSchema,
+        description="The run breaks the pot or a rule and no `override_reason` was given",
+    )
     @blp.doc(security=SECURITY)
-    def post(self, round_id: int, run_id: int) -> Round:
-        """Make this run the round's allocation: offer every place in it"""
+    def post(self, args: dict[str, Any], round_id: int, run_id: int) -> Round:
+        """Make this run the round's allocation: offer every place in it
+
+        A run that breaks the round's pot or a rule (a stable run can) is refused with 422 on
+        ``override_reason``, listing what it breaks, unless the body gives ``override_reason``.
+        """
         round_ = _round(round_id)
         run = _run(round_, run_id)
         try:
-            allocations.publish_run(get_session(), _actor(), round_, run)
+            allocations.publish_run(
+                get_session(), _actor(), round_, run, override_reason=args["override_reason"]
+            )
         except ServiceError as error:
             _fail(error)
         _commit()

@@ -21,6 +21,18 @@ class RoundSchema(StrictSchema):
     time_limit_s = ma.fields.Float()
     seed = ma.fields.Integer()
     published_run_id = ma.fields.Integer(allow_none=True)
+    override_reason = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why the published run was published although it breaks "
+            "the pot or a rule (null when it keeps them all)"
+        },
+    )
+    override_breaches = ma.fields.List(
+        ma.fields.String(),
+        allow_none=True,
+        metadata={"description": "What the published run breaks, one sentence each"},
+    )
     places = ma.fields.Method("_places", metadata={"description": "Offer id to places"})
 
     def _places(self, round_: object) -> dict[str, dict[str, int]]:
@@ -64,6 +76,17 @@ class RunStartSchema(StrictSchema):
         load_default=None, allow_none=True, validate=ma.validate.OneOf(["welfare", "stable"])
     )
     without_rules = ma.fields.Boolean(load_default=False)
+
+
+class PublishSchema(StrictSchema):
+    override_reason = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "Required when the run breaks the round's pot or a rule: why it is "
+            "published anyway (kept with the round and in the audit trail)"
+        },
+    )
 
 
 class RunSchema(StrictSchema):
