@@ -131,6 +131,67 @@ def test_policy_refuses_bad_rules(db_session: Session, rule: dict, field: str) -
     assert field in caught.value.errors
 
 
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        (["narnia", "north"], 'No one in this round has the area "narnia". The areas people '
+         "have are: north, south"),
+        (["North"], 'No one in this round has the area "North". Did you mean "north"?'),
+        (["sooth"], 'No one in this round has the area "sooth". Did you mean "south"?'),
+    ],
+)  # fmt: skip
+def test_policy_refuses_a_group_no_one_in_the_round_is_in(
+    db_session: Session, values: list[str], words: str
+) -> None:
+    world = make_round(db_session)
+    rule = {"type": "coverage_floor", "attribute": "area", "min_share": 0.3, "values": values}
+    with pytest.raises(InvalidInput) as caught:
+        rounds.set_policy(
+            db_session,
+            world.commissioner,
+            world.round,
+            mechanism="welfare",
+            rules=[rule],
+            time_limit_s=5,
+            seed=0,
+        )
+    assert caught.value.errors == {"rules-0": words}
+    assert world.round.rules == []
+
+
+def test_policy_groups_are_those_of_the_rounds_people(db_session: Session) -> None:
+    world = make_round(db_session)
+    outsider = factories.PersonProfileFactory(
+        user=factories.UserFactory(council=world.council), area="east"
+    )
+    db_session.flush()
+    assert outsider.id not in {p.id for p in world.people.values()}
+    assert rounds.known_groups(db_session, world.round, "area") == {"north", "south"}
+    assert rounds.known_groups(db_session, world.round, "need_band") >= {"low", "medium"}
+    fine = {"type": "coverage_floor", "attribute": "area", "min_share": 0.3, "values": ["south"]}
+    rounds.set_policy(
+        db_session,
+        world.commissioner,
+        world.round,
+        mechanism="welfare",
+        rules=[fine],
+        time_limit_s=5,
+        seed=0,
+    )
+    assert world.round.rules == [fine]
+    with pytest.raises(InvalidInput) as caught:
+        rounds.set_policy(
+            db_session,
+            world.commissioner,
+            world.round,
+            mechanism="welfare",
+            rules=[{**fine, "values": ["east"]}],  # someone has it, but not in this round
+            time_limit_s=5,
+            seed=0,
+        )
+    assert caught.value.errors["rules-0"].startswith('No one in this round has the area "east"')
+
+
 def test_need_bands() -> None:
     assert [rounds.need_band(n) for n in (0, 3, 4, 6, 7, 10)] == [
         "low", "low", "medium", "medium", "high", "high",

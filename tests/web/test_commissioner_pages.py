@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import io
 import json
 import re
@@ -400,7 +401,8 @@ def test_a_stable_run_says_why_it_has_no_welfare_figures(
 
 
 def _words(response) -> str:  # type: ignore[no-untyped-def]
-    return " ".join(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)).split())
+    plain = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
+    return " ".join(html_lib.unescape(plain).split())
 
 
 def test_a_run_over_the_pot_is_red_and_published_only_with_a_reason(
@@ -498,3 +500,35 @@ def test_an_infeasible_run_is_a_failure_with_its_reasons_in_plain_words(
     assert client.get(f"{base}/runs/{run.id}/publish").status_code == 302
     listed = _words(client.get(base))
     assert "No allocation" in listed and "Finished" not in listed
+
+
+def test_the_policy_form_refuses_a_misspelt_group_and_suggests_the_real_one(
+    client: FlaskClient, db_session: Session, login: Callable
+) -> None:
+    world = make_round(db_session)
+    signed_in(client, world, login, db_session)
+    url = f"/commissioner/rounds/{world.round.id}/policy"
+    form = {
+        "action": "add-rule",
+        "mechanism": "welfare",
+        "time_limit_s": "5",
+        "seed": "0",
+        "max_placements": "1",
+        "rule_type": "coverage_floor",
+        "rule_attribute": "area",
+        "rule_share": "30",
+        "rule_values": "narnia, North",
+    }
+    refused = post(client, url, form)
+    assert refused.status_code == 400
+    assert 'No one in this round has the area "narnia"' in _words(refused)
+    assert "The rule is added" not in _words(refused)
+    form["rule_values"] = "North"
+    refused = post(client, url, form)
+    assert 'No one in this round has the area "North". Did you mean "north"?' in _words(refused)
+    db_session.expire_all()
+    assert world.round.rules == []
+    form["rule_values"] = "north"
+    assert post(client, url, form).status_code == 302
+    db_session.expire_all()
+    assert world.round.rules[0]["values"] == ["north"]

@@ -144,3 +144,45 @@ def test_a_whole_round_through_the_api(
     money = client.get(f"{base}/statement").get_json()
     assert money["total_pence"] == 10_000
     assert [t["name"] for t in money["by_person"]] == ["Ada"]
+
+
+def test_the_api_refuses_unknown_groups_and_breaking_runs_without_a_reason(
+    client: FlaskClient,
+    db_session: Session,
+    login: Callable,
+    session_factory: Callable[[], Session],
+) -> None:
+    world = make_round(db_session, pot_pence=30_000)  # stable: the pot is not enforced
+    world.commissioner.totp_secret = pyotp.random_base32()
+    db_session.flush()
+    assert login(client, world.commissioner).status_code == 302
+    base = f"/api/v1/rounds/{world.round.id}"
+    rule = {"type": "coverage_floor", "attribute": "area", "min_share": 0.3}
+    policy = client.put(
+        f"{base}/policy",
+        json={"mechanism": "stable", "rules": [{**rule, "values": ["narnia", "North"]}]},
+        headers=HEADERS,
+    )
+    assert policy.status_code == 422
+    body = policy.get_json()
+    assert set(body) == {"code", "status", "message", "errors"}
+    assert "narnia" in str(body["errors"])
+    db_session.expire_all()
+    assert db_session.get(Round, world.round.id).rules == []
+
+    started = client.post(f"{base}/runs", json={}, headers=HEADERS)
+    assert started.status_code == 202
+    db_session.commit()
+    job = claim_next_job(db_session, "api-test-worker")
+    assert job is not None
+    assert run_job(session_factory, job, "api-test-worker", heartbeat_every_s=None)
+    url = f"{base}/runs/{started.get_json()['id']}/publish"
+    refused = client.post(url, headers=HEADERS)
+    assert refused.status_code == 422
+    assert "£210 more than the £300 pot" in str(refused.get_json()["errors"]["override_reason"])
+    done = client.post(url, json={"override_reason": "Agreed by the board"}, headers=HEADERS)
+    assert done.status_code == 200
+    answer = done.get_json()
+    assert answer["status"] == "published"
+    assert answer["override_reason"] == "Agreed by the board"
+    assert answer["override_breaches"] == ["It spends £510, which is £210 more than the £300 pot."]

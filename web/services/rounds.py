@@ -13,6 +13,7 @@ the format writes them, so a run copies them into the instance unchanged.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -361,6 +362,55 @@ def available_attributes(session: Session, round_: Round) -> dict[str, str]:
     return names
 
 
+def _people_in_scope(round_: Round) -> Any:
+    """The people a round's rules are about: those with a budget in it, or the council's
+    people while no budget is set yet (as :func:`available_attributes`)."""
+    has_budgets = select(Budget.id).where(Budget.round_id == round_.id).exists()
+    in_round = select(Budget.person_id).where(Budget.round_id == round_.id)
+    in_council = (
+        select(PersonProfile.id)
+        .join(User, User.id == PersonProfile.user_id)
+        .where(User.council_id == round_.council_id)
+    )
+    return (
+        select(PersonProfile)
+        .where(
+            (has_budgets & PersonProfile.id.in_(in_round))
+            | (~has_budgets & PersonProfile.id.in_(in_council))
+        )
+        .order_by(PersonProfile.id)
+    )
+
+
+def known_groups(session: Session, round_: Round, attribute: str) -> set[str]:
+    """The groups of ``attribute`` that people of the round are in (their values of it)."""
+    groups: set[str] = set()
+    for person in session.scalars(_people_in_scope(round_)):
+        value = person_attributes(person).get(attribute)
+        if value:
+            groups.add(value)
+    if not groups and attribute == "area":
+        council = session.get(Council, round_.council_id)
+        groups.update(council.areas or [] if council else [])
+    return groups
+
+
+def unknown_group_words(value: str, known: set[str], attribute: str) -> str:
+    """Why ``value`` is refused as a group, with the closest known group as a suggestion."""
+    noun = {"area": "area", "age_band": "age band", "need_band": "need level"}.get(
+        attribute, attribute.replace("_", " ")
+    )
+    words = f'No one in this round has the {noun} "{value}"'
+    # Compared without case: "westmere" is "Westmere", "ASHFORD-VALE" close to "Ashford Vale".
+    folded = {k.casefold(): k for k in sorted(known)}
+    close = [folded[m] for m in difflib.get_close_matches(value.casefold(), folded, n=1)]
+    if close:
+        return f'{words}. Did you mean "{close[0]}"?'
+    if known and len(known) <= 12:
+        return f"{words}. The {noun}s people have are: {', '.join(sorted(known))}"
+    return f"{words}. Check the spelling"
+
+
 def _check_rule(rule: Mapping[str, Any], attributes: Mapping[str, str]) -> str | None:
     kind = rule.get("type")
     if kind not in RULE_TYPES:
@@ -417,8 +467,17 @@ def set_policy(
     elif mechanism == Mechanism.stable and placements != 1:
         errors["max_placements"] = "The stable mechanism gives each person 1 place at most"
     attributes = available_attributes(session, round_)
+    groups: dict[str, set[str]] = {}
     for i, rule in enumerate(rules):
         problem = _check_rule(rule, attributes)
+        if problem is None and rule.get("values"):
+            # A group no one is in binds no one: almost always a typo, so it is refused.
+            attribute = str(rule["attribute"])
+            if attribute not in groups:
+                groups[attribute] = known_groups(session, round_, attribute)
+            unknown = [v for v in rule["values"] if v not in groups[attribute]]
+            if unknown:
+                problem = unknown_group_words(unknown[0], groups[attribute], attribute)
         if problem:
             errors[f"rules-{i}"] = problem
     if sum(1 for r in rules if r.get("type") == "maximize_min_coverage") > 1:
