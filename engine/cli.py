@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from engine.instance import Instance, InvalidInstance, Problem, Result
 from engine.reader import read_instance
 from engine.result_reader import InvalidResult, read_result
+from engine.rule_warnings import unknown_group_warnings
 from engine.solve import MECHANISMS, solve
 from engine.writer import dumps_result
 
@@ -144,6 +145,8 @@ def run_solve(
     try:
         instance = read_instance(data)
         del data
+        for warning in unknown_group_warnings(instance):
+            stderr.write(f"warning: {warning}\n")
         # The instance's million small objects live until the process ends: keep the cyclic
         # garbage collector from walking them again and again while the solver allocates.
         gc.freeze()
