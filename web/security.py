@@ -23,11 +23,15 @@ made fresh, and echoed back in the response's ``X-Request-ID``.
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, Response, abort, g, request
+from flask_smorest import abort as smorest_abort
 from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
 from werkzeug.routing import IntegerConverter
 from wtforms import ValidationError
@@ -76,7 +80,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.before_request(_assign_request_id)
     app.teardown_request(_forget_request_id)
-    app.before_request(_refuse_nul_characters)
+    app.before_request(_refuse_hostile_input)
     app.before_request(_check_csrf)
     app.after_request(_add_headers)
 
@@ -96,31 +100,154 @@ def _forget_request_id(_exc: BaseException | None) -> None:
 
 
 NUL_MESSAGE = "What you sent has an invisible character (NUL) in it. Remove it and try again."
+SURROGATE_MESSAGE = (
+    "What you sent has a broken character in it (half of a pair, like \\ud800). Remove it and "
+    "try again."
+)
+DEEP_MESSAGE = (
+    "What you sent has too many layers of brackets, one inside another. Send at most "
+    "{depth} layers."
+)
+NOT_JSON_MESSAGE = "What you sent is not valid JSON. Check it and try again."
+TOO_BIG_MESSAGE = "This number is too big."
+#: Deeper than any body the API reads (its deepest is a few layers), well short of Python's
+#: recursion limit, so nothing after this check can recurse out of stack.
+MAX_JSON_DEPTH = 32
+#: More digits than any column holds; far fewer than Python's limit for turning text into an int
+#: (4,300), past which ``json.loads`` itself raises.
+MAX_INTEGER_DIGITS = 19
+#: Why a request is refused: its status, the message and the fields at fault.
+Refusal = tuple[int, str, dict[str, list[str]]]
+_SURROGATE = re.compile("[\ud800-\udfff]")
+log = logging.getLogger(__name__)
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(item) for item in value)
-    return False
+class _TooLongNumber:
+    """Stands in for a JSON integer with too many digits, so the field can be named."""
 
 
-def _refuse_nul_characters() -> None:
-    """Refuse the NUL character anywhere in a request (400): PostgreSQL cannot store it in text,
-    and no person types it."""
+_TOO_LONG = _TooLongNumber()
+
+
+def _parse_json_integer(text: str) -> int | _TooLongNumber:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        return _TOO_LONG
+    return int(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _text_problem(value: str) -> str | None:
+    if "\x00" in value:
+        return NUL_MESSAGE
+    if _SURROGATE.search(value):
+        return SURROGATE_MESSAGE
+    return None
+
+
+def _field_name(name: Any) -> str:
+    """A field name safe to echo back and to log."""
+    if isinstance(name, str) and _text_problem(name) is None and len(name) <= 100:
+        return name
+    return "_schema"
+
+
+def _json_problems(document: Any) -> Refusal | None:
+    """What is hostile in a parsed JSON body, walked without recursion: the status, the message
+    and the fields (by their top-level name), or None."""
+    problems: dict[str, list[str]] = {}
+    status = 422
+    message = "Some of what you sent is not valid."
+    # (value, its field's top-level name, its depth)
+    stack: list[tuple[Any, str, int]] = [(document, "_schema", 1)]
+    while stack:
+        value, field, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return 400, DEEP_MESSAGE.format(depth=MAX_JSON_DEPTH), {}
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    name = _field_name(key) if depth == 1 else field
+                    problem = _text_problem(key)
+                    if problem:
+                        status, message = 400, problem
+                        problems.setdefault(name, []).append(problem)
+                    stack.append((item, name, depth + 1))
+            else:
+                stack.extend((item, field, depth + 1) for item in value)
+        elif isinstance(value, str):
+            problem = _text_problem(value)
+            if problem:
+                status, message = 400, problem
+                problems.setdefault(field, []).append(problem)
+        elif value is _TOO_LONG:
+            problems.setdefault(field, []).append(TOO_BIG_MESSAGE)
+    if not problems:
+        return None
+    return status, message, {name: sorted(set(found)) for name, found in problems.items()}
+
+
+def _body_problems() -> Refusal | None:
+    if request.is_json:
+        try:
+            text = request.get_data(cache=True).decode("utf-8")
+        except UnicodeDecodeError:
+            return 400, "What you sent is not UTF-8 text.", {}
+        if not text.strip():
+            return None  # no body: the view says what it needs
+        try:
+            document = json.loads(
+                text, parse_int=_parse_json_integer, parse_constant=_refuse_constant
+            )
+        except RecursionError:
+            return 400, DEEP_MESSAGE.format(depth=MAX_JSON_DEPTH), {}
+        except ValueError:
+            return 400, NOT_JSON_MESSAGE, {}
+        return _json_problems(document)
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return _pairs_problems(request.form.items(multi=True))
+    return None
+
+
+def _pairs_problems(pairs: Iterable[tuple[str, str]]) -> Refusal | None:
+    for name, value in pairs:
+        problem = _text_problem(name) or _text_problem(value)
+        if problem:
+            return 400, problem, {_field_name(name): [problem]}
+    return None
+
+
+def _refuse_hostile_input() -> None:
+    """Refuse, before anything else reads it, a request no person sends (4xx, one log line):
+
+    - the NUL character anywhere (PostgreSQL cannot store it in text) and half of a UTF-16
+      surrogate pair (``"x\\ud800y"`` in JSON: no database or encoder can store it), in the
+      path, the query string, form fields and JSON keys and strings (400);
+    - JSON nested more than ``MAX_JSON_DEPTH`` layers deep, or not JSON at all (400);
+    - a JSON integer of more than ``MAX_INTEGER_DIGITS`` digits (422, naming its field).
+
+    Runs before CSRF and sign-in checks, so it must itself never fail: it parses JSON once
+    without recursion limits being reached, and walks it with a stack of its own.
+    """
     if request.routing_exception is not None:
         return
-    found = _has_nul(request.path) or _has_nul(list(request.args.items(multi=True)))
-    if not found and request.method in UNSAFE_METHODS:
-        if request.is_json:
-            found = _has_nul(request.get_json(silent=True))
-        elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            found = _has_nul(list(request.form.items(multi=True)))
-    if found:
-        abort(400, description=NUL_MESSAGE)
+    found = _text_problem(request.path) or None
+    refusal = (400, found, {}) if found else _pairs_problems(request.args.items(multi=True))
+    if refusal is None and request.method in UNSAFE_METHODS:
+        refusal = _body_problems()
+    if refusal is None:
+        return
+    status, message, errors = refusal
+    log.warning(
+        "refused a hostile request (request %s): %s %s: %s",
+        g.get("request_id"),
+        request.method,
+        request.url_rule.rule if request.url_rule else "?",
+        message.split(".")[0],
+    )
+    smorest_abort(status, message=message, errors=errors)
 
 
 def _check_csrf() -> None:

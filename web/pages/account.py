@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,6 +61,11 @@ def _throttled_message() -> str:
 WRONG_MESSAGE = "The email address or password is not right"
 
 
+# A backslash is read as a slash by some browsers; a control character (CR, LF) cannot go in a
+# Location header; half a surrogate pair cannot be encoded at all.
+_NOT_IN_A_LOCATION = re.compile("[\x00-\x1f\x7f\\\\\ud800-\udfff]")
+
+
 def _safe_next(target: str | None) -> str | None:
     """A local path to go back to after signing in; anything else is ignored."""
     if not target:
@@ -67,7 +73,7 @@ def _safe_next(target: str | None) -> str | None:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
-    if "\\" in target:
+    if _NOT_IN_A_LOCATION.search(target):
         return None
     return target
 
@@ -83,8 +89,6 @@ def _begin(user: User, next_url: str | None) -> Response:
         address=client_address(),
         user_agent=request.headers.get("User-Agent"),
     )
-    _audit("account.sign_in", user)
-    db.commit()
     session.clear()  # a fresh CSRF secret for the signed-in session
     if next_url:
         session["next_url"] = next_url
@@ -92,7 +96,10 @@ def _begin(user: User, next_url: str | None) -> Response:
         target = url_for("account.second_factor")
     else:
         target = session.pop("next_url", None) or home_url(user)
+    # The answer is made before the commit: a session is never kept that the person cannot get.
     response = redirect(target)
+    _audit("account.sign_in", user)
+    db.commit()
     set_auth_cookie(response, token)
     return response
 
