@@ -68,19 +68,109 @@ def db_group() -> None:
     """Database commands."""
 
 
+URL_HELP = "Database URL (default: the site's, as the web app's TAPESTRY_* settings give it)."
+
+
+class DatabaseProblem(click.ClickException):
+    """The database cannot be used: one line on standard error, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
+        click.echo(f"tapestry: {self.message}", err=True)
+
+
+def _site_database(url: str | None) -> str:
+    """The database every command uses: ``--url``, else the site's own (``create_app``'s
+    settings: ``TAPESTRY_DATABASE_URL``, else ``tapestry.sqlite`` in its instance folder).
+
+    Loading the site's settings also makes its keys (audit, TOTP) this process's keys.
+    """
+    from web import create_app
+    from web.db import database
+
+    overrides: dict[str, object] = {"AUTO_UPGRADE_DB": False}
+    if url:
+        overrides["DATABASE_URL"] = url
+    try:
+        app = create_app(overrides)
+    except Exception as error:  # a bad setting or key: say which, without a traceback
+        raise DatabaseProblem(_one_line(error)) from None
+    database(app).engine.dispose()
+    return str(app.config["DATABASE_URL"])
+
+
+def _one_line(error: BaseException) -> str:
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
+
+
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _require_schema(url: str) -> None:
+    """Refuse, in one line, a database that is missing, unreachable, empty or not migrated."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.db import alembic_config, current_revision
+
+    upgrade_hint = "run `tapestry db upgrade` first, or give another database with --url"
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        from pathlib import Path
+
+        if not Path(parsed.database).exists():
+            raise DatabaseProblem(f"there is no database at {parsed.database}: {upgrade_hint}")
+    try:
+        revision = current_revision(url)
+    except SQLAlchemyError as error:
+        raise DatabaseProblem(
+            f"cannot open the database {_shown(url)}: {_one_line(error)}"
+        ) from None
+    script = ScriptDirectory.from_config(alembic_config(url))
+    head = script.get_current_head()
+    if revision is None:
+        raise DatabaseProblem(f"the database {_shown(url)} has no tables yet: {upgrade_hint}")
+    if revision != head:
+        known = revision in {r.revision for r in script.walk_revisions()}
+        if not known:
+            raise DatabaseProblem(
+                f"the database {_shown(url)} is at revision {revision}, "
+                "which this version of Tapestry does not know"
+            )
+        raise DatabaseProblem(
+            f"the database {_shown(url)} is at revision {revision}, not the newest ({head}): "
+            "run `tapestry db upgrade`"
+        )
+
+
+def _database_for_command(url: str | None) -> str:
+    """The site's database (or ``--url``), checked to be migrated to the newest revision."""
+    target = _site_database(url)
+    _require_schema(target)
+    return target
+
+
 @db_group.command("upgrade")
-@click.option(
-    "--url",
-    default=None,
-    help="Database URL (default: TAPESTRY_DATABASE_URL, else instance/tapestry.sqlite).",
-)
+@click.option("--url", default=None, help=URL_HELP)
 def db_upgrade_cmd(url: str | None) -> None:
     """Create or update the database tables to the newest version."""
-    from models.db import database_url_from_env, upgrade
+    from sqlalchemy.exc import SQLAlchemyError
 
-    target = url or database_url_from_env("instance")
-    upgrade(target)
-    click.echo("The database is up to date.")
+    from models.db import upgrade
+
+    target = _site_database(url)
+    try:
+        upgrade(target)
+    except SQLAlchemyError as error:
+        raise DatabaseProblem(f"cannot upgrade {_shown(target)}: {_one_line(error)}") from None
+    click.echo(f"The database is up to date ({_shown(target)}).")
 
 
 @main.group("accounts")
@@ -158,11 +248,12 @@ def accounts_reset_cmd(email: str, second_factor: bool) -> None:
 
 
 def _with_app_session(work):  # type: ignore[no-untyped-def]
-    """Run ``work(session)`` on the app's database (TAPESTRY_* settings), then commit."""
+    """Run ``work(session)`` on the site's database (TAPESTRY_* settings), then commit."""
     from web import create_app
     from web.db import database, session_scope
 
-    app = create_app()
+    _database_for_command(None)
+    app = create_app({"AUTO_UPGRADE_DB": False})
     try:
         with app.app_context(), session_scope(app) as session:
             result = work(session)
@@ -184,7 +275,8 @@ def accounts_purge_cmd(days: int) -> None:
     from web.db import database, session_scope
     from web.services.accounts import purge_stale_records
 
-    app = create_app()
+    _database_for_command(None)
+    app = create_app({"AUTO_UPGRADE_DB": False})
     try:
         with app.app_context(), session_scope(app) as session:
             ended, counts = purge_stale_records(
@@ -201,7 +293,7 @@ def accounts_purge_cmd(days: int) -> None:
 
 
 @main.command("worker")
-@click.option("--url", default=None, help="Database URL (default: as the web app's).")
+@click.option("--url", default=None, help=URL_HELP)
 @click.option("--poll", type=float, default=1.0, show_default=True, help="Seconds between looks.")
 def worker_cmd(url: str | None, poll: float) -> None:
     """Run background jobs (allocation runs) until stopped."""
@@ -209,15 +301,15 @@ def worker_cmd(url: str | None, poll: float) -> None:
     import signal
     import threading
 
-    from models.db import database_url_from_env
     from web.worker import run_worker
 
+    target = _database_for_command(url)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     click.echo("Waiting for jobs. Press Ctrl+C to stop.")
-    run_worker(url or database_url_from_env("instance"), stop=stop, poll_interval_s=poll)
+    run_worker(target, stop=stop, poll_interval_s=poll)
 
 
 @main.command("demo")
@@ -253,24 +345,94 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option("--url", default=None, help="Database URL (default: as the web app's).")
-def audit_verify_cmd(url: str | None) -> None:
-    """Check the audit trail's hash chain: exit 0 when intact, 1 with one line per problem."""
-    from models.audit import chain_head, verify_chain
-    from models.db import database_url_from_env, make_engine, make_session_factory
+@click.option("--url", default=None, help=URL_HELP)
+@click.option("--anchor", "anchor_file", default=None, metavar="FILE",
+              help="Also compare with every anchor in FILE (`tapestry audit anchor`).")  # fmt: skip
+def audit_verify_cmd(url: str | None, anchor_file: str | None) -> None:
+    """Check the audit trail's hash chain (and anchors): exit 0 when intact, 1 with one line
+    per problem, 2 when the database or the anchor file cannot be read."""
+    from models.audit import check_anchor, make_anchor, parse_anchors, verify_chain
+    from models.db import make_engine, make_session_factory
 
-    engine = make_engine(url or database_url_from_env("instance"), sqlite_begin="DEFERRED")
+    anchors = []
+    if anchor_file is not None:
+        try:
+            with open(anchor_file, encoding="utf-8") as handle:
+                anchors = parse_anchors(handle.read())
+        except OSError as error:
+            raise DatabaseProblem(f"--anchor {anchor_file}: {error.strerror}") from None
+        except (ValueError, UnicodeDecodeError) as error:
+            raise DatabaseProblem(f"--anchor {anchor_file}: {error}") from None
+        if not anchors:
+            raise DatabaseProblem(f"--anchor {anchor_file}: the file holds no anchor")
+    target = _database_for_command(url)
+    engine = make_engine(target, sqlite_begin="DEFERRED")
     try:
         with make_session_factory(engine)() as session:
             problems = verify_chain(session)
-            count, head = chain_head(session)
+            for anchor in anchors:
+                problems.extend(check_anchor(session, anchor))
+            head = make_anchor(session)
     finally:
         engine.dispose()
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
         sys.exit(1)
-    click.echo(f"The audit trail is intact: {count} events, newest hash {head}.")
+    checked = f", and it matches {_counted(len(anchors), 'anchor')}" if anchors else ""
+    click.echo(
+        f"The audit trail is intact: {_counted(head.count, 'event')}, newest hash {head.hash}"
+        f"{checked}."
+    )
+
+
+def _counted(number: int, word: str) -> str:
+    return f"{number} {word}{'' if number == 1 else 's'}"
+
+
+@audit_group.command("anchor")
+@click.option("--url", default=None, help=URL_HELP)
+@click.option("--out", "out", default=None, metavar="FILE",
+              help="Append the anchor to FILE (kept where the database cannot write).")  # fmt: skip
+def audit_anchor_cmd(url: str | None, out: str | None) -> None:
+    """Note the trail's head (newest id, count, hash, key id) outside the database.
+
+    Without --out the anchor is printed, for a log kept elsewhere. Run it often (after each
+    day's work, say); `tapestry audit verify --anchor FILE` then shows a trail cut short,
+    recomputed or hashed with another key since.
+    """
+    import os
+
+    from models.audit import make_anchor, verify_chain
+    from models.db import make_engine, make_session_factory
+
+    target = _database_for_command(url)
+    engine = make_engine(target, sqlite_begin="DEFERRED")
+    try:
+        with make_session_factory(engine)() as session:
+            problems = verify_chain(session)
+            anchor = make_anchor(session)
+    finally:
+        engine.dispose()
+    if problems:
+        # Anchoring a broken trail would vouch for it.
+        for problem in problems:
+            click.echo(problem, err=True)
+        click.echo("tapestry: the trail is not intact, so no anchor was written", err=True)
+        sys.exit(1)
+    line = anchor.to_line()
+    if out is None:
+        click.echo(line)
+        return
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        raise DatabaseProblem(f"--out {out}: {error.strerror}") from None
+    click.echo(f"Anchored event {anchor.head_id} ({_counted(anchor.count, 'event')}) in {out}.")
 
 
 @main.group("privacy")
@@ -281,14 +443,14 @@ def privacy_group() -> None:
 @privacy_group.command("retention")
 @click.option("--set", "settings", multiple=True, metavar="KIND=DAYS",
               help="Keep KIND for DAYS days (repeatable).")  # fmt: skip
-@click.option("--url", default=None, help="Database URL (default: as the web app's).")
+@click.option("--url", default=None, help=URL_HELP)
 def privacy_retention_cmd(settings: tuple[str, ...], url: str | None) -> None:
     """Show how long each kind of data is kept, or change it with --set."""
-    from models.db import database_url_from_env, make_engine, make_session_factory
+    from models.db import make_engine, make_session_factory
     from web.services.errors import InvalidInput
     from web.services.privacy import retention_periods, set_retention
 
-    engine = make_engine(url or database_url_from_env("instance"))
+    engine = make_engine(_database_for_command(url))
     try:
         with make_session_factory(engine)() as session:
             for setting in settings:
@@ -306,13 +468,13 @@ def privacy_retention_cmd(settings: tuple[str, ...], url: str | None) -> None:
 
 
 @privacy_group.command("purge")
-@click.option("--url", default=None, help="Database URL (default: as the web app's).")
+@click.option("--url", default=None, help=URL_HELP)
 def privacy_purge_cmd(url: str | None) -> None:
     """Delete or blank personal data kept longer than its retention period."""
-    from models.db import database_url_from_env, make_engine, make_session_factory
+    from models.db import make_engine, make_session_factory
     from web.services.privacy import purge_expired
 
-    engine = make_engine(url or database_url_from_env("instance"))
+    engine = make_engine(_database_for_command(url))
     try:
         with make_session_factory(engine)() as session:
             done = purge_expired(session)

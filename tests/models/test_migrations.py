@@ -106,18 +106,21 @@ def test_cli_upgrades_the_database_in_the_environment(
     assert current_revision(empty_database_url) == _head()
 
 
-def test_cli_defaults_to_sqlite_in_the_instance_folder(
+def test_cli_defaults_to_sqlite_in_the_sites_instance_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The site's instance folder, wherever the command is run from (tests/web/test_cli_database
+    # checks the command line and the web app agree when nothing is set).
     monkeypatch.delenv("TAPESTRY_DATABASE_URL", raising=False)
-    monkeypatch.delenv("TAPESTRY_INSTANCE_PATH", raising=False)
+    monkeypatch.setenv("TAPESTRY_INSTANCE_PATH", str(tmp_path / "site"))
     monkeypatch.chdir(tmp_path)
 
     result = CliRunner().invoke(main, ["db", "upgrade"])
 
     assert result.exit_code == 0, result.output
-    database = tmp_path / "instance" / "tapestry.sqlite"
+    database = tmp_path / "site" / "tapestry.sqlite"
     assert database.exists()
+    assert not (tmp_path / "instance").exists()
     assert current_revision(f"sqlite:///{database}") == _head()
 
 
