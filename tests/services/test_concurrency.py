@@ -198,3 +198,81 @@ def test_eight_processes_never_oversell_or_overspend(
             )
         )
         assert accepted == total["accepted"]
+
+
+def _provide(url: str, seed: int, offer_ids: list[int]) -> Counter[str]:
+    """A racing provider: cut or raise capacity, withdraw and publish again, many times."""
+    from models import Offer, OfferStatus
+    from web.services import offers
+
+    rng = random.Random(seed)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    outcome: Counter[str] = Counter()
+    try:
+        for _ in range(ACTIONS_PER_PROCESS):
+            with factory() as session:
+                try:
+                    offer = session.get(Offer, rng.choice(offer_ids))
+                    assert offer is not None
+                    member = offer.provider.members[0].user
+                    if offer.status == OfferStatus.withdrawn:
+                        offers.publish_offer(session, member, offer.provider, offer.id)
+                        outcome["published"] += 1
+                    elif rng.random() < 0.5:
+                        offers.withdraw_offer(session, member, offer.provider, offer.id)
+                        outcome["withdrawn"] += 1
+                    else:
+                        capacity = rng.randint(0, 4)
+                        offers.set_capacity(session, member, offer.provider, offer.id, capacity)
+                        outcome["capacity"] += 1
+                    session.commit()
+                except ServiceError:
+                    session.rollback()
+                    outcome["refused"] += 1
+                except OperationalError:
+                    session.rollback()
+                    outcome["retried"] += 1
+    finally:
+        engine.dispose()
+    return outcome
+
+
+@pytest.mark.slow
+def test_providers_racing_people_never_pull_a_place_from_under_them(
+    published_round: tuple[int, list[int]], fresh_database_url: str, fresh_engine: Engine
+) -> None:
+    from models import Offer, OfferStatus, Provider
+
+    round_id, person_ids = published_round
+    with make_session_factory(fresh_engine)() as session:
+        factories.use_session(session)
+        try:
+            for provider in session.scalars(select(Provider)):
+                factories.ProviderMemberFactory(provider=provider)
+            session.commit()
+        finally:
+            factories.use_session(None)
+        offer_ids = list(
+            session.scalars(select(RoundOffer.offer_id).where(RoundOffer.round_id == round_id))
+        )
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(PROCESSES) as pool:
+        people = [
+            pool.apply_async(_act, (fresh_database_url, seed, person_ids)) for seed in range(5)
+        ]
+        makers = [
+            pool.apply_async(_provide, (fresh_database_url, 100 + seed, offer_ids))
+            for seed in range(3)
+        ]
+        done = [r.get() for r in people + makers]
+    providers: Counter[str] = sum(done[5:], Counter())
+    assert providers["refused"] > 0  # some cuts and withdrawals met places people hold
+    with make_session_factory(fresh_engine)() as session:
+        _check_books(session, round_id)
+        for ro in session.scalars(select(RoundOffer).where(RoundOffer.round_id == round_id)):
+            offer = session.get(Offer, ro.offer_id)
+            assert offer is not None
+            assert ro.places <= offer.capacity, f"offer {offer.id} has more places than capacity"
+            if offer.status != OfferStatus.published:
+                assert ro.places_taken == 0, f"withdrawn offer {offer.id} still holds places"
