@@ -10,6 +10,7 @@ flag is therefore off for the demo only.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from flask import Flask
 
 from models.accounts import Role
 from models.db import make_engine, make_session_factory, upgrade
+from models.keys import AUDIT_KEY_ENV, TOTP_KEY_ENV, load_keys, use_keys
 from web.services.demo import DemoLogins, build_demo
 
 DEMO_FILE = "demo.sqlite"
@@ -41,6 +43,10 @@ def build_demo_database(
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{path.resolve()}"
+    # The demo's audit events and TOTP secrets use the keys the served app will use.
+    use_keys(
+        load_keys(folder, audit=os.environ.get(AUDIT_KEY_ENV), totp=os.environ.get(TOTP_KEY_ENV))
+    )
     upgrade(url)
     engine = make_engine(url)
     try:
@@ -83,10 +89,12 @@ def print_logins(
 
 
 def serve_demo(database_url: str, *, host: str, port: int) -> None:
-    """Serve the real app on the demo database until interrupted."""
+    """Serve the real app on the demo database until interrupted (Ctrl+C, SIGTERM, SIGHUP);
+    the worker beside it stops with it."""
     from werkzeug.serving import run_simple
 
     from web import create_app
+    from web.worker import start_embedded_worker, stop_embedded_worker
 
     app = create_app(
         {
@@ -95,12 +103,21 @@ def serve_demo(database_url: str, *, host: str, port: int) -> None:
             "INSTANCE_PATH": str(instance_path()),
         }
     )
+    # SIGTERM and SIGHUP end the server as Ctrl+C does (werkzeug stops on KeyboardInterrupt),
+    # so the worker is always stopped below; by default they would end this process at once
+    # and leave the worker running.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     # Allocation runs happen in a worker process beside the server (the embedded default).
-    from web.worker import start_embedded_worker
-
     worker = start_embedded_worker(database_url)
     try:
         run_simple(host, port, app, threaded=True, use_debugger=False, use_reloader=False)
+    except KeyboardInterrupt:
+        pass
     finally:
-        worker.terminate()
-        worker.join(timeout=30)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stop_embedded_worker(worker)
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")

@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from importlib import import_module
 from multiprocessing.process import BaseProcess
 
@@ -74,13 +75,35 @@ def run_worker(
     return done
 
 
-def _worker_main(database_url: str, poll_interval_s: float, keys: Keys) -> None:
+#: How long an embedded worker may take to finish once told to stop (or orphaned), before it
+#: is killed; a job cut short is taken up again when its heartbeat goes stale.
+STOP_GRACE_S = 5.0
+
+
+def _worker_main(database_url: str, poll_interval_s: float, keys: Keys, parent_pid: int) -> None:
+    # A process group of its own: the server signals the whole group (the worker and anything
+    # it starts) when it stops, and a Ctrl+C meant for the server reaches it only that way.
+    os.setpgrp()
     use_keys(keys)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    threading.Thread(
+        target=_exit_with_parent, args=(parent_pid, stop), name="parent-watch", daemon=True
+    ).start()
     run_worker(database_url, stop=stop, poll_interval_s=poll_interval_s)
+
+
+def _exit_with_parent(parent_pid: int, stop: threading.Event) -> None:
+    """Stop when the server that started this worker is gone (even killed with SIGKILL,
+    which gives it no chance to stop the worker), and end the process if a job holds it."""
+    while os.getppid() == parent_pid:
+        if stop.wait(0.5):
+            break
+    stop.set()
+    time.sleep(STOP_GRACE_S)
+    os._exit(0)
 
 
 def start_embedded_worker(
@@ -88,15 +111,38 @@ def start_embedded_worker(
 ) -> BaseProcess:
     """Start a worker process beside the web server (the embedded default); returns it.
 
-    It uses this process's keys (or ``keys``) for the audit trail and TOTP secrets. Stop it
-    with ``process.terminate()`` (SIGTERM: it finishes the job in hand first).
+    It uses this process's keys (or ``keys``) for the audit trail and TOTP secrets, runs in a
+    process group of its own, and stops by itself when this process ends. Stop it with
+    :func:`stop_embedded_worker`.
     """
     context = multiprocessing.get_context("spawn")
     process = context.Process(
         target=_worker_main,
-        args=(database_url, poll_interval_s, keys or active_keys()),
+        args=(database_url, poll_interval_s, keys or active_keys(), os.getpid()),
         name="tapestry-worker",
         daemon=True,
     )
     process.start()
     return process
+
+
+def stop_embedded_worker(process: BaseProcess, *, grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM to the worker's process group; SIGKILL to it if still running after
+    ``grace_s`` (a job in hand is cut short and taken up again later)."""
+    if process.pid is None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not process.is_alive():
+            break
+        _signal_group(process.pid, sig)
+        process.join(timeout=grace_s)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:  # not yet in its own group (still starting): the process alone
+            os.kill(pid, sig)
+    except ProcessLookupError:
+        pass  # gone already
