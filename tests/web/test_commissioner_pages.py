@@ -500,6 +500,13 @@ def test_an_infeasible_run_is_a_failure_with_its_reasons_in_plain_words(
     assert client.get(f"{base}/runs/{run.id}/publish").status_code == 302
     listed = _words(client.get(base))
     assert "No allocation" in listed and "Finished" not in listed
+    api = client.get(f"/api/v1/rounds/{world.round.id}/runs/{run.id}").get_json()
+    assert api["reasons"] == [
+        "Rule 1, every area at least 20%: each area could reach it on its own, but not all at "
+        "the same time, because they need the same places.",
+        "Rule 2, every area (south) at least 100%: south can reach at most 50%, even if its "
+        "people got places first.",
+    ]
 
 
 def test_the_policy_form_refuses_a_misspelt_group_and_suggests_the_real_one(

@@ -176,6 +176,9 @@ def test_the_api_refuses_unknown_groups_and_breaking_runs_without_a_reason(
     job = claim_next_job(db_session, "api-test-worker")
     assert job is not None
     assert run_job(session_factory, job, "api-test-worker", heartbeat_every_s=None)
+    run = client.get(f"{base}/runs/{started.get_json()['id']}").get_json()
+    assert run["breaches"] == ["It spends £510, which is £210 more than the £300 pot."]
+    assert run["reasons"] == []
     url = f"{base}/runs/{started.get_json()['id']}/publish"
     refused = client.post(url, headers=HEADERS)
     assert refused.status_code == 422

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from models.rounds import SolverRun
 from web.api.schemas import StrictSchema
+from web.services import allocation_runs, allocations, rule_checks
 
 
 class RoundSchema(StrictSchema):
@@ -108,6 +110,35 @@ class RunSchema(StrictSchema):
     created_at = ma.fields.DateTime()
     started_at = ma.fields.DateTime(allow_none=True)
     finished_at = ma.fields.DateTime(allow_none=True)
+    breaches = ma.fields.Method(
+        "_breaches",
+        metadata={
+            "description": "How the run's allocation breaks the round's pot or a rule, one "
+            "sentence each (empty when it keeps them all); publishing it then needs an "
+            "`override_reason`",
+            "type": "array",
+            "items": {"type": "string"},
+        },
+    )
+    reasons = ma.fields.Method(
+        "_reasons",
+        metadata={
+            "description": "Why a run with no allocation (`infeasible`) found none, one "
+            "sentence per rule, naming the rule (from 1) and the groups",
+            "type": "array",
+            "items": {"type": "string"},
+        },
+    )
+
+    def _breaches(self, run: SolverRun) -> list[str]:
+        return allocations.run_breaches(run)
+
+    def _reasons(self, run: SolverRun) -> list[str]:
+        result = allocation_runs.run_result(run)
+        if not result or run.instance_json is None:
+            return []
+        return rule_checks.diagnosis_words(allocation_runs.run_instance(run), result)
+
     error = ma.fields.String(allow_none=True)
 
 
