@@ -211,11 +211,17 @@ def test_submit_scope_lets_the_advocate_say_yes_to_a_place(
     # Without the submit scope the answer is refused and nothing changes.
     response = client.post(url, data={"csrf_token": csrf_token(page), "answer": "accept"})
     assert response.status_code == 403
+    # Nor is the advocate asked "Are you sure?" about saying no for them.
+    response = client.post(url, data={"csrf_token": csrf_token(page), "answer": "decline"})
+    assert response.status_code == 403
     db_session.refresh(place)
     assert place.status == AllocationStatus.offered
 
     consent.can_submit = True
     db_session.flush()
+    asked = client.post(url, data={"csrf_token": csrf_token(page), "answer": "decline"})
+    assert asked.status_code == 200
+    assert f'action="{url}"' in asked.get_data(as_text=True)  # "Yes" answers here, as them
     response = client.post(url, data={"csrf_token": csrf_token(page), "answer": "accept"})
     assert response.status_code == 302
     db_session.refresh(place)

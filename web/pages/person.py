@@ -218,9 +218,9 @@ def _travel_km(text: str) -> tuple[int | None, str | None]:
     text = text.strip()
     if not text:
         return None, None
-    if not text.isdigit():
+    miles = catalogue.parse_whole_number(text)
+    if miles is None or miles < 0:
         return None, "How far you can travel must be a whole number of miles, like 5"
-    miles = int(text)
     if miles > MAX_TRAVEL_MILES:
         return None, f"How far you can travel must be {MAX_TRAVEL_MILES} miles or less"
     return round(miles * KM_PER_MILE), None
@@ -420,6 +420,7 @@ def decide_place(allocation_id: int) -> Any:
                 message = "You said yes. The place is yours."
             elif answer == "decline" and request.form.get("confirm") != "yes":
                 # Turning a place down cannot be undone: ask once more, on a page of its own.
+                allocations.check_may_decide(s, actor, person)
                 return _page("person/confirm_decline.html", place=place, found=found)
             elif answer == "decline":
                 allocations.decline_place(s, actor, person, allocation_id)

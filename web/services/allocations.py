@@ -341,6 +341,12 @@ def _person_allocation(session: Session, person: PersonProfile, allocation_id: i
     return allocation
 
 
+def check_may_decide(session: Session, actor: User, person: PersonProfile) -> None:
+    """Raise :class:`NotAllowed` unless ``actor`` may accept or decline for ``person`` (before
+    asking "Are you sure?", so no one is asked a question they may not answer)."""
+    authorise(session, actor, person, "submit")
+
+
 def accept_place(
     session: Session, actor: User, person: PersonProfile, allocation_id: int
 ) -> Allocation:
