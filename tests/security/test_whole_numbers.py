@@ -107,3 +107,60 @@ def test_query_numbers_written_as_digits_still_work(app: Flask, world: World) ->
     assert response.status_code == 200
     response = app.test_client().get(f"/api/v1/offers?provider_id={world.ids['provider_x']}")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("typed", ["²", "١٢", "1.5", "1_0", "9" * 5000])
+def test_page_forms_refuse_what_is_not_a_whole_number(
+    app: Flask,
+    world: World,
+    login: Callable[..., Any],
+    db_connection: Connection,
+    typed: str,
+) -> None:
+    """``str.isdigit`` passes "²" (``int`` then crashes) and 5,000 digits (``int`` raises past
+    4,300): every form refuses them beside the field instead of answering 500 or saving."""
+    from tests.web.conftest import csrf_token
+
+    ids = world.ids
+    tries = [
+        ("person_a", "/person/about-me", {"max_travel_miles": typed}),
+        ("commissioner", f"/commissioner/rounds/{ids['open_round']}/places",
+         {f"places-{ids['offer_x']}": typed}),
+        ("commissioner", f"/commissioner/rounds/{ids['open_round']}/budgets",
+         {"person_id": typed, "amount": "10"}),
+        ("provider_x", f"/provider/offers/{ids['offer_x']}/capacity", {"capacity": typed}),
+    ]  # fmt: skip
+    clients: dict[str, tuple[Any, str]] = {}
+    for actor, url, form in tries:
+        if actor not in clients:
+            client = app.test_client()
+            signed_in = login(client, world.users[actor])
+            clients[actor] = (client, csrf_token(client.get(signed_in.headers["Location"])))
+        client, token = clients[actor]
+        savepoint = db_connection.begin_nested()
+        try:
+            response = client.post(url, data={"csrf_token": token, **form})
+        finally:
+            savepoint.rollback()
+        # The form again with the error beside the field (some pages answer 200), not saved.
+        assert response.status_code in (200, 400, 422), (url, form, response.status_code)
+        assert "<title>Error:" in response.get_data(as_text=True), (url, form)
+
+
+def test_a_code_in_other_digits_is_wrong_not_a_crash(app: Flask, world: World) -> None:
+    from tests.web.conftest import csrf_token
+
+    client = app.test_client()
+    page = client.get("/sign-in")
+    response = client.post(
+        "/sign-in",
+        data={
+            "csrf_token": csrf_token(page),
+            "email": world.users["commissioner"].email,
+            "password": "correct horse battery staple",
+        },
+    )
+    assert response.headers["Location"].endswith("/sign-in/code")
+    page = client.get("/sign-in/code")
+    response = client.post("/sign-in/code", data={"csrf_token": csrf_token(page), "code": "١٢٣٤٥٦"})
+    assert 400 <= response.status_code < 500

@@ -29,7 +29,7 @@ from web.services import (
     rule_checks,
     voice,
 )
-from web.services.catalogue import parse_pounds
+from web.services.catalogue import parse_pounds, parse_whole_number
 from web.services.errors import InvalidInput, NotFound, ServiceError
 from web.services.jobs import DatabaseJobRunner
 from web.services.matching import format_money
@@ -247,10 +247,11 @@ def places(round_id: int) -> Any:
             text = request.form.get(f"places-{offer.id}", "").strip()
             if not text:
                 continue
-            if not text.isdigit():
+            places = parse_whole_number(text)
+            if places is None or places < 0:
                 errors[f"places-{offer.id}"] = f"Enter places for {offer.title} as a whole number"
                 continue
-            wanted[offer.id] = int(text)
+            wanted[offer.id] = places
         if not errors:
             done, errors = _save(
                 lambda: rounds.set_places(s, _actor(), round_, wanted),
@@ -324,14 +325,14 @@ def budgets_page(round_id: int) -> Any:
     errors: dict[str, str] = {}
     if request.method == "POST":
         amount = parse_pounds(request.form.get("amount", ""))
-        person_id = request.form.get("person_id", "")
-        if not person_id.isdigit():
+        person_id = parse_whole_number(request.form.get("person_id", "")) or 0
+        if person_id <= 0:
             errors["person_id"] = "Choose a person"
         if amount is None:
             errors["amount"] = "Enter the budget in pounds, like 320 or 95.50"
         if not errors:
             done, errors = _save(
-                lambda: budgets.set_budget(s, _actor(), round_, int(person_id), amount or 0),
+                lambda: budgets.set_budget(s, _actor(), round_, person_id, amount or 0),
                 "The budget is saved.",
                 url_for(".budgets_page", round_id=round_id),
             )
@@ -418,7 +419,7 @@ def policy(round_id: int) -> Any:
         rules_now = list(round_.rules or [])
         action = form.get("action", "save")
         if action.startswith("remove-"):
-            index = int(action.removeprefix("remove-")) if action[7:].isdigit() else -1
+            index = parse_whole_number(action.removeprefix("remove-"))
             rules_now = [r for i, r in enumerate(rules_now) if i != index]
         elif action == "add-rule":
             rule: dict[str, Any] = {
@@ -594,7 +595,7 @@ def run_unplaced(round_id: int, run_id: int) -> tuple[str, int]:
         run,
         area=args.get("area") or None,
         support=args.get("support") or None,
-        need=int(need_text) if need_text.isdigit() else None,
+        need=parse_whole_number(need_text),
         page=args.get("page", 1, type=int) or 1,
     )
     filters = {k: args.get(k, "") for k in ("area", "support", "need")}
@@ -830,7 +831,7 @@ def proposal(proposal_id: int) -> Any:
                 proposal_id,
                 status=request.form.get("status", ""),
                 response=request.form.get("response", ""),
-                round_id=int(round_id) if round_id.isdigit() else None,
+                round_id=parse_whole_number(round_id),
             )
         except InvalidInput as invalid:
             s.rollback()

@@ -376,7 +376,8 @@ def totp_uri(secret: str, email: str) -> str:
 
 def _accepted_step(secret: str, code: str, now: datetime) -> int | None:
     code = "".join(code.split())
-    if not (code.isdigit() and len(code) == 6):
+    # ASCII digits only: "١٢٣٤٥٦" passes isdigit, and compare_digest refuses non-ASCII text.
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
     step = totp.timecode(now)

@@ -8,6 +8,7 @@ offer in their council.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
@@ -261,11 +262,27 @@ def offer_detail(
     )
 
 
+# Digits 0 to 9 only: ``str.isdigit`` also passes "²" and "١", which ``int`` refuses or reads.
+# At most 18 of them, so a number fits the database and is far from Python's 4,300-digit limit
+# on turning text into a number (past which ``int`` raises).
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+_PENCE = re.compile(r"[0-9]{1,2}")
+
+
+def parse_whole_number(text: str) -> int | None:
+    """A whole number as typed (" 12 ", "-3"), or None when it is not one ("1.5", "²", "1_000",
+    "", or thousands of digits). Callers check the range."""
+    cleaned = text.strip()
+    return int(cleaned) if _WHOLE_NUMBER.fullmatch(cleaned) else None
+
+
 def parse_pounds(text: str) -> int | None:
     """Pounds as typed ("120", "£95.50", "1,200") in pence, or None when it is not a price."""
     cleaned = text.strip().removeprefix("£").replace(",", "")
     whole, dot, frac = cleaned.partition(".")
-    if not whole.isdigit() or (dot and (not frac.isdigit() or len(frac) > 2)):
+    if not _WHOLE_NUMBER.fullmatch(whole) or whole.startswith("-"):
+        return None
+    if dot and not _PENCE.fullmatch(frac):
         return None
     pence = int(whole) * 100 + (int(frac.ljust(2, "0")) if dot else 0)
     return pence if pence <= 100_000_000_00 else None

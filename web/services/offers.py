@@ -41,7 +41,7 @@ from models.base import utcnow
 from models.people import AGE_BANDS, DAYS, NEED_LEVEL_MAX, TIMES_OF_DAY, AgeBand, OutcomeTag
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from models.rounds import Round, RoundOffer, RoundStatus
-from web.services.catalogue import CATEGORY_LABELS, parse_pounds
+from web.services.catalogue import CATEGORY_LABELS, parse_pounds, parse_whole_number
 from web.services.errors import Conflict, InvalidInput, NotFound
 from web.services.providers import require_member
 
@@ -87,10 +87,7 @@ def _whole_number(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    text = str(value).strip().replace(",", "")
-    if text.lstrip("-").isdigit():
-        return int(text)
-    return None
+    return parse_whole_number(str(value).replace(",", ""))
 
 
 def clean_offer_fields(
