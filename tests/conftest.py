@@ -37,7 +37,8 @@ TEST_DATABASE_URL_ENV = "TAPESTRY_TEST_DATABASE_URL"
 
 # One audit key and one TOTP key for the whole run (and the servers it starts), so events and
 # secrets written through one app verify and decrypt through any other. Tests of the key
-# files themselves unset these (tests/models/test_keys.py).
+# files themselves pass their own or unset these (tests/models/test_keys.py,
+# tests/web/test_cli_database.py).
 os.environ.setdefault("TAPESTRY_AUDIT_KEY", "test audit key, not for production: 0123456789")
 os.environ.setdefault("TAPESTRY_TOTP_KEY", "test TOTP key, not for production: 0123456789")
 
