@@ -214,3 +214,39 @@ def test_provider_pages_are_for_providers_only(app: Flask, login, make_user) -> 
     assert client.get("/provider/").status_code == 403
     anonymous = app.test_client()
     assert anonymous.get("/provider/demand").status_code == 302
+
+
+def test_places_people_hold_stop_a_cut_and_a_withdrawal_on_the_pages(
+    app: Flask, db_session: Session, login, provider_user: User
+) -> None:
+    offer = factories.OfferFactory(provider=my_provider(provider_user), capacity=6)
+    factories.RoundOfferFactory(
+        round=factories.RoundFactory(
+            council=my_provider(provider_user).council,
+            status=RoundStatus.published,
+            name="Spring 2027",
+        ),
+        offer=offer,
+        places=6,
+        places_taken=4,
+    )
+    db_session.flush()
+    client = app.test_client()
+    login(client, provider_user)
+    url = f"/provider/offers/{offer.id}/capacity"
+    page = client.get(url)
+    assert "the council must move those people first" in page.get_data(as_text=True)
+    cut = client.post(url, data={"csrf_token": csrf_token(page), "capacity": "0"})
+    assert cut.status_code == 200  # the form again, with the reason beside the field
+    html = cut.get_data(as_text=True)
+    assert 'id="capacity-error"' in html
+    assert "4 places are offered to or taken by people in Spring 2027" in html
+    edit = client.get(f"/provider/offers/{offer.id}")
+    withdrawn = client.post(
+        f"/provider/offers/{offer.id}/status",
+        data={"csrf_token": csrf_token(edit), "action": "withdraw"},
+        follow_redirects=True,
+    )
+    assert "Ask the council to move them first." in withdrawn.get_data(as_text=True)
+    db_session.refresh(offer)
+    assert (offer.status, offer.capacity) == (OfferStatus.published, 6)
