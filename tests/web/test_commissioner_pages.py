@@ -507,6 +507,12 @@ def test_an_infeasible_run_is_a_failure_with_its_reasons_in_plain_words(
         "Rule 2, every area (south) at least 100%: south can reach at most 50%, even if its "
         "people got places first.",
     ]
+    # It can still be compared with a run without the rules.
+    assert post(client, f"{base}/runs", {"without_rules": "yes"}, page_url=base).status_code == 302
+    run_worker_once(db_session, session_factory)
+    other = max(r.id for r in db_session.scalars(select(SolverRun)))
+    compared = client.get(f"{base}/compare?a={run.id}&b={other}")
+    assert compared.status_code == 200
 
 
 def test_the_policy_form_refuses_a_misspelt_group_and_suggests_the_real_one(
