@@ -286,6 +286,12 @@ def chain_head(session: Session) -> tuple[int, str]:
     return count, last or GENESIS_HASH
 
 
+def plain_events(session: Session) -> int:
+    """How many events have plain SHA-256 hashes (scheme 1, from before the audit key)."""
+    query = select(func.count()).select_from(AuditEvent)
+    return session.scalar(query.where(AuditEvent.hash_scheme == PLAIN_SCHEME)) or 0
+
+
 @dataclass(frozen=True)
 class Anchor:
     """The trail's head as noted outside the database at ``at``."""

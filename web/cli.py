@@ -351,7 +351,7 @@ def audit_group() -> None:
 def audit_verify_cmd(url: str | None, anchor_file: str | None) -> None:
     """Check the audit trail's hash chain (and anchors): exit 0 when intact, 1 with one line
     per problem, 2 when the database or the anchor file cannot be read."""
-    from models.audit import check_anchor, make_anchor, parse_anchors, verify_chain
+    from models.audit import check_anchor, make_anchor, parse_anchors, plain_events, verify_chain
     from models.db import make_engine, make_session_factory
 
     anchors = []
@@ -373,6 +373,7 @@ def audit_verify_cmd(url: str | None, anchor_file: str | None) -> None:
             for anchor in anchors:
                 problems.extend(check_anchor(session, anchor))
             head = make_anchor(session)
+            plain = plain_events(session)
     finally:
         engine.dispose()
     for problem in problems:
@@ -384,6 +385,13 @@ def audit_verify_cmd(url: str | None, anchor_file: str | None) -> None:
         f"The audit trail is intact: {_counted(head.count, 'event')}, newest hash {head.hash}"
         f"{checked}."
     )
+    if plain:
+        # Loud, not quiet: a trail recomputed without the key from its first event is all plain.
+        hashes = "has a plain SHA-256 hash" if plain == 1 else "have plain SHA-256 hashes"
+        click.echo(
+            f"The first {_counted(plain, 'event')} {hashes} from before the audit key: "
+            "only an anchor noted since vouches for them."
+        )
 
 
 def _counted(number: int, word: str) -> str:

@@ -169,6 +169,7 @@ def test_audit_anchor_then_verify_catches_a_cut_tail_and_a_changed_key(
         connection.exec_driver_sql("DELETE FROM audit_events WHERE id > 2")
     alone = _run(["audit", "verify", "--url", fresh_database_url])
     assert alone.exit_code == 0
+    assert "plain SHA-256" not in alone.output
     cut = _run(["audit", "verify", "--url", fresh_database_url, "--anchor", str(anchors)])
     assert cut.exit_code == 1
     assert cut.stderr.splitlines() == [
@@ -182,6 +183,33 @@ def test_audit_anchor_then_verify_catches_a_cut_tail_and_a_changed_key(
     assert swapped.exit_code == 1
     assert any("(the key was changed)" in line for line in swapped.stderr.splitlines())
     assert swapped.stderr.splitlines()[0].startswith("event 1: hashed with another audit key")
+
+
+def test_verify_says_how_many_events_have_plain_hashes(
+    fresh_database_url: str, fresh_engine: Engine
+) -> None:
+    from models.audit import GENESIS_HASH, PLAIN_SCHEME, AuditEvent, event_hash
+
+    with make_session_factory(fresh_engine).begin() as session:
+        event = append_event(session, "test.event")
+    # Recomputed without the key from the first event: a sound chain, but said out loud.
+    _drop_guards(fresh_engine)
+    with make_session_factory(fresh_engine).begin() as session:
+        event = session.get(AuditEvent, 1)  # type: ignore[assignment]
+        event.hash_scheme, event.key_id = PLAIN_SCHEME, None
+        event.hash = event_hash(
+            id=1, occurred_at=event.occurred_at, actor_user_id=None, on_behalf_of_user_id=None,
+            action="test.event", object_type=None, object_id=None, request_id=None, details={},
+            prev_hash=GENESIS_HASH, hash_scheme=PLAIN_SCHEME,
+        )  # fmt: skip
+
+    result = _run(["audit", "verify", "--url", fresh_database_url])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1] == (
+        "The first 1 event has a plain SHA-256 hash from before the audit key: "
+        "only an anchor noted since vouches for them."
+    )
 
 
 def test_a_broken_trail_is_not_anchored(fresh_database_url: str, fresh_engine: Engine) -> None:
