@@ -348,6 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     app_server = bare_server = None
     try:
         print(f"building the demo council ({args.persons} people) ...", flush=True)
+        # The keys the served app will find (settings, else its instance folder's files), so
+        # the audit events and TOTP secrets written here are ones it can check and read.
+        from models.keys import AUDIT_KEY_ENV, TOTP_KEY_ENV, load_keys, use_keys
+
+        audit, totp = os.environ.get(AUDIT_KEY_ENV), os.environ.get(TOTP_KEY_ENV)
+        use_keys(load_keys(folder / "instance", audit=audit, totp=totp))
         logins = fill_database(url, args.persons)
         logins_path = folder / "logins.json"
         logins_path.write_text(json.dumps(logins))

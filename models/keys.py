@@ -12,7 +12,8 @@ key is, in this order:
 The text is turned into the key with HMAC-SHA256 under a label per use, so one text given for
 both settings still gives two different keys. ``use_keys`` makes a pair of keys the one this
 process uses (``create_app``, the worker and the command line call it); ``active_keys`` is that
-pair, loaded from the settings and ``TAPESTRY_INSTANCE_PATH`` when nothing was set.
+pair, loaded from the settings and ``TAPESTRY_INSTANCE_PATH`` when nothing was set (one
+``create_app`` per process: the last one's keys are the process's).
 """
 
 from __future__ import annotations
@@ -114,14 +115,21 @@ def use_keys(keys: Keys | None) -> None:
 
 def active_keys() -> Keys:
     """The keys this process uses: those given to :func:`use_keys`, else the settings in the
-    environment and the files in ``TAPESTRY_INSTANCE_PATH`` (default ``./instance``)."""
+    environment and the files in ``TAPESTRY_INSTANCE_PATH``.
+
+    With neither, :class:`KeyProblem`: guessing a folder (the working one, say) could make new
+    keys beside the site's, and then events and secrets that the site cannot check or read.
+    """
     global _active
     if _active is None:
-        _active = load_keys(
-            os.environ.get(INSTANCE_PATH_ENV) or "instance",
-            audit=os.environ.get(AUDIT_KEY_ENV),
-            totp=os.environ.get(TOTP_KEY_ENV),
-        )
+        audit, totp = os.environ.get(AUDIT_KEY_ENV), os.environ.get(TOTP_KEY_ENV)
+        folder = os.environ.get(INSTANCE_PATH_ENV)
+        if folder is None and not (audit and totp):
+            raise KeyProblem(
+                "no keys are configured: call models.keys.use_keys (create_app does), or set "
+                f"{AUDIT_KEY_ENV} and {TOTP_KEY_ENV}, or {INSTANCE_PATH_ENV}"
+            )
+        _active = load_keys(folder or ".", audit=audit, totp=totp)
     return _active
 
 

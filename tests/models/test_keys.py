@@ -102,3 +102,16 @@ def test_the_migration_encrypts_stored_secrets_and_the_downgrade_restores_them(
             assert connection.execute(read).scalar_one() == secret
     finally:
         engine.dispose()
+
+
+def test_without_any_setting_the_process_refuses_to_guess_a_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from models import keys
+
+    for setting in ("TAPESTRY_AUDIT_KEY", "TAPESTRY_TOTP_KEY", "TAPESTRY_INSTANCE_PATH"):
+        monkeypatch.delenv(setting, raising=False)
+    monkeypatch.setattr(keys, "_active", None)
+
+    with pytest.raises(KeyProblem, match="no keys are configured"):
+        keys.active_keys()
