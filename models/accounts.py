@@ -112,9 +112,12 @@ class UserSession(CreatedAtMixin, Base):
 
 
 class LoginThrottle(Base):
-    """A fixed-window counter of failed sign-ins, shared by every worker through the database.
+    """A counter of sign-in tries, shared by every worker through the database.
 
-    ``key`` names what is counted, e.g. ``"account:ann@example.org"`` or ``"ip:127.0.0.1"``.
+    ``key`` names what is counted, e.g. ``"account:ann@example.org"``, ``"ip:127.0.0.1"`` or
+    ``"device:..."``. ``window_start`` is when the last try was counted (a key idle for the
+    throttle's window starts again), and ``next_try_at`` when the next try will be checked
+    (null: at once); the delay grows with every try past the free ones.
     """
 
     __tablename__ = "login_throttles"
@@ -123,6 +126,7 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(default=0)
+    next_try_at: Mapped[datetime | None]
 
 
 class IdempotencyRecord(CreatedAtMixin, Base):

@@ -21,9 +21,9 @@ Settings others may rely on:
 ``SESSION_IDLE_MINUTES``    a session ends after this long unused (30)
 ``SESSION_ABSOLUTE_HOURS``  a session ends this long after sign-in (12)
 ``SESSION_COOKIE_SECURE``   ``Secure`` cookie flag; default on unless debug or testing
-``LOGIN_LIMIT_PER_ACCOUNT`` sign-in tries per email per window (5)
-``LOGIN_LIMIT_PER_ADDRESS`` sign-in tries per IP address per window (30)
-``LOGIN_WINDOW_MINUTES``    the throttle window (15)
+``LOGIN_LIMIT_PER_ACCOUNT`` free sign-in tries per email or browser before delays (5)
+``LOGIN_LIMIT_PER_ADDRESS`` free sign-in tries per IP address before delays (30)
+``LOGIN_WINDOW_MINUTES``    a throttle key idle this long starts again (15)
 ``MAX_CONTENT_LENGTH``      largest request body in bytes (1 MiB; 413 above it)
 ``TRUSTED_PROXIES``         proxies in front of the app (0); set it so sign-in limits per
                             address see the client's address from ``X-Forwarded-For``

@@ -38,6 +38,7 @@ and admins) still waiting for its one-time code. Flask-Login's remember-me is no
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import wraps
@@ -45,6 +46,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, abort, current_app, g, redirect, request, url_for
 from flask_login import LoginManager, UserMixin, current_user
+from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 
 from models.accounts import Role, User, UserSession
@@ -284,6 +286,50 @@ def set_auth_cookie(response: Response, token: str) -> None:
         token,
         httponly=True,
         secure=bool(config["SESSION_COOKIE_SECURE"]),
+        samesite="Lax",
+        path="/",
+    )
+
+
+DEVICE_COOKIE = "tapestry_device"
+DEVICE_COOKIE_DAYS = 365
+
+
+def _device_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key or "", salt="tapestry.device")
+
+
+def device_from_cookie() -> tuple[int, str] | None:
+    """The browser's device cookie: the user it was given to at sign-in, and its id (or None).
+
+    Signed with the app's secret, so it cannot be made up; it only says "this browser has
+    signed in as this user before" (see ``web.services.accounts.begin_sign_in``).
+    """
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        value = _device_signer().loads(raw)
+    except BadSignature:
+        return None
+    if not (isinstance(value, list) and len(value) == 2):
+        return None
+    user_id, device_id = value
+    if type(user_id) is not int or not isinstance(device_id, str) or len(device_id) > 64:
+        return None
+    return user_id, device_id
+
+
+def set_device_cookie(response: Response, user_id: int) -> None:
+    """Remember that this browser signed in as ``user_id`` (keeping its id if it had one)."""
+    known = device_from_cookie()
+    device_id = known[1] if known and known[0] == user_id else secrets.token_urlsafe(16)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_signer().dumps([user_id, device_id]),
+        max_age=DEVICE_COOKIE_DAYS * 24 * 3600,
+        httponly=True,
+        secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
         samesite="Lax",
         path="/",
     )

@@ -230,29 +230,99 @@ def test_timeouts_come_from_the_configuration(make_app, make_user, login, db_ses
     assert client.get("/person/").status_code == 302
 
 
-def test_sign_in_is_limited_per_account(client, app: Flask, make_user):
+def test_sign_in_is_slowed_per_account(client, app: Flask, make_user):
     user = make_user(Role.person)
     for _ in range(5):
         assert _post_sign_in(client, user.email, "wrong password guess").status_code == 401
-    # Even the right password is refused until the window has passed.
+    # A stranger's browser must wait, even with the right password, until the delay is over.
     response = _post_sign_in(client, user.email, DEFAULT_PASSWORD)
     assert response.status_code == 429
-    assert "too many times" in response.get_data(as_text=True)
-    # The limit follows the account, not the browser or the address.
+    assert "Wait 30 seconds" in response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "30"
+    # The count follows the account, not the browser or the address.
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"
     assert _post_sign_in(elsewhere, user.email, DEFAULT_PASSWORD).status_code == 429
 
 
-def test_the_account_limit_lifts_when_its_window_has_passed(client, make_user, db_session):
+def test_the_account_delay_lifts_when_it_has_passed(client, make_user, db_session):
     user = make_user(Role.person)
     for _ in range(6):
         _post_sign_in(client, user.email, "wrong password guess")
     throttle = db_session.get(LoginThrottle, f"account:{user.email}")
     db_session.refresh(throttle)
-    throttle.window_start = utcnow() - timedelta(minutes=16)
+    assert throttle.attempts == 5  # the try that had to wait was not counted
+    throttle.next_try_at = utcnow() - timedelta(seconds=1)
     db_session.flush()
     assert _post_sign_in(client, user.email, DEFAULT_PASSWORD).status_code == 302
+
+
+def _wait_over(db_session: Session, key: str) -> LoginThrottle:
+    throttle = db_session.get(LoginThrottle, key)
+    assert throttle is not None
+    db_session.refresh(throttle)
+    throttle.next_try_at = utcnow() - timedelta(seconds=1)
+    db_session.flush()
+    return throttle
+
+
+def test_each_failure_past_the_free_tries_doubles_the_wait(client, make_user, db_session):
+    user = make_user(Role.person)
+    for _ in range(5):
+        assert _post_sign_in(client, user.email, "wrong password guess").status_code == 401
+    waits = []
+    for _ in range(6):
+        response = _post_sign_in(client, user.email, "wrong password guess")
+        assert response.status_code == 429
+        waits.append(int(response.headers["Retry-After"]))
+        _wait_over(db_session, f"account:{user.email}")
+        assert _post_sign_in(client, user.email, "wrong password guess").status_code == 401
+    assert waits == [30, 60, 120, 240, 480, 900]
+    response = _post_sign_in(client, user.email, "wrong password guess")
+    assert int(response.headers["Retry-After"]) == 900  # at most 15 minutes
+    assert "Wait 15 minutes" in response.get_data(as_text=True)
+
+
+def test_a_stranger_guessing_does_not_keep_the_owner_out(app: Flask, make_user, login):
+    """The owner's browser (its device cookie) and the places they signed in from are not held
+    back by strangers' guesses: the right password lets them in."""
+    user = make_user(Role.person)
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert login(owner, user).status_code == 302
+    assert owner.get_cookie("tapestry_device") is not None
+    _sign_out(owner)
+
+    stranger = app.test_client()
+    stranger.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for _ in range(12):
+        assert _post_sign_in(stranger, user.email, "a guess").status_code in (401, 429)
+    assert _post_sign_in(stranger, user.email, DEFAULT_PASSWORD).status_code == 429
+    # A device cookie made up or given for someone else counts for nothing.
+    forged = app.test_client()
+    forged.environ_base["REMOTE_ADDR"] = "203.0.113.10"
+    forged.set_cookie("tapestry_device", "WzEsICJ4Il0.forged")
+    assert _post_sign_in(forged, user.email, DEFAULT_PASSWORD).status_code == 429
+
+    # The owner's own browser, from a new place: in.
+    owner.environ_base["REMOTE_ADDR"] = "192.0.2.50"
+    assert _post_sign_in(owner, user.email, DEFAULT_PASSWORD).status_code == 302
+    _sign_out(owner)
+    # A browser without the cookie, from where the owner signed in before: in too.
+    at_home = app.test_client()
+    at_home.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert _post_sign_in(at_home, user.email, DEFAULT_PASSWORD).status_code == 302
+    # Signing in cleared the account's count: strangers start again from a few free tries.
+
+
+def test_guesses_from_the_owners_own_browser_are_slowed_too(app: Flask, make_user, login):
+    user = make_user(Role.person)
+    browser = app.test_client()
+    login(browser, user)
+    _sign_out(browser)
+    for _ in range(5):
+        assert _post_sign_in(browser, user.email, "a guess").status_code == 401
+    assert _post_sign_in(browser, user.email, DEFAULT_PASSWORD).status_code == 429
 
 
 def test_sign_in_is_limited_per_address_across_workers(make_app, make_user):
@@ -585,7 +655,8 @@ def test_concurrent_guesses_from_two_workers_never_pass_the_limit(
 
         with session_scope(apps[1]) as session:
             counter = session.get(LoginThrottle, "account:target@example.org")
-            assert counter is not None and counter.attempts == 24
+            # Only the tries that were checked count; the others were told to wait.
+            assert counter is not None and counter.attempts == 5
     finally:
         for app in apps:
             database(app).engine.dispose()

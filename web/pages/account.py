@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,10 +29,12 @@ from web.auth import (
     clear_auth_cookie,
     client_address,
     current_user_session,
+    device_from_cookie,
     home_url,
     pending_second_factor_session,
     session_policy,
     set_auth_cookie,
+    set_device_cookie,
     throttle_policy,
 )
 from web.db import get_session
@@ -53,9 +57,20 @@ def _audit(action: str, user: User | None, **details: str) -> None:
     )
 
 
-def _throttled_message() -> str:
-    minutes = int(throttle_policy().window.total_seconds() // 60)
-    return f"You have tried to sign in too many times. Wait {minutes} minutes, then try again."
+def _wait_words(wait: timedelta | None) -> str:
+    seconds = max(1, math.ceil((wait or throttle_policy().first_delay).total_seconds()))
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
+def _throttled_message(wait: timedelta | None) -> str:
+    return f"You have tried to sign in too many times. Wait {_wait_words(wait)}, then try again."
+
+
+def _retry_after(wait: timedelta | None) -> dict[str, str]:
+    seconds = max(1, math.ceil((wait or throttle_policy().first_delay).total_seconds()))
+    return {"Retry-After": str(seconds)}
 
 
 WRONG_MESSAGE = "The email address or password is not right"
@@ -101,6 +116,7 @@ def _begin(user: User, next_url: str | None) -> Response:
     _audit("account.sign_in", user)
     db.commit()
     set_auth_cookie(response, token)
+    set_device_cookie(response, user.id)
     return response
 
 
@@ -111,11 +127,17 @@ def sign_in() -> Any:
     form = SignInForm()
     next_url = _safe_next(request.args.get("next"))
     status = 200
+    headers: dict[str, str] = {}
     if form.validate_on_submit():
         db = get_session()
         email = form.email.data or ""
         attempt = accounts.begin_sign_in(
-            db, email, address=client_address(), now=utcnow(), policy=throttle_policy()
+            db,
+            email,
+            address=client_address(),
+            now=utcnow(),
+            policy=throttle_policy(),
+            device=device_from_cookie(),
         )
         db.commit()  # the attempt counts even if the check fails; no lock held while hashing
         outcome = accounts.finish_sign_in(
@@ -131,14 +153,15 @@ def sign_in() -> Any:
         _audit("account.sign_in_refused", outcome.user, reason=outcome.status.value)
         db.commit()
         if outcome.status is accounts.SignInStatus.throttled:
-            form.email.errors = [_throttled_message()]
+            form.email.errors = [_throttled_message(outcome.wait)]
             status = 429
+            headers = _retry_after(outcome.wait)
         else:
             form.email.errors = [WRONG_MESSAGE]
             status = 401
     elif form.is_submitted():
         status = 400
-    return render_template("account/sign_in.html", form=form), status
+    return render_template("account/sign_in.html", form=form), status, headers
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
@@ -156,22 +179,20 @@ def second_factor() -> Any:
     if form.validate_on_submit():
         db = get_session()
         now = utcnow()
-        allowed = accounts.count_sign_in_attempt(
-            db, user.email, client_address(), now, throttle_policy()
-        )
-        passed = allowed and accounts.verify_second_factor(
+        wait = accounts.count_second_factor_try(db, user, now, throttle_policy())
+        passed = wait is None and accounts.verify_second_factor(
             db, row, form.code.data or "", now=now, setup_secret=secret
         )
         if passed:
-            accounts.sign_in_succeeded(db, user.email, client_address())
+            accounts.second_factor_passed(db, user)
             _audit("account.second_factor_set_up" if setting_up else "account.second_factor", user)
         else:
             _audit("account.second_factor_refused", user)
         db.commit()
         if passed:
             return redirect(session.pop("next_url", None) or home_url(user))
-        if not allowed:
-            form.code.errors = [_throttled_message()]
+        if wait is not None:
+            form.code.errors = [_throttled_message(wait)]
             status = 429
         else:
             form.code.errors = ["That code is not right. Enter the newest code from your app"]

@@ -11,10 +11,16 @@ Rules kept here:
 - A session is a random token held by the browser; the database keeps only its SHA-256 hash.
   A session ends when it is revoked (sign-out, password change), when it has not been used for
   ``SessionPolicy.idle``, or ``SessionPolicy.absolute`` after it began, whichever is first.
-- Sign-in attempts are counted per account and per address in fixed windows shared by every
-  worker through the ``login_throttles`` table. The count goes up *before* the password is
-  checked, so parallel guesses cannot slip past the limit; a successful sign-in hands back its
-  own attempt.
+- Sign-in tries are slowed, never stopped for good: each key (the account, the address, or a
+  browser the account has signed in from before) lets a few tries through at once, then makes
+  each next try wait, twice as long after every failure, up to ``ThrottlePolicy.max_delay``.
+  Keys live in the ``login_throttles`` table, shared by every worker. A try is counted *before*
+  the password is checked, with a compare-and-set, so parallel guesses cannot slip past.
+  Someone guessing an account's password therefore slows only strangers: the owner's own
+  browser (its device cookie) and places the owner has signed in from are not held back by the
+  account's count, so the owner who types the right password is let in (OWASP's "device
+  cookies"). A successful sign-in clears the account's and the browser's count and hands back
+  its try to the address.
 - Commissioners and admins must pass a time-based one-time code (TOTP, RFC 6238) in each
   session; a code is accepted once only.
 """
@@ -32,12 +38,11 @@ from datetime import datetime, timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import case, delete, insert, literal, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from models.accounts import LoginThrottle, Role, User, UserSession
-from models.base import UTCDateTime
 
 PASSWORD_HASHER = PasswordHasher()  # argon2id, RFC 9106 "low memory" parameters
 # Checked against when no account has the email given, so a wrong email costs the same time as
@@ -64,11 +69,21 @@ class SessionPolicy:
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    """At most ``per_account`` tries for one email and ``per_address`` from one address."""
+    """``per_account`` tries for one email (or one known browser) and ``per_address`` from one
+    address go through at once; after that the next try waits ``first_delay``, doubling with
+    each failure up to ``max_delay``. A key idle for ``window`` starts again."""
 
     window: timedelta = timedelta(minutes=15)
     per_account: int = 5
     per_address: int = 30
+    first_delay: timedelta = timedelta(seconds=30)
+    max_delay: timedelta = timedelta(minutes=15)
+
+    def delay_after(self, tries: int, free: int) -> timedelta | None:
+        """How long the next try waits after ``tries`` counted tries, or None (no wait)."""
+        if tries < free:
+            return None
+        return min(self.max_delay, self.first_delay * 2 ** min(tries - free, 30))
 
 
 class SignInStatus(enum.Enum):
@@ -83,6 +98,7 @@ class SignInStatus(enum.Enum):
 class SignInOutcome:
     status: SignInStatus
     user: User | None = None
+    wait: timedelta | None = None  # when throttled: how long until the next try is checked
 
 
 def normalise_email(email: str) -> str:
@@ -120,34 +136,65 @@ def address_key(address: str | None) -> str:
     return f"ip:{address or 'unknown'}"
 
 
-def _count_attempt(session: Session, key: str, now: datetime, policy: ThrottlePolicy) -> int:
-    """Add one attempt to ``key``'s current window and return the attempts in it.
+def device_key(device_id: str) -> str:
+    return f"device:{device_id}"
 
-    One guarded UPDATE does the counting, so concurrent workers never lose an increment; a
-    window older than ``policy.window`` starts again at one.
+
+# A try that loses this many races in a row to parallel tries on the same key waits.
+_CLAIM_ROUNDS = 5
+
+
+def claim_try(
+    session: Session, key: str, free: int, now: datetime, policy: ThrottlePolicy
+) -> timedelta | None:
+    """Count one try on ``key`` if it may be checked now: None, or how long to wait.
+
+    A compare-and-set on the row's count, so concurrent workers never both take the last free
+    try; a try that is waiting is not counted (it does not lengthen the wait).
     """
-    window_over = LoginThrottle.window_start <= now - policy.window
-    stmt = (
-        update(LoginThrottle)
-        .where(LoginThrottle.key == key)
-        .values(
-            attempts=case((window_over, 1), else_=LoginThrottle.attempts + 1),
-            window_start=case(
-                (window_over, literal(now, UTCDateTime())), else_=LoginThrottle.window_start
-            ),
+    for _ in range(_CLAIM_ROUNDS):
+        row = session.execute(
+            select(
+                LoginThrottle.attempts, LoginThrottle.window_start, LoginThrottle.next_try_at
+            ).where(LoginThrottle.key == key)
+        ).one_or_none()
+        if row is None:
+            try:
+                with session.begin_nested():
+                    session.execute(
+                        insert(LoginThrottle).values(
+                            key=key,
+                            window_start=now,
+                            attempts=1,
+                            next_try_at=_next_try(1, free, now, policy),
+                        )
+                    )
+                return None
+            except IntegrityError:
+                continue  # another worker made the row first: count on it
+        seen, last, next_try = row
+        if next_try is not None and now < next_try:
+            return next_try - now  # type: ignore[no-any-return]
+        tries = 1 if last <= now - policy.window else seen + 1
+        claimed = session.execute(
+            update(LoginThrottle)
+            .where(
+                LoginThrottle.key == key,
+                LoginThrottle.attempts == seen,
+                LoginThrottle.window_start == last,
+            )
+            .values(
+                attempts=tries, window_start=now, next_try_at=_next_try(tries, free, now, policy)
+            )
         )
-        .returning(LoginThrottle.attempts)
-    )
-    attempts = session.execute(stmt).scalar_one_or_none()
-    if attempts is not None:
-        return int(attempts)
-    try:
-        with session.begin_nested():
-            session.execute(insert(LoginThrottle).values(key=key, window_start=now, attempts=1))
-        return 1
-    except IntegrityError:
-        # Another worker created the row between our UPDATE and INSERT: count on that row.
-        return int(session.execute(stmt).scalar_one())
+        if claimed.rowcount:  # type: ignore[attr-defined]
+            return None
+    return policy.first_delay
+
+
+def _next_try(tries: int, free: int, now: datetime, policy: ThrottlePolicy) -> datetime | None:
+    delay = policy.delay_after(tries, free)
+    return None if delay is None else now + delay
 
 
 def _give_back_attempt(session: Session, key: str) -> None:
@@ -162,19 +209,49 @@ def _clear_attempts(session: Session, key: str) -> None:
     session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
 
 
+def _claim_tries(
+    session: Session, keys: list[tuple[str, int]], now: datetime, policy: ThrottlePolicy
+) -> timedelta | None:
+    """Count one try on every key (key, free tries); the longest wait if any must wait."""
+    waits = [wait for key, free in keys if (wait := claim_try(session, key, free, now, policy))]
+    return max(waits) if waits else None
+
+
 def count_sign_in_attempt(
     session: Session, email: str, address: str | None, now: datetime, policy: ThrottlePolicy
 ) -> bool:
-    """Count one attempt for this account and address; False when either is over its limit."""
-    by_account = _count_attempt(session, account_key(email), now, policy)
-    by_address = _count_attempt(session, address_key(address), now, policy)
-    return by_account <= policy.per_account and by_address <= policy.per_address
+    """Count one try for this account and address; False when it must wait."""
+    keys = [(account_key(email), policy.per_account), (address_key(address), policy.per_address)]
+    return _claim_tries(session, keys, now, policy) is None
 
 
-def sign_in_succeeded(session: Session, email: str, address: str | None) -> None:
-    """Forget the account's failed attempts and hand back this attempt to the address."""
+def sign_in_succeeded(
+    session: Session, email: str, address: str | None, device_id: str | None = None
+) -> None:
+    """Forget the account's and this browser's tries and hand back this try to the address."""
     _clear_attempts(session, account_key(email))
+    if device_id:
+        _clear_attempts(session, device_key(device_id))
     _give_back_attempt(session, address_key(address))
+
+
+def second_factor_key(user: User) -> str:
+    return f"code:{user.id}"
+
+
+def count_second_factor_try(
+    session: Session, user: User, now: datetime, policy: ThrottlePolicy
+) -> timedelta | None:
+    """Count one one-time code try for ``user``: None, or how long it must wait.
+
+    Only someone who has just typed the right password gets here, so the count is the user's
+    own: a stranger guessing the password does not hold back the owner's code.
+    """
+    return claim_try(session, second_factor_key(user), policy.per_account, now, policy)
+
+
+def second_factor_passed(session: Session, user: User) -> None:
+    _clear_attempts(session, second_factor_key(user))
 
 
 def find_user_by_email(session: Session, email: str) -> User | None:
@@ -187,10 +264,28 @@ def can_sign_in(user: User) -> bool:
 
 @dataclass(frozen=True)
 class SignInAttempt:
-    """A counted attempt: whether the limits allow it, and the account the email names."""
+    """A counted try: how long it must wait (None: it is checked now), the account the email
+    names, and the browser's device id when the browser is one the account signed in from."""
 
-    allowed: bool
+    wait: timedelta | None
     user: User | None
+    device_id: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.wait is None
+
+
+def _signed_in_from(session: Session, user: User, address: str | None) -> bool:
+    """Whether the account has a session (live or kept) begun from ``address``."""
+    if not address:
+        return False
+    found = session.scalar(
+        select(UserSession.id)
+        .where(UserSession.user_id == user.id, UserSession.ip == address)
+        .limit(1)
+    )
+    return found is not None
 
 
 def begin_sign_in(
@@ -200,14 +295,34 @@ def begin_sign_in(
     address: str | None,
     now: datetime,
     policy: ThrottlePolicy,
+    device: tuple[int, str] | None = None,
 ) -> SignInAttempt:
-    """Count an attempt against the limits and find the account (step 1 of 2).
+    """Count a try against the limits and find the account (step 1 of 2).
 
-    The caller commits before step 2 (:func:`finish_sign_in`), so the attempt counts even if
-    the request dies, and no database lock is held during the deliberately slow hash check.
+    ``device`` is the browser's device cookie (the user id it was given for, and its id), if
+    any. Which counts apply:
+
+    - a browser the account signed in from before: that browser's own count only;
+    - an address the account signed in from before: the address's count only;
+    - anything else (and any email with no account): the account's and the address's.
+
+    The caller commits before step 2 (:func:`finish_sign_in`), so the try counts even if the
+    request dies, and no database lock is held during the deliberately slow hash check.
     """
-    allowed = count_sign_in_attempt(session, email, address, now, policy)
-    return SignInAttempt(allowed, find_user_by_email(session, email))
+    user = find_user_by_email(session, email)
+    device_id = device[1] if device and user is not None and device[0] == user.id else None
+    keys: list[tuple[str, int]]
+    if device_id:
+        keys = [(device_key(device_id), policy.per_account)]
+    elif user is not None and _signed_in_from(session, user, address):
+        keys = [(address_key(address), policy.per_address)]
+    else:
+        keys = [
+            (account_key(email), policy.per_account),
+            (address_key(address), policy.per_address),
+        ]
+    wait = _claim_tries(session, keys, now, policy)
+    return SignInAttempt(wait, user, device_id)
 
 
 def finish_sign_in(
@@ -226,7 +341,7 @@ def finish_sign_in(
     ``last_login_at`` set; a failure is added to the user's ``failed_login_count``.
     """
     if not attempt.allowed:
-        return SignInOutcome(SignInStatus.throttled, attempt.user)
+        return SignInOutcome(SignInStatus.throttled, attempt.user, attempt.wait)
     user = attempt.user
     if user is None:
         _password_matches(_DUMMY_HASH, password)  # the same time as a real check
@@ -238,7 +353,7 @@ def finish_sign_in(
         user.password_hash = hash_password(password)
     user.failed_login_count = 0
     user.last_login_at = now
-    sign_in_succeeded(session, email, address)
+    sign_in_succeeded(session, email, address, attempt.device_id)
     return SignInOutcome(SignInStatus.ok, user)
 
 
