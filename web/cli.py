@@ -125,6 +125,12 @@ def _require_schema(url: str) -> None:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         from pathlib import Path
 
+        from web.demo import DEMO_FILE
+
+        demo = Path(parsed.database).resolve().parent / DEMO_FILE
+        if demo.exists() and demo != Path(parsed.database).resolve():
+            # Someone who has just run `tapestry demo` most likely means its database.
+            upgrade_hint += f" (the demo's is --url sqlite:///{demo})"
         if not Path(parsed.database).exists():
             raise DatabaseProblem(f"there is no database at {parsed.database}: {upgrade_hint}")
     try:

@@ -73,6 +73,20 @@ def test_an_empty_database_is_named_in_one_line(site: Path, args: list[str]) -> 
     assert "Traceback" not in result.output
 
 
+def test_the_message_points_to_the_demo_database_when_there_is_one(site: Path) -> None:
+    site.mkdir()
+    (site / "demo.sqlite").touch()
+
+    result = _run(["audit", "verify"])
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"tapestry: there is no database at {site / 'tapestry.sqlite'}: run `tapestry db "
+        "upgrade` first, or give another database with --url (the demo's is --url "
+        f"sqlite:///{site.resolve() / 'demo.sqlite'})"
+    ]
+
+
 def test_an_unreachable_database_is_named_in_one_line(site: Path) -> None:
     result = _run(["audit", "verify", "--url", "postgresql://tapestry:secret@127.0.0.1:1/none"])
 
