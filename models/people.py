@@ -8,6 +8,7 @@ of the day, e.g. ``{"mon": ["morning"], "wed": ["morning", "afternoon"]}``, with
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,29 @@ person_outcome_tags = Table(
 Index("ix_person_outcome_tags_tag_id", person_outcome_tags.c.tag_id)
 
 
+#: Crockford's base 32: no I, L, O or U, so a reference read aloud or copied by hand survives.
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+#: Crockford's check symbols: the value mod 37, with five more symbols after the alphabet.
+REFERENCE_CHECK_SYMBOLS = REFERENCE_ALPHABET + "*~$=U"
+REFERENCE_RANDOM_CHARS = 8  # 40 random bits: a trillion references for every one in use
+
+
+def reference_check_symbol(body: str) -> str:
+    """The check character of a reference's random part (Crockford's mod-37 check)."""
+    value = 0
+    for char in body:
+        value = value * 32 + REFERENCE_ALPHABET.index(char)
+    return REFERENCE_CHECK_SYMBOLS[value % 37]
+
+
+def new_person_reference() -> str:
+    """A random reference a person can give an advocate, e.g. ``P7K3M9QHXC``: ``P``, eight
+    random Crockford base-32 characters and a check character that catches any one mistyped
+    character and any two swapped ones. References are not guessable (unlike ids)."""
+    body = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_RANDOM_CHARS))
+    return f"P{body}{reference_check_symbol(body)}"
+
+
 class PersonProfile(TimestampMixin, Base):
     """What a person tells the service about themselves, and what professionals assessed.
 
@@ -91,6 +115,8 @@ class PersonProfile(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
+    # Random for new people; people made before references were random keep P000042 (their id).
+    reference: Mapped[str] = mapped_column(String(16), unique=True, default=new_person_reference)
     area: Mapped[str | None] = mapped_column(String(100), index=True)
     age_band: Mapped[AgeBand | None] = mapped_column(str_enum(AgeBand, "age_band"))
     # Special-category data: read only through services that write an audit event.

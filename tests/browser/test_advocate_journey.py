@@ -38,7 +38,7 @@ def test_advocate_asks_acts_and_is_stopped(page, person_page, make_live_user, ax
     sam = make_live_user(Role.person, display_name="Sam Patel")
     priya = make_live_user(Role.advocate, display_name="Priya Shah")
 
-    # The advocate asks Sam for consent; a wrong address is explained beside the field first.
+    # The advocate asks Sam for consent; what is not an address is explained beside the field.
     sign_in(page, priya.email)
     page.wait_for_url("**/advocate/")
     assert page.get_by_role("heading", level=1).inner_text() == "Your caseload"
@@ -46,7 +46,7 @@ def test_advocate_asks_acts_and_is_stopped(page, person_page, make_live_user, ax
     page.get_by_role("link", name="Ask to help someone").first.click()
     page.wait_for_url("**/advocate/ask")
     axe(page)
-    page.get_by_label("The person's email address or reference").fill("nobody@example.org")
+    page.get_by_label("The person's email address or reference").fill("Sam Patel")
     page.get_by_role("button", name="Send the request").click()
     expect(page).to_have_title(re.compile(r"^Error: "))
     expect(page.locator(".govuk-error-summary")).to_be_visible()
@@ -55,7 +55,9 @@ def test_advocate_asks_acts_and_is_stopped(page, person_page, make_live_user, ax
     page.get_by_label("Change their About me, their choices, ratings and ideas").check()
     page.get_by_role("button", name="Send the request").click()
     page.wait_for_url("**/advocate/")
-    expect(page.get_by_text("We have asked Sam Patel")).to_be_visible()
+    # The answer does not say whether Sam has an account, nor Sam's name.
+    expect(page.get_by_text("If someone in your council has that email address")).to_be_visible()
+    expect(page.get_by_text("Sam Patel")).to_have_count(0)
 
     # Sam finds the request from the home page and says yes.
     sign_in(person_page, sam.email)

@@ -50,7 +50,10 @@ def test_whole_advocate_journey(app: Flask, db_session: Session, login, cast) ->
         },
     )
     assert response.status_code == 302
-    assert "Sam Taylor" in helper.get("/advocate/").get_data(as_text=True)
+    # Until Sam says yes, the advocate's page says nothing about Sam.
+    dashboard = helper.get("/advocate/").get_data(as_text=True)
+    assert "If someone in your council has that email address" in dashboard
+    assert "Sam Taylor" not in dashboard
 
     # Sam finds the request from the home page, sees the message, and says yes.
     assert "/person/who-can-help-me" in sam.get("/person/").get_data(as_text=True)
@@ -153,14 +156,14 @@ def test_ask_form_shows_errors_beside_fields(app: Flask, login, cast) -> None:
     page = client.get("/advocate/ask")
     response = client.post(
         "/advocate/ask",
-        data={"csrf_token": csrf_token(page), "who": "nobody@example.org", "scopes": ["view"]},
+        data={"csrf_token": csrf_token(page), "who": "just a name", "scopes": ["view"]},
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "<title>Error: Ask to help someone" in html
     assert "There is a problem" in html
     assert 'href="#who"' in html
-    assert "We could not find anyone with that email address or reference" in html
+    assert "Enter an email address, like name@example.org, or a reference" in html
 
 
 def test_only_the_person_answers_and_others_requests_are_not_found(

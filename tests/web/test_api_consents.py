@@ -6,11 +6,13 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import ConsentStatus, Role, User
+from models import Consent, ConsentStatus, Role, User
 from tests import factories
 from tests.web.api_helpers import assert_error, call
+from web.services.consents import ASKED_MESSAGE, person_reference
 
 
 @pytest.fixture
@@ -30,15 +32,18 @@ def test_request_grant_and_revoke(app: Flask, login, pair, db_session: Session) 
     response = call(
         helper, "POST", "/api/v1/consents", {"who": "sam@example.org", "scopes": ["draft"]}
     )
-    assert response.status_code == 201, response.get_json()
-    consent = response.get_json()
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json() == {"message": ASKED_MESSAGE}
+    # The advocate learns nothing about Sam until Sam says yes.
+    assert helper.get("/api/v1/consents").get_json() == []
+
+    [consent] = sam.get("/api/v1/consents").get_json()
     assert consent["status"] == "requested" and consent["scopes"] == ["view", "draft"]
     assert consent["person_id"] == person.person_profile.id
-
-    assert [c["id"] for c in sam.get("/api/v1/consents").get_json()] == [consent["id"]]
     url = f"/api/v1/consents/{consent['id']}"
-    # The advocate cannot answer for the person.
-    assert_error(call(helper, "PATCH", url, {"status": "granted"}), 403)
+    assert_error(helper.get(url), 404)
+    # The advocate cannot answer for the person (nor even see the request).
+    assert_error(call(helper, "PATCH", url, {"status": "granted"}), 404)
     body = assert_error(
         call(sam, "PATCH", url, {"status": "granted", "scopes": ["view", "submit"]}), 422
     )
@@ -50,6 +55,8 @@ def test_request_grant_and_revoke(app: Flask, login, pair, db_session: Session) 
         ["view"],
     )
     assert helper.get(url).get_json()["status"] == "granted"
+    [seen] = helper.get("/api/v1/consents").get_json()
+    assert seen["person_name"] == person.display_name
 
     response = call(sam, "PATCH", url, {"status": "revoked"})
     assert response.get_json()["status"] == "revoked"
@@ -80,7 +87,7 @@ def test_bad_requests_are_refused(app: Flask, login, pair) -> None:
     person, advocate = pair
     helper = app.test_client()
     login(helper, advocate)
-    body = assert_error(call(helper, "POST", "/api/v1/consents", {"who": "nobody@x.org"}), 422)
+    body = assert_error(call(helper, "POST", "/api/v1/consents", {"who": "just a name"}), 422)
     assert "who" in body["errors"]
     body = assert_error(
         call(helper, "POST", "/api/v1/consents", {"who": "sam@example.org", "scopes": ["fly"]}),
@@ -94,3 +101,38 @@ def test_bad_requests_are_refused(app: Flask, login, pair) -> None:
     sam = app.test_client()
     login(sam, person)
     assert_error(call(sam, "POST", "/api/v1/consents", {"who": "sam@example.org"}), 403)
+
+
+def test_the_answer_is_the_same_whoever_is_named(
+    app: Flask, login, pair, make_user: Callable[..., User], db_session: Session
+) -> None:
+    """Harvesting names: known and unknown emails and references, people of other councils,
+    and people already asked all get the same 202 and the same words; no name is shown."""
+    person, advocate = pair
+    elsewhere = make_user(Role.person, email="far@example.org")
+    helper = app.test_client()
+    login(helper, advocate)
+    reference = person_reference(person.person_profile)
+    answers = []
+    far = person_reference(elsewhere.person_profile)
+    for who in ("sam@example.org", "sam@example.org", "nobody@example.org", reference,
+                "P000999", "far@example.org", far):  # fmt: skip
+        response = call(helper, "POST", "/api/v1/consents", {"who": who})
+        answers.append((response.status_code, response.get_data(as_text=True)))
+    assert len(set(answers)) == 1 and answers[0][0] == 202, answers
+    assert person.display_name not in answers[0][1]
+    asked = db_session.scalars(select(Consent).where(Consent.advocate_id == advocate.id)).all()
+    assert [c.person_id for c in asked] == [person.person_profile.id]
+
+
+def test_asking_is_rate_limited_per_advocate(app: Flask, login, pair) -> None:
+    _, advocate = pair
+    helper = app.test_client()
+    login(helper, advocate)
+    statuses = [
+        call(helper, "POST", "/api/v1/consents", {"who": f"P{n:06d}"}).status_code
+        for n in range(12)
+    ]
+    assert statuses == [202] * 10 + [429] * 2
+    body = assert_error(call(helper, "POST", "/api/v1/consents", {"who": "P000001"}), 429)
+    assert "Wait 1 minute" in body["message"]

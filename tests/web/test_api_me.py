@@ -29,7 +29,7 @@ def sam(app: Flask, login, world: World):  # type: ignore[no-untyped-def]
 def test_profile_read_and_partial_change(sam, world: World, db_session: Session) -> None:
     body = sam.get("/api/v1/me/profile").get_json()
     assert body["display_name"] == "Sam Taylor"
-    assert body["reference"] == f"P{world.person.id:06d}"
+    assert body["reference"] == world.person.reference
     assert [t["slug"] for t in body["outcome_tags"]] == ["paid-work", "work-with-children"]
     assert "equity_attributes" not in body
 

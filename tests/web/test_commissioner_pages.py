@@ -306,7 +306,9 @@ def test_a_persons_case_their_choices_place_and_each_why_not(
     assert "This run keeps the reasons for all 6 people who chose." in run_html
 
     ben = world.people["Ben"]
-    for query in ("be", f"P{ben.id:06d}", f"p{ben.id}"):
+    reference = ben.reference
+    spaced = f"{reference[:5].lower()} {reference[5:]}"  # any case, with spaces
+    for query in ("be", reference, spaced):
         found = client.get(f"{base}/people", query_string={"q": query}).get_data(as_text=True)
         assert f'href="{base}/people/{ben.id}"' in found, query
     nobody = client.get(f"{base}/people?q=Zed").get_data(as_text=True)
@@ -315,7 +317,7 @@ def test_a_persons_case_their_choices_place_and_each_why_not(
     case = client.get(f"{base}/people/{ben.id}")
     assert case.status_code == 200
     html = case.get_data(as_text=True)
-    assert f"P{ben.id:06d}" in html and "No place this time" in html
+    assert ben.reference in html and "No place this time" in html
     # Ben (need 2) ranked the cafe and the garden; both went to people ahead in the queue.
     assert html.count("<code>full_higher_priority</code>") == 2
     assert "Full: the places went to people ahead in the queue" in html
@@ -375,14 +377,14 @@ def test_the_results_csv_has_every_reason_and_is_safe_in_a_spreadsheet(
         "person_reference", "place", "place_rank", "choice_rank", "choice", "reason_code",
         "reason",
     ]  # fmt: skip
-    assert {r["person_reference"] for r in rows} == {f"P{p.id:06d}" for p in world.people.values()}
-    ben = [r for r in rows if r["person_reference"] == f"P{world.people['Ben'].id:06d}"]
+    assert {r["person_reference"] for r in rows} == {p.reference for p in world.people.values()}
+    ben = [r for r in rows if r["person_reference"] == world.people["Ben"].reference]
     assert [(r["place"], r["choice_rank"], r["reason_code"]) for r in ben] == [
         ("", "1", "full_higher_priority"), ("", "2", "full_higher_priority"),
     ]  # fmt: skip
     assert ben[0]["choice"] == "'=HYPERLINK(1)"  # never a formula
     assert all(r["reason"] for r in ben)
-    ada = [r for r in rows if r["person_reference"] == f"P{world.people['Ada'].id:06d}"]
+    ada = [r for r in rows if r["person_reference"] == world.people["Ada"].reference]
     assert [(r["place"], r["place_rank"], r["reason_code"]) for r in ada] == [
         ("'=HYPERLINK(1)", "1", "")
     ]

@@ -36,7 +36,7 @@ from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
 from web.pages.person import person_pages
 from web.services import consents
-from web.services.errors import InvalidInput, NotFound
+from web.services.errors import InvalidInput, NotFound, TooManyRequests
 
 bp = Blueprint("advocate", __name__, url_prefix="/advocate")
 guard_blueprint(bp, Role.advocate)
@@ -82,9 +82,10 @@ def dashboard() -> str:
 
 
 @bp.route("/ask", methods=["GET", "POST"])
-def ask() -> str | Response:
+def ask() -> tuple[str, int] | Response:
     values: dict[str, Any] = {"scopes": ["view"]}
     errors: dict[str, str] = {}
+    status = 200
     if request.method == "POST":
         values = {
             "who": request.form.get("who", ""),
@@ -93,26 +94,26 @@ def ask() -> str | Response:
         }
         db = get_session()
         try:
-            consent = consents.request_consent(
+            consents.request_consent(
                 db, _me(), who=values["who"], scopes=values["scopes"], note=values["note"]
             )
         except InvalidInput as error:
             errors = error.errors
+        except TooManyRequests as error:
+            errors = {"who": error.message}
+            status = 429
         else:
             db.commit()
-            flash(
-                f"We have asked {consent.person.display_name}. You can help them once they "
-                "say yes.",
-                "success",
-            )
+            flash(consents.ASKED_MESSAGE, "success")
             return redirect(url_for("advocate.dashboard"))
-    return render_template(
+    page = render_template(
         "advocate/ask.html",
         values=values,
         errors=errors,
         page_has_errors=bool(errors),
         scope_options=SCOPE_OPTIONS,
     )
+    return page, status
 
 
 @bp.post("/act/<int:person_id>")

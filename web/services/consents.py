@@ -14,6 +14,10 @@ The rules:
   reads the consent afresh (:func:`web.services.acting.authorise`), so a revocation takes
   effect on the advocate's very next request.
 - Every step is written to the audit trail; the person sees every change made for them.
+- Asking reveals nothing about who has an account: the answer is the same whether or not
+  anyone has that email address or reference (and whether or not they were asked before), and
+  the advocate sees a person's name only once the person has said yes. Asking is slowed per
+  advocate (:data:`ASK_POLICY`), so nobody can try references by the thousand.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -29,8 +33,9 @@ from sqlalchemy.orm import Session, selectinload
 from models.accounts import Role, User
 from models.audit import AuditEvent, append_event
 from models.base import utcnow
-from models.people import Consent, ConsentStatus, PersonProfile
-from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from models.people import Consent, ConsentStatus, PersonProfile, reference_check_symbol
+from web.services.accounts import ThrottlePolicy, claim_try
+from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooManyRequests
 
 SCOPES: tuple[str, ...] = ("view", "draft", "submit")
 SCOPE_LABELS: dict[str, str] = {
@@ -46,8 +51,24 @@ SCOPE_LABELS_FOR_ADVOCATE: dict[str, str] = {
 }
 NOTE_MAX_CHARS = 500
 REFERENCE_PREFIX = "P"
-_REFERENCE = re.compile(r"^\s*P-?0*(\d{1,9})\s*$", re.IGNORECASE)
+#: A reference from before they were random: P000042, p-42, P42.
+_OLD_REFERENCE = re.compile(r"^P-?0*(\d{1,9})$")
+#: A random reference as typed: P, eight characters and a check character, any case, with
+#: spaces or hyphens anywhere.
+_REFERENCE = re.compile(r"^P[0-9A-Z]{8}[0-9A-Z*~$=]$")
 LIVE = (ConsentStatus.requested, ConsentStatus.granted)
+ASKED_MESSAGE = (
+    "If someone in your council has that email address or reference, we have asked them. "
+    "You will see their name here once they say yes."
+)
+#: An advocate may ask 10 times at once; after that each ask waits a minute, doubling up to an
+#: hour. An advocate who has not asked for an hour starts again.
+ASK_POLICY = ThrottlePolicy(
+    window=timedelta(hours=1),
+    per_account=10,
+    first_delay=timedelta(minutes=1),
+    max_delay=timedelta(hours=1),
+)
 
 # What each recorded action means, written to the person ("Sam changed your About me").
 ACTION_WORDS: dict[str, str] = {
@@ -69,8 +90,29 @@ ACTION_WORDS: dict[str, str] = {
 
 
 def person_reference(person: PersonProfile) -> str:
-    """The short reference a person can give an advocate instead of their email, e.g. P000042."""
-    return f"{REFERENCE_PREFIX}{person.id:06d}"
+    """The reference a person can give an advocate instead of their email, e.g. P7K3M9QHXC
+    (random, see :func:`models.people.new_person_reference`; older people keep P000042)."""
+    return person.reference
+
+
+def parse_reference(text: str) -> str | None:
+    """The stored form of a reference as typed, or None when ``text`` is not one.
+
+    Case, spaces and hyphens do not matter, and letters people mix up are read as Crockford
+    says (I and L as 1, O as 0). Raises :class:`InvalidInput` on ``who`` when the check
+    character shows a typo: that says nothing about whether anyone has the reference.
+    """
+    cleaned = re.sub(r"[\s-]", "", text).upper()
+    old = _OLD_REFERENCE.match(cleaned)
+    if old:
+        return f"{REFERENCE_PREFIX}{int(old.group(1)):06d}"
+    if not _REFERENCE.match(cleaned):
+        return None
+    read = cleaned[1:].translate(str.maketrans("ILO", "110"))
+    body, check = read[:-1], read[-1]
+    if "U" in body or reference_check_symbol(body) != check:
+        raise InvalidInput({"who": "That reference has a mistake in it. Check each letter"})
+    return f"{REFERENCE_PREFIX}{body}{check}"
 
 
 def scopes_from(values: Iterable[str]) -> frozenset[str]:
@@ -92,11 +134,11 @@ def _ordered(scopes: Iterable[str]) -> list[str]:
     return [s for s in SCOPES if s in set(scopes)]
 
 
-def find_person(session: Session, advocate: User, who: str) -> PersonProfile:
-    """The person of the advocate's council with this email address or reference.
+def find_person(session: Session, advocate: User, who: str) -> PersonProfile | None:
+    """The person of the advocate's council with this email address or reference, or None.
 
-    Raises :class:`InvalidInput` on the ``who`` field when there is nobody like that; people in
-    other councils are not found, whatever is typed.
+    Raises :class:`InvalidInput` on the ``who`` field when ``who`` is neither an email address
+    nor a reference; people in other councils are not found, whatever is typed.
     """
     text = (who or "").strip()
     if not text:
@@ -110,19 +152,19 @@ def find_person(session: Session, advocate: User, who: str) -> PersonProfile:
             User.council_id == advocate.council_id,
         )
     )
-    match = _REFERENCE.match(text)
-    if match:
-        query = query.where(PersonProfile.id == int(match.group(1)))
+    reference = parse_reference(text)
+    if reference is not None:
+        query = query.where(PersonProfile.reference == reference)
     elif "@" in text:
         query = query.where(User.email == text.lower())
     else:
         raise InvalidInput(
-            {"who": "Enter an email address, like name@example.org, or a reference, like P000042"}
+            {
+                "who": "Enter an email address, like name@example.org, or a reference, "
+                "like P7K3M9QHXC"
+            }
         )
-    person = session.scalars(query).first()
-    if person is None:
-        raise InvalidInput({"who": "We could not find anyone with that email address or reference"})
-    return person
+    return session.scalars(query).first()
 
 
 def _require_advocate(actor: User) -> None:
@@ -143,11 +185,15 @@ def request_consent(
     who: str,
     scopes: Iterable[str],
     note: str = "",
-) -> Consent:
+    now: datetime | None = None,
+) -> Consent | None:
     """Ask the person named by ``who`` (email or reference) to let ``advocate`` help them.
 
-    Raises :class:`InvalidInput` (fields ``who``, ``scopes``, ``note``) when something is wrong,
-    including when the advocate already has a live request or consent from that person.
+    Returns the new request, or None when there is nobody like that or the advocate has already
+    asked them or has their consent: callers answer :data:`ASKED_MESSAGE` either way and must
+    not show who was found. Raises :class:`InvalidInput` (fields ``who``, ``scopes``, ``note``)
+    when what was typed is wrong whoever it names, and :class:`TooManyRequests` when the
+    advocate has asked too often lately (every valid ask counts).
     """
     _require_advocate(advocate)
     errors: dict[str, str] = {}
@@ -164,14 +210,18 @@ def request_consent(
     text = (note or "").strip()
     if len(text) > NOTE_MAX_CHARS:
         errors["note"] = f"Your message must be {NOTE_MAX_CHARS} characters or fewer"
-    if person is not None:
-        live = _live_consent(session, person.id, advocate.id)
-        if live is not None and live.status == ConsentStatus.granted:
-            errors["who"] = f"{person.display_name} already lets you help them"
-        elif live is not None:
-            errors["who"] = f"You have already asked {person.display_name}. Wait for their answer"
-    if errors or person is None:
+    if errors:
         raise InvalidInput(errors)
+    wait = claim_try(session, f"consent-ask:{advocate.id}", ASK_POLICY.per_account,
+                     now or utcnow(), ASK_POLICY)  # fmt: skip
+    if wait is not None:
+        minutes = max(1, -(-int(wait.total_seconds()) // 60))
+        words = "1 minute" if minutes == 1 else f"{minutes} minutes"
+        raise TooManyRequests(
+            f"You have asked for help too many times. Wait {words}, then try again."
+        )
+    if person is None or _live_consent(session, person.id, advocate.id) is not None:
+        return None
 
     consent = Consent(
         person_id=person.id,
@@ -320,30 +370,32 @@ class Caseload:
 
 
 def caseload(session: Session, advocate: User) -> Caseload:
-    """Everyone who lets ``advocate`` help them (by name), and requests not yet answered."""
+    """Everyone who lets ``advocate`` help them (by name). ``waiting`` is always empty: showing
+    requests not yet answered would tell the advocate who has an account."""
     _require_advocate(advocate)
     consents = list(
         session.scalars(
             select(Consent)
             .join(PersonProfile, PersonProfile.id == Consent.person_id)
-            .where(Consent.advocate_id == advocate.id, Consent.status.in_(LIVE))
+            .where(Consent.advocate_id == advocate.id, Consent.status == ConsentStatus.granted)
             .options(selectinload(Consent.person))
             .order_by(PersonProfile.display_name, Consent.id)
         )
     )
     return Caseload(
         helping=[c for c in consents if c.status == ConsentStatus.granted],
-        waiting=[c for c in consents if c.status == ConsentStatus.requested],
+        waiting=[],
     )
 
 
 def consents_of_advocate(session: Session, advocate: User) -> list[Consent]:
-    """Every consent and request of ``advocate``, newest first (for the API)."""
+    """Every consent ``advocate`` has been granted (even if revoked since), newest first, for
+    the API. Requests never said yes to are left out: they would tell who has an account."""
     _require_advocate(advocate)
     return list(
         session.scalars(
             select(Consent)
-            .where(Consent.advocate_id == advocate.id)
+            .where(Consent.advocate_id == advocate.id, Consent.granted_at.is_not(None))
             .options(selectinload(Consent.person))
             .order_by(Consent.requested_at.desc(), Consent.id.desc())
         )

@@ -46,3 +46,9 @@ class Conflict(ServiceError):
     """The thing changed meanwhile (a place was taken, a round closed): try again."""
 
     status = 409
+
+
+class TooManyRequests(ServiceError):
+    """The user has done this too often lately; ``message`` says how long to wait."""
+
+    status = 429

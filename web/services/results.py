@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +22,8 @@ from models.people import PersonProfile
 from models.providers import Offer
 from models.rounds import Round, RunStatus, SolverRun
 from web.services.allocation_runs import key_id
-from web.services.consents import REFERENCE_PREFIX
-from web.services.errors import Conflict, NotFound
+from web.services.consents import REFERENCE_PREFIX, parse_reference
+from web.services.errors import Conflict, InvalidInput, NotFound
 from web.services.rounds import BUILT_IN_ATTRIBUTES
 
 ATTRIBUTE_ORDER = ("area", "age_band", "need_band")
@@ -429,12 +428,9 @@ SUPPORT_ATTRIBUTE = "support"
 PER_PAGE = 25
 
 
-#: A person's reference as people type it: P000042, p-42, P42.
-REFERENCE = re.compile(r"^\s*P-?0*(\d{1,9})\s*$", re.IGNORECASE)
-
-
 def reference_of(person_id: int) -> str:
-    """The person's reference, as :func:`web.services.consents.person_reference` writes it."""
+    """The reference a person made before references were random had (their id); only for
+    people no longer in the database."""
     return f"{REFERENCE_PREFIX}{person_id:06d}"
 
 
@@ -483,6 +479,7 @@ class RunPeople:
     entries: dict[str, dict[str, Any]]
     titles: dict[int, str]
     names: dict[int, str]
+    references: dict[int, str]
 
     def case(self, key: str) -> PersonCase:
         person = self.persons[key]
@@ -510,7 +507,7 @@ class RunPeople:
             person_id=person_id,
             key=key,
             name=self.names.get(person_id, "Unknown person"),
-            reference=reference_of(person_id),
+            reference=self.references.get(person_id) or reference_of(person_id),
             area=attributes.get("area"),
             support=attributes.get(SUPPORT_ATTRIBUTE),
             need=int(person.get("need", 0)),
@@ -535,20 +532,22 @@ def run_people(session: Session, run: SolverRun) -> RunPeople:
         held.setdefault(a["person"], []).append(a)
     ids = [key_id(k) for k in persons]
     names: dict[int, str] = {}
+    references: dict[int, str] = {}
     for chunk in range(0, len(ids), 500):
-        names.update(
-            session.execute(
-                select(PersonProfile.id, PersonProfile.display_name).where(
-                    PersonProfile.id.in_(ids[chunk : chunk + 500])
-                )
-            ).all()
-        )
+        rows = session.execute(
+            select(PersonProfile.id, PersonProfile.display_name, PersonProfile.reference).where(
+                PersonProfile.id.in_(ids[chunk : chunk + 500])
+            )
+        ).all()
+        names.update((person_id, name) for person_id, name, _ in rows)
+        references.update((person_id, reference) for person_id, _, reference in rows)
     return RunPeople(
         persons=persons,
         held=held,
         entries=person_explanations(run),
         titles=_titles(session, [key_id(o["id"]) for o in instance.get("offers", [])]),
         names=names,
+        references=references,
     )
 
 
@@ -562,15 +561,19 @@ def person_case(session: Session, run: SolverRun, person_id: int) -> PersonCase:
 
 
 def find_people(session: Session, run: SolverRun, text: str, limit: int = 50) -> list[PersonCase]:
-    """People of the run whose reference is ``text`` (P000042) or whose name contains it."""
+    """People of the run whose reference is ``text`` (P7K3M9QHXC) or whose name contains it."""
     text = (text or "").strip()
     if not text:
         return []
     people = run_people(session, run)
-    match = REFERENCE.match(text)
-    if match:
-        key = f"p-{int(match.group(1))}"
-        return [people.case(key)] if key in people.persons else []
+    try:
+        reference = parse_reference(text)
+    except InvalidInput:
+        return []
+    if reference is not None:
+        found_ids = [i for i, r in people.references.items() if r == reference]
+        keys = [k for k in people.persons if key_id(k) in found_ids]
+        return [people.case(k) for k in keys]
     words = text.casefold()
     found = sorted(
         (k for k in people.persons if words in people.names.get(key_id(k), "").casefold()),

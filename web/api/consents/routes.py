@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 
 from models.accounts import User
 from models.people import Consent
-from web.api.consents.schemas import ConsentAnswerSchema, ConsentRequestSchema, ConsentSchema
+from web.api.consents.schemas import (
+    ConsentAnswerSchema,
+    ConsentAskedSchema,
+    ConsentRequestSchema,
+    ConsentSchema,
+)
 from web.api.schemas import ErrorSchema
 from web.api.service_errors import abort_for
 from web.auth import Role, current_account, guard_blueprint
@@ -69,6 +74,8 @@ def _own(session: Session, user: User, consent_id: int) -> Consent:
     mine = consent is not None and (
         consent.advocate_id == user.id or consent.person.user_id == user.id
     )
+    if consent is not None and consent.advocate_id == user.id and consent.granted_at is None:
+        mine = False  # never said yes to: the advocate may not learn who it was
     if consent is None or not mine:
         abort(404, description="There is no such consent.")
     return consent
@@ -83,26 +90,34 @@ class Consents(MethodView):
     def get(self) -> list[dict[str, Any]]:
         """My consents
 
-        A person gets the consents about them; an advocate the ones they asked for.
+        A person gets the consents about them; an advocate the ones they have been granted
+        (even if revoked since), never requests not yet said yes to.
         """
         return [_dump(c) for c in _visible(get_session(), _me())]
 
     @blp.arguments(ConsentRequestSchema)
-    @blp.response(201, ConsentSchema)
+    @blp.response(202, ConsentAskedSchema)
     @blp.doc(security=[{"sessionCookie": []}])
     @blp.alt_response(401, schema=ErrorSchema, description="Not signed in")
     @blp.alt_response(403, schema=ErrorSchema, description="Not an advocate")
-    @blp.alt_response(422, schema=ErrorSchema, description="Nobody found, or already asked")
+    @blp.alt_response(422, schema=ErrorSchema, description="Not an email address or reference")
+    @blp.alt_response(429, schema=ErrorSchema, description="Asked too often lately: wait")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Ask a person for consent (advocates)"""
+        """Ask a person for consent (advocates)
+
+        The answer is the same whether or not anyone has that email address or reference, and
+        whether or not they were asked before: it never says who was found. The consent
+        appears in ``GET /consents``, with the person's name, once the person says yes. Asking
+        is slowed per advocate (10 at once, then growing waits): 429 says how long to wait.
+        """
         db = get_session()
         try:
-            consent = consents.request_consent(db, _me(), **body)
+            consents.request_consent(db, _me(), **body)
         except ServiceError as error:
             db.rollback()
             abort_for(error)
         db.commit()
-        return _dump(consent)
+        return {"message": consents.ASKED_MESSAGE}
 
 
 @blp.route("/<int:consent_id>")

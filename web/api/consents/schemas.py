@@ -42,6 +42,12 @@ class ConsentRequestSchema(StrictSchema):
     note = ma.fields.String(load_default="", validate=ma.validate.Length(max=NOTE_MAX_CHARS))
 
 
+class ConsentAskedSchema(StrictSchema):
+    """The answer to a request for consent: the same whoever it named."""
+
+    message = ma.fields.String(required=True, metadata={"example": "If someone in your ..."})
+
+
 class ConsentAnswerSchema(StrictSchema):
     """The person's answer: ``granted`` or ``declined`` to a request, ``revoked`` to stop."""
 
