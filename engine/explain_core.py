@@ -235,11 +235,26 @@ class SubProgram:
             integral=True,
         )
         self.column = where
+        self.start: np.ndarray | None = None
+        self.cost = np.zeros(n)
+
+    def start_from(self, allocation: IntArray) -> None:
+        """Start every search from ``allocation`` (model pairs): an allocation worth the
+        target that agrees with the fixed pairs, such as the result itself. HiGHS then has an
+        incumbent from the start and proves far sooner."""
+        cols = self.column[allocation]
+        values = np.zeros(self.n)
+        values[cols[cols >= 0]] = 1.0
+        self.start = values
 
     def _run(self, stop_at: float) -> tuple[str, np.ndarray | None, float | None]:
         from engine.welfare_mip import limit
 
         limit(self.highs, stop_at)
+        if self.start is not None:
+            solution = highspy.HighsSolution()
+            solution.col_value = self.start.tolist()
+            self.highs.setSolution(solution)
         self.highs.run()
         status = self.highs.getModelStatus()
         info = self.highs.getInfo()
@@ -247,11 +262,21 @@ class SubProgram:
             return "infeasible", None, None
         has = info.primal_solution_status == 2
         values = np.asarray(self.highs.getSolution().col_value[: self.n]) if has else None
+        if (
+            values is not None
+            and self.start is not None
+            and abs(float(self.cost @ values) - info.objective_function_value) > 0.5
+        ):
+            # HiGHS 1.16, given a start, can report the optimum of a model its presolve
+            # solved but hand back the start as the solution: search again without presolve.
+            self.highs.setOptionValue("presolve", "off")
+            return self._run(stop_at)
         if status == highspy.HighsModelStatus.kOptimal:
             return "optimal", values, info.objective_function_value
         return "stopped", values, info.mip_dual_bound
 
     def _objective(self, cost: np.ndarray) -> None:
+        self.cost = cost
         self.highs.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), cost)
 
     def reaches(self, pair: int, stop_at: float) -> int:

@@ -68,6 +68,8 @@ Progress = Callable[[str, int, int], None]
 YES, NO, UNDECIDED = 1, 0, -1
 
 #: Covering MIPs per batch of open questions, and how long each may take (seconds).
+#: Seconds a place value's solve on the free pairs may take before the full solve does it.
+PLACE_TRY_S = 2.0
 COVER_ROUNDS = 30
 COVER_SECONDS = 20.0
 
@@ -485,6 +487,7 @@ class WelfareExplainer:
         MIP per question left."""
         answer = np.full(pairs.size, UNDECIDED, dtype=np.int64)
         left = np.arange(pairs.size)
+        sub.start_from(self._result_in(sub.model))
         for _ in range(COVER_ROUNDS):
             if left.size == 0 or time.perf_counter() > self.deadline:
                 break
@@ -678,6 +681,12 @@ class WelfareExplainer:
             not np.array_equal(base.floors.get(a, 0), need) for a, need in bigger.floors.items()
         )
 
+    def _result_in(self, model: WelfareModel) -> IntArray:
+        """The result's pairs as pairs of ``model`` (of a relaxation, say: all of them are
+        there, since the result keeps every limit)."""
+        pairs = _pair_index(model, *self._result_people())
+        return pairs[pairs >= 0]
+
     def _result_pairs(self) -> IntArray:
         arrays = self.arrays
         index = {pid: i for i, pid in enumerate(arrays.person_ids)}
@@ -718,6 +727,8 @@ class WelfareExplainer:
                     continue
                 gains[o] = max(int(flow_gains[o]) + offset, 0)
             self.counts["place_flow"] += len(gains)
+        elif base is not None and not maximin:
+            self._place_values_priced(base, gains)
         for o in range(self.arrays.n_offers):
             if o in gains:
                 continue
@@ -730,6 +741,38 @@ class WelfareExplainer:
             self.counts["place_solves"] += 1
         ids = self.arrays.offer_ids
         return [PlaceValue(ids[o], gains[o]) for o in sorted(gains, key=lambda j: ids[j])]
+
+    def _place_values_priced(self, base: WelfareModel, gains: dict[int, int]) -> None:
+        """One more place at each offer of a model that is not a network: the Lagrangian
+        bound of the priced core flow with that place says "no gain" for most offers; the
+        rest are solved on the pairs reduced costs leave free (with the target row, since
+        the result itself is worth ``V`` with one more place too)."""
+        core = self.priced("base")
+        if core is None:
+            return
+        arrays = self.arrays
+        # Offers some of whose wanted pairs the model leaves out (no places, say) are solved
+        # in full: the core flow knows nothing of those pairs.
+        in_model = np.bincount(base.offer, minlength=arrays.n_offers)
+        wanted = np.bincount(arrays.pair_offer[arrays.pair_affordable], minlength=arrays.n_offers)
+        bound = core.place_bound()
+        start = self._result_in(base)
+        for o in np.flatnonzero(in_model == wanted).tolist():
+            if time.perf_counter() > self.deadline:
+                return
+            if bound[o] <= self.target:
+                gains[o] = 0
+                self.counts["place_bound"] += 1
+                continue
+            free = core.free_pairs(core.widen_for(o))
+            sub = SubProgram(base, core.prices, free, core.fixed_on(free), self.target, extra=o)
+            sub.start_from(start)
+            # Most of these prove within a second; a hard one is left to the full solve,
+            # which searches differently.
+            value = sub.best(min(self._solve_deadline(), time.perf_counter() + PLACE_TRY_S))
+            if value is not None:
+                gains[o] = max(value - self.target, 0)
+                self.counts["place_core"] += 1
 
 
 def _level_of(floors: IntArray, sizes: IntArray) -> Fraction:
