@@ -266,6 +266,8 @@ class WelfareExplainer:
         self._states: dict[object, FlowState | None] = {}
         self._priced: dict[object, PricedCore | None] = {}
         self._chosen = self._result_pairs()
+        self._rising: np.ndarray | None = None
+        self._rising_known = False
 
     # --- relaxations -------------------------------------------------------------------------
 
@@ -674,12 +676,50 @@ class WelfareExplainer:
         return True
 
     def _level_rises(self, o: int) -> bool:
+        """Whether one more place at ``o`` raises the level the maximin rule holds every
+        group to (so that the instance with that place has other floors)."""
+        rising = self._rising_offers()
+        if rising is not None:
+            return bool(rising[o])
         base, bigger = self.model("base"), self.model(("place", o))
         if base is None or bigger is None:
             return True
         return any(
             not np.array_equal(base.floors.get(a, 0), need) for a, need in bigger.floors.items()
         )
+
+    def _rising_offers(self) -> np.ndarray | None:
+        """For each offer, whether one more place there raises the maximin level, from one
+        maximum flow at the next level up; None when the level is not set by floors alone (a
+        pot or other rows, floors on other attributes), and models per offer decide."""
+        if self._rising_known:
+            return self._rising
+        self._rising_known = True
+        rule = next(
+            (r for r in self.instance.policy.rules if r.type == "maximize_min_coverage"), None
+        )
+        base = self.model("base")
+        if rule is None or base is None or base.rows or base.pot is not None:
+            return None
+        attribute = rule.attribute
+        if any(a != attribute and need.any() for a, need in base.floors.items()):
+            return None
+        from engine.welfare_flow import offers_one_place_lets_hold
+        from engine.welfare_model import coverage_candidates
+
+        rising = np.zeros(self.arrays.n_offers, dtype=bool)
+        floors = base.floors.get(attribute)
+        if floors is None:  # no one has the attribute: there is no level to raise
+            self._rising = rising
+            return rising
+        sizes = base.groups(attribute).sizes
+        level = _level_of(floors, sizes)
+        above = [c for c in coverage_candidates(sizes) if c > level]
+        if above:
+            need = np.maximum(floors_for(sizes, above[0]), floors)
+            rising[offers_one_place_lets_hold(_widened(base), attribute, need)] = True
+        self._rising = rising
+        return rising
 
     def _result_in(self, model: WelfareModel) -> IntArray:
         """The result's pairs as pairs of ``model`` (of a relaxation, say: all of them are

@@ -260,6 +260,30 @@ def floors_can_hold(model: WelfareModel, attribute: str, need: IntArray) -> bool
     return cost is not None and cost <= model.pot
 
 
+def offers_one_place_lets_hold(model: WelfareModel, attribute: str, need: IntArray) -> IntArray:
+    """Offers at which one more place lets floors ``need`` hold, when they do not hold now
+    (no pot): one maximum flow of the quota network. One more place raises the flow by one
+    unit at most, and by one exactly when the offer is reachable from the source in the
+    residual graph (the source side of the minimum cut); so only a deficit of one unit can be
+    made up, at those offers. ``model`` should have every pair that a new place could use
+    (offers without places too)."""
+    if model.pot is not None:
+        raise ValueError("with a pot, a cheapest flow decides; this is for floors alone")
+    n_nodes, source, sink, tails, heads, caps, _, _ = _quota_network(model, attribute, need)
+    flow = max_flow.SimpleMaxFlow()
+    flow.add_arcs_with_capacity(tails, heads, caps)
+    flow.add_arc_with_capacity(source, sink, 0)
+    if flow.solve(source, sink) != flow.OPTIMAL:
+        raise RuntimeError("max flow failed")
+    deficit = int(need.sum()) - int(flow.optimal_flow())
+    if deficit != 1:
+        return np.zeros(0, dtype=np.int64)
+    n_persons = model.arrays.n_persons
+    side = np.asarray(flow.get_source_side_min_cut(), dtype=np.int64)
+    offers = side[(side >= n_persons) & (side < n_persons + model.arrays.n_offers)]
+    return np.sort(offers - n_persons)
+
+
 def best_group_count(model: WelfareModel, attribute: str, group: int) -> int:
     """The most members of one group that can be placed together under the base constraints.
 

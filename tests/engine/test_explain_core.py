@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 
+import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -58,3 +59,25 @@ def test_started_sub_programs_equal_the_brute_force(instance: Instance) -> None:
     for o, gain in _place_gains(instance).items():
         expected = brute_welfare(_one_more_place(instance, o)).value
         assert expected is not None and gain == expected - best, (o, gain, expected, best)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tiny_instances("maximin"))
+def test_one_max_flow_finds_the_offers_where_a_place_raises_the_level(
+    instance: Instance,
+) -> None:
+    arrays = to_arrays(instance)
+    result = solve_welfare(instance, arrays, 10)
+    assume(result.status == "optimal")
+    explainer = WelfareExplainer(instance, arrays, result, time.perf_counter() + 60, 1, Counter())
+    rising = explainer._rising_offers()
+    assume(rising is not None)
+    base = explainer.model("base")
+    assert base is not None
+    for o in range(arrays.n_offers):
+        bigger = explainer.model(("place", o))
+        assert bigger is not None
+        changed = any(
+            not np.array_equal(base.floors.get(a, 0), need) for a, need in bigger.floors.items()
+        )
+        assert bool(rising[o]) == changed, o
