@@ -2,9 +2,9 @@
 
 schemathesis turns ``/api/v1/openapi.json`` into hypothesis strategies, valid (positive) and
 invalid (negative), for every operation. Each generated request is sent through the WSGI app,
-signed in as someone who may use that operation, with the world's real ids in the path, inside
-a savepoint that is rolled back. Whatever is sent, the API never answers 5xx, and every 4xx has
-the JSON error body ``{code, status, message, errors}``. Unknown fields are refused by name, and
+signed in as someone who may use that operation (valid ones signed out too), with the world's
+real ids in the path, inside a savepoint that is rolled back. Whatever is sent, the API never
+answers 5xx, and every 4xx has the JSON error body ``{code, status, message, errors}``. Unknown fields are refused by name, and
 bodies above the size limit answer 413 in the same shape.
 
 Bounded: a few examples per operation and mode, no deadline, so it runs in a minute or two.
@@ -125,18 +125,22 @@ def test_generated_requests_never_crash_and_errors_have_one_shape(
             for name, key in PATH_IDS.items()
             if f"{{{name}}}" in operation.path
         }
-        cookies = jars[_caller(operation.full_path)]
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        caller = _caller(operation.full_path)
+        # As its caller, valid and invalid; and signed out (which must be refused cleanly too).
+        runs = [(caller, GenerationMode.POSITIVE), (caller, GenerationMode.NEGATIVE)]
+        if caller != "anonymous":
+            runs.append(("anonymous", GenerationMode.POSITIVE))
+        for actor, mode in runs:
             strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
 
-            check = _fuzzer(strategy, cookies, mode.value, db_connection)
+            check = _fuzzer(strategy, jars[actor], f"{mode.value}, {actor}", db_connection)
             try:
                 check()
             except hypothesis.errors.Unsatisfiable:
                 # Nothing to make invalid: the path's ids are fixed and there is no body.
                 assert mode is GenerationMode.NEGATIVE, operation.label
             except (AssertionError, hypothesis.errors.HypothesisException) as error:
-                failures.append(f"{operation.label} {mode.value}: {error}")
+                failures.append(f"{operation.label} {mode.value} {actor}: {error}")
     assert not failures, "\n\n".join(failures)
 
 
