@@ -4,8 +4,9 @@ schemathesis turns ``/api/v1/openapi.json`` into hypothesis strategies, valid (p
 invalid (negative), for every operation. Each generated request is sent through the WSGI app,
 signed in as someone who may use that operation (valid ones signed out too), with the world's
 real ids in the path, inside a savepoint that is rolled back. Whatever is sent, the API never
-answers 5xx, and every 4xx has the JSON error body ``{code, status, message, errors}``. Unknown fields are refused by name, and
-bodies above the size limit answer 413 in the same shape.
+answers 5xx, and every 4xx has the JSON error body ``{code, status, message, errors}``.
+Unknown fields are refused by name, and bodies above the size limit answer 413 in the same
+shape.
 
 Bounded: a few examples per operation and mode, no deadline, so it runs in a minute or two.
 """
