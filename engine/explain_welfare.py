@@ -57,7 +57,7 @@ from engine.instance import Instance, Person, Result
 from engine.welfare import best_min_coverage, floors_for, maximise_welfare
 from engine.welfare_flow import floors_can_hold
 from engine.welfare_lagrange import side_prices
-from engine.welfare_model import WelfareModel, build_model, placed_counts, usable_pairs
+from engine.welfare_model import WelfareModel, build_model, placed_counts
 
 logger = logging.getLogger(__name__)
 
@@ -268,8 +268,19 @@ class WelfareExplainer:
         self._chosen = self._result_pairs()
         self._rising: np.ndarray | None = None
         self._rising_known = False
+        self._widened: dict[int, tuple[WelfareModel, WelfareModel]] = {}
 
     # --- relaxations -------------------------------------------------------------------------
+
+    def _wide(self, model: WelfareModel) -> WelfareModel:
+        """:func:`_widen`, kept for each model asked about (the same one is asked often)."""
+        hit = self._widened.get(id(model))
+        if hit is None or hit[0] is not model:
+            if len(self._widened) > 8:  # models of one more place come and go, one per offer
+                self._widened.clear()
+            hit = (model, _widen(model))
+            self._widened[id(model)] = hit
+        return hit[1]
 
     def relaxed(self, key: object) -> tuple[Instance, InstanceArrays]:
         instance, arrays = self.instance, self.arrays
@@ -375,7 +386,7 @@ class WelfareExplainer:
             model = self.model(key)
             assert model is not None and model.is_network()
             try:
-                self._states[key] = FlowState(_widened(model), model_utility_widened(model))
+                self._states[key] = FlowState(self._wide(model), self._wide(model).utility)
             except ValueError:
                 self._states[key] = None
         return self._states[key]
@@ -398,7 +409,7 @@ class WelfareExplainer:
         if model.is_network():
             state = self.state(key)
             assert state is not None
-            pairs = _pair_index(_widened(model), qp, qo)
+            pairs = _pair_index(self._wide(model), qp, qo)
             slack = state.value - self.target
             losses = state.losses(np.maximum(pairs, 0), limit=slack)
             yes = (pairs >= 0) & (losses <= slack)
@@ -571,7 +582,7 @@ class WelfareExplainer:
         """Capacity questions of a network, from the flow's trees; an offer whose answer needs
         a second cycle through its new place gets a flow of its own."""
         answer = np.full(qp.size, NO, dtype=np.int64)
-        wide = _widened(base)
+        wide = self._wide(base)
         state = self.state("base")
         assert state is not None
         pairs = _pair_index(wide, qp, qo)
@@ -640,7 +651,7 @@ class WelfareExplainer:
     def _widened_is_network(self, base: WelfareModel) -> bool:
         """Whether budgets still cannot bind once offers without places count: then one more
         place anywhere keeps the model a network (the pot is checked offer by offer)."""
-        wide = _widened(base)
+        wide = self._wide(base)
         arrays = self.arrays
         n_affordable = np.bincount(wide.person, minlength=arrays.n_persons)
         could_hold = np.minimum(arrays.max_placements, n_affordable)
@@ -717,7 +728,7 @@ class WelfareExplainer:
         above = [c for c in coverage_candidates(sizes) if c > level]
         if above:
             need = np.maximum(floors_for(sizes, above[0]), floors)
-            rising[offers_one_place_lets_hold(_widened(base), attribute, need)] = True
+            rising[offers_one_place_lets_hold(self._wide(base), attribute, need)] = True
         self._rising = rising
         return rising
 
@@ -824,21 +835,6 @@ def _level_of(floors: IntArray, sizes: IntArray) -> Fraction:
     return min(shares, default=Fraction(0))
 
 
-_WIDE: dict[int, tuple[WelfareModel, WelfareModel]] = {}
-
-
-def _widened(model: WelfareModel) -> WelfareModel:
-    """:func:`_widen`, kept for the last models asked about (the same model is asked often)."""
-    hit = _WIDE.get(id(model))
-    if hit is not None and hit[0] is model:
-        return hit[1]
-    wide = _widen(model)
-    if len(_WIDE) > 8:
-        _WIDE.clear()
-    _WIDE[id(model)] = (model, wide)
-    return wide
-
-
 def _widen(model: WelfareModel) -> WelfareModel:
     """A network model with the pairs of offers without places too (affordable pairs): they
     carry no flow, but one more place there may be wanted."""
@@ -870,10 +866,6 @@ def _widen(model: WelfareModel) -> WelfareModel:
     )
 
 
-def model_utility_widened(model: WelfareModel) -> IntArray:
-    return _widened(model).utility
-
-
 def _find_pair(arrays: InstanceArrays, p: int, o: int) -> int:
     lo, hi = int(arrays.pair_start[p]), int(arrays.pair_start[p + 1])
     hit = np.flatnonzero(arrays.pair_offer[lo:hi] == o)
@@ -894,4 +886,4 @@ def _pair_index(model: WelfareModel, qp: IntArray, qo: IntArray) -> IntArray:
     return np.where(found, order[at], -1).astype(np.int64)
 
 
-__all__ = ["WelfareExplainer", "explain_document", "usable_pairs"]
+__all__ = ["WelfareExplainer", "explain_document"]
