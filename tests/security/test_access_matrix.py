@@ -267,6 +267,12 @@ def rows() -> list[Row]:
         rp + "/runs/{run}/explanations/{person_a}")  # fmt: skip
     add("POST", rr + "/runs/<int:run_id>/publish", COMMISSIONER, rp + "/runs/{run}/publish")
     add("GET", rr + "/statement", COMMISSIONER, rp + "/statement")
+    add("GET", rr + "/held-places", COMMISSIONER, rp + "/held-places")
+    hp = "/held-places/<int:allocation_id>"
+    add("POST", rr + hp + "/move", COMMISSIONER, rp + "/held-places/{offered_a}/move",
+        json={"to_offer_id": 1, "reason": ""})  # fmt: skip
+    add("POST", rr + hp + "/release", COMMISSIONER, rp + "/held-places/{offered_a}/release",
+        json={"reason": ""})  # fmt: skip
     al = api + "/allocations"
     add("GET", al + "/mine", PERSONS)
     for verb in ("accept", "decline"):

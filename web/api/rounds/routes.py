@@ -1,4 +1,5 @@
-"""``/api/v1/rounds``: a commissioner's rounds, budgets, policy, runs, publication and money.
+"""``/api/v1/rounds``: a commissioner's rounds, budgets, policy, runs, publication, places
+and money.
 
 Runs are started here and happen off the request: ``POST /rounds/{id}/runs`` answers 202 with
 the run, whose ``status`` and ``progress`` can then be polled at ``/rounds/{id}/runs/{run}``.
@@ -13,12 +14,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from models.accounts import User
-from models.rounds import Round, SolverRun
+from models.rounds import Allocation, Round, SolverRun
 from web.api.rounds.schemas import (
     BudgetSchema,
+    HeldPlaceSchema,
+    MovePlaceSchema,
     PlacesSchema,
     PolicySchema,
     PublishSchema,
+    ReleasePlaceSchema,
     RoundCreateSchema,
     RoundSchema,
     RoundStatementSchema,
@@ -29,7 +33,7 @@ from web.api.schemas import ErrorSchema
 from web.api.service_errors import abort_for
 from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
-from web.services import allocation_runs, allocations, budgets, rounds
+from web.services import allocation_runs, allocations, budgets, place_moves, rounds
 from web.services.errors import ServiceError
 from web.services.jobs import DatabaseJobRunner
 
@@ -301,3 +305,76 @@ class Statement(MethodView):
             "by_provider": allocations.totals_by(lines, "provider"),
             "lines": lines,
         }
+
+
+@blp.route("/<int:round_id>/held-places")
+class HeldPlaces(MethodView):
+    @blp.response(200, HeldPlaceSchema(many=True))
+    @blp.doc(security=SECURITY)
+    def get(self, round_id: int) -> list[Allocation]:
+        """The places people hold in the round (offered or accepted), by offer"""
+        return place_moves.held_places(get_session(), _round(round_id))
+
+
+@blp.route("/<int:round_id>/held-places/<int:allocation_id>/move")
+class MovePlace(MethodView):
+    @blp.arguments(MovePlaceSchema)
+    @blp.response(201, HeldPlaceSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such place in this round")
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="The place is no longer held, or was just taken"
+    )
+    @blp.alt_response(
+        422,
+        schema=ErrorSchema,
+        description="No reason, an offer with no free place or that the person cannot pay "
+        "for, or an accepted place without the person's consent",
+    )
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], round_id: int, allocation_id: int) -> Allocation:
+        """Move a held place to another offer of the round (so its provider can cut places)
+
+        An offered place moves and is offered again on the new offer. An accepted place moves
+        only with ``consent: true`` (the person agrees); its money is given back and the new
+        price committed. The place freed is not offered on. Answers with the new place.
+        """
+        round_ = _round(round_id)
+        try:
+            new = place_moves.move_place(
+                get_session(),
+                _actor(),
+                round_,
+                allocation_id,
+                to_offer_id=args["to_offer_id"],
+                reason=args["reason"],
+                consent=args["consent"],
+            )
+        except ServiceError as error:
+            _fail(error)
+        _commit()
+        return new
+
+
+@blp.route("/<int:round_id>/held-places/<int:allocation_id>/release")
+class ReleasePlace(MethodView):
+    @blp.arguments(ReleasePlaceSchema)
+    @blp.response(200, HeldPlaceSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such place in this round")
+    @blp.alt_response(409, schema=ErrorSchema, description="The place is no longer held")
+    @blp.alt_response(422, schema=ErrorSchema, description="No reason given")
+    @blp.doc(security=SECURITY)
+    def post(self, args: dict[str, Any], round_id: int, allocation_id: int) -> Allocation:
+        """Take a held place away from its person, with a reason
+
+        An accepted place's money goes back to the person's budget. The place freed is not
+        offered on. Answers with the released place (status ``withdrawn``).
+        """
+        round_ = _round(round_id)
+        try:
+            released = place_moves.release_place(
+                get_session(), _actor(), round_, allocation_id, reason=args["reason"]
+            )
+        except ServiceError as error:
+            _fail(error)
+        _commit()
+        return released

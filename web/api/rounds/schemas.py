@@ -166,3 +166,42 @@ class RoundStatementSchema(StrictSchema):
     by_person = ma.fields.List(ma.fields.Nested(TotalsSchema))
     by_provider = ma.fields.List(ma.fields.Nested(TotalsSchema))
     lines = ma.fields.List(ma.fields.Nested(StatementLineSchema))
+
+
+class HeldPlaceSchema(StrictSchema):
+    id = ma.fields.Integer(required=True, metadata={"description": "The allocation's id"})
+    person_id = ma.fields.Integer(required=True)
+    person_name = ma.fields.Function(lambda a: a.person.display_name)
+    offer_id = ma.fields.Integer(required=True)
+    offer_title = ma.fields.Function(lambda a: a.offer.title)
+    price_pence = ma.fields.Integer(required=True)
+    status = ma.fields.String(
+        required=True,
+        metadata={"description": "offered (not answered yet) or accepted; withdrawn once moved"},
+    )
+
+
+class MovePlaceSchema(StrictSchema):
+    to_offer_id = ma.fields.Integer(
+        required=True,
+        metadata={"description": "An offer of this round with a free place that the person "
+                  "has not had or turned down"},
+    )  # fmt: skip
+    reason = ma.fields.String(
+        required=True,
+        metadata={"description": "Why the place is moved (kept in the audit trail; at most "
+                  "2,000 characters)"},
+    )  # fmt: skip
+    consent = ma.fields.Boolean(
+        load_default=False,
+        truthy={True},
+        falsy={False},
+        metadata={"description": "Required true for an accepted place: the person agrees"},
+    )
+
+
+class ReleasePlaceSchema(StrictSchema):
+    reason = ma.fields.String(
+        required=True,
+        metadata={"description": "Why the place is taken away (kept in the audit trail)"},
+    )
