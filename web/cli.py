@@ -280,6 +280,7 @@ def accounts_purge_cmd(days: int) -> None:
     from web.auth import session_policy, throttle_policy
     from web.db import database, session_scope
     from web.services.accounts import purge_stale_records
+    from web.services.consents import ASK_KEY_PREFIX, ASK_POLICY
 
     _database_for_command(None)
     app = create_app({"AUTO_UPGRADE_DB": False})
@@ -290,6 +291,7 @@ def accounts_purge_cmd(days: int) -> None:
                 now=utcnow(),
                 session_policy=session_policy(),
                 throttle_policy=throttle_policy(),
+                other_throttles={ASK_KEY_PREFIX: ASK_POLICY},
                 keep_ended_sessions=timedelta(days=days),
             )
             session.commit()

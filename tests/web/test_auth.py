@@ -588,6 +588,41 @@ def test_stale_sessions_and_throttle_windows_are_purged(db_session: Session, mak
     assert db_session.get(LoginThrottle, "ip:192.0.2.2") is not None
 
 
+def test_purge_keeps_consent_ask_counts_for_their_hour(db_session: Session):
+    """Regression: the purge used the 15-minute sign-in window for every key, so an advocate's
+    consent-request count vanished after 15 minutes instead of lasting an hour."""
+    from tests import factories
+    from web.services.accounts import SessionPolicy, ThrottlePolicy, purge_stale_records
+    from web.services.consents import ASK_KEY_PREFIX, ASK_POLICY
+
+    now = utcnow()
+    asking = f"{ASK_KEY_PREFIX}1"
+    asked_long_ago = f"{ASK_KEY_PREFIX}2"
+    signing_in = "ip:192.0.2.9"
+    waiting = "account:held-back"
+    factories.LoginThrottleFactory(key=asking, window_start=now - timedelta(minutes=30))
+    factories.LoginThrottleFactory(key=asked_long_ago, window_start=now - timedelta(hours=2))
+    factories.LoginThrottleFactory(key=signing_in, window_start=now - timedelta(minutes=30))
+    # Idle past its window but still holding someone back: a purge must not set them free.
+    factories.LoginThrottleFactory(
+        key=waiting,
+        window_start=now - timedelta(minutes=20),
+        next_try_at=now + timedelta(minutes=5),
+    )
+    _, throttles = purge_stale_records(
+        db_session,
+        now=now,
+        session_policy=SessionPolicy(),
+        throttle_policy=ThrottlePolicy(),
+        other_throttles={ASK_KEY_PREFIX: ASK_POLICY},
+    )
+    assert throttles == 2
+    assert db_session.get(LoginThrottle, asking) is not None
+    assert db_session.get(LoginThrottle, waiting) is not None
+    assert db_session.get(LoginThrottle, asked_long_ago) is None
+    assert db_session.get(LoginThrottle, signing_in) is None
+
+
 def test_purge_command(fresh_database_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch):
     from click.testing import CliRunner
 

@@ -32,13 +32,14 @@ import enum
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -563,12 +564,16 @@ def purge_stale_records(
     now: datetime,
     session_policy: SessionPolicy,
     throttle_policy: ThrottlePolicy,
+    other_throttles: Mapping[str, ThrottlePolicy] | None = None,
     keep_ended_sessions: timedelta = timedelta(days=30),
 ) -> tuple[int, int]:
     """Delete sessions ended more than ``keep_ended_sessions`` ago and finished throttle windows.
 
     A session has ended when it was revoked, passed its absolute end, or went unused for the
-    idle limit. Returns ``(sessions deleted, throttle rows deleted)``.
+    idle limit. A throttle row is finished when its key has been idle for its own policy's
+    window and it holds no one back: ``other_throttles`` maps a key prefix (``consent-ask:``)
+    to the policy that counts those keys; every other key is a sign-in key counted under
+    ``throttle_policy``. Returns ``(sessions deleted, throttle rows deleted)``.
     """
     cutoff = now - keep_ended_sessions
     sessions = session.execute(
@@ -578,8 +583,23 @@ def purge_stale_records(
             | (UserSession.last_seen_at < cutoff - session_policy.idle)
         )
     ).rowcount
-    throttles = session.execute(
-        delete(LoginThrottle).where(LoginThrottle.window_start < now - throttle_policy.window)
+    others = dict(other_throttles or {})
+    finished = or_(LoginThrottle.next_try_at.is_(None), LoginThrottle.next_try_at <= now)
+    throttles = 0
+    for prefix, policy in others.items():
+        throttles += session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.key.startswith(prefix, autoescape=True),
+                LoginThrottle.window_start < now - policy.window,
+                finished,
+            )
+        ).rowcount
+    throttles += session.execute(
+        delete(LoginThrottle).where(
+            *(~LoginThrottle.key.startswith(prefix, autoescape=True) for prefix in others),
+            LoginThrottle.window_start < now - throttle_policy.window,
+            finished,
+        )
     ).rowcount
     return sessions, throttles
 

@@ -63,6 +63,7 @@ ASKED_MESSAGE = (
 )
 #: An advocate may ask 10 times at once; after that each ask waits a minute, doubling up to an
 #: hour. An advocate who has not asked for an hour starts again.
+ASK_KEY_PREFIX = "consent-ask:"
 ASK_POLICY = ThrottlePolicy(
     window=timedelta(hours=1),
     per_account=10,
@@ -212,7 +213,7 @@ def request_consent(
         errors["note"] = f"Your message must be {NOTE_MAX_CHARS} characters or fewer"
     if errors:
         raise InvalidInput(errors)
-    wait = claim_try(session, f"consent-ask:{advocate.id}", ASK_POLICY.per_account,
+    wait = claim_try(session, f"{ASK_KEY_PREFIX}{advocate.id}", ASK_POLICY.per_account,
                      now or utcnow(), ASK_POLICY)  # fmt: skip
     if wait is not None:
         minutes = max(1, -(-int(wait.total_seconds()) // 60))
