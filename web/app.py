@@ -184,6 +184,7 @@ def _configure_templates(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from web.api import init_app as init_api
+    from web.api.openreferral.routes import init_app as init_openreferral
     from web.pages import (
         account,
         admin,
@@ -213,3 +214,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(privacy.my_data_bp)
     app.register_blueprint(privacy.erasure_bp)
     init_api(app)
+    # The public Open Referral UK feed of each council's published offers.
+    init_openreferral(app)

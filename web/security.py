@@ -86,7 +86,8 @@ def init_app(app: Flask) -> None:
 
 
 def is_api_request() -> bool:
-    return request.path.startswith(API_PREFIX)
+    # The Open Referral feed (web.api.openreferral) answers JSON too, errors included.
+    return request.path.startswith((API_PREFIX, "/openreferral/"))
 
 
 def _assign_request_id() -> None:

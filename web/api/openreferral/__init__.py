@@ -1,0 +1,1 @@
+"""The Open Referral UK 3.0 feed of each council's published offers (see ``routes``)."""

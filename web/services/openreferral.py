@@ -1,0 +1,568 @@
+"""A council's published offers as Open Referral UK (HSDS-UK 3.0) documents.
+
+Mapping: a provider is an ``organization``; a published offer is a ``service`` with its area as
+a ``service_area``, its price per place as a ``cost_option`` (pounds, as the profile's
+``amount`` is a number), its weekly times as WEEKLY ``schedules`` and its age bands as
+``minimum_age`` / ``maximum_age``. An offer with a place or coordinates has one ``location``
+and one ``service_at_location``. Offer categories and outcome tags are the terms of two
+taxonomies, linked to services by ``attributes``. Drafts and withdrawn offers never appear.
+
+Ids are stable UUIDs (version 8, RFC 9562) that carry the kind of record and its database id,
+so an id names the same record for as long as the record exists and can be looked up without
+a table of ids. Records that have no endpoint of their own (attributes, areas, costs,
+schedules) get name-based UUIDs (version 5).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from models.accounts import Council
+from models.people import AGE_BANDS, DAYS, AgeBand, OutcomeTag
+from models.providers import Offer, OfferCategory, OfferStatus, Provider
+from web.services.errors import NotFound
+
+HSDS_VERSION = "3.0"
+PROFILE_URL = "https://openreferraluk.org/"
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 100
+
+# Kinds of record carried in the first group of our version 8 ids.
+SERVICE, ORGANIZATION, LOCATION, SERVICE_AT_LOCATION, TAXONOMY, CATEGORY_TERM, TAG_TERM = range(
+    1, 8
+)
+_ID = re.compile(r"^([0-9a-f]{8})-7a95-8e57-8000-([0-9a-f]{12})$")
+# For the name-based ids of records with no endpoint of their own.
+_NAMESPACE = uuid.UUID("7a95e570-0000-5000-8000-000000000000")
+
+CATEGORY_TAXONOMY = 1
+OUTCOME_TAXONOMY = 2
+TAXONOMIES = {
+    CATEGORY_TAXONOMY: ("Tapestry service types", "The kind of service an offer is."),
+    OUTCOME_TAXONOMY: ("Tapestry outcomes", "What a service helps a person to do or get."),
+}
+CATEGORY_NAMES = {
+    OfferCategory.employment: "Employment",
+    OfferCategory.training: "Training",
+    OfferCategory.day_opportunity: "Day opportunity",
+    OfferCategory.home_support: "Support at home",
+    OfferCategory.social: "Social",
+    OfferCategory.creative: "Creative",
+}
+CATEGORIES: tuple[OfferCategory, ...] = tuple(OfferCategory)
+# RFC 5545 day names, and the hours we take a part of the day to mean.
+BYDAY = dict(zip(DAYS, ("MO", "TU", "WE", "TH", "FR", "SA", "SU"), strict=True))
+HOURS = {
+    "morning": ("09:00", "12:00"),
+    "afternoon": ("12:00", "17:00"),
+    "evening": ("17:00", "21:00"),
+}
+AGES: dict[AgeBand, tuple[int, int | None]] = {
+    AgeBand.age_16_17: (16, 17),
+    AgeBand.age_18_24: (18, 24),
+    AgeBand.age_25_34: (25, 34),
+    AgeBand.age_35_49: (35, 49),
+    AgeBand.age_50_64: (50, 64),
+    AgeBand.age_65_plus: (65, None),
+}
+
+
+def record_id(kind: int, pk: int) -> str:
+    """The stable public id of record ``pk`` of ``kind``."""
+    return f"{kind:08x}-7a95-8e57-8000-{pk:012x}"
+
+
+def parse_id(value: str, kind: int) -> int | None:
+    """The database id in ``value`` if it is one of our ids of ``kind``, else ``None``."""
+    match = _ID.match(value)
+    if match is None or int(match.group(1), 16) != kind:
+        return None
+    return int(match.group(2), 16)
+
+
+def _name_id(*parts: object) -> str:
+    return str(uuid.uuid5(_NAMESPACE, ":".join(str(p) for p in parts)))
+
+
+def web_address(value: str | None) -> str | None:
+    """``value`` as an absolute http(s) URI (international host names IDNA-encoded), or None."""
+    if not value:
+        return None
+    text = value.strip()
+    if "://" not in text:
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    if parts.scheme not in {"http", "https"} or not host or " " in text:
+        return None
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def _email(value: str | None) -> str | None:
+    return value if value and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) else None
+
+
+def _timestamp(value: datetime) -> str:
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, in the profile's paging fields."""
+
+    contents: list[dict[str, Any]]
+    total_items: int
+    page_number: int
+    per_page: int
+
+    def as_document(self) -> dict[str, Any]:
+        total_pages = max(1, -(-self.total_items // self.per_page))
+        return {
+            "total_items": self.total_items,
+            "total_pages": total_pages,
+            "page_number": self.page_number,
+            "size": len(self.contents),
+            "first_page": self.page_number == 1,
+            "last_page": self.page_number >= total_pages,
+            "empty": not self.contents,
+            "contents": self.contents,
+        }
+
+
+@dataclass(frozen=True)
+class ServiceFilter:
+    """The profile's filters of ``/services`` and ``/service_at_locations``."""
+
+    search: str | None = None
+    taxonomy_term_id: str | None = None
+    taxonomy_id: str | None = None
+    minimum_age: int | None = None
+    maximum_age: int | None = None
+    modified_after: datetime | None = None  # aware, UTC
+    day: str | None = None
+    start_time: str | None = None  # HH:MM
+    end_time: str | None = None
+    located: bool = False
+
+    @property
+    def by_schedule(self) -> bool:
+        return self.day is not None or self.start_time is not None or self.end_time is not None
+
+
+def council_by_slug(session: Session, slug: str) -> Council:
+    council = session.scalar(select(Council).where(Council.slug == slug))
+    if council is None:
+        raise NotFound("No council has this web address.")
+    return council
+
+
+def _published(council: Council) -> Select[tuple[Offer]]:
+    return (
+        select(Offer)
+        .join(Provider, Provider.id == Offer.provider_id)
+        .where(Provider.council_id == council.id, Offer.status == OfferStatus.published)
+    )
+
+
+def _filtered(query: Select[tuple[Offer]], where: ServiceFilter) -> Select[tuple[Offer]]:
+    if where.search and where.search.strip():
+        words = where.search.strip()
+        query = query.where(
+            or_(
+                Offer.title.icontains(words, autoescape=True),
+                Offer.description.icontains(words, autoescape=True),
+                Provider.name.icontains(words, autoescape=True),
+            )
+        )
+    if where.taxonomy_term_id is not None:
+        category = parse_id(where.taxonomy_term_id, CATEGORY_TERM)
+        tag = parse_id(where.taxonomy_term_id, TAG_TERM)
+        if category is not None and 1 <= category <= len(CATEGORIES):
+            query = query.where(Offer.category == CATEGORIES[category - 1])
+        elif tag is not None:
+            query = query.where(Offer.outcome_tags.any(OutcomeTag.id == tag))
+        else:
+            query = query.where(False)
+    if where.taxonomy_id is not None:
+        taxonomy = parse_id(where.taxonomy_id, TAXONOMY)
+        if taxonomy == OUTCOME_TAXONOMY:
+            query = query.where(Offer.outcome_tags.any())
+        elif taxonomy != CATEGORY_TAXONOMY:  # every offer has a category
+            query = query.where(False)
+    if where.minimum_age is not None:
+        # Services open to people of this age or older: the offer's top band reaches it.
+        query = query.where(
+            or_(
+                Offer.max_age_band.is_(None),
+                Offer.max_age_band.in_([b for b in AGE_BANDS if _top(b) >= where.minimum_age]),
+            )
+        )
+    if where.maximum_age is not None:
+        query = query.where(
+            or_(
+                Offer.min_age_band.is_(None),
+                Offer.min_age_band.in_([b for b in AGE_BANDS if AGES[b][0] <= where.maximum_age]),
+            )
+        )
+    if where.modified_after is not None:
+        query = query.where(Offer.updated_at >= where.modified_after)
+    if where.located:
+        query = query.where(
+            or_(Offer.location.is_not(None), Offer.latitude.is_not(None), Offer.area.is_not(None))
+        )
+    return query
+
+
+def _top(band: AgeBand) -> int:
+    top = AGES[band][1]
+    return 200 if top is None else top
+
+
+def _page_of(
+    session: Session, query: Select[tuple[Offer]], page: int, per_page: int
+) -> tuple[list[Offer], int]:
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    offers = list(
+        session.scalars(
+            query.options(selectinload(Offer.outcome_tags), selectinload(Offer.provider))
+            .order_by(Offer.title, Offer.id)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        )
+    )
+    return offers, total
+
+
+def _meets_schedule(offer: Offer, where: ServiceFilter) -> bool:
+    """Whether the offer runs at some time on ``where.day`` within its start and end times."""
+    for day, parts in (offer.schedule or {}).items():
+        if where.day is not None and day != where.day:
+            continue
+        for part in parts:
+            opens, closes = HOURS.get(part, ("", ""))
+            if not opens:
+                continue
+            if where.start_time is not None and opens < where.start_time:
+                continue
+            if where.end_time is not None and closes > where.end_time:
+                continue
+            return True
+    return False
+
+
+def list_services(
+    session: Session, council: Council, where: ServiceFilter, page: int, per_page: int
+) -> Page:
+    """A page of ``/services``: each service with its organisation, no other nested lists."""
+    offers, total = _day_page(session, _filtered(_published(council), where), where, page, per_page)
+    return Page([_service_summary(o) for o in offers], total, page, per_page)
+
+
+def list_services_at_locations(
+    session: Session, council: Council, where: ServiceFilter, page: int, per_page: int
+) -> Page:
+    """A page of ``/service_at_locations``: one per published offer with a place."""
+    located = ServiceFilter(**{**where.__dict__, "located": True})
+    offers, total = _day_page(
+        session, _filtered(_published(council), located), where, page, per_page
+    )
+    return Page([_service_at_location(o, nested=False) for o in offers], total, page, per_page)
+
+
+def _day_page(
+    session: Session,
+    query: Select[tuple[Offer]],
+    where: ServiceFilter,
+    page: int,
+    per_page: int,
+) -> tuple[list[Offer], int]:
+    if not where.by_schedule:
+        return _page_of(session, query, page, per_page)
+    # Schedules are JSON, so the day and time filters run here; a council has hundreds of
+    # offers, not millions.
+    everyone = [
+        o
+        for o in session.scalars(
+            query.options(selectinload(Offer.outcome_tags), selectinload(Offer.provider)).order_by(
+                Offer.title, Offer.id
+            )
+        )
+        if _meets_schedule(o, where)
+    ]
+    start = (page - 1) * per_page
+    return everyone[start : start + per_page], len(everyone)
+
+
+def get_service(session: Session, council: Council, public_id: str) -> dict[str, Any]:
+    """The full service ``public_id`` of ``/services/{id}``; NotFound if not published here."""
+    return _service_full(_offer(session, council, parse_id(public_id, SERVICE)))
+
+
+def get_service_at_location(session: Session, council: Council, public_id: str) -> dict[str, Any]:
+    offer = _offer(session, council, parse_id(public_id, SERVICE_AT_LOCATION))
+    if not _has_location(offer):
+        raise NotFound("No service at a location has this id.")
+    return _service_at_location(offer, nested=True)
+
+
+def _offer(session: Session, council: Council, pk: int | None) -> Offer:
+    offer = None
+    if pk is not None:
+        offer = session.scalar(
+            _published(council)
+            .where(Offer.id == pk)
+            .options(selectinload(Offer.outcome_tags), selectinload(Offer.provider))
+        )
+    if offer is None:
+        raise NotFound("No published service has this id.")
+    return offer
+
+
+def list_taxonomies(page: int, per_page: int) -> Page:
+    items = [_taxonomy(pk) for pk in sorted(TAXONOMIES)]
+    start = (page - 1) * per_page
+    return Page(items[start : start + per_page], len(items), page, per_page)
+
+
+def get_taxonomy(public_id: str) -> dict[str, Any]:
+    pk = parse_id(public_id, TAXONOMY)
+    if pk not in TAXONOMIES:
+        raise NotFound("No taxonomy has this id.")
+    return _taxonomy(pk)
+
+
+def list_taxonomy_terms(session: Session, page: int, per_page: int) -> Page:
+    terms = _all_terms(session)
+    start = (page - 1) * per_page
+    return Page(terms[start : start + per_page], len(terms), page, per_page)
+
+
+def get_taxonomy_term(session: Session, public_id: str) -> dict[str, Any]:
+    category = parse_id(public_id, CATEGORY_TERM)
+    if category is not None and 1 <= category <= len(CATEGORIES):
+        return _category_term(CATEGORIES[category - 1])
+    tag_pk = parse_id(public_id, TAG_TERM)
+    tag = session.get(OutcomeTag, tag_pk) if tag_pk is not None else None
+    if tag is None:
+        raise NotFound("No taxonomy term has this id.")
+    return _tag_term(tag)
+
+
+def _all_terms(session: Session) -> list[dict[str, Any]]:
+    tags = session.scalars(select(OutcomeTag).order_by(OutcomeTag.slug))
+    return [_category_term(c) for c in CATEGORIES] + [_tag_term(t) for t in tags]
+
+
+def _taxonomy(pk: int) -> dict[str, Any]:
+    name, description = TAXONOMIES[pk]
+    return {"id": record_id(TAXONOMY, pk), "name": name, "description": description}
+
+
+def _category_term(category: OfferCategory) -> dict[str, Any]:
+    name = CATEGORY_NAMES[category]
+    return {
+        "id": record_id(CATEGORY_TERM, CATEGORIES.index(category) + 1),
+        "name": name,
+        "description": f"Services of the type: {name}.",
+        "code": category.value,
+        "taxonomy": TAXONOMIES[CATEGORY_TAXONOMY][0],
+        "taxonomy_id": record_id(TAXONOMY, CATEGORY_TAXONOMY),
+        "term": category.value,
+    }
+
+
+def _tag_term(tag: OutcomeTag) -> dict[str, Any]:
+    return {
+        "id": record_id(TAG_TERM, tag.id),
+        "name": tag.label,
+        "description": tag.description or tag.label,
+        "code": tag.slug,
+        "taxonomy": TAXONOMIES[OUTCOME_TAXONOMY][0],
+        "taxonomy_id": record_id(TAXONOMY, OUTCOME_TAXONOMY),
+        "term": tag.slug,
+    }
+
+
+def _organization(provider: Provider) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": record_id(ORGANIZATION, provider.id),
+        "name": provider.name,
+        "description": provider.description or provider.name,
+    }
+    if email := _email(provider.email):
+        document["email"] = email
+    if website := web_address(provider.website):
+        document["website"] = website
+    return document
+
+
+def _ages(offer: Offer) -> dict[str, int]:
+    ages: dict[str, int] = {}
+    if offer.min_age_band is not None:
+        ages["minimum_age"] = AGES[AgeBand(offer.min_age_band)][0]
+    if offer.max_age_band is not None and (top := AGES[AgeBand(offer.max_age_band)][1]):
+        ages["maximum_age"] = top
+    return ages
+
+
+def _service_summary(offer: Offer) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": record_id(SERVICE, offer.id),
+        "organization_id": record_id(ORGANIZATION, offer.provider_id),
+        "name": offer.title,
+        "description": offer.description or offer.title,
+        "status": "active",
+        "fees": _fees(offer),
+        **_ages(offer),
+        "last_modified": _timestamp(offer.updated_at),
+        "organization": _organization(offer.provider),
+    }
+    if email := _email(offer.provider.email):
+        document["email"] = email
+    if url := web_address(offer.provider.website):
+        document["url"] = url
+    return document
+
+
+def _fees(offer: Offer) -> str:
+    if offer.price_pence == 0:
+        return "Free"
+    pounds, pence = divmod(offer.price_pence, 100)
+    return f"£{pounds:,}.{pence:02d} a place"
+
+
+def _service_full(offer: Offer) -> dict[str, Any]:
+    service_id = record_id(SERVICE, offer.id)
+    document = _service_summary(offer)
+    document["cost_options"] = [
+        {
+            "id": _name_id("cost", offer.id),
+            "service_id": service_id,
+            "option": "Price per place",
+            "amount": offer.price_pence / 100,
+            "amount_description": _fees(offer),
+        }
+    ]
+    document["service_areas"] = (
+        [
+            {
+                "id": _name_id("area", offer.id, offer.area),
+                "service_id": service_id,
+                "name": offer.area,
+            }
+        ]
+        if offer.area
+        else []
+    )
+    document["schedules"] = _schedules(offer, service_id=service_id)
+    document["service_at_locations"] = (
+        [_service_at_location(offer, nested=False, with_service=False)]
+        if _has_location(offer)
+        else []
+    )
+    document["attributes"] = _attributes(offer)
+    document["languages"] = []
+    document["contacts"] = []
+    document["funding"] = []
+    return document
+
+
+def _schedules(offer: Offer, **link: str) -> list[dict[str, Any]]:
+    schedules = []
+    for day in DAYS:
+        for part in (offer.schedule or {}).get(day, []):
+            if part not in HOURS:
+                continue
+            opens, closes = HOURS[part]
+            schedules.append(
+                {
+                    "id": _name_id("schedule", offer.id, day, part),
+                    **link,
+                    "freq": "WEEKLY",
+                    "interval": 1,
+                    "byday": BYDAY[day],
+                    "opens_at": opens,
+                    "closes_at": closes,
+                    "description": f"{BYDAY[day]} {part}",
+                    "attending_type": "in person",
+                }
+            )
+    return schedules
+
+
+def _attributes(offer: Offer) -> list[dict[str, Any]]:
+    terms = [_category_term(OfferCategory(offer.category))] + [
+        _tag_term(t) for t in offer.outcome_tags
+    ]
+    return [
+        {
+            "id": _name_id("attribute", offer.id, term["id"]),
+            "link_id": record_id(SERVICE, offer.id),
+            "link_type": "service",
+            "link_entity": "service",
+            "taxonomy_term_id": term["id"],
+            "taxonomy_term": term,
+        }
+        for term in terms
+    ]
+
+
+def _has_location(offer: Offer) -> bool:
+    return bool(offer.location or offer.latitude is not None or offer.area)
+
+
+def _location(offer: Offer) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": record_id(LOCATION, offer.id),
+        "location_type": "physical",
+        "name": offer.location or offer.area or offer.title,
+    }
+    if offer.area:
+        document["description"] = f"In {offer.area}"
+    if offer.latitude is not None and offer.longitude is not None:
+        document["latitude"] = offer.latitude
+        document["longitude"] = offer.longitude
+    if offer.accessibility:
+        document["accessibility"] = [
+            {
+                "id": _name_id("accessibility", offer.id),
+                "location_id": record_id(LOCATION, offer.id),
+                "description": offer.accessibility,
+            }
+        ]
+    return document
+
+
+def _service_at_location(
+    offer: Offer, *, nested: bool, with_service: bool = True
+) -> dict[str, Any]:
+    sal_id = record_id(SERVICE_AT_LOCATION, offer.id)
+    document: dict[str, Any] = {
+        "id": sal_id,
+        "service_id": record_id(SERVICE, offer.id),
+        "location_id": record_id(LOCATION, offer.id),
+        "location": _location(offer),
+    }
+    if nested:
+        document["schedules"] = _schedules(offer, service_at_location_id=sal_id)
+    if with_service:
+        document["service"] = _service_summary(offer)
+    return document
+
+
+def api_root(openapi_url: str) -> dict[str, Any]:
+    """The document of ``/``: the HSDS version, the profile and where the OpenAPI file is."""
+    return {"version": HSDS_VERSION, "profile": PROFILE_URL, "openapi_url": openapi_url}
