@@ -209,6 +209,10 @@ def rows() -> list[Row]:
     sent_back = {**COMMISSIONER, "commissioner": MOVED}
     add("GET", c + run + "/publish", sent_back, rnd + "/runs/{run}/publish")
     add("GET", c + "/rounds/<int:round_id>/close", sent_back, rnd + "/close")
+    add("GET", c + "/rounds/<int:round_id>/held", COMMISSIONER, rnd + "/held")
+    held = "/rounds/<int:round_id>/held/<int:allocation_id>"
+    add("GET", c + held, COMMISSIONER, rnd + "/held/{offered_a}")
+    add("POST", c + held, COMMISSIONER, rnd + "/held/{offered_a}", form={"choice": ""})
 
     # -- admin ------------------------------------------------------------------------------
     add("GET", "/admin/", ADMIN)
@@ -281,6 +285,24 @@ def rows() -> list[Row]:
     add("GET", al + "/statements/mine/<int:round_id>", PERSONS,
         al + "/statements/mine/{published_round}")  # fmt: skip
     add("GET", al + "/statements/provider", PROVIDERS)
+
+    # -- the Open Referral UK feed: public, read-only, for everyone ------------------------
+    oruk, feed = "/openreferral/<council_slug>", "/openreferral/westmere"
+    # Public ids carry the record's kind and database id (web.services.openreferral).
+    one = {
+        "services": ("service_id", "00000001-7a95-8e57-8000-{offer_x:012x}"),
+        "service_at_locations": (
+            "service_at_location_id",
+            "00000004-7a95-8e57-8000-{offer_x:012x}",
+        ),
+        "taxonomies": ("taxonomy_id", "00000005-7a95-8e57-8000-000000000001"),
+        "taxonomy_terms": ("taxonomy_term_id", "00000006-7a95-8e57-8000-000000000001"),
+    }
+    add("GET", oruk + "/", EVERYONE, feed + "/")
+    add("GET", oruk + "/openapi.json", EVERYONE, feed + "/openapi.json")
+    for name, (param, public_id) in one.items():
+        add("GET", f"{oruk}/{name}", EVERYONE, f"{feed}/{name}")
+        add("GET", f"{oruk}/{name}/<path:{param}>", EVERYONE, f"{feed}/{name}/{public_id}")
     return r
 
 

@@ -24,6 +24,7 @@ from web.services import (
     allocation_runs,
     allocations,
     budgets,
+    place_moves,
     results,
     rounds,
     rule_checks,
@@ -765,6 +766,97 @@ def publish(round_id: int, run_id: int) -> Any:
         danger=bool(breaches),
         breaches=breaches,
         values=request.form,
+    )
+
+
+# -- moving people off an offer ---------------------------------------------------------------
+
+
+@bp.get("/rounds/<int:round_id>/held")
+def held_places(round_id: int) -> tuple[str, int]:
+    round_ = _round(round_id)
+    return _page(
+        "commissioner/held.html",
+        round=round_,
+        held=place_moves.held_places(get_session(), round_),
+    )
+
+
+def _change_place(round_: Round, allocation_id: int, form: Any) -> object:
+    """Move or release the place as the form's one question says (the service checks the
+    rest). The service's ``to_offer_id`` is the form's ``choice``."""
+    s = get_session()
+    choice = form.get("choice", "")
+    if choice == "release":
+        return place_moves.release_place(
+            s, _actor(), round_, allocation_id, reason=form.get("reason")
+        )
+    if not (choice.isdigit() and len(choice) <= 18):
+        raise InvalidInput({"choice": "Choose a service to move this place to, or take it away"})
+    try:
+        return place_moves.move_place(
+            s,
+            _actor(),
+            round_,
+            allocation_id,
+            to_offer_id=int(choice),
+            reason=form.get("reason"),
+            consent=form.get("consent") == "yes",
+        )
+    except InvalidInput as invalid:
+        errors = dict(invalid.errors)
+        if "to_offer_id" in errors:
+            errors["choice"] = errors.pop("to_offer_id")
+        raise InvalidInput(errors) from invalid
+
+
+@bp.route("/rounds/<int:round_id>/held/<int:allocation_id>", methods=["GET", "POST"])
+def held_place(round_id: int, allocation_id: int) -> Any:
+    """Move or release one person's place: the form, then "Are you sure?", then done.
+
+    The first POST checks the answers by making the change and rolling it back, so the
+    question is asked only of a change that would work; the second (``confirm=yes``) makes it.
+    """
+    round_ = _round(round_id)
+    s = get_session()
+    back = url_for(".held_places", round_id=round_id)
+    try:
+        allocation = place_moves.get_held_place(s, round_, allocation_id)
+    except NotFound:
+        abort(404)
+    if allocation.status not in allocations.HELD:
+        flash("This place is no longer held: it was turned down, given up or moved.", "error")
+        return redirect(back)
+    errors: dict[str, str] = {}
+    confirming = False
+    if request.method == "POST":
+        try:
+            _change_place(round_, allocation_id, request.form)
+        except InvalidInput as invalid:
+            s.rollback()
+            errors = invalid.errors
+        except ServiceError as error:
+            return _refuse(error, back)
+        else:
+            if _confirmed():
+                done = "taken away" if request.form.get("choice") == "release" else "moved"
+                return _commit_and_go(f"{allocation.person.display_name}’s place is {done}.", back)
+            s.rollback()
+            confirming = True
+        allocation = place_moves.get_held_place(s, round_, allocation_id)
+    targets = place_moves.move_targets(s, round_, allocation)
+    chosen = next((t for t in targets if str(t.offer_id) == request.form.get("choice")), None)
+    return _page(
+        "commissioner/held_place.html",
+        400 if errors else 200,
+        errors=errors,
+        round=round_,
+        allocation=allocation,
+        targets=targets,
+        chosen=chosen,
+        confirming=confirming,
+        values=request.form,
+        back=back,
     )
 
 
