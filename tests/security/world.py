@@ -39,7 +39,8 @@ class World:
 
 
 def make_world(session: Session) -> World:
-    council = factories.CouncilFactory(areas=["north", "east"])
+    # A fixed slug: the Open Referral feed's addresses name the council.
+    council = factories.CouncilFactory(slug="westmere", areas=["north", "east"])
     a = factories.UserFactory(council=council, display_name="Ariadne Quillfeather")
     b = factories.UserFactory(council=council, display_name="Bartholomew Ironside")
     profile_a = factories.PersonProfileFactory(
