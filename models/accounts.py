@@ -58,8 +58,9 @@ class User(TimestampMixin, Base):
     role: Mapped[Role] = mapped_column(str_enum(Role, "user_role"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     # Base32 TOTP secret; required for commissioners and admins once enrolled. Stored encrypted
-    # with the TOTP key, which is kept outside the database (models.keys).
-    totp_secret: Mapped[str | None] = mapped_column(SealedText())
+    # with the TOTP key, which is kept outside the database (models.keys). Deferred, so loading
+    # the account never opens it: a changed or lost key then only stops the code check.
+    totp_secret: Mapped[str | None] = mapped_column(SealedText(), deferred=True)
     # The last TOTP time step accepted, so a code cannot be replayed within its window.
     totp_last_step: Mapped[int | None]
     is_active: Mapped[bool] = mapped_column(default=True)

@@ -45,6 +45,11 @@ class KeyProblem(Exception):
     """A key is missing, too short or unreadable; the message says which and what to do."""
 
 
+class SealedValueUnreadable(KeyProblem):
+    """A sealed value (a one-time code secret) does not open with this process's TOTP key: the
+    key was changed or lost, or the stored value was never sealed."""
+
+
 @dataclass(frozen=True)
 class Keys:
     """The process's keys (raw 32-byte values, never shown)."""
@@ -149,13 +154,13 @@ def seal(plain: str, keys: Keys | None = None) -> str:
 def unseal(stored: str, keys: Keys | None = None) -> str:
     """Decrypt a value made by :func:`seal`; :class:`KeyProblem` when the key does not fit."""
     if not stored.startswith(SEALED_PREFIX):
-        raise KeyProblem("the stored value is not encrypted (run tapestry db upgrade)")
+        raise SealedValueUnreadable("the stored value is not encrypted (run tapestry db upgrade)")
     key = (keys or active_keys()).totp
-    raw = urlsafe_b64decode(stored[len(SEALED_PREFIX) :])
     try:
+        raw = urlsafe_b64decode(stored[len(SEALED_PREFIX) :])
         plain = AESGCM(key).decrypt(raw[:12], raw[12:], _SEAL_CONTEXT)
-    except InvalidTag:
-        raise KeyProblem(
+    except (InvalidTag, ValueError):  # ValueError: not base64, or too short to hold a nonce
+        raise SealedValueUnreadable(
             "a one-time code secret cannot be decrypted with this TOTP key "
             f"({TOTP_KEY_ENV} or the {TOTP_KEY_FILE} file was changed)"
         ) from None

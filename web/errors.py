@@ -20,6 +20,7 @@ from flask import Flask, Response, g, jsonify, render_template
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
 
+from models.keys import SealedValueUnreadable
 from web.security import is_api_request
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(DataError, handle_bad_value)
     app.register_error_handler(OverflowError, handle_bad_value)
+    app.register_error_handler(SealedValueUnreadable, handle_unreadable_second_factor)
 
 
 def reason_phrase(code: int) -> str:
@@ -182,6 +184,36 @@ def handle_http_exception(error: HTTPException) -> Any:
     if is_api_request():
         return _api_response(error)
     return _page_response(error)
+
+
+SECOND_FACTOR_UNREADABLE = (
+    "Your second factor cannot be read",
+    "The key that opens the secret behind your one-time codes has changed or is lost. Your "
+    "password is fine. Ask an admin to run tapestry accounts reset --second-factor with your "
+    "email address. Then sign in and set up your app again.",
+)
+
+
+def handle_unreadable_second_factor(error: SealedValueUnreadable) -> Any:
+    """A one-time code secret that the TOTP key cannot open: 409, saying what an admin must do.
+
+    The key is a setting of the site, so this is not the user's mistake, but it is not a crash
+    either: the account needs its second factor reset, and nothing else can be done for it.
+    """
+    pending = g.get("pending_session")
+    log.warning(
+        "second factor cannot be read (request %s, user %s): %s",
+        g.get("request_id"),
+        getattr(pending, "user_id", None),
+        error,
+    )
+    _rollback_quietly()
+    title, body = SECOND_FACTOR_UNREADABLE
+    if is_api_request():
+        response = jsonify(error_payload(409, f"{title}. {body}"))
+        response.status_code = 409
+        return response
+    return render_template("errors/error.html", code=409, title=title, body=body), 409
 
 
 def handle_database_down(error: OperationalError) -> Any:
