@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from models.people import AgeBand
 from tests import factories
 from web.api.openreferral.routes import PROFILE, corrected_openapi
-from web.services.openreferral import SERVICE, SERVICE_AT_LOCATION, TAXONOMY, TAG_TERM, record_id
+from web.services.openreferral import SERVICE, SERVICE_AT_LOCATION, TAG_TERM, TAXONOMY, record_id
 
 MAX_EXAMPLES = 10
 ERROR_KEYS = {"code", "status", "message", "errors"}
