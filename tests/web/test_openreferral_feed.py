@@ -92,7 +92,10 @@ def get_record(client: FlaskClient, endpoint: str, public_id: str) -> dict[str, 
 def world(db_session: Session) -> dict[str, Any]:
     council = factories.CouncilFactory(slug="westmere")
     provider = factories.ProviderFactory(
-        council=council, name="Harbour Café", website="https://harbour-café.example.org/menu"
+        council=council,
+        name="Harbour Café",
+        website="https://harbour-café.example.org/menu",
+        email="hello@harbour-café.example.org",
     )
     tag = factories.OutcomeTagFactory(slug="paid-work", label="Getting a paid job")
     alpha = factories.OfferFactory(
@@ -166,6 +169,7 @@ def test_services_are_the_published_offers_in_pages(app: Flask, world: dict[str,
     alpha = body["contents"][0]
     # International host names are IDNA-encoded, so the address is a valid URI.
     assert alpha["url"] == "https://xn--harbour-caf-lbb.example.org/menu"
+    assert alpha["email"] == "hello@xn--harbour-caf-lbb.example.org"
     assert alpha["organization"]["name"] == "Harbour Café"
     assert (alpha["minimum_age"], alpha["maximum_age"]) == (18, 49)
     assert alpha["fees"] == "£45.50 a place"
@@ -307,3 +311,26 @@ def test_profile_copy_is_the_shared_one() -> None:
         pytest.skip("the shared copy of the profile is not on this machine")
     for path in shared.rglob("*.json"):
         assert (PROFILE / path.relative_to(shared)).read_bytes() == path.read_bytes(), path
+
+
+def test_the_whole_demo_feed_is_valid(app: Flask, db_session: Session) -> None:
+    """Every page of the demo's feed, and every record in it, as the profile's schemas say."""
+    from web.services.demo import build_demo
+
+    build_demo(db_session, persons=10)
+    db_session.flush()
+    client = app.test_client()
+    for endpoint in ITEM_SCHEMAS:
+        page, seen, total = 1, 0, None
+        while True:
+            body = get_page(client, endpoint, f"?per_page=100&page={page}")
+            total = body["total_items"]
+            seen += body["size"]
+            for item in body["contents"]:
+                get_record(client, endpoint, item["id"])
+            if body["last_page"]:
+                break
+            page += 1
+        assert seen == total, endpoint
+        if endpoint == "services":
+            assert total > 0

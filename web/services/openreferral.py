@@ -111,7 +111,15 @@ def web_address(value: str | None) -> str | None:
 
 
 def _email(value: str | None) -> str | None:
-    return value if value and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) else None
+    """``value`` as an ASCII email address (the domain IDNA-encoded), or None if it is not one."""
+    if not value or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value.strip()):
+        return None
+    local, domain = value.strip().rsplit("@", 1)
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    return f"{local}@{domain}" if local.isascii() else None
 
 
 def _timestamp(value: datetime) -> str:
