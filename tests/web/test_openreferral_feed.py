@@ -334,3 +334,24 @@ def test_the_whole_demo_feed_is_valid(app: Flask, db_session: Session) -> None:
         assert seen == total, endpoint
         if endpoint == "services":
             assert total > 0
+
+
+def test_a_service_is_modified_when_its_organisation_is(
+    app: Flask, db_session: Session, world: dict[str, Any]
+) -> None:
+    from datetime import UTC, datetime
+
+    alpha, beta = world["alpha"], world["beta"]
+    for offer in (alpha, beta):
+        offer.updated_at = datetime(2020, 1, 1, tzinfo=UTC)
+    world["elsewhere"].provider.updated_at = datetime(2025, 6, 1, tzinfo=UTC)
+    alpha.provider.updated_at = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+    db_session.flush()
+    client = app.test_client()
+    assert _ids(client, "services", "?modified_after=2024-06-01T12:00:00Z") == [
+        "Alpha kitchen",
+        "Beta training",
+    ]
+    assert _ids(client, "services", "?modified_after=2024-06-01T12:00:01Z") == []
+    last = {s["name"]: s["last_modified"] for s in get_page(client, "services")["contents"]}
+    assert last["Alpha kitchen"] == "2024-06-01T12:00:00Z"

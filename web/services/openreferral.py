@@ -226,7 +226,13 @@ def _filtered(query: Select[tuple[Offer]], where: ServiceFilter) -> Select[tuple
             )
         )
     if where.modified_after is not None:
-        query = query.where(Offer.updated_at >= where.modified_after)
+        # A service changes when its offer or its organisation does.
+        query = query.where(
+            or_(
+                Offer.updated_at >= where.modified_after,
+                Provider.updated_at >= where.modified_after,
+            )
+        )
     if where.located:
         query = query.where(
             or_(Offer.location.is_not(None), Offer.latitude.is_not(None), Offer.area.is_not(None))
@@ -435,7 +441,7 @@ def _service_summary(offer: Offer) -> dict[str, Any]:
         "status": "active",
         "fees": _fees(offer),
         **_ages(offer),
-        "last_modified": _timestamp(offer.updated_at),
+        "last_modified": _timestamp(max(offer.updated_at, offer.provider.updated_at)),
         "organization": _organization(offer.provider),
     }
     if email := _email(offer.provider.email):
