@@ -177,3 +177,33 @@ def test_a_move_never_oversells_nor_overspends(
     assert unchosen.value.errors["to_offer_id"] == "Choose the offer to move this place to"
     assert held(world)["Eve"] == "garden"  # refused before anything changed
     check_books(world)
+
+
+def test_a_move_never_spends_more_than_the_pot(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    world = published(db_session, session_factory)
+    place_moves.release_place(
+        db_session,
+        world.commissioner,
+        world.round,
+        allocation_of(world, "Ada").id,
+        reason="Free the cafe.",
+    )
+    # Held now: art £100 x2, garden £80 x2 = £360; moving a garden place to the cafe (£150)
+    # would hold £430.
+    world.round.pot_pence = 40_000
+    db_session.flush()
+    fay = allocation_of(world, "Fay")
+    assert place_moves.move_targets(db_session, world.round, fay)
+    with pytest.raises(InvalidInput) as over:
+        place_moves.move_place(
+            db_session,
+            world.commissioner,
+            world.round,
+            fay.id,
+            to_offer_id=world.offers["cafe"].id,
+            reason="Try.",
+        )
+    assert "more than the round's pot" in over.value.errors["to_offer_id"]
+    check_books(world)

@@ -16,12 +16,13 @@ Every move and release needs a reason, is one guarded update (the old place is s
 was, the new offer still has a free place, the budget still has the money) and is audited. The
 place freed is not offered on to the next person: the council frees places so that the provider
 can cut or withdraw them. Nothing is moved to an offer that is withdrawn, or that the person
-held, turned down or gave up before.
+held, turned down or gave up before, nor so that the places held cost more than the round's
+pot.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -240,6 +241,19 @@ def move_place(
         raise InvalidInput(
             {"to_offer_id": f"{target.title} costs more than this person has left in their budget"}
         )
+    if round_.pot_pence is not None:
+        # The round's pot counts every held place's price; the round's lock (taken above, as
+        # publication and re-offers take it) keeps that sum still meanwhile.
+        spend = session.scalar(
+            select(func.coalesce(func.sum(Allocation.price_pence), 0)).where(
+                Allocation.round_id == round_.id, Allocation.status.in_(HELD)
+            )
+        )
+        if (spend or 0) - allocation.price_pence + target.price_pence > round_.pot_pence:
+            raise InvalidInput(
+                {"to_offer_id": f"Moving this place to {target.title} would spend more than "
+                 "the round's pot"}
+            )  # fmt: skip
     if not _leave(session, allocation, actor):
         raise Conflict("Someone changed this place meanwhile. Look at it again.")
     given = _release_money(session, allocation) if was == AllocationStatus.accepted else 0
