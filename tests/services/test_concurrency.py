@@ -276,3 +276,79 @@ def test_providers_racing_people_never_pull_a_place_from_under_them(
             assert ro.places <= offer.capacity, f"offer {offer.id} has more places than capacity"
             if offer.status != OfferStatus.published:
                 assert ro.places_taken == 0, f"withdrawn offer {offer.id} still holds places"
+
+
+def _commission(url: str, seed: int, round_id: int) -> Counter[str]:
+    """A racing commissioner: move people's places to other offers, or take them away."""
+    from models import Round, User
+    from models.accounts import Role
+    from web.services import place_moves
+
+    rng = random.Random(seed)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    outcome: Counter[str] = Counter()
+    try:
+        for _ in range(ACTIONS_PER_PROCESS):
+            with factory() as session:
+                try:
+                    round_ = session.get(Round, round_id)
+                    assert round_ is not None
+                    actor = session.scalars(
+                        select(User).where(
+                            User.council_id == round_.council_id, User.role == Role.commissioner
+                        )
+                    ).one()
+                    held = place_moves.held_places(session, round_)
+                    if not held:
+                        outcome["nothing"] += 1
+                        continue
+                    place = rng.choice(held)
+                    targets = place_moves.move_targets(session, round_, place)
+                    if targets and rng.random() < 0.7:
+                        place_moves.move_place(
+                            session,
+                            actor,
+                            round_,
+                            place.id,
+                            to_offer_id=rng.choice(targets).offer_id,
+                            reason="Racing test",
+                            consent=True,
+                        )
+                        outcome["moved"] += 1
+                    else:
+                        place_moves.release_place(
+                            session, actor, round_, place.id, reason="Racing test"
+                        )
+                        outcome["released"] += 1
+                    session.commit()
+                except ServiceError:
+                    session.rollback()
+                    outcome["refused"] += 1
+                except OperationalError:
+                    session.rollback()
+                    outcome["retried"] += 1
+    finally:
+        engine.dispose()
+    return outcome
+
+
+@pytest.mark.slow
+def test_the_council_moving_places_while_people_answer_keeps_the_books(
+    published_round: tuple[int, list[int]], fresh_database_url: str, fresh_engine: Engine
+) -> None:
+    round_id, person_ids = published_round
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(PROCESSES) as pool:
+        people = [
+            pool.apply_async(_act, (fresh_database_url, seed, person_ids)) for seed in range(5)
+        ]
+        council = [
+            pool.apply_async(_commission, (fresh_database_url, 200 + seed, round_id))
+            for seed in range(3)
+        ]
+        done = [r.get() for r in people + council]
+    moves: Counter[str] = sum(done[5:], Counter())
+    assert moves["moved"] + moves["released"] > 0
+    with make_session_factory(fresh_engine)() as session:
+        _check_books(session, round_id)
