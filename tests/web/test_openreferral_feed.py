@@ -355,3 +355,12 @@ def test_a_service_is_modified_when_its_organisation_is(
     assert _ids(client, "services", "?modified_after=2024-06-01T12:00:01Z") == []
     last = {s["name"]: s["last_modified"] for s in get_page(client, "services")["contents"]}
     assert last["Alpha kitchen"] == "2024-06-01T12:00:00Z"
+
+
+def test_a_browser_may_ask_first(app: Flask, world: dict[str, Any]) -> None:
+    """A web page elsewhere may read the feed: the preflight and the answer both allow it."""
+    client = app.test_client()
+    response = client.options(f"{BASE}/services", headers={"Origin": "https://elsewhere.example"})
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in response.headers["Allow"]

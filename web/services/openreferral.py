@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from models.accounts import Council
@@ -203,13 +203,13 @@ def _filtered(query: Select[tuple[Offer]], where: ServiceFilter) -> Select[tuple
         elif tag is not None:
             query = query.where(Offer.outcome_tags.any(OutcomeTag.id == tag))
         else:
-            query = query.where(False)
+            query = query.where(false())
     if where.taxonomy_id is not None:
         taxonomy = parse_id(where.taxonomy_id, TAXONOMY)
         if taxonomy == OUTCOME_TAXONOMY:
             query = query.where(Offer.outcome_tags.any())
         elif taxonomy != CATEGORY_TAXONOMY:  # every offer has a category
-            query = query.where(False)
+            query = query.where(false())
     if where.minimum_age is not None:
         # Services open to people of this age or older: the offer's top band reaches it.
         query = query.where(
