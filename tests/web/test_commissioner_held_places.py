@@ -94,3 +94,32 @@ def test_an_accepted_place_needs_consent_and_a_release_gives_the_money_back(
     assert budget.committed_pence == 0
     assert "Ada" not in held(world)
     check_books(world)
+
+
+def test_the_person_sees_the_councils_move_and_its_reason(
+    client: FlaskClient, db_session: Session, login: Callable, session_factory: Callable
+) -> None:
+    from web.services import place_moves
+
+    world = make_round(db_session)
+    allocations.publish_run(
+        db_session, world.commissioner, world.round, solved_run(world, session_factory)
+    )
+    world.offers["garden"].capacity = 3
+    world.places["garden"].places = 3
+    old = allocation_of(world, "Ada")
+    place_moves.move_place(
+        db_session,
+        world.commissioner,
+        world.round,
+        old.id,
+        to_offer_id=world.offers["garden"].id,
+        reason="The cafe shuts for repairs.",
+    )
+    person = world.people["Ada"]
+    login(client, person.user)
+    page = html_lib.unescape(client.get("/person/place").get_data(as_text=True))
+    assert "Moved by the council" in page
+    assert "The council moved this place to Garden." in page
+    assert "The council moved your place to this service." in page
+    assert "The cafe shuts for repairs." in page

@@ -446,7 +446,12 @@ def _decided_message(allocation: Allocation) -> str:
     words = {
         AllocationStatus.accepted: "You have already accepted this place.",
         AllocationStatus.declined: "You have already turned this place down.",
-        AllocationStatus.withdrawn: "This place was replaced by one you wanted more.",
+        AllocationStatus.withdrawn: (
+            "The council moved or took away this place."
+            if isinstance(allocation.explanation, dict)
+            and allocation.explanation.get("source") == "council"
+            else "This place was replaced by one you wanted more."
+        ),
     }
     return words.get(allocation.status, "This place has already been decided.")
 

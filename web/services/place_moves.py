@@ -109,12 +109,21 @@ def _check_round(round_: Round, allocation: Allocation) -> None:
         raise Conflict("This place is no longer held: it was turned down, given up or moved.")
 
 
-def _leave(session: Session, allocation: Allocation, actor: User) -> bool:
-    """Mark the held place withdrawn, only if it is still as it was (guarded)."""
+def _leave(
+    session: Session, allocation: Allocation, actor: User, summary: str, reason: str
+) -> bool:
+    """Mark the held place withdrawn, only if it is still as it was (guarded). Its explanation
+    becomes the council's words, so the person sees why (the run keeps the engine's)."""
+    words = {"summary": summary, "reasons": [reason], "source": "council"}
     moved = session.execute(
         update(Allocation)
         .where(Allocation.id == allocation.id, Allocation.status == allocation.status)
-        .values(status=AllocationStatus.withdrawn, decided_at=utcnow(), decided_by_user_id=actor.id)
+        .values(
+            status=AllocationStatus.withdrawn,
+            decided_at=utcnow(),
+            decided_by_user_id=actor.id,
+            explanation=words,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     return moved == 1
@@ -159,7 +168,7 @@ def release_place(
     allocation = get_held_place(session, round_, allocation_id)
     _check_round(round_, allocation)
     was = allocation.status
-    if not _leave(session, allocation, actor):
+    if not _leave(session, allocation, actor, "The council took this place away.", text):
         raise Conflict("Someone changed this place meanwhile. Look at it again.")
     given = _release_money(session, allocation) if was == AllocationStatus.accepted else 0
     give_back_place(session, round_.id, allocation.offer_id)
@@ -254,7 +263,8 @@ def move_place(
                 {"to_offer_id": f"Moving this place to {target.title} would spend more than "
                  "the round's pot"}
             )  # fmt: skip
-    if not _leave(session, allocation, actor):
+    moved_words = f"The council moved this place to {target.title}."
+    if not _leave(session, allocation, actor, moved_words, text):
         raise Conflict("Someone changed this place meanwhile. Look at it again.")
     given = _release_money(session, allocation) if was == AllocationStatus.accepted else 0
     give_back_place(session, round_.id, allocation.offer_id)
@@ -275,7 +285,7 @@ def move_place(
         explanation={
             "summary": "The council moved your place to this service.",
             "reasons": [text],
-            "source": "council_move",
+            "source": "council",
         },
     )
     try:
