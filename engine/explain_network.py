@@ -243,6 +243,20 @@ class FlowState:
         offer_nodes = self.n_persons + np.arange(self.n_offers)
         return self.potential[offer_nodes] - self.potential[self.sink]
 
+    def moved_place(self, offer: int) -> np.ndarray:
+        """For a flow built with one more place at ``offer`` that every feasible flow needs
+        (floors that hold only with it): for each offer ``o``, the weight lost when that place
+        is at ``o`` instead. The unit through ``offer``'s place must reach the sink another
+        way, and only ``o``'s new place is open to it, so the loss is the cheapest residual
+        path ``offer -> o -> sink`` (inf where there is none). In reduced costs that path
+        costs ``dist(offer, o) + rc_new(o)``, which is its weight plus ``pi[offer] -
+        pi[sink] = rc_new(offer)``."""
+        dist = dijkstra(self.graph, directed=True, indices=[self.n_persons + offer])[0]
+        rc_new = self.new_place_reduced()
+        loss = dist[self.n_persons + np.arange(self.n_offers)] + rc_new - rc_new[offer]
+        loss[offer] = 0.0
+        return loss
+
     def place_gains(self) -> IntArray:
         """For each offer: how much total weight one more place there adds (>= 0): minus the
         cheapest cycle through the new arc, ``rc(new) + dist(sink, offer)``."""

@@ -732,6 +732,31 @@ class WelfareExplainer:
         self._rising = rising
         return rising
 
+    def _risen_level_gains(self) -> dict[int, int]:
+        """Place values of the offers where one more place raises the maximin level: the
+        level rises to the same floors wherever the place is (one step: one place adds one
+        unit), so one flow with the place at the first such offer, and one shortest-path
+        tree from it, value the place at every other one (:meth:`FlowState.moved_place`)."""
+        rising = self._rising_offers()
+        if rising is None or not rising.any():
+            return {}
+        offers = np.flatnonzero(rising)
+        first = int(offers[0])
+        model = self.model(("place", first))
+        base = self.model("base")
+        if model is None or base is None or not model.is_network():
+            return {}
+        wide = self._wide(model)
+        if not wide.is_network():
+            return {}
+        state = FlowState(wide, wide.utility)
+        loss = state.moved_place(first)
+        return {
+            int(o): max(int(state.value - round(loss[o])) - self.target, 0)
+            for o in offers.tolist()
+            if np.isfinite(loss[o])
+        }
+
     def _result_in(self, model: WelfareModel) -> IntArray:
         """The result's pairs as pairs of ``model`` (of a relaxation, say: all of them are
         there, since the result keeps every limit)."""
@@ -773,6 +798,9 @@ class WelfareExplainer:
             assert state is not None
             flow_gains = state.place_gains()
             offset = state.value - self.target
+            risen = self._risen_level_gains() if maximin else {}
+            gains.update(risen)
+            self.counts["place_moved"] += len(risen)
             for o in range(self.arrays.n_offers):
                 if (maximin and self._level_rises(o)) or self._pot_binds_with_place(o):
                     continue

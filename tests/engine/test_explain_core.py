@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import replace
 
 import numpy as np
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from engine.arrays import to_arrays
@@ -81,3 +81,22 @@ def test_one_max_flow_finds_the_offers_where_a_place_raises_the_level(
             not np.array_equal(base.floors.get(a, 0), need) for a, need in bigger.floors.items()
         )
         assert bool(rising[o]) == changed, o
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
+@given(tiny_instances("maximin"))
+def test_one_tree_values_every_place_that_raises_the_level(instance: Instance) -> None:
+    arrays = to_arrays(instance)
+    result = solve_welfare(instance, arrays, 10)
+    assume(result.status == "optimal")
+    explainer = WelfareExplainer(instance, arrays, result, time.perf_counter() + 60, 1, Counter())
+    got = explainer._risen_level_gains()
+    assume(got)
+    for o, gain in got.items():
+        value, bound = explainer.best(("place", o))
+        assert value is not None and value == bound
+        assert gain == max(value - explainer.target, 0), o
