@@ -4,7 +4,8 @@ The commissioner creates a round, sets its places, sets one budget by hand and i
 rest from a CSV file, sets the policy with an equity rule and opens the round; two people rank
 offers; the commissioner closes the round and runs the allocation (a worker beside the server
 does the work while the page reloads itself), reads the results and their charts, and
-publishes; a person accepts their place and the money moves.
+publishes; a person accepts their place and the money moves; the council takes away the
+other person's place, with a reason.
 """
 
 from __future__ import annotations
@@ -274,4 +275,26 @@ def test_a_whole_round(
     expect(page.get_by_text("committed to providers")).to_be_visible()
     expect(page.get_by_role("row").filter(has_text="Riverside Arts")).to_have_count(1)
     axe(page)
+
+    # The council takes away the place still waiting for an answer, with a reason.
+    page.get_by_role("link", name="Places held").click()
+    expect(page.get_by_role("heading", name="Places people hold")).to_be_visible()
+    axe(page)
+    page.get_by_role("row").filter(has_text="Offered, no answer yet").get_by_role(
+        "link", name=re.compile("Move or take away")
+    ).click()
+    axe(page)
+    page.get_by_role("button", name="Continue").click()
+    unchosen = page.get_by_text("Choose a service to move this place to, or take it away")
+    expect(unchosen.first).to_be_visible()
+    axe(page)
+    page.get_by_label("Take the place away").check()
+    page.get_by_label("Why?").fill("The provider has to close this group.")
+    page.get_by_role("button", name="Continue").click()
+    question = re.compile("Are you sure you want to take away")
+    expect(page.get_by_role("heading", name=question)).to_be_visible()
+    axe(page)
+    page.get_by_role("button", name="Yes, take the place away").click()
+    expect(page.get_by_text(re.compile("place is taken away"))).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text="Offered, no answer yet")).to_have_count(0)
     assert page.console_errors == []
