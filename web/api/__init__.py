@@ -107,6 +107,15 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return operations
 
 
+def _stated_additional_properties(
+    self: Any, field: Any, ret: dict[str, Any], **kwargs: Any
+) -> dict[str, Any]:
+    """A field's own ``additionalProperties`` (``False`` for a Dict with fixed keys) wins over
+    the one apispec derives from its values, so the document says which keys it accepts."""
+    stated = field.metadata.get("additionalProperties")
+    return {} if stated is None else {"additionalProperties": stated}
+
+
 def init_app(app: Flask) -> None:
     api = TapestryApi(
         spec_kwargs={
@@ -123,6 +132,7 @@ def init_app(app: Flask) -> None:
         }
     )
     api.init_app(app)
+    api.ma_plugin.converter.add_attribute_function(_stated_additional_properties)
     app.extensions["tapestry.api"] = api
     for name in RESOURCES:
         module = import_module(f"web.api.{name}.routes")

@@ -23,6 +23,12 @@ def schedule_field(**kwargs: object) -> ma.fields.Dict:
         metadata={
             "description": "Days (mon..sun) to parts of the day (morning, afternoon, evening)",
             "example": {"mon": ["morning"], "wed": ["morning", "afternoon"]},
+            # The keys the field accepts, stated: the day names, and no other key.
+            "properties": {
+                day: {"type": "array", "items": {"type": "string", "enum": list(TIMES_OF_DAY)}}
+                for day in DAYS
+            },
+            "additionalProperties": False,
         },
         **kwargs,  # type: ignore[arg-type]
     )

@@ -43,7 +43,8 @@ IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "maxLength": 255},
+    # What web.services.idempotency.check_key accepts: 1 to 255 printable characters.
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     "description": "Send the same key again to get the first answer instead of a second action",
 }
 

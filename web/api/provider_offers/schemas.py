@@ -14,6 +14,14 @@ from models.providers import OfferCategory
 from web.api.common import schedule_field
 from web.api.offers.schemas import OfferSchema
 from web.api.schemas import StrictSchema
+from web.services.offers import MAX_CAPACITY, MAX_PRICE_PENCE, TEXT_MAX, TITLE_MAX
+
+# Text the service refuses when it is only spaces: at least one other character.
+NOT_BLANK = {"pattern": r"\S"}
+
+
+def _places() -> ma.fields.Integer:
+    return ma.fields.Integer(required=True, validate=ma.validate.Range(min=0, max=MAX_CAPACITY))
 
 
 class ProviderOfferSchema(OfferSchema):
@@ -25,12 +33,21 @@ class ProviderOfferSchema(OfferSchema):
 class OfferInputSchema(StrictSchema):
     """A new offer. It starts as a draft; publish it with ``PATCH {"status": "published"}``."""
 
-    title = ma.fields.String(data_key="name", required=True)
-    description = ma.fields.String(required=True)
+    title = ma.fields.String(
+        data_key="name",
+        required=True,
+        validate=ma.validate.Length(min=1, max=TITLE_MAX),
+        metadata=NOT_BLANK,
+    )
+    description = ma.fields.String(
+        required=True, validate=ma.validate.Length(min=1, max=TEXT_MAX), metadata=NOT_BLANK
+    )
     category = ma.fields.Enum(OfferCategory, by_value=True, required=True)
     tags = ma.fields.List(ma.fields.String(), data_key="outcome_tags", load_default=list)
-    price_pence = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0))
-    capacity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0))
+    price_pence = ma.fields.Integer(
+        required=True, validate=ma.validate.Range(min=0, max=MAX_PRICE_PENCE)
+    )
+    capacity = _places()
     area = ma.fields.String(allow_none=True)
     location = ma.fields.String(allow_none=True)
     min_age_band = ma.fields.Enum(AgeBand, by_value=True, allow_none=True)
@@ -56,4 +73,4 @@ class OfferPatchSchema(OfferInputSchema):
 class CapacitySchema(StrictSchema):
     """The number of places an offer has."""
 
-    capacity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0))
+    capacity = _places()

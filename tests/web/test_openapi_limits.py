@@ -1,0 +1,46 @@
+"""The OpenAPI document states the limits the API enforces, so a client (or schemathesis) that
+follows it is never refused for a rule it could not read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from models.people import DAYS, TIMES_OF_DAY
+from web.services.offers import MAX_CAPACITY, MAX_PRICE_PENCE, TITLE_MAX
+
+
+def _spec(client: FlaskClient) -> dict[str, Any]:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert isinstance(spec, dict)
+    return spec
+
+
+def test_availability_states_its_days_and_no_other_key(client: FlaskClient) -> None:
+    schemas = _spec(client)["components"]["schemas"]
+    for name in ("Profile", "ProfilePatch"):
+        availability = schemas[name]["properties"]["availability"]
+        assert availability["additionalProperties"] is False
+        assert list(availability["properties"]) == list(DAYS)
+        for day in DAYS:
+            assert availability["properties"][day]["items"]["enum"] == list(TIMES_OF_DAY)
+
+
+def test_offer_fields_state_their_ranges(client: FlaskClient) -> None:
+    offer = _spec(client)["components"]["schemas"]["OfferInput"]["properties"]
+    assert offer["name"]["minLength"] == 1 and offer["name"]["maxLength"] == TITLE_MAX
+    assert offer["name"]["pattern"] == r"\S" and offer["description"]["pattern"] == r"\S"
+    assert offer["price_pence"]["maximum"] == MAX_PRICE_PENCE
+    assert offer["capacity"]["maximum"] == MAX_CAPACITY
+
+
+def test_the_idempotency_key_states_what_it_accepts(client: FlaskClient) -> None:
+    accept = _spec(client)["paths"]["/api/v1/allocations/{allocation_id}/accept"]["post"]
+    header = next(p for p in accept["parameters"] if p["name"] == "Idempotency-Key")
+    assert header["schema"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "^[ -~]+$",
+    }
