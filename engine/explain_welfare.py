@@ -268,6 +268,7 @@ class WelfareExplainer:
         self._chosen = self._result_pairs()
         self._rising: np.ndarray | None = None
         self._rising_known = False
+        self._risen_need: IntArray | None = None
         self._widened: dict[int, tuple[WelfareModel, WelfareModel]] = {}
 
     # --- relaxations -------------------------------------------------------------------------
@@ -327,6 +328,10 @@ class WelfareExplainer:
         is one flow."""
         if isinstance(key, tuple) and key[0] == "place":
             base = self.model("base")
+            rising = self._rising_offers()
+            if rising is not None and base is not None and self._risen_need is not None:
+                # One maximum flow said where the level rises, and to what (one step).
+                return self._risen_need if rising[int(key[1])] else base.floors[attribute]
             if (
                 base is not None
                 and not model.rows
@@ -729,6 +734,7 @@ class WelfareExplainer:
         if above:
             need = np.maximum(floors_for(sizes, above[0]), floors)
             rising[offers_one_place_lets_hold(self._wide(base), attribute, need)] = True
+            self._risen_need = need
         self._rising = rising
         return rising
 
