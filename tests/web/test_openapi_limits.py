@@ -44,3 +44,13 @@ def test_the_idempotency_key_states_what_it_accepts(client: FlaskClient) -> None
         "maxLength": 255,
         "pattern": "^[ -~]+$",
     }
+
+
+def test_every_whole_number_states_the_range_the_database_holds(client: FlaskClient) -> None:
+    schemas = _spec(client)["components"]["schemas"]
+    offer_ids = schemas["ChoicesPut"]["properties"]["offer_ids"]["items"]
+    assert (offer_ids["minimum"], offer_ids["maximum"]) == (-(2**31 - 1), 2**31 - 1)
+    pot = schemas["RoundCreate"]["properties"]["pot_pence"]
+    assert pot["maximum"] == 2**63 - 1
+    answer = client.put("/api/v1/me/choices", json={"offer_ids": [2**31]})
+    assert answer.status_code in (401, 400, 422)  # refused, never a crash

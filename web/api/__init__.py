@@ -24,10 +24,11 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+import marshmallow as ma
 from flask import Blueprint, Flask, current_app, render_template
 from flask_smorest import Api
 
-from web.api.schemas import ErrorSchema
+from web.api.schemas import BIG_MONEY_FIELDS, INT32_MAX, INT64_MAX, ErrorSchema
 
 API_PREFIX = "/api/v1"
 # Modules under web.api with a ``blp`` to register, in the order they appear in the docs.
@@ -116,6 +117,21 @@ def _stated_additional_properties(
     return {} if stated is None else {"additionalProperties": stated}
 
 
+def _integer_limits(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Every whole number's range as the API enforces it (``StrictSchema`` refuses one too big
+    for its column), unless the field states a narrower one."""
+    if not isinstance(field, ma.fields.Integer):
+        return {}
+    name = field.name or getattr(getattr(field, "parent", None), "name", None) or ""
+    limit = INT64_MAX if name in BIG_MONEY_FIELDS else INT32_MAX
+    stated: dict[str, Any] = {}
+    if ret.get("maximum") is None or ret["maximum"] > limit:
+        stated["maximum"] = limit
+    if ret.get("minimum") is None or ret["minimum"] < -limit:
+        stated["minimum"] = -limit
+    return stated
+
+
 def init_app(app: Flask) -> None:
     api = TapestryApi(
         spec_kwargs={
@@ -133,6 +149,7 @@ def init_app(app: Flask) -> None:
     )
     api.init_app(app)
     api.ma_plugin.converter.add_attribute_function(_stated_additional_properties)
+    api.ma_plugin.converter.add_attribute_function(_integer_limits)
     app.extensions["tapestry.api"] = api
     for name in RESOURCES:
         module = import_module(f"web.api.{name}.routes")
