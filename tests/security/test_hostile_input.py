@@ -2,11 +2,12 @@
 
 schemathesis turns ``/api/v1/openapi.json`` into hypothesis strategies, valid (positive) and
 invalid (negative), for every operation. Each generated request is sent through the WSGI app,
-signed in as someone who may use that operation (valid ones signed out too), with the world's
-real ids in the path, inside a savepoint that is rolled back. Whatever is sent, the API never
-answers 5xx, and every 4xx has the JSON error body ``{code, status, message, errors}``.
-Unknown fields are refused by name, and bodies above the size limit answer 413 in the same
-shape.
+signed in as someone who may use that operation (valid ones signed out and as every other
+role too), with the world's real ids in the path, inside a savepoint that is rolled back.
+Whatever is sent, the API never answers 5xx, every 4xx has the JSON error body ``{code,
+status, message, errors}``, and every answer passes schemathesis's checks (all but those in
+``EXCLUDED_CHECKS``). Unknown fields are refused by name, and bodies above the size limit
+answer 413 in the same shape.
 
 Bounded: a few examples per operation and mode, no deadline, so it runs in a minute or two.
 """
@@ -22,11 +23,42 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.checks import CHECKS
+from schemathesis.core.failures import FailureGroup
 from sqlalchemy import Connection
 
 from tests.security.world import World
 
 MAX_EXAMPLES = 8
+# Each role that is not the operation's caller gets fewer: those answers are mostly 403.
+OTHER_ROLE_EXAMPLES = 2
+ROLES = ["person_a", "advocate", "provider_x", "commissioner", "admin"]
+# Every schemathesis check runs on every answer, except two that are meaningless here, because
+# we sign in with a real session cookie given to each call rather than through the document's
+# security scheme: ``ignored_auth`` re-sends the request without that scheme's cookie but
+# without our headers too, so it only meets the CSRF guard (signed-out calls are sent
+# separately below and must be refused cleanly); and in negative mode schemathesis often makes
+# only that cookie "invalid", which the real cookie then replaces, so
+# ``negative_data_rejection`` would call a valid request invalid data.
+EXCLUDED_CHECKS = {"ignored_auth", "negative_data_rejection"}
+# Known gaps: operations whose rules the document does not state yet, so valid-looking
+# requests are refused with a 4xx naming the field (text with a NUL character anywhere; outcome
+# tags that must exist; an email address or a reference; as many choices as the round allows;
+# places covering the offers people chose; a rule's fields that depend on its kind; a reason
+# that must not be blank; max_choices 1-20). ``positive_data_acceptance`` is not run on these
+# until their schemas say so; every other check still is. Remove an entry once it is stated.
+UNSTATED_RULES = {
+    "GET /api/v1/providers",
+    "PATCH /api/v1/me/profile",
+    "PATCH /api/v1/provider/offers/{offer_id}",
+    "POST /api/v1/consents",
+    "POST /api/v1/provider/offers",
+    "POST /api/v1/rounds",
+    "POST /api/v1/rounds/{round_id}/held-places/{allocation_id}/release",
+    "PUT /api/v1/me/choices",
+    "PUT /api/v1/rounds/{round_id}/places",
+    "PUT /api/v1/rounds/{round_id}/policy",
+}
 HEADERS = {"X-Requested-With": "schemathesis"}
 ERROR_KEYS = {"code", "status", "message", "errors"}
 
@@ -88,13 +120,26 @@ def _operations(app: Flask) -> list[Any]:
     return operations
 
 
+def _checks(label: str) -> list[Any]:
+    excluded = set(EXCLUDED_CHECKS)
+    if label in UNSTATED_RULES:
+        excluded.add("positive_data_acceptance")
+    return [check for check in CHECKS.get_all() if check.__name__ not in excluded]
+
+
 def _fuzzer(
-    strategy: Any, cookies: dict[str, str], mode: str, db_connection: Connection
+    strategy: Any,
+    cookies: dict[str, str],
+    mode: str,
+    db_connection: Connection,
+    checks: list[Any],
+    examples: int = MAX_EXAMPLES,
 ) -> Callable[[], None]:
-    """A hypothesis test sending each generated case, in a savepoint rolled back after it."""
+    """A hypothesis test sending each generated case, in a savepoint rolled back after it, and
+    checking the answer with ``checks`` and the one error shape."""
 
     @settings(
-        max_examples=MAX_EXAMPLES,
+        max_examples=examples,
         deadline=None,
         database=None,
         derandomize=True,
@@ -106,10 +151,14 @@ def _fuzzer(
         savepoint = db_connection.begin_nested()
         try:
             response = case.call(headers=HEADERS, cookies=cookies)
+            where = f"{case.method} {case.formatted_path} ({mode}) query={case.query!r}"
+            assert_error_shape(response, where)
+            try:
+                case.validate_response(response, checks=checks, headers=HEADERS)
+            except FailureGroup as failures:  # a BaseExceptionGroup: name each failure
+                raise AssertionError(f"{where}: {failures}") from None
         finally:
             savepoint.rollback()
-        where = f"{case.method} {case.formatted_path} ({mode}) query={case.query!r}"
-        assert_error_shape(response, where)
 
     return check  # type: ignore[no-any-return]
 
@@ -127,14 +176,19 @@ def test_generated_requests_never_crash_and_errors_have_one_shape(
             if f"{{{name}}}" in operation.path
         }
         caller = _caller(operation.full_path)
-        # As its caller, valid and invalid; and signed out (which must be refused cleanly too).
+        checks = _checks(operation.label)
+        # As its caller, valid and invalid; signed out and as every other role, valid (each
+        # must be refused cleanly, or answered as the document says).
         runs = [(caller, GenerationMode.POSITIVE), (caller, GenerationMode.NEGATIVE)]
-        if caller != "anonymous":
-            runs.append(("anonymous", GenerationMode.POSITIVE))
+        runs += [
+            (actor, GenerationMode.POSITIVE) for actor in ["anonymous", *ROLES] if actor != caller
+        ]
         for actor, mode in runs:
             strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_parameters)
-
-            check = _fuzzer(strategy, jars[actor], f"{mode.value}, {actor}", db_connection)
+            examples = MAX_EXAMPLES if actor in (caller, "anonymous") else OTHER_ROLE_EXAMPLES
+            check = _fuzzer(
+                strategy, jars[actor], f"{mode.value}, {actor}", db_connection, checks, examples
+            )
             try:
                 check()
             except hypothesis.errors.Unsatisfiable:
