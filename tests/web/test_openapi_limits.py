@@ -54,3 +54,10 @@ def test_every_whole_number_states_the_range_the_database_holds(client: FlaskCli
     assert pot["maximum"] == 2**63 - 1
     answer = client.put("/api/v1/me/choices", json={"offer_ids": [2**31]})
     assert answer.status_code in (401, 400, 422)  # refused, never a crash
+
+
+def test_a_rounds_choices_limit_is_stated(client: FlaskClient) -> None:
+    from web.services.rounds import MAX_CHOICES_LIMIT
+
+    create = _spec(client)["components"]["schemas"]["RoundCreate"]["properties"]["max_choices"]
+    assert (create["minimum"], create["maximum"]) == (1, MAX_CHOICES_LIMIT)

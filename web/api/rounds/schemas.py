@@ -7,6 +7,7 @@ import marshmallow as ma
 from models.rounds import SolverRun
 from web.api.schemas import StrictSchema
 from web.services import allocation_runs, allocations, rule_checks
+from web.services.rounds import MAX_CHOICES_LIMIT
 
 
 class RoundSchema(StrictSchema):
@@ -49,7 +50,14 @@ class RoundCreateSchema(StrictSchema):
     pot_pence = ma.fields.Integer(load_default=None, allow_none=True)
     choice_deadline = ma.fields.AwareDateTime(load_default=None, allow_none=True)
     areas = ma.fields.List(ma.fields.String(), load_default=list)
-    max_choices = ma.fields.Integer(load_default=5)
+    max_choices = ma.fields.Integer(
+        load_default=5,
+        validate=ma.validate.Range(
+            min=1,
+            max=MAX_CHOICES_LIMIT,
+            error=f"People can rank between 1 and {MAX_CHOICES_LIMIT} offers",
+        ),
+    )
     places = ma.fields.Dict(keys=ma.fields.Integer(), values=ma.fields.Integer(), load_default=dict)
 
 
