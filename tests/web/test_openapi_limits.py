@@ -30,7 +30,8 @@ def test_availability_states_its_days_and_no_other_key(client: FlaskClient) -> N
 def test_offer_fields_state_their_ranges(client: FlaskClient) -> None:
     offer = _spec(client)["components"]["schemas"]["OfferInput"]["properties"]
     assert offer["name"]["minLength"] == 1 and offer["name"]["maxLength"] == TITLE_MAX
-    assert offer["name"]["pattern"] == r"\S" and offer["description"]["pattern"] == r"\S"
+    not_blank = r"^[^\x00]*[^\x00\s][^\x00]*$"  # some text that is not a space, and no NUL
+    assert offer["name"]["pattern"] == not_blank and offer["description"]["pattern"] == not_blank
     assert offer["price_pence"]["maximum"] == MAX_PRICE_PENCE
     assert offer["capacity"]["maximum"] == MAX_CAPACITY
 
@@ -61,3 +62,10 @@ def test_a_rounds_choices_limit_is_stated(client: FlaskClient) -> None:
 
     create = _spec(client)["components"]["schemas"]["RoundCreate"]["properties"]["max_choices"]
     assert (create["minimum"], create["maximum"]) == (1, MAX_CHOICES_LIMIT)
+
+
+def test_text_states_that_it_holds_no_nul(client: FlaskClient) -> None:
+    providers = _spec(client)["paths"]["/api/v1/providers"]["get"]["parameters"]
+    area = next(p for p in providers if p["name"] == "area")
+    assert area["schema"]["pattern"] == r"^[^\x00]*$"
+    assert client.get("/api/v1/providers", query_string={"area": "a\x00b"}).status_code == 400

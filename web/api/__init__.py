@@ -132,6 +132,15 @@ def _integer_limits(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any) -
     return stated
 
 
+def _no_nul_in_text(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Text never holds the NUL character: ``web.security`` refuses it in every request."""
+    if not isinstance(field, ma.fields.String) or "enum" in ret:
+        return {}
+    if ret.get("pattern") == r"\S":
+        return {"pattern": r"^[^\x00]*[^\x00\s][^\x00]*$"}
+    return {} if "pattern" in ret else {"pattern": r"^[^\x00]*$"}
+
+
 def init_app(app: Flask) -> None:
     api = TapestryApi(
         spec_kwargs={
@@ -150,6 +159,7 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     api.ma_plugin.converter.add_attribute_function(_stated_additional_properties)
     api.ma_plugin.converter.add_attribute_function(_integer_limits)
+    api.ma_plugin.converter.add_attribute_function(_no_nul_in_text)
     app.extensions["tapestry.api"] = api
     for name in RESOURCES:
         module = import_module(f"web.api.{name}.routes")
