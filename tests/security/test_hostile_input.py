@@ -53,7 +53,6 @@ UNSTATED_RULES = {
     "POST /api/v1/consents",
     "POST /api/v1/provider/offers",
     "POST /api/v1/rounds",
-    "POST /api/v1/rounds/{round_id}/held-places/{allocation_id}/release",
     "PUT /api/v1/me/choices",
     "PUT /api/v1/rounds/{round_id}/places",
     "PUT /api/v1/rounds/{round_id}/policy",

@@ -198,7 +198,7 @@ class MovePlaceSchema(StrictSchema):
     reason = ma.fields.String(
         required=True,
         metadata={"description": "Why the place is moved (kept in the audit trail; at most "
-                  "2,000 characters)"},
+                  "2,000 characters)", "pattern": r"\S"},
     )  # fmt: skip
     consent = ma.fields.Boolean(
         load_default=False,
@@ -211,5 +211,8 @@ class MovePlaceSchema(StrictSchema):
 class ReleasePlaceSchema(StrictSchema):
     reason = ma.fields.String(
         required=True,
-        metadata={"description": "Why the place is taken away (kept in the audit trail)"},
+        metadata={
+            "description": "Why the place is taken away (kept in the audit trail)",
+            "pattern": r"\S",
+        },
     )
