@@ -388,6 +388,10 @@ class WelfareExplainer:
         """The optimal flow of a network relaxation (with the pairs of offers without places,
         so that one more place there can be valued)."""
         if key not in self._states:
+            if isinstance(key, tuple) and key[0] == "place":
+                # One per offer, each the size of the round: keep only the last one asked.
+                for old in [k for k in self._states if isinstance(k, tuple) and k[0] == "place"]:
+                    del self._states[old]
             model = self.model(key)
             assert model is not None and model.is_network()
             try:
