@@ -347,6 +347,19 @@ def check_may_decide(session: Session, actor: User, person: PersonProfile) -> No
     authorise(session, actor, person, "submit")
 
 
+def commit_money(session: Session, budget_id: int, pence: int) -> bool:
+    """Commit ``pence`` of the budget with one guarded ``UPDATE``: False, and nothing changed,
+    when the budget has less than that left (so it is never overspent, even by several
+    processes at once)."""
+    committed = session.execute(
+        update(Budget)
+        .where(Budget.id == budget_id, Budget.committed_pence + pence <= Budget.amount_pence)
+        .values(committed_pence=Budget.committed_pence + pence)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return bool(committed == 1)
+
+
 def accept_place(
     session: Session, actor: User, person: PersonProfile, allocation_id: int
 ) -> Allocation:
@@ -363,16 +376,7 @@ def accept_place(
     if budget is None:
         raise Conflict("You have no budget in this round.")
     if allocation.price_pence > 0:
-        committed = session.execute(
-            update(Budget)
-            .where(
-                Budget.id == budget.id,
-                Budget.committed_pence + allocation.price_pence <= Budget.amount_pence,
-            )
-            .values(committed_pence=Budget.committed_pence + allocation.price_pence)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if committed != 1:
+        if not commit_money(session, budget.id, allocation.price_pence):
             raise Conflict("There is not enough money left in your budget for this place.")
         session.add(
             Commitment(

@@ -39,7 +39,13 @@ from models.rounds import (
     RoundOffer,
     RoundStatus,
 )
-from web.services.allocations import HELD, _lock_round, give_back_place, take_place
+from web.services.allocations import (
+    HELD,
+    _lock_round,
+    commit_money,
+    give_back_place,
+    take_place,
+)
 from web.services.errors import Conflict, InvalidInput, NotFound
 
 #: The longest reason a commissioner may give for moving or releasing a place.
@@ -295,16 +301,7 @@ def move_place(
     except IntegrityError as error:
         raise Conflict("This person already has a place on that offer.") from error
     if was == AllocationStatus.accepted and target.price_pence > 0:
-        committed = session.execute(
-            update(Budget)
-            .where(
-                Budget.id == budget.id,
-                Budget.committed_pence + target.price_pence <= Budget.amount_pence,
-            )
-            .values(committed_pence=Budget.committed_pence + target.price_pence)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if committed != 1:
+        if not commit_money(session, budget.id, target.price_pence):
             raise InvalidInput(
                 {"to_offer_id": f"{target.title} costs more than this person has left"}
             )
