@@ -500,23 +500,7 @@ class ExplanationsIncomplete(RuntimeError):
 def _set_run(
     session_factory: Callable[[], Session], run_id: int, attempts: int = 5, **values: Any
 ) -> None:
-    # A result that took minutes to find is worth a few tries when the database is busy.
-    for attempt in range(1, attempts + 1):
-        try:
-            with session_factory() as session:
-                session.execute(
-                    update(SolverRun)
-                    .where(SolverRun.id == run_id)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
-                session.commit()
-            return
-        except OperationalError:
-            if attempt == attempts:
-                raise
-            log.warning("run %s: the database is busy, trying again", run_id)
-            time.sleep(attempt)
+    _update_run(session_factory, run_id, values, None, attempts)
 
 
 def _store_finished(
@@ -528,6 +512,19 @@ def _store_finished(
 ) -> None:
     """Keep the result and its explanations, mark the run finished and the round allocated, all
     in one transaction: a run is never "Finished" with part of its work missing."""
+    _update_run(session_factory, run_id, values, round_id, attempts)
+
+
+def _update_run(
+    session_factory: Callable[[], Session],
+    run_id: int,
+    values: dict[str, Any],
+    allocated_round_id: int | None,
+    attempts: int,
+) -> None:
+    """Set the run's ``values`` in one transaction, and with ``allocated_round_id`` make that
+    closed round allocated in the same one. A result that took minutes to find is worth a few
+    tries when the database is busy."""
     for attempt in range(1, attempts + 1):
         try:
             with session_factory() as session:
@@ -537,13 +534,14 @@ def _store_finished(
                     .values(**values)
                     .execution_options(synchronize_session=False)
                 )
-                # The round has an allocation to publish now (a closed round becomes allocated).
-                session.execute(
-                    update(Round)
-                    .where(Round.id == round_id, Round.status == RoundStatus.closed)
-                    .values(status=RoundStatus.allocated)
-                    .execution_options(synchronize_session=False)
-                )
+                if allocated_round_id is not None:
+                    # The round has an allocation to publish now.
+                    session.execute(
+                        update(Round)
+                        .where(Round.id == allocated_round_id, Round.status == RoundStatus.closed)
+                        .values(status=RoundStatus.allocated)
+                        .execution_options(synchronize_session=False)
+                    )
                 session.commit()
             return
         except OperationalError:
