@@ -37,6 +37,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
+from functools import cached_property
 
 import numpy as np
 
@@ -491,6 +492,12 @@ class WelfareExplainer:
             return NO
         return UNDECIDED
 
+    @cached_property
+    def _wanted(self) -> IntArray:
+        """For each offer, how many persons chose it and can afford it."""
+        arrays = self.arrays
+        return np.bincount(arrays.pair_offer[arrays.pair_affordable], minlength=arrays.n_offers)
+
     def _pot_binds_with_place(self, o: int) -> bool:
         """Whether the pot, which the instance's own places can never reach (so its model has
         none), could bind once offer ``o`` has one more place."""
@@ -498,10 +505,9 @@ class WelfareExplainer:
         if pot is None:
             return False
         arrays = self.arrays
-        wanted = np.bincount(arrays.pair_offer[arrays.pair_affordable], minlength=arrays.n_offers)
         capacity = arrays.capacity.copy()
         capacity[o] += 1
-        return int((np.minimum(wanted, capacity) * arrays.price).sum()) > pot
+        return int((np.minimum(self._wanted, capacity) * arrays.price).sum()) > pot
 
     def _settle(self, sub: SubProgram, pairs: IntArray) -> IntArray:
         """YES/NO/UNDECIDED for "an allocation of the sub-program holds the pair": covering
@@ -843,10 +849,9 @@ class WelfareExplainer:
         # Offers some of whose wanted pairs the model leaves out (no places, say) are solved
         # in full: the core flow knows nothing of those pairs.
         in_model = np.bincount(base.offer, minlength=arrays.n_offers)
-        wanted = np.bincount(arrays.pair_offer[arrays.pair_affordable], minlength=arrays.n_offers)
         bound = core.place_bound()
         start = self._result_in(base)
-        for o in np.flatnonzero(in_model == wanted).tolist():
+        for o in np.flatnonzero(in_model == self._wanted).tolist():
             if time.perf_counter() > self.deadline:
                 return
             if bound[o] <= self.target:
