@@ -48,6 +48,7 @@ from models.rounds import (
     RoundStatus,
     RunStatus,
     SolverRun,
+    WaitingPosition,
 )
 from models.voice import Feedback, Proposal, ProposalStatus, ProposalSupport
 
@@ -99,6 +100,7 @@ __all__ = [
     "UTCDateTime",
     "User",
     "UserSession",
+    "WaitingPosition",
     "age_band_index",
     "append_event",
     "default_database_url",

@@ -9,7 +9,7 @@ slipped past them.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -61,6 +61,7 @@ class Round(TimestampMixin, Base):
         CheckConstraint("time_limit_s > 0", name="time_limit_pos"),
         CheckConstraint("max_choices >= 1", name="max_choices_pos"),
         CheckConstraint("max_placements >= 1", name="max_placements_pos"),
+        CheckConstraint("answer_days >= 1 AND answer_days <= 60", name="answer_days_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,6 +82,9 @@ class Round(TimestampMixin, Base):
     seed: Mapped[int] = mapped_column(default=0)
     max_choices: Mapped[int] = mapped_column(default=5)
     max_placements: Mapped[int] = mapped_column(default=1)
+    # Days a person has to answer an offer of a place; an offer left unanswered that long
+    # expires and its place is offered to the next person (web.services.places_cycle).
+    answer_days: Mapped[int] = mapped_column(default=7, server_default=text("7"))
     areas: Mapped[list[str]] = mapped_column(JSON, default=list)
     published_run_id: Mapped[int | None] = mapped_column(
         ForeignKey(
@@ -273,13 +277,21 @@ class AllocationStatus(enum.StrEnum):
     accepted = "accepted"
     declined = "declined"
     withdrawn = "withdrawn"
+    #: Not answered by ``answer_by``: the place went to the next person.
+    expired = "expired"
+    #: Accepted, then given up by the person: the money went back, the place on.
+    given_up = "given_up"
+    #: The provider could not take the person (``provider_reason`` says why).
+    provider_declined = "provider_declined"
 
 
 class Allocation(CreatedAtMixin, Base):
     """A place given to a person by a run: offered, then accepted or declined.
 
     ``price_pence`` is the price when allocated; ``explanation`` is the engine's explanation
-    of this placement (``engine.explain``) as JSON.
+    of this placement (``engine.explain``) as JSON. ``answer_by`` is when an offer not yet
+    answered expires. Once accepted, the provider confirms it with a ``start_date``
+    (``confirmed_at``) or declines it with a ``provider_reason``.
     """
 
     __tablename__ = "allocations"
@@ -312,6 +324,13 @@ class Allocation(CreatedAtMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     explanation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    answer_by: Mapped[datetime | None] = mapped_column(index=True)
+    confirmed_at: Mapped[datetime | None]
+    start_date: Mapped[date | None]
+    provider_reason: Mapped[str | None] = mapped_column(Text)
+    provider_decided_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
 
     run: Mapped[SolverRun] = relationship(back_populates="allocations")
     round: Mapped[Round] = relationship()
@@ -350,3 +369,23 @@ class Commitment(Base):
     budget: Mapped[Budget] = relationship(back_populates="commitments")
     provider: Mapped[Provider] = relationship()
     created_by: Mapped[User | None] = relationship()
+
+
+class WaitingPosition(Base):
+    """Where a person stood on an offer's waiting list when they last looked, so their page
+    can say how it moved since (``position`` 1 = next in line)."""
+
+    __tablename__ = "waiting_positions"
+    __table_args__ = (
+        UniqueConstraint("person_id", "round_id", "offer_id"),
+        CheckConstraint("position >= 1", name="position_pos"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person_profiles.id", ondelete="CASCADE"), index=True
+    )
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
