@@ -486,14 +486,25 @@ def privacy_retention_cmd(settings: tuple[str, ...], url: str | None) -> None:
 @privacy_group.command("purge")
 @click.option("--url", default=None, help=URL_HELP)
 def privacy_purge_cmd(url: str | None) -> None:
-    """Delete or blank personal data kept longer than its retention period."""
+    """Delete or blank personal data kept longer than its retention period (sign-in counts
+    still in force are kept)."""
+    from datetime import timedelta
+
     from models.db import make_engine, make_session_factory
+    from web import create_app
+    from web.db import database
+    from web.services.accounts import ThrottlePolicy
+    from web.services.consents import ASK_POLICY
     from web.services.privacy import purge_expired
 
-    engine = make_engine(_database_for_command(url))
+    target = _database_for_command(url)
+    app = create_app({"AUTO_UPGRADE_DB": False, "DATABASE_URL": target})
+    database(app).engine.dispose()
+    sign_in = ThrottlePolicy(window=timedelta(minutes=float(app.config["LOGIN_WINDOW_MINUTES"])))
+    engine = make_engine(target)
     try:
         with make_session_factory(engine)() as session:
-            done = purge_expired(session)
+            done = purge_expired(session, throttle_policies=(sign_in, ASK_POLICY))
             session.commit()
     finally:
         engine.dispose()

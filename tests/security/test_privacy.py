@@ -24,6 +24,8 @@ from tests.security.world import World
 from tests.web.api_helpers import call
 from tests.web.conftest import csrf_token
 from web.services import privacy
+from web.services.accounts import ThrottlePolicy
+from web.services.consents import ASK_POLICY
 from web.services.errors import InvalidInput, NotAllowed
 
 PERSON_TABLES = {"users", "person_profiles"}
@@ -227,6 +229,34 @@ def test_retention_periods_are_configurable_and_purge_applies_them(
         select(AuditEvent).where(AuditEvent.action == "retention.purged")
     ).one()
     assert purge_event.details["feedback_comments"] == 1
+
+
+def test_retention_keeps_sign_in_counts_still_in_force(db_session: Session) -> None:
+    now = utcnow()
+    long_window = ThrottlePolicy(window=timedelta(days=5))
+    # A wait that has not run out, though its last try is older than the 1-day period.
+    factories.LoginThrottleFactory(
+        key="account:waiting", window_start=now - timedelta(days=3), attempts=9,
+        next_try_at=now + timedelta(minutes=5),
+    )  # fmt: skip
+    # A window still counting tries under the longest policy, with no wait.
+    factories.LoginThrottleFactory(
+        key="ip:counting", window_start=now - timedelta(days=3), attempts=3
+    )
+    factories.LoginThrottleFactory(key="ip:done", window_start=now - timedelta(days=9))
+    db_session.flush()
+    privacy.set_retention(db_session, "login_throttles", 1)
+
+    done = privacy.purge_expired(db_session, now=now, throttle_policies=(long_window, ASK_POLICY))
+
+    assert done["login_throttles"] == 1
+    db_session.expire_all()
+    assert db_session.get(LoginThrottle, "ip:done") is None
+    assert db_session.get(LoginThrottle, "account:waiting").attempts == 9
+    assert db_session.get(LoginThrottle, "ip:counting") is not None
+    # Once the wait is over and no window counts, the period applies again.
+    later = now + timedelta(days=3)
+    assert privacy.purge_expired(db_session, now=later)["login_throttles"] == 2
 
 
 def test_privacy_commands(fresh_database_url: str) -> None:

@@ -19,6 +19,7 @@ in an :class:`~models.privacy.ErasureRecord` and the audit trail.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -45,6 +46,8 @@ from models.privacy import (
 from models.providers import Offer
 from models.rounds import Choice, Round, RoundStatus
 from models.voice import Feedback
+from web.services.accounts import ThrottlePolicy
+from web.services.consents import ASK_POLICY
 from web.services.errors import InvalidInput, NotAllowed
 
 EXPORT_FORMAT = "tapestry-person-export/1"
@@ -378,13 +381,22 @@ def set_retention(
     return policy
 
 
-def purge_expired(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+def purge_expired(
+    session: Session,
+    *,
+    now: datetime | None = None,
+    throttle_policies: Iterable[ThrottlePolicy] = (ThrottlePolicy(), ASK_POLICY),
+) -> dict[str, int]:
     """Apply the retention periods of :data:`PURGED_KINDS`; returns rows changed per kind.
 
     Financial records and the audit trail are never purged here: they are kept at least for
-    their period, and the audit trail cannot be deleted at all.
+    their period, and the audit trail cannot be deleted at all. A sign-in (or consent request)
+    count still in force is kept whatever its period: one whose wait has not yet run out, or
+    whose window (the longest of ``throttle_policies``) is still counting tries, since deleting
+    it would let a guesser start again.
     """
     now = now or utcnow()
+    counting_since = now - max((policy.window for policy in throttle_policies), default=timedelta())
 
     def cutoff(kind: str) -> datetime:
         return now - timedelta(days=retention_days(session, kind))
@@ -401,7 +413,11 @@ def purge_expired(session: Session, *, now: datetime | None = None) -> dict[str,
             )
         ).rowcount,
         "login_throttles": session.execute(
-            delete(LoginThrottle).where(LoginThrottle.window_start < cutoff("login_throttles"))
+            delete(LoginThrottle).where(
+                LoginThrottle.window_start < cutoff("login_throttles"),
+                LoginThrottle.window_start < counting_since,
+                or_(LoginThrottle.next_try_at.is_(None), LoginThrottle.next_try_at <= now),
+            )
         ).rowcount,
         "idempotency_records": session.execute(
             delete(IdempotencyRecord).where(
