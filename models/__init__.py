@@ -13,6 +13,14 @@ from models.db import (
     upgrade,
 )
 from models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
+from models.notifications import (
+    AccountToken,
+    AccountTokenPurpose,
+    Channel,
+    Notification,
+    NotificationSetting,
+    NotificationStatus,
+)
 from models.people import (
     AGE_BANDS,
     DAYS,
@@ -55,6 +63,12 @@ from models.voice import Feedback, Proposal, ProposalStatus, ProposalSupport
 __all__ = [
     "ACTIVE_JOB_STATUSES",
     "ACTIVE_RUN_STATUSES",
+    "AccountToken",
+    "AccountTokenPurpose",
+    "Channel",
+    "Notification",
+    "NotificationSetting",
+    "NotificationStatus",
     "AGE_BANDS",
     "DAYS",
     "NEED_LEVEL_MAX",

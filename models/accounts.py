@@ -73,6 +73,11 @@ class User(TimestampMixin, Base):
     )
     # Set when the account was erased under a privacy request (see models.privacy).
     erased_at: Mapped[datetime | None]
+    # When the owner last proved the email address is theirs (a link sent to it was opened).
+    email_confirmed_at: Mapped[datetime | None]
+    # A one-off password (set by an administrator, or on creation) must be changed before
+    # anything else is done.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
 
     council: Mapped[Council | None] = relationship(back_populates="users")
     sessions: Mapped[list[UserSession]] = relationship(
