@@ -21,6 +21,7 @@ from models.notifications import (
     NotificationSetting,
     NotificationStatus,
 )
+from models.openreferral import SourceKind, SourceRecord
 from models.people import (
     AGE_BANDS,
     DAYS,
@@ -110,6 +111,8 @@ __all__ = [
     "RoundStatus",
     "RunStatus",
     "SolverRun",
+    "SourceKind",
+    "SourceRecord",
     "TimestampMixin",
     "UTCDateTime",
     "User",
