@@ -510,3 +510,54 @@ def privacy_purge_cmd(url: str | None) -> None:
         engine.dispose()
     for kind, count in done.items():
         click.echo(f"{kind}: {count} removed")
+
+
+@main.group("openreferral")
+def openreferral_group() -> None:
+    """Open Referral UK feeds."""
+
+
+@openreferral_group.command("import")
+@click.argument("source", metavar="FILE|URL")
+@click.option("--council", "council_slug", required=True, help="The council's short name.")
+@click.option("--url", default=None, help=URL_HELP)
+def openreferral_import_cmd(source: str, council_slug: str, url: str | None) -> None:
+    """Import the services of an Open Referral UK feed (URL) or file as draft offers.
+
+    Exit 0 when every record was imported, 1 when some were refused (one line each, with the
+    reason), 2 when the source or the council cannot be used.
+    """
+    from sqlalchemy import select
+
+    from models.accounts import Council
+    from models.db import make_engine, make_session_factory
+    from web.services.openreferral_import import SourceProblem, import_services, read_source
+
+    engine = make_engine(_database_for_command(url))
+    try:
+        with make_session_factory(engine)() as session:
+            council = session.scalar(select(Council).where(Council.slug == council_slug))
+            if council is None:
+                raise DatabaseProblem(f"--council: no council is called {council_slug!r}")
+            try:
+                services = read_source(source)
+            except SourceProblem as problem:
+                for line in problem.problems[:-1]:
+                    click.echo(f"tapestry: {line}", err=True)
+                raise DatabaseProblem(problem.problems[-1]) from None
+            report = import_services(session, council, services)
+            session.commit()
+    finally:
+        engine.dispose()
+    click.echo(report.summary())
+    for record in report.records:
+        if record.result == "refused":
+            click.echo(
+                f"refused {record.kind.value} {record.source_id or '(no id)'} "
+                f"({record.name}): {record.reason}",
+                err=True,
+            )
+    for record in report.records:
+        for note in record.notes:
+            click.echo(f"note: {record.kind.value} {record.source_id} ({record.name}): {note}")
+    sys.exit(1 if report.refused else 0)

@@ -25,6 +25,7 @@ DATABASE_COMMANDS = [
     ["accounts", "reset", "nobody@example.org"],
     ["accounts", "create", "--email", "a@example.org", "--name", "A", "--role", "admin"],
     ["worker"],
+    ["openreferral", "import", "feed.json", "--council", "westmere"],
 ]
 
 
