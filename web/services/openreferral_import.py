@@ -227,7 +227,9 @@ def read_feed(url: str, fetch: Callable[[str], Any] = fetch_json) -> list[dict[s
     document = fetch(url)
     services_url = url
     if isinstance(document, dict) and "version" in document and "contents" not in document:
-        services_url = url.rstrip("/") + "/services"
+        parts = urlsplit(url)
+        path = parts.path.rstrip("/") + "/services"
+        services_url = urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
         document = fetch(services_url)
     if not (isinstance(document, dict) and isinstance(document.get("contents"), list)):
         return services_in(document, url)
