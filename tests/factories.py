@@ -52,6 +52,7 @@ from models import (
     SolverRun,
     User,
     UserSession,
+    WaitingPosition,
     utcnow,
 )
 
@@ -340,6 +341,19 @@ class CommitmentFactory(BaseFactory):
     )
     provider = factory.SelfAttribute("allocation.offer.provider")
     amount_pence = factory.SelfAttribute("allocation.price_pence")
+
+
+class WaitingPositionFactory(BaseFactory):
+    class Meta:
+        model = WaitingPosition
+
+    class Params:
+        allocation = factory.SubFactory(AllocationFactory)
+
+    person_id = factory.SelfAttribute("allocation.person_id")
+    round_id = factory.SelfAttribute("allocation.round_id")
+    offer_id = factory.SelfAttribute("allocation.offer_id")
+    position = 2
 
 
 class FeedbackFactory(BaseFactory):

@@ -1,8 +1,10 @@
 """The embedded job worker: ``tapestry worker``, or a process started beside the demo server.
 
 A worker polls the ``jobs`` table (:mod:`web.services.jobs`), claims one job at a time with a
-guarded update, runs it with a heartbeat, and goes back to waiting. Several workers, in one
-machine or many, can share a database: a job is only ever claimed by one of them.
+guarded update, runs it with a heartbeat, and goes back to waiting. At each poll it also runs
+the periodic tasks (offers past their deadline expire and their places are offered on), so a
+place that comes free is offered again within one poll. Several workers, in one machine or
+many, can share a database: a job is only ever claimed by one of them.
 
 Handlers register themselves when their service module is imported; :data:`JOB_MODULES`
 lists those modules so a worker knows every kind of job.
@@ -24,12 +26,12 @@ from sqlalchemy.exc import OperationalError
 
 from models.db import make_engine, make_session_factory
 from models.keys import Keys, active_keys, use_keys
-from web.services.jobs import claim_next_job, run_job
+from web.services.jobs import claim_next_job, run_job, run_periodic
 
 log = logging.getLogger(__name__)
 
-#: Modules whose import registers job handlers.
-JOB_MODULES = ("web.services.allocation_runs",)
+#: Modules whose import registers job handlers (and periodic tasks).
+JOB_MODULES = ("web.services.allocation_runs", "web.services.places_cycle")
 DEFAULT_POLL_S = 1.0
 
 
@@ -57,6 +59,7 @@ def run_worker(
     try:
         while not stop.is_set() and (max_jobs is None or done < max_jobs):
             try:
+                run_periodic(factory)
                 with factory() as session:
                     job = claim_next_job(session, worker_id)
             except OperationalError:

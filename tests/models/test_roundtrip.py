@@ -32,6 +32,7 @@ MODEL_FACTORIES: list[type[factories.BaseFactory]] = [
     factories.SolverRunFactory,
     factories.AllocationFactory,
     factories.CommitmentFactory,
+    factories.WaitingPositionFactory,
     factories.FeedbackFactory,
     factories.ProposalFactory,
     factories.ProposalSupportFactory,

@@ -22,8 +22,13 @@ Who gets a place that comes free (after a decline), by the round's mechanism:
   offered on by the same rule.
 * **welfare**: among the same people, and with the round's pot still respected, the one whose
   utility rises most: their utility for the offer when they have room for another place, or its
-  gain over the offered (not yet accepted) place of least utility they would give up. Ties go
-  to the lower lottery, then the smaller id.
+  gain over the offered (not yet accepted) place of least utility they would give up. This is
+  the run's own objective (total utility, the utilities of its stored instance), so the place
+  goes where it adds the most. Ties go to the higher need, then the lower lottery, then the
+  smaller id.
+
+Each offer (at publication, re-offer or a council move) carries a deadline to answer,
+``answer_by``: the round's ``answer_days`` from when it was made (:func:`answer_deadline`).
 
 People who already accepted a place are not moved: they have decided and their money is
 committed. Equity rules are not re-checked for a single place: offering it to someone who has
@@ -38,7 +43,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -133,6 +138,11 @@ def _set_status(
     if moved == 1:
         session.refresh(allocation)
     return moved == 1
+
+
+def answer_deadline(round_: Round, now: datetime | None = None) -> datetime:
+    """When an offer of a place made ``now`` in ``round_`` must be answered by."""
+    return (now or utcnow()) + timedelta(days=round_.answer_days or 7)
 
 
 def _lock_round(session: Session, round_id: int) -> Round:
@@ -239,6 +249,7 @@ def publish_run(
     result = json.loads(run.result_json or "{}")
     explanations = person_explanations(run)
     allocations: list[Allocation] = []
+    answer_by = answer_deadline(round_)
     for assignment in result.get("assignments", []):
         offer_id = key_id(assignment["offer"])
         if not take_place(session, round_.id, offer_id):
@@ -259,6 +270,7 @@ def publish_run(
             price_pence=round(assignment["price"] * 100),
             status=AllocationStatus.offered,
             explanation=explanations.get(assignment["person"]),
+            answer_by=answer_by,
         )
         session.add(allocation)
         allocations.append(allocation)
@@ -521,6 +533,7 @@ def offer_free_places(
                 price_pence=ro.offer.price_pence,
                 status=AllocationStatus.offered,
                 explanation=_reoffer_explanation(candidate, mechanism),
+                answer_by=answer_deadline(round_),
             )
             try:
                 with session.begin_nested():
@@ -646,7 +659,7 @@ def _candidates(
     if mechanism == "stable":
         out.sort(key=lambda c: (-c.need, c.lottery, c.key))
     else:
-        out.sort(key=lambda c: (-c.gain, c.lottery, c.key))
+        out.sort(key=lambda c: (-c.gain, -c.need, c.lottery, c.key))
     return out
 
 

@@ -110,6 +110,35 @@ def register(kind: str) -> Callable[[Handler], Handler]:
     return decorate
 
 
+#: name -> task(session_factory): regular work every worker does at each poll, such as expiring
+#: offers past their deadline. Tasks commit their own work and must be safe to run in several
+#: workers at once (guarded updates).
+PeriodicTask = Callable[[Callable[[], Session]], int]
+PERIODIC: dict[str, PeriodicTask] = {}
+
+
+def register_periodic(name: str) -> Callable[[PeriodicTask], PeriodicTask]:
+    """Register a task every worker runs at each poll."""
+
+    def decorate(task: PeriodicTask) -> PeriodicTask:
+        PERIODIC[name] = task
+        return task
+
+    return decorate
+
+
+def run_periodic(session_factory: Callable[[], Session]) -> dict[str, int]:
+    """Run every registered periodic task once; a task that fails is logged and skipped (it
+    runs again at the next poll). What each task did."""
+    done: dict[str, int] = {}
+    for name, task in PERIODIC.items():
+        try:
+            done[name] = task(session_factory)
+        except Exception:  # noqa: BLE001 - one failing task must not stop the worker
+            log.exception("periodic task %s failed", name)
+    return done
+
+
 def claim_next_job(
     session: Session, worker_id: str, *, stale_after: timedelta = STALE_AFTER
 ) -> Job | None:

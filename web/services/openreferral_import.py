@@ -156,6 +156,7 @@ def fetch_json(url: str, *, timeout_s: float = FETCH_TIMEOUT_S) -> Any:
         with _opener().open(request, timeout=timeout_s) as response:
             body = response.read(MAX_DOCUMENT_BYTES + 1)
     except urllib.error.HTTPError as error:
+        error.close()  # it holds the answer's socket
         if 300 <= error.code < 400:
             # The standard library, or _SafeRedirects, refused to follow it.
             raise SourceProblem([f"{url}: it redirects away from http(s) or too often"]) from None
@@ -469,7 +470,6 @@ def _offer_values(
         "title": name,
         "description": _text(service, "description") or name,
         "category": category.value,
-        "tags": slugs,
         "price_pence": _price_pence(service, notes),
         "area": _area(service, council_areas, notes),
         "location": place["location"],
@@ -481,6 +481,8 @@ def _offer_values(
         values = clean_offer_fields(session, provider, data, partial=True)
     except InvalidInput as error:
         raise Refused("; ".join(f"{k}: {v}" for k, v in sorted(error.errors.items()))) from None
+    # The slugs are known tags already: no query for them (one per service would be slow).
+    values["tags"] = sorted((tags[slug] for slug in slugs), key=lambda t: t.slug)
     values["latitude"] = place["latitude"]
     values["longitude"] = place["longitude"]
     return values
@@ -599,9 +601,10 @@ def import_services(
     for group in groups:
         savepoint = session.begin_nested()
         try:
-            results = _import_organisation(
-                session, council, group, sources, tags, areas, actor_user_id, only_provider
-            )
+            with session.no_autoflush:
+                results = _import_organisation(
+                    session, council, group, sources, tags, areas, actor_user_id, only_provider
+                )
         except Refused as error:
             savepoint.rollback()
             # The savepoint's new rows are gone: forget the ids they were given.
@@ -716,7 +719,7 @@ def _import_organisation(
         )
     }
     results: list[RecordResult] = []
-    created: list[int] = []
+    new_offers: list[tuple[str, Offer]] = []
     updated: list[int] = []
     for service_id, service in group.services:
         notes: list[str] = []
@@ -738,18 +741,8 @@ def _import_organisation(
             offer = Offer(provider_id=provider.id, status=OfferStatus.draft, capacity=0)
             _set(offer, values)
             session.add(offer)
-            session.flush()
+            new_offers.append((service_id, offer))
             notes.append("it has no places yet: say how many before publishing it")
-            service_source = SourceRecord(
-                council_id=council.id,
-                kind=SourceKind.service,
-                source_id=service_id,
-                provider_id=provider.id,
-                offer_id=offer.id,
-            )
-            session.add(service_source)
-            sources[service_key] = service_source
-            created.append(offer.id)
             result = "created"
         elif _set(offer, values):
             updated.append(offer.id)
@@ -763,6 +756,18 @@ def _import_organisation(
         failed = ", ".join(f'"{n}"' for _, n, _ in service_failures[:3])
         group.refused = service_failures
         raise Refused(f"{len(service_failures)} of its services cannot be imported ({failed})")
+    session.flush()  # one flush for the organisation's new offers: it gives their ids
+    created = [offer.id for _, offer in new_offers]
+    for service_id, offer in new_offers:
+        service_source = SourceRecord(
+            council_id=council.id,
+            kind=SourceKind.service,
+            source_id=service_id,
+            provider_id=provider.id,
+            offer_id=offer.id,
+        )
+        session.add(service_source)
+        sources[(SourceKind.service, service_id)] = service_source
     session.flush()
     if org_result != "unchanged" or created or updated:
         append_event(

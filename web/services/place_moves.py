@@ -42,6 +42,7 @@ from models.rounds import (
 from web.services.allocations import (
     HELD,
     _lock_round,
+    answer_deadline,
     commit_money,
     give_back_place,
     take_place,
@@ -288,6 +289,7 @@ def move_place(
         status=was,
         decided_at=utcnow() if was == AllocationStatus.accepted else None,
         decided_by_user_id=actor.id if was == AllocationStatus.accepted else None,
+        answer_by=answer_deadline(round_) if was == AllocationStatus.offered else None,
         explanation={
             "summary": "The council moved your place to this service.",
             "reasons": [text],
