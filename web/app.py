@@ -190,6 +190,7 @@ def _register_blueprints(app: Flask) -> None:
         admin,
         advocate,
         commissioner,
+        market,
         person,
         person_consents,
         privacy,
@@ -199,6 +200,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for module in (
         public,
+        market,
         account,
         person,
         person_consents,

@@ -36,8 +36,8 @@ class Bar:
     values: tuple[float | None, ...]
 
 
-def _text(value: float | None, fmt: Callable[[float], str]) -> str:
-    return "no value" if value is None else fmt(value)
+def _text(value: float | None, fmt: Callable[[float], str], missing: str = "no value") -> str:
+    return missing if value is None else fmt(value)
 
 
 def bar_chart(
@@ -48,14 +48,18 @@ def bar_chart(
     series: Sequence[str] = (),
     max_value: float | None = None,
     marker: tuple[str, float] | None = None,
+    missing: str = "no value",
+    chart_id: str | None = None,
 ) -> Markup:
     """An SVG bar chart of ``bars``.
 
     ``series`` names the series when there are two or more (shown in a key). ``max_value``
     fixes the scale (e.g. 1.0 for shares); ``marker`` draws a labelled vertical line, such as
-    ``("Pot", 500000)``.
+    ``("Pot", 500000)``. ``missing`` is what a bar without a value says (e.g. "hidden").
+    ``chart_id`` fixes the SVG's id, so a page drawn twice is the same page (for its ETag);
+    else ids are counted.
     """
-    chart_id = f"chart-{next(_ids)}"
+    chart_id = chart_id or f"chart-{next(_ids)}"
     n_series = max((len(b.values) for b in bars), default=1)
     values = [v for b in bars for v in b.values if v is not None]
     top = max_value if max_value is not None else max([*values, 0.0])
@@ -89,10 +93,11 @@ def bar_chart(
             )
             parts.append(
                 f'<text x="{LABEL_WIDTH + width + 6:.1f}" y="{y + bar_height / 2 + 4:.1f}" '
-                f'font-size="13" fill="{TEXT_COLOUR}">{escape(_text(value, value_format))}</text>'
+                f'font-size="13" fill="{TEXT_COLOUR}">'
+                f"{escape(_text(value, value_format, missing))}</text>"
             )
             name = f"{series[j]}: " if len(series) > 1 and j < len(series) else ""
-            readings.append(name + _text(value, value_format))
+            readings.append(name + _text(value, value_format, missing))
         described.append(f"{bar.label}: {', '.join(readings)}")
     if marker is not None:
         x = LABEL_WIDTH + scale(marker[1])

@@ -288,7 +288,8 @@ def _add_headers(response: Response) -> Response:
     if max_age:
         headers.setdefault("Strict-Transport-Security", f"max-age={max_age}; includeSubDomains")
     if request.endpoint not in _STATIC_ENDPOINTS:
-        headers["Cache-Control"] = "no-store"
+        # Public figures the same for everyone may say so (web.caching.cache_publicly).
+        headers["Cache-Control"] = g.get("cache_control") or "no-store"
         headers.pop("Expires", None)
     request_id = g.get("request_id")
     if request_id:

@@ -303,6 +303,17 @@ def rows() -> list[Row]:
     for name, (param, public_id) in one.items():
         add("GET", f"{oruk}/{name}", EVERYONE, f"{feed}/{name}")
         add("GET", f"{oruk}/{name}/<path:{param}>", EVERYONE, f"{feed}/{name}/{public_id}")
+
+    # -- the market position statement: public figures, for everyone ----------------------
+    add("GET", "/market", EVERYONE)
+    add("GET", "/market/<council_slug>", EVERYONE, "/market/westmere")
+    add(
+        "GET",
+        "/market/<council_slug>/<any(demand, waiting, unmet, prices):table>.csv",
+        EVERYONE,
+        "/market/westmere/demand.csv",
+    )
+    add("GET", api + "/market/<council_slug>", EVERYONE, api + "/market/westmere")
     return r
 
 

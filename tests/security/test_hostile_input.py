@@ -70,6 +70,7 @@ CALLERS = [
     ("/api/v1/rounds", "commissioner"),
     ("/api/v1/offers", "anonymous"),
     ("/api/v1/providers", "anonymous"),
+    ("/api/v1/market", "anonymous"),
 ]
 # Real objects for path parameters, so generated bodies reach the handlers.
 PATH_IDS = {

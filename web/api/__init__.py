@@ -44,6 +44,7 @@ RESOURCES: list[str] = [
     "rounds",
     "run_explanations",
     "allocations",
+    "market",
 ]
 
 

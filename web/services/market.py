@@ -120,6 +120,7 @@ class MarketStatement:
     rounds: tuple[PublishedRound, ...]
     tables: dict[str, Table]
     threshold: int
+    #: How many figures of the tables are hidden (a figure shown twice counts twice).
     hidden: int
 
     @property
@@ -210,7 +211,14 @@ def market_statement(session: Session, council_slug: str) -> MarketStatement:
             ("prices", PRICE_COLUMNS, price_rows),
         )
     }
-    return MarketStatement(council, rounds, tables, THRESHOLD, len(hidden))
+    shown_hidden = sum(
+        1
+        for table in tables.values()
+        for row in table.rows
+        for column in table.columns
+        if column.is_figure and row[column.name] is None
+    )
+    return MarketStatement(council, rounds, tables, THRESHOLD, shown_hidden)
 
 
 class _Figures:
