@@ -6,6 +6,9 @@ the periodic tasks (offers past their deadline expire and their places are offer
 place that comes free is offered again within one poll. Several workers, in one machine or
 many, can share a database: a job is only ever claimed by one of them.
 
+Beside the jobs, a thread sends the notifications outbox (:mod:`web.notifying`) when a sender
+is set up (``TAPESTRY_MAIL_BACKEND``).
+
 Handlers register themselves when their service module is imported; :data:`JOB_MODULES`
 lists those modules so a worker knows every kind of job.
 """
@@ -26,6 +29,7 @@ from sqlalchemy.exc import OperationalError
 
 from models.db import make_engine, make_session_factory
 from models.keys import Keys, active_keys, use_keys
+from web.notifying import Sender, start_sender_thread
 from web.services.jobs import claim_next_job, run_job, run_periodic
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,7 @@ def run_worker(
     poll_interval_s: float = DEFAULT_POLL_S,
     max_jobs: int | None = None,
     worker_id: str | None = None,
+    sender: Sender | None = None,
 ) -> int:
     """Run jobs until ``stop`` is set (or ``max_jobs`` have run). Returns how many ran."""
     for module in JOB_MODULES:
@@ -54,6 +59,10 @@ def run_worker(
     worker_id = worker_id or worker_name()
     engine = make_engine(database_url)
     factory = make_session_factory(engine)
+    sending = threading.Event()
+    sender_thread = start_sender_thread(
+        factory, worker_id, sending, poll_interval_s=poll_interval_s, sender=sender
+    )
     done = 0
     log.info("worker %s waiting for jobs", worker_id)
     try:
@@ -74,6 +83,9 @@ def run_worker(
             run_job(factory, job, worker_id)
             done += 1
     finally:
+        sending.set()
+        if sender_thread is not None:
+            sender_thread.join()
         engine.dispose()
     return done
 
