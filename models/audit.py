@@ -17,6 +17,15 @@ leave a chain that is consistent in itself. An anchor (:class:`Anchor`: the newe
 the number of events and the newest hash, with the key's id) noted outside the database, by
 ``tapestry audit anchor``, catches them: :func:`check_anchor` compares the trail with it.
 
+**Key rotation.** ``tapestry audit rotate-key`` retires the audit key (it is kept, to verify
+the events made with it, and never signs again) and makes a new one. The chain records the
+handover: the first event under the new key is an ``audit.key_rotated`` event (:data:`ROTATION`)
+naming the old and the new key ids, and it follows the old key's last event. A process that
+signs with a new key while the newest event has a retired one writes that event first
+(:func:`record_key_rotation`); a process that meets a key it does not have loads its keys again
+(the rotation was made while it ran). :func:`verify_events` refuses any other change of key
+and any return to a retired one, so someone who learns a retired key still cannot add events.
+
 ``details`` must hold ids and figures, never personal data such as names or needs: audit rows
 can never be erased, so a person's erasure request could not reach them.
 """
@@ -36,12 +45,14 @@ from sqlalchemy import JSON, Index, String, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, utcnow
-from models.keys import Keys, active_keys
+from models.keys import KeyProblem, Keys, active_keys, use_keys
 
 GENESIS_HASH = "0" * 64
 #: Plain SHA-256 (events from before keyed hashes) and HMAC-SHA256 under the audit key.
 PLAIN_SCHEME = 1
 KEYED_SCHEME = 2
+#: The action of the event that hands the chain over from one audit key to the next.
+ROTATION = "audit.key_rotated"
 # Key of the PostgreSQL advisory lock that serialises appends (any constant; "TAPAUDIT").
 AUDIT_LOCK_KEY = 0x5441504155444954 & 0x7FFFFFFFFFFFFFFF
 
@@ -133,10 +144,10 @@ def event_hash(
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def _hash_of(event: AuditEvent, keys: Keys | None = None) -> str:
-    key = None
-    if event.hash_scheme == KEYED_SCHEME:
-        key = (keys or active_keys()).audit
+def _hash_of(event: AuditEvent, key: bytes | None = None) -> str:
+    """The hash ``event`` should have: keyed under ``key`` (default: the process's audit key)."""
+    if event.hash_scheme == KEYED_SCHEME and key is None:
+        key = active_keys().audit
     return event_hash(
         id=event.id,
         occurred_at=event.occurred_at,
@@ -193,6 +204,89 @@ def append_event(
     """
     _lock_chain(session)
     session.flush()
+    keys = _hand_over(session, active_keys(), request_id=request_id)
+    return _append(
+        session,
+        keys,
+        action,
+        actor_user_id=actor_user_id,
+        on_behalf_of_user_id=on_behalf_of_user_id,
+        object_type=object_type,
+        object_id=object_id,
+        request_id=request_id,
+        details=details,
+        occurred_at=occurred_at,
+    )
+
+
+def record_key_rotation(session: Session, keys: Keys | None = None) -> AuditEvent | None:
+    """Record that the chain now goes on under the configured audit key, if its newest keyed
+    event has a retired one (after ``tapestry audit rotate-key``, or new settings). Returns the
+    :data:`ROTATION` event, or None when there is nothing to hand over."""
+    _lock_chain(session)
+    session.flush()
+    keys = keys or active_keys()
+    before = session.scalar(select(func.max(AuditEvent.id)))
+    _hand_over(session, keys, request_id=None, reload=False)
+    after = session.scalar(select(func.max(AuditEvent.id)))
+    return None if after == before else session.get(AuditEvent, after)
+
+
+def _hand_over(
+    session: Session, keys: Keys, *, request_id: str | None, reload: bool = True
+) -> Keys:
+    """The keys to sign the next event with, after writing the :data:`ROTATION` event when
+    the newest keyed event has a retired key. The chain is locked by the caller.
+
+    A newest event under a key this process does not know means the key was rotated while it
+    ran: its keys are loaded again (and kept); if they still do not know it, :class:`KeyProblem`
+    (signing on would break the chain).
+    """
+    last = session.execute(
+        select(AuditEvent.key_id)
+        .where(AuditEvent.hash_scheme == KEYED_SCHEME)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).first()
+    if last is None or last.key_id == keys.audit_key_id:
+        return keys
+    if last.key_id not in keys.retired_audit_key_ids and reload:
+        fresh = keys.reloaded()
+        if fresh != keys:
+            use_keys(fresh)
+            keys = fresh
+        if last.key_id == keys.audit_key_id:
+            return keys
+    if last.key_id not in keys.retired_audit_key_ids:
+        raise KeyProblem(
+            f"the audit trail's newest events are hashed with audit key id {last.key_id}, "
+            f"which this process does not have (its key has id {keys.audit_key_id}): give it "
+            "the site's current audit key, and the old one as a retired key"
+        )
+    _append(
+        session,
+        keys,
+        ROTATION,
+        request_id=request_id,
+        details={"from_key_id": last.key_id, "to_key_id": keys.audit_key_id},
+    )
+    return keys
+
+
+def _append(
+    session: Session,
+    keys: Keys,
+    action: str,
+    *,
+    actor_user_id: int | None = None,
+    on_behalf_of_user_id: int | None = None,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    request_id: str | None = None,
+    details: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> AuditEvent:
+    """Add one event signed with ``keys``'s audit key after the newest (chain locked)."""
     last = session.execute(
         select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
     ).first()
@@ -200,7 +294,6 @@ def append_event(
     # Store exactly what was hashed: a JSON round trip turns tuples into lists and so on.
     clean_details: dict[str, Any] = json.loads(canonical_json(details or {}))
     when = (occurred_at or utcnow()).astimezone(UTC)
-    keys = active_keys()
     event = AuditEvent(
         id=new_id,
         occurred_at=when,
@@ -215,7 +308,7 @@ def append_event(
         hash_scheme=KEYED_SCHEME,
         key_id=keys.audit_key_id,
     )
-    event.hash = _hash_of(event, keys)
+    event.hash = _hash_of(event, keys.audit)
     session.add(event)
     session.flush()
     return event
@@ -224,9 +317,11 @@ def append_event(
 def verify_events(events: Iterable[AuditEvent], keys: Keys | None = None) -> list[str]:
     """Check a run of events (in id order, starting at the first) and describe each problem.
 
-    Keyed events are checked with ``keys`` (default: the process's). Events made with another
-    key cannot be checked; the first of each such run is reported (the key was changed, or the
-    chain was recomputed with a key of someone's own).
+    Keyed events are checked with ``keys`` (default: the process's): the configured audit key
+    or a retired one, by the event's key id. Events made with a key that is neither cannot be
+    checked; the first of each such run is reported (the key was changed or lost, or the chain
+    was recomputed with a key of someone's own). The key may change only at a :data:`ROTATION`
+    event naming both keys, and never back to one it left.
     """
     keys = keys or active_keys()
     problems: list[str] = []
@@ -234,6 +329,8 @@ def verify_events(events: Iterable[AuditEvent], keys: Keys | None = None) -> lis
     expected_id = 1
     seen_keyed = False
     foreign_key_id: str | None = None
+    signing_key_id: str | None = None  # the key of the newest keyed event so far
+    left_key_ids: set[str | None] = set()
     for event in events:
         if event.id != expected_id:
             problems.append(f"event {event.id}: expected event {expected_id} here (missing rows)")
@@ -245,26 +342,49 @@ def verify_events(events: Iterable[AuditEvent], keys: Keys | None = None) -> lis
                     f"event {event.id}: has a plain hash after keyed ones "
                     "(it was rewritten without the audit key)"
                 )
-            elif _hash_of(event, keys) != event.hash:
+            elif _hash_of(event, None) != event.hash:
                 problems.append(f"event {event.id}: its contents do not match its hash")
         elif event.hash_scheme == KEYED_SCHEME:
+            if seen_keyed and event.key_id != signing_key_id:
+                problems.extend(_key_change_problems(event, signing_key_id, left_key_ids))
+                left_key_ids.add(signing_key_id)
             seen_keyed = True
-            if event.key_id != keys.audit_key_id:
+            signing_key_id = event.key_id
+            key = keys.audit_key_for(event.key_id)
+            if key is None:
                 if event.key_id != foreign_key_id:
                     problems.append(
                         f"event {event.id}: hashed with another audit key (id {event.key_id}), "
-                        f"not the configured one (id {keys.audit_key_id})"
+                        f"not the configured one (id {keys.audit_key_id}) nor a retired one"
                     )
                 foreign_key_id = event.key_id
             else:
                 foreign_key_id = None
-                if _hash_of(event, keys) != event.hash:
+                if _hash_of(event, key) != event.hash:
                     problems.append(f"event {event.id}: its contents do not match its hash")
         else:
             problems.append(f"event {event.id}: unknown hash scheme {event.hash_scheme}")
         expected_prev = event.hash
         expected_id = event.id + 1
     return problems
+
+
+def _key_change_problems(
+    event: AuditEvent, previous_key_id: str | None, left_key_ids: set[str | None]
+) -> list[str]:
+    """What is wrong with ``event`` taking another key than the keyed event before it."""
+    change = (
+        f"event {event.id}: changes the audit key from id {previous_key_id} to id {event.key_id}"
+    )
+    if event.key_id in left_key_ids:
+        return [f"{change}, a key the trail had already left (a retired key signs no event)"]
+    details = event.details or {}
+    recorded = (
+        event.action == ROTATION
+        and details.get("from_key_id") == previous_key_id
+        and details.get("to_key_id") == event.key_id
+    )
+    return [] if recorded else [f"{change} without recording a rotation"]
 
 
 def verify_chain(session: Session, batch_size: int = 1000, keys: Keys | None = None) -> list[str]:
@@ -376,15 +496,15 @@ def check_anchor(session: Session, anchor: Anchor, keys: Keys | None = None) -> 
 
     The event the anchor names must still be there with the same hash (else the chain was cut
     short or recomputed), with exactly ``count`` events up to it, and the configured key must
-    be the one the anchor was made with.
+    be the one the anchor was made with, or a retired one (the key was rotated since).
     """
     keys = keys or active_keys()
     where = f"anchor of {anchor.at}"
     problems: list[str] = []
-    if anchor.key_id != keys.audit_key_id:
+    if keys.audit_key_for(anchor.key_id) is None:
         problems.append(
             f"{where}: made with audit key id {anchor.key_id}, but the configured key has id "
-            f"{keys.audit_key_id} (the key was changed)"
+            f"{keys.audit_key_id} and no retired key has that id (the key was changed)"
         )
     if anchor.head_id == 0:
         stored_hash: str | None = GENESIS_HASH

@@ -17,6 +17,8 @@ Settings others may rely on:
 ``SECRET_KEY``              default: a random key kept in ``<instance>/secret_key``
 ``AUDIT_KEY``               the audit chain's HMAC key (text, 32+ characters); default: a
                             random key kept in ``<instance>/audit_key`` (``models.keys``)
+``AUDIT_RETIRED_KEYS``      audit keys retired by a rotation (one text, or a JSON list): they
+                            verify older events only (also ``<instance>/audit_keys_retired``)
 ``TOTP_KEY``                encrypts one-time code secrets; default ``<instance>/totp_key``
 ``SESSION_IDLE_MINUTES``    a session ends after this long unused (30)
 ``SESSION_ABSOLUTE_HOURS``  a session ends this long after sign-in (12)
@@ -129,10 +131,12 @@ def site_keys(app: Flask) -> Keys:
     """The audit and TOTP keys of the site: its settings, else its instance folder's files."""
     # Settings from the environment are parsed as JSON, so a key of digits may be a number.
     audit, totp = app.config.get("AUDIT_KEY"), app.config.get("TOTP_KEY")
+    retired = app.config.get("AUDIT_RETIRED_KEYS")  # one text, or a list of them
     return load_keys(
         app.instance_path,
         audit=None if audit is None else str(audit),
         totp=None if totp is None else str(totp),
+        retired_audit=retired if retired is None or isinstance(retired, list) else str(retired),
     )
 
 

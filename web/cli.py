@@ -451,6 +451,81 @@ def audit_anchor_cmd(url: str | None, out: str | None) -> None:
     click.echo(f"Anchored event {anchor.head_id} ({_counted(anchor.count, 'event')}) in {out}.")
 
 
+@audit_group.command("rotate-key")
+@click.option("--url", default=None, help=URL_HELP)
+def audit_rotate_key_cmd(url: str | None) -> None:
+    """Retire the audit key and sign new events with a new one.
+
+    The old key is kept, in the instance folder's audit_keys_retired file, to verify the events
+    made with it; it never signs again. The trail records the handover, and running sites take
+    up the new key at their next event. When the key is the TAPESTRY_AUDIT_KEY setting, change
+    the settings and restart first; this then records the handover. Note an anchor afterwards.
+    """
+    from pathlib import Path
+
+    from models.audit import ROTATION, append_event, record_key_rotation, verify_chain
+    from models.db import make_engine, make_session_factory
+    from models.keys import (
+        AUDIT_RETIRED_FILE,
+        KeyProblem,
+        active_keys,
+        rotate_audit_key_file,
+        use_keys,
+    )
+    from web import create_app
+    from web.db import database
+
+    target = _database_for_command(url)
+    app = create_app({"AUTO_UPGRADE_DB": False, "DATABASE_URL": target})
+    database(app).engine.dispose()
+    engine = make_engine(target)
+    try:
+        with make_session_factory(engine)() as session:
+            problems = verify_chain(session)
+            if problems:
+                # A new key would go on from a trail that does not verify.
+                for problem in problems:
+                    click.echo(problem, err=True)
+                click.echo(
+                    "tapestry: the trail is not intact, so the key was not rotated", err=True
+                )
+                sys.exit(1)
+            if app.config.get("AUDIT_KEY") is not None:
+                event = record_key_rotation(session)
+                if event is None:
+                    raise DatabaseProblem(
+                        "the audit key is the TAPESTRY_AUDIT_KEY setting, which this command "
+                        "cannot change: add it to TAPESTRY_AUDIT_RETIRED_KEYS, set a new "
+                        "TAPESTRY_AUDIT_KEY (`openssl rand -hex 32`), restart the site, then run "
+                        "this again to record the change"
+                    )
+                session.commit()
+                click.echo(
+                    f"The trail now goes on under audit key id {event.details['to_key_id']} "
+                    f"(after id {event.details['from_key_id']})."
+                )
+                return
+            try:
+                old_id, new_id = rotate_audit_key_file(app.instance_path)
+                keys = active_keys().reloaded()
+            except (KeyProblem, OSError) as error:
+                raise DatabaseProblem(_one_line(error)) from None
+            use_keys(keys)
+            if record_key_rotation(session, keys) is None:  # an empty trail: say so all the same
+                append_event(
+                    session, ROTATION, details={"from_key_id": old_id, "to_key_id": new_id}
+                )
+            session.commit()
+    finally:
+        engine.dispose()
+    kept = Path(app.instance_path) / AUDIT_RETIRED_FILE
+    click.echo(
+        f"The audit key was rotated: new events are signed with key id {new_id}. The old key "
+        f"(id {old_id}) is kept in {kept} to verify older events; keep it as long as the trail."
+    )
+    click.echo("Note an anchor now: tapestry audit anchor --out FILE.")
+
+
 @main.group("privacy")
 def privacy_group() -> None:
     """Retention of personal data."""

@@ -19,7 +19,7 @@ from flask import Flask
 
 from models.accounts import Role
 from models.db import make_engine, make_session_factory, upgrade
-from models.keys import AUDIT_KEY_ENV, TOTP_KEY_ENV, load_keys, use_keys
+from models.keys import AUDIT_KEY_ENV, AUDIT_RETIRED_ENV, TOTP_KEY_ENV, load_keys, use_keys
 from web.services.demo import DemoLogins, build_demo
 
 DEMO_FILE = "demo.sqlite"
@@ -45,7 +45,12 @@ def build_demo_database(
     url = f"sqlite:///{path.resolve()}"
     # The demo's audit events and TOTP secrets use the keys the served app will use.
     use_keys(
-        load_keys(folder, audit=os.environ.get(AUDIT_KEY_ENV), totp=os.environ.get(TOTP_KEY_ENV))
+        load_keys(
+            folder,
+            audit=os.environ.get(AUDIT_KEY_ENV),
+            totp=os.environ.get(TOTP_KEY_ENV),
+            retired_audit=os.environ.get(AUDIT_RETIRED_ENV),
+        )
     )
     upgrade(url)
     engine = make_engine(url)

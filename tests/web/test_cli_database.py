@@ -19,6 +19,7 @@ from web.cli import main
 DATABASE_COMMANDS = [
     ["audit", "verify"],
     ["audit", "anchor"],
+    ["audit", "rotate-key"],
     ["privacy", "retention"],
     ["privacy", "purge"],
     ["accounts", "purge"],
@@ -262,3 +263,98 @@ def test_a_bad_anchor_file_is_named_in_one_line(
 
     assert result.exit_code == 2
     assert result.stderr == f"tapestry: --anchor {path}: {message}\n"
+
+
+def test_rotate_key_keeps_the_old_key_and_the_trail_verifies_across_it(
+    site: Path, tmp_path: Path
+) -> None:
+    assert _run(["db", "upgrade"]).exit_code == 0
+    made = _run(
+        ["accounts", "create", "--email", "a@example.org", "--name", "A", "--role", "admin"]
+    )
+    assert made.exit_code == 0, made.output
+    anchors = tmp_path / "anchors.jsonl"
+    assert _run(["audit", "anchor", "--out", str(anchors)]).exit_code == 0
+    old_key = (site / "audit_key").read_text()
+
+    rotated = _run(["audit", "rotate-key"])
+
+    assert rotated.exit_code == 0, rotated.output
+    assert "The audit key was rotated: new events are signed with key id " in rotated.output
+    assert f"is kept in {site / 'audit_keys_retired'}" in rotated.output
+    assert (site / "audit_keys_retired").read_text() == old_key
+    assert (site / "audit_key").read_text() != old_key
+    again = _run(
+        ["accounts", "create", "--email", "b@example.org", "--name", "B", "--role", "admin"]
+    )
+    assert again.exit_code == 0, again.output
+    verified = _run(["audit", "verify", "--anchor", str(anchors)])
+    assert verified.exit_code == 0, verified.output
+    assert "intact: 3 events," in verified.output and "matches 1 anchor." in verified.output
+
+    # Without the retired key, the events before the rotation cannot be checked.
+    (site / "audit_keys_retired").unlink()
+    lost = _run(["audit", "verify", "--anchor", str(anchors)])
+    assert lost.exit_code == 1
+    assert lost.stderr.splitlines()[0].startswith("event 1: hashed with another audit key")
+    assert "(the key was changed)" in lost.stderr
+
+
+def test_rotate_key_with_the_key_in_a_setting_says_how(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = (
+        "the first audit key of this site, 32+ chars",
+        "the second audit key of this site, 32+",
+    )
+    monkeypatch.setenv("TAPESTRY_AUDIT_KEY", old)
+    assert _run(["db", "upgrade"]).exit_code == 0
+    made = _run(
+        ["accounts", "create", "--email", "a@example.org", "--name", "A", "--role", "admin"]
+    )
+    assert made.exit_code == 0, made.output
+
+    refused = _run(["audit", "rotate-key"])
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines() == [
+        "tapestry: the audit key is the TAPESTRY_AUDIT_KEY setting, which this command cannot "
+        "change: add it to TAPESTRY_AUDIT_RETIRED_KEYS, set a new TAPESTRY_AUDIT_KEY (`openssl "
+        "rand -hex 32`), restart the site, then run this again to record the change"
+    ]
+    assert not (site / "audit_keys_retired").exists()
+
+    monkeypatch.setenv("TAPESTRY_AUDIT_KEY", new)
+    monkeypatch.setenv("TAPESTRY_AUDIT_RETIRED_KEYS", old)
+    recorded = _run(["audit", "rotate-key"])
+    assert recorded.exit_code == 0, recorded.output
+    assert recorded.output.startswith("The trail now goes on under audit key id ")
+    verified = _run(["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+    assert "intact: 2 events," in verified.output
+
+
+def test_rotate_key_refuses_a_broken_trail(site: Path) -> None:
+    assert _run(["db", "upgrade"]).exit_code == 0
+    made = _run(
+        ["accounts", "create", "--email", "a@example.org", "--name", "A", "--role", "admin"]
+    )
+    assert made.exit_code == 0, made.output
+    from models.db import make_engine
+
+    engine = make_engine(f"sqlite:///{site / 'tapestry.sqlite'}")
+    try:
+        _drop_guards(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE audit_events SET actor_user_id = 99")
+    finally:
+        engine.dispose()
+    key = (site / "audit_key").read_text()
+
+    refused = _run(["audit", "rotate-key"])
+
+    assert refused.exit_code == 1
+    assert refused.stderr.splitlines() == [
+        "event 1: its contents do not match its hash",
+        "tapestry: the trail is not intact, so the key was not rotated",
+    ]
+    assert (site / "audit_key").read_text() == key
