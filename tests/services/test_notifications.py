@@ -11,8 +11,12 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.notifications import Channel, Notification, NotificationStatus
 from models.people import ConsentStatus
+from models.rounds import RoundStatus
 from tests import factories
-from web.services import notifications
+from tests.services.commissioning_world import make_round
+from tests.services.test_allocations import allocation_of
+from tests.services.test_place_moves import published
+from web.services import consents, notifications, place_moves, rounds, voice
 from web.services.errors import InvalidInput
 from web.services.notifications import (
     CONSENT_ASKED,
@@ -172,3 +176,95 @@ def test_preferences_name_each_wrong_field(db_session: Session) -> None:
     with pytest.raises(InvalidInput) as caught:
         set_preferences(db_session, user, channel="pigeon")
     assert set(caught.value.errors) == {"channel"}
+
+
+# -- the events that write messages -----------------------------------------------------------
+
+
+def _messages(session: Session) -> list[tuple[int, str, dict[str, object]]]:
+    session.flush()
+    return [
+        (row.user_id, row.event, row.data)
+        for row in session.scalars(select(Notification).order_by(Notification.id))
+    ]
+
+
+def test_consent_asked_granted_and_ended_tell_the_other_side(db_session: Session) -> None:
+    council = factories.CouncilFactory()
+    person = factories.PersonProfileFactory(
+        user__council=council, user__email="sam@example.org", display_name="Sam Taylor"
+    )
+    advocate = factories.AdvocateFactory(council=council, display_name="Priya Sharma")
+
+    asked = consents.request_consent(db_session, advocate, who="sam@example.org", scopes=[])
+    assert asked is not None
+    consents.grant_consent(db_session, person.user, person, asked.id)
+    consents.revoke_consent(db_session, person.user, person, asked.id)
+
+    assert [(user, event) for user, event, _ in _messages(db_session)] == [
+        (person.user_id, "consent_asked"),
+        (advocate.id, "consent_granted"),
+        (advocate.id, "consent_ended"),
+    ]
+    data = [d for _, _, d in _messages(db_session)]
+    assert data[0]["advocate_name"] == "Priya Sharma"
+    assert data[1]["person_name"] == "Sam Taylor" and data[2]["declined"] is False
+
+
+def test_an_official_answer_tells_the_proposer_and_every_backer(db_session: Session) -> None:
+    world = make_round(db_session)
+    idea = factories.ProposalFactory(
+        council=world.council, proposer=world.people["Ada"], title="Swimming"
+    )
+    factories.ProposalSupportFactory(proposal=idea, person=world.people["Cal"])
+    db_session.flush()
+
+    voice.respond_to_proposal(
+        db_session, world.commissioner, idea.id, status="declined", response="No pool nearby."
+    )
+
+    told = {user: data for user, event, data in _messages(db_session) if event == "idea_answered"}
+    assert set(told) == {world.people["Ada"].user_id, world.people["Cal"].user_id}
+    assert told[world.people["Cal"].user_id]["supported"] is True
+    assert told[world.people["Ada"].user_id]["answer"] == "No pool nearby."
+
+
+def test_opening_a_round_tells_its_people_once(db_session: Session) -> None:
+    world = make_round(db_session, status=RoundStatus.draft)
+
+    rounds.open_round(db_session, world.commissioner, world.round)
+    rounds.tell_people_of_round(db_session, world.round, notifications.ROUND_OPENED)
+
+    told = [user for user, event, _ in _messages(db_session) if event == "round_opened"]
+    assert sorted(told) == sorted(p.user_id for p in world.people.values())
+
+
+def test_rounds_closing_within_two_days_remind_their_people(
+    db_session: Session, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    world = make_round(db_session, status=RoundStatus.open)
+    world.round.choice_deadline = utcnow() + timedelta(days=1)
+    db_session.commit()
+    rounds._closing_looked_at = None
+
+    assert rounds.remind_rounds_closing(session_factory) == len(world.people)
+    rounds._closing_looked_at = None
+    assert rounds.remind_rounds_closing(session_factory) == 0
+
+
+def test_a_place_moved_or_taken_away_tells_the_person_why(
+    db_session: Session, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    world = published(db_session, session_factory)
+    ada = allocation_of(world, "Ada")
+    garden = world.offers["garden"]
+
+    place_moves.move_place(
+        db_session, world.commissioner, world.round, ada.id,
+        to_offer_id=garden.id, reason="The art class closed.",
+    )  # fmt: skip
+
+    [(user, data)] = [(u, d) for u, e, d in _messages(db_session) if e == "place_moved"]
+    assert user == world.people["Ada"].user_id
+    assert data["new_offer_name"] == garden.title and data["reason"] == "The art class closed."
+    assert data["released"] is False

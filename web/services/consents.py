@@ -36,6 +36,7 @@ from models.base import utcnow
 from models.people import Consent, ConsentStatus, PersonProfile, reference_check_symbol
 from web.services.accounts import ThrottlePolicy, claim_try
 from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooManyRequests
+from web.services.notifications import CONSENT_ASKED, CONSENT_ENDED, CONSENT_GRANTED, notify
 
 SCOPES: tuple[str, ...] = ("view", "draft", "submit")
 SCOPE_LABELS: dict[str, str] = {
@@ -242,7 +243,25 @@ def request_consent(
         object_id=consent.id,
         details={"person_id": person.id, "scopes": _ordered(chosen)},
     )
+    notify(
+        session,
+        user_id=person.user_id,
+        event=CONSENT_ASKED,
+        data={"advocate_name": advocate.display_name, "scopes": _scope_words(chosen)},
+        key=f"consent_asked:{consent.id}",
+    )
     return consent
+
+
+SCOPE_WORDS = {
+    "view": "see their details, choices and places",
+    "draft": "change their details and choices",
+    "submit": "say yes or no to places for them",
+}
+
+
+def _scope_words(scopes: Iterable[str]) -> list[str]:
+    return [SCOPE_WORDS[scope] for scope in _ordered(scopes)]
 
 
 def _live_consent(session: Session, person_id: int, advocate_id: int) -> Consent | None:
@@ -313,6 +332,13 @@ def grant_consent(
     consent.granted_at = utcnow()
     session.flush()
     _record_answer(session, actor, person, consent, "consent.granted")
+    notify(
+        session,
+        user_id=consent.advocate_id,
+        event=CONSENT_GRANTED,
+        data={"person_name": person.display_name, "scopes": _scope_words(consent.scopes)},
+        key=f"consent_granted:{consent.id}",
+    )
     return consent
 
 
@@ -327,6 +353,13 @@ def refuse_consent(
     consent.status = ConsentStatus.declined
     session.flush()
     _record_answer(session, actor, person, consent, "consent.declined")
+    notify(
+        session,
+        user_id=consent.advocate_id,
+        event=CONSENT_ENDED,
+        data={"person_name": person.display_name, "declined": True},
+        key=f"consent_ended:{consent.id}",
+    )
     return consent
 
 
@@ -342,6 +375,13 @@ def revoke_consent(
     consent.revoked_at = utcnow()
     session.flush()
     _record_answer(session, actor, person, consent, "consent.revoked")
+    notify(
+        session,
+        user_id=consent.advocate_id,
+        event=CONSENT_ENDED,
+        data={"person_name": person.display_name, "declined": False},
+        key=f"consent_ended:{consent.id}",
+    )
     return consent
 
 

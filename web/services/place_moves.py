@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, selectinload
 from models.accounts import User
 from models.audit import append_event
 from models.base import utcnow
+from models.people import PersonProfile
 from models.providers import Offer, OfferStatus
 from models.rounds import (
     Allocation,
@@ -48,6 +49,7 @@ from web.services.allocations import (
     take_place,
 )
 from web.services.errors import Conflict, InvalidInput, NotFound
+from web.services.notifications import PLACE_MOVED, notify
 
 #: The longest reason a commissioner may give for moving or releasing a place.
 REASON_MAX_CHARS = 2000
@@ -195,7 +197,31 @@ def release_place(
             "reason": text,
         },
     )
+    _tell_person(session, allocation, new=None, reason=text)
     return allocation
+
+
+def _tell_person(
+    session: Session, allocation: Allocation, *, new: Allocation | None, reason: str
+) -> None:
+    person = session.get(PersonProfile, allocation.person_id)
+    if person is None:
+        return
+    old_offer = session.get(Offer, allocation.offer_id)
+    new_offer = session.get(Offer, new.offer_id) if new is not None else None
+    notify(
+        session,
+        user_id=person.user_id,
+        event=PLACE_MOVED,
+        data={
+            "released": new is None,
+            "offer_name": old_offer.title if old_offer is not None else None,
+            "new_offer_name": new_offer.title if new_offer is not None else None,
+            "reason": reason,
+            "path": "/person/place",
+        },
+        key=f"place_moved:{allocation.id}",
+    )
 
 
 def move_place(
@@ -337,4 +363,5 @@ def move_place(
             "reason": text,
         },
     )
+    _tell_person(session, allocation, new=new, reason=text)
     return new

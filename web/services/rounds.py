@@ -14,9 +14,9 @@ the format writes them, so a run copies them into the instance unchanged.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,10 +25,13 @@ from sqlalchemy.orm import Session, selectinload
 from models.accounts import Council, User
 from models.audit import append_event
 from models.base import utcnow
+from models.notifications import Notification
 from models.people import PersonProfile
 from models.providers import Offer, OfferStatus, Provider
 from models.rounds import Budget, Choice, Mechanism, Round, RoundOffer, RoundStatus
 from web.services.errors import Conflict, InvalidInput, NotFound
+from web.services.jobs import register_periodic
+from web.services.notifications import ROUND_CLOSING, ROUND_OPENED, notify
 
 NAME_MAX_CHARS = 200
 MAX_TIME_LIMIT_S = 3600
@@ -513,7 +516,58 @@ def open_round(session: Session, actor: User, round_: Round) -> Round:
         raise Conflict("Only a draft round can be opened.")
     if not any(ro.places > 0 for ro in round_.round_offers):
         raise InvalidInput({"places": "Add at least one offer with places before opening"})
-    return _move(session, actor, round_, RoundStatus.open, "round.open")
+    _move(session, actor, round_, RoundStatus.open, "round.open")
+    tell_people_of_round(session, round_, ROUND_OPENED)
+    return round_
+
+
+#: People are reminded this long before a round's last day for choices.
+CLOSING_NOTICE = timedelta(days=2)
+#: How often a worker looks for rounds closing soon.
+CLOSING_LOOK_EVERY = timedelta(minutes=5)
+_closing_looked_at: datetime | None = None
+
+
+def tell_people_of_round(session: Session, round_: Round, event: str) -> int:
+    """Tell everyone the round is about (each once, by key) that it opened or closes soon."""
+    prefix = f"{event}:{round_.id}:"
+    told = set(session.scalars(select(Notification.key).where(Notification.key.like(f"{prefix}%"))))
+    data: dict[str, object] = {"round_name": round_.name, "path": "/person/choices"}
+    if round_.choice_deadline is not None:
+        data["closes_at"] = round_.choice_deadline.isoformat()
+    count = 0
+    for person in session.scalars(_people_in_scope(round_)):
+        key = f"{prefix}{person.id}"
+        if key in told:
+            continue
+        notify(session, user_id=person.user_id, event=event, data=data, key=key)
+        count += 1
+    return count
+
+
+@register_periodic("round_closing")
+def remind_rounds_closing(
+    session_factory: Callable[[], Session], now: datetime | None = None
+) -> int:
+    """Tell people of each open round whose last day for choices is within two days."""
+    global _closing_looked_at
+    now = now or utcnow()
+    if _closing_looked_at is not None and now - _closing_looked_at < CLOSING_LOOK_EVERY:
+        return 0
+    _closing_looked_at = now
+    count = 0
+    with session_factory() as session:
+        for round_ in session.scalars(
+            select(Round).where(
+                Round.status == RoundStatus.open,
+                Round.choice_deadline.is_not(None),
+                Round.choice_deadline > now,
+                Round.choice_deadline <= now + CLOSING_NOTICE,
+            )
+        ):
+            count += tell_people_of_round(session, round_, ROUND_CLOSING)
+        session.commit()
+    return count
 
 
 def close_round(session: Session, actor: User, round_: Round) -> Round:

@@ -26,6 +26,7 @@ from models.providers import Offer, OfferStatus, Provider, offer_outcome_tags
 from models.rounds import Allocation, AllocationStatus, Round, RoundStatus
 from models.voice import Feedback, Proposal, ProposalStatus, ProposalSupport
 from web.services.errors import InvalidInput, NotFound
+from web.services.notifications import IDEA_ANSWERED, notify
 
 RESPONSE_MAX_CHARS = 2000
 LATEST_COMMENTS = 3
@@ -172,7 +173,40 @@ def respond_to_proposal(
         object_id=proposal.id,
         details={"status": status, "round_id": proposal.commissioned_round_id},
     )
+    _tell_about_answer(session, proposal)
     return proposal
+
+
+def _tell_about_answer(session: Session, proposal: Proposal) -> None:
+    """Tell the person who made the idea, and everyone who backed it, what the council said."""
+    assert proposal.responded_at is not None
+    answered = proposal.responded_at.strftime("%Y%m%dT%H%M%S%f")
+    people = {proposal.proposer_id: False}
+    for support in session.scalars(
+        select(ProposalSupport).where(ProposalSupport.proposal_id == proposal.id)
+    ):
+        people.setdefault(support.person_id, True)
+    users = dict(
+        session.execute(
+            select(PersonProfile.id, PersonProfile.user_id).where(PersonProfile.id.in_(people))
+        ).all()
+    )
+    for person_id, supported in sorted(people.items()):
+        if person_id not in users:
+            continue
+        notify(
+            session,
+            user_id=users[person_id],
+            event=IDEA_ANSWERED,
+            data={
+                "idea_title": proposal.title,
+                "status_words": proposal_status_words(proposal),
+                "answer": proposal.response,
+                "supported": supported,
+                "path": "/person/ideas",
+            },
+            key=f"idea_answered:{proposal.id}:{answered}:{person_id}",
+        )
 
 
 def proposal_status_words(proposal: Proposal) -> str:
