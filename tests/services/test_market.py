@@ -212,3 +212,23 @@ def test_held_places_only_count_offered_and_accepted(db_session: Session) -> Non
         20,
         15,
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "waiting"), [(AllocationStatus.offered, 12), (AllocationStatus.accepted, 0)]
+)
+def test_people_wait_for_a_choice_above_a_place_they_have_not_accepted(
+    db_session: Session, status: AllocationStatus, waiting: int
+) -> None:
+    world = make_world(db_session)
+    run = world.round.runs[0]
+    for _ in range(12):
+        person = factories.PersonProfileFactory(user__council=world.council)
+        factories.ChoiceFactory(round=world.round, person=person, offer=world.online, rank=1)
+        factories.ChoiceFactory(round=world.round, person=person, offer=world.art, rank=2)
+        factories.AllocationFactory(run=run, person=person, offer=world.art, rank=2, status=status)
+    statement = market.market_statement(db_session, "riverford")
+    [online] = rows(statement, "waiting", category="training", area=market.ONLINE)
+    # Their place is art (their second choice): while it is only offered they wait for the
+    # online course; once they accept it they have decided.
+    assert online["people_waiting"] == waiting

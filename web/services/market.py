@@ -17,8 +17,9 @@ The tables (``docs/market-position.md`` says what each figure means):
     place in the round and how many were left without one; with a total row per round.
 ``waiting``
     For each published round, category and area: places, places taken now, free places and
-    people waiting (they chose a service there above the place they hold, or hold none, and
-    were never offered it).
+    people waiting (they chose a service there above the place they hold, or hold none, were
+    never offered it and have not accepted a place: the waiting lists of
+    :mod:`web.services.places_cycle`, counting also people who could not pay for it now).
 ``unmet``
     For each outcome people want and their area: people who want it, published offers giving
     it there or online, and how many of those people hold a place giving it in the latest
@@ -347,7 +348,8 @@ def _round_tables(
             .group_by(Choice.round_id, *group)
         )
     }
-    # Waiting: chose an offer above their best place held (or hold none), never given it.
+    # Waiting: chose an offer above their best place held (or hold none), never given it, and
+    # have not accepted a place (the waiting lists of web.services.places_cycle).
     best = (
         select(
             Allocation.round_id,
@@ -363,6 +365,12 @@ def _round_tables(
         Allocation.person_id == Choice.person_id,
         Allocation.offer_id == Choice.offer_id,
     )
+    # Someone who accepted a place has decided: nobody moves them (web.services.places_cycle).
+    decided = exists().where(
+        Allocation.round_id == Choice.round_id,
+        Allocation.person_id == Choice.person_id,
+        Allocation.status == AllocationStatus.accepted,
+    )
     waiting: dict[tuple[int, str, str | None], int] = {
         (round_id, str(category), area): int(n)
         for round_id, category, area, n in session.execute(
@@ -374,6 +382,7 @@ def _round_tables(
             .where(
                 Choice.round_id.in_(ids),
                 ~given,
+                ~decided,
                 or_(best.c.rank.is_(None), Choice.rank < best.c.rank),
             )
             .group_by(Choice.round_id, *group)

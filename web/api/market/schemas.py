@@ -30,7 +30,7 @@ DESCRIPTIONS = {
     "places_taken": "Places held now (offered and not yet answered, or accepted).",
     "free_places": "Places not held now.",
     "people_waiting": "People who chose a service here over the place they hold (or hold "
-    "none) and were never offered it.",
+    "none), were never offered it and have not accepted a place.",
     "outcome": "The outcome tag's code.",
     "outcome_label": "The outcome in words.",
     "people_who_want_it": "People who want this outcome.",
