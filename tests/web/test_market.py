@@ -104,9 +104,7 @@ def test_the_json_version(client: FlaskClient, db_session: Session) -> None:
     assert body["threshold"] == 10
     assert [r["name"] for r in body["rounds"]] == ["Spring"]
     [art] = [
-        r
-        for r in body["tables"]["demand"]
-        if (r["category"], r["area"]) == ("creative", "north")
+        r for r in body["tables"]["demand"] if (r["category"], r["area"]) == ("creative", "north")
     ]
     assert art["people_who_chose"] == 25
     assert art["left_without_a_place"] is None
@@ -156,3 +154,15 @@ def test_the_demo_statement(app: Flask, db_session: Session) -> None:
         for row in rows:
             for field in counts:
                 assert row[field] in (None, 0) or row[field] >= 10, (name, row)
+
+
+def test_the_open_referral_feed_links_the_statement(
+    client: FlaskClient, db_session: Session
+) -> None:
+    make_world(db_session)
+    root = client.get("/openreferral/riverford/")
+    assert root.status_code == 200
+    assert root.headers["Link"] == (
+        '<http://localhost/market/riverford>; rel="related"; title="Market position statement"'
+    )
+    assert set(root.json) == {"version", "profile", "openapi_url"}

@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request, url_for
+from flask import Blueprint, Flask, Response, jsonify, request, url_for
 
 from web.api.service_errors import abort_for
 from web.db import get_session
@@ -137,10 +137,16 @@ def _postcode_search() -> None:
 
 
 @bp.get("/")
-def root(council_slug: str) -> dict[str, Any]:
-    """What this API is: the HSDS version, the profile and its OpenAPI document."""
+def root(council_slug: str) -> Response:
+    """What this API is: the HSDS version, the profile and its OpenAPI document. The profile
+    fixes the document's fields, so the council's market position statement is a Link."""
     _council(council_slug)
-    return openreferral.api_root(url_for(".openapi", council_slug=council_slug, _external=True))
+    response = jsonify(
+        openreferral.api_root(url_for(".openapi", council_slug=council_slug, _external=True))
+    )
+    statement = url_for("market.statement", council_slug=council_slug, _external=True)
+    response.headers["Link"] = f'<{statement}>; rel="related"; title="Market position statement"'
+    return response
 
 
 @bp.get("/openapi.json")
