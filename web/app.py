@@ -194,6 +194,7 @@ def _register_blueprints(app: Flask) -> None:
         admin,
         advocate,
         commissioner,
+        directory_import,
         market,
         person,
         person_consents,
@@ -222,3 +223,5 @@ def _register_blueprints(app: Flask) -> None:
     init_api(app)
     # The public Open Referral UK feed of each council's published offers.
     init_openreferral(app)
+    # Bringing in services from another Open Referral directory (commissioners, providers).
+    directory_import.init_app(app)

@@ -304,6 +304,16 @@ def rows() -> list[Row]:
         add("GET", f"{oruk}/{name}", EVERYONE, f"{feed}/{name}")
         add("GET", f"{oruk}/{name}/<path:{param}>", EVERYONE, f"{feed}/{name}/{public_id}")
 
+    # -- bringing in services from another Open Referral directory --------------------------
+    for who, prefix in ((COMMISSIONER, "/commissioner"), (PROVIDERS, "/provider")):
+        add("GET", prefix + "/directory/import", who)
+        add("POST", prefix + "/directory/import", who, form={"address": ""})
+    # Each import's report is its importer's own; no import is numbered 999999, so it is 404.
+    add("GET", "/commissioner/directory/imports/<int:record_id>", only(hide=("commissioner",)),
+        "/commissioner/directory/imports/999999")  # fmt: skip
+    add("GET", "/provider/directory/imports/<int:record_id>",
+        only(hide=("provider_x", "provider_y")), "/provider/directory/imports/999999")  # fmt: skip
+
     # -- the market position statement: public figures, for everyone ----------------------
     add("GET", "/market", EVERYONE)
     add("GET", "/market/<council_slug>", EVERYONE, "/market/westmere")

@@ -37,10 +37,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from models.accounts import Council
 from models.audit import append_event
+from models.base import utcnow
+from models.jobs import Job, JobStatus
 from models.openreferral import SourceKind, SourceRecord
 from models.people import AGE_BANDS, DAYS, AgeBand, OutcomeTag
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
-from web.services.errors import InvalidInput
+from web.services.errors import InvalidInput, NotFound
 from web.services.offers import MAX_TAGS, clean_offer_fields
 from web.services.openreferral import AGES, BYDAY, CATEGORY_NAMES, HOURS
 from web.services.providers import NAME_MAX
@@ -586,12 +588,20 @@ def import_services(
 ) -> ImportReport:
     """Import ``services`` (Open Referral documents) into ``council``; see the module.
 
-    With ``only_provider`` (a provider importing its own services), every organisation of the
-    feed becomes that provider: one already imported as another provider is refused.
-    The caller commits. Flushes; never commits.
+    With ``only_provider`` (a provider importing its own services), the feed must hold one
+    organisation, which becomes that provider (its profile is left as the provider wrote it);
+    one already imported as another provider is refused. Flushes; never commits.
     """
     report = ImportReport()
     groups = _group(services, report)
+    if only_provider is not None and len(groups) > 1:
+        reason = (
+            f"the feed holds {len(groups)} organisations: import only your own organisation's "
+            "services (the council can import the rest)"
+        )
+        for group in groups:
+            report.records.extend(_refused_group(group, reason, reason))
+        return report
     sources = {
         (s.kind, s.source_id): s
         for s in session.scalars(select(SourceRecord).where(SourceRecord.council_id == council.id))
@@ -616,7 +626,11 @@ def import_services(
     return report
 
 
-def _refused_group(group: _Organisation, reason: str) -> list[RecordResult]:
+def _refused_group(
+    group: _Organisation,
+    reason: str,
+    others: str = "not imported: another record of its organisation was refused",
+) -> list[RecordResult]:
     name = _text(group.document, "name") or "(no name)"
     records = [RecordResult(SourceKind.organization, group.source_id, name, "refused", reason)]
     failed = {service_id for service_id, _, _ in group.refused}
@@ -633,7 +647,7 @@ def _refused_group(group: _Organisation, reason: str) -> list[RecordResult]:
                 service_id,
                 _text(service, "name") or "(no name)",
                 "refused",
-                "not imported: another record of its organisation was refused",
+                others,
             )
         )
     return records
@@ -808,3 +822,90 @@ def _set(offer: Offer, values: Mapping[str, Any]) -> bool:
             setattr(offer, attribute, value)
             changed = True
     return changed
+
+
+# A record of each import made from the site's pages -----------------------------------------
+
+#: The kind of the ``jobs`` row that keeps a page's import and its report. The import itself
+#: runs in the request (a feed is read within FETCH_TIMEOUT_S a document); the row is written
+#: done, so no worker ever claims it, and the report page reads it after the redirect.
+IMPORT_RECORD_KIND = "openreferral.import"
+
+
+def report_document(report: ImportReport) -> dict[str, Any]:
+    return {
+        "records": [
+            {
+                "kind": r.kind.value,
+                "source_id": r.source_id,
+                "name": r.name,
+                "result": r.result,
+                "reason": r.reason,
+                "notes": list(r.notes),
+            }
+            for r in report.records
+        ]
+    }
+
+
+def report_from_document(document: Mapping[str, Any]) -> ImportReport:
+    return ImportReport(
+        [
+            RecordResult(
+                SourceKind(r["kind"]),
+                r["source_id"],
+                r["name"],
+                r["result"],
+                r.get("reason"),
+                tuple(r.get("notes") or ()),
+            )
+            for r in document.get("records", [])
+        ]
+    )
+
+
+def record_import(
+    session: Session,
+    council: Council,
+    actor_user_id: int,
+    source: str,
+    report: ImportReport,
+    *,
+    provider: Provider | None = None,
+) -> int:
+    """Keep ``report`` of an import made from a page; returns its id for the report page."""
+    now = utcnow()
+    job = Job(
+        kind=IMPORT_RECORD_KIND,
+        payload={
+            "council_id": council.id,
+            "provider_id": provider.id if provider else None,
+            "user_id": actor_user_id,
+            "source": source[:500],
+        },
+        status=JobStatus.done,
+        progress=100,
+        message=report.summary()[:500],
+        result=report_document(report),
+        finished_at=now,
+        max_attempts=0,
+    )
+    session.add(job)
+    session.flush()
+    return job.id
+
+
+def recorded_import(
+    session: Session, record_id: int, council: Council, provider: Provider | None = None
+) -> tuple[str, ImportReport]:
+    """The source and report of import ``record_id`` made in ``council`` (by ``provider``,
+    when given); :class:`NotFound` for any other."""
+    job = session.get(Job, record_id)
+    payload = job.payload if job is not None and job.kind == IMPORT_RECORD_KIND else {}
+    if (
+        job is None
+        or payload.get("council_id") != council.id
+        or (provider is not None and payload.get("provider_id") != provider.id)
+    ):
+        raise NotFound("We could not find that import.")
+    return str(payload.get("source") or ""), report_from_document(job.result or {})
