@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Connection,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    update,
+)
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship, validates
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.base import Base, CreatedAtMixin, TimestampMixin, str_enum, utcnow
-from models.keys import SealedText
+from models.keys import TOTP_SECRET_PURPOSE, binding, seal, unseal
 
 if TYPE_CHECKING:
     from models.people import PersonProfile
@@ -57,10 +70,14 @@ class User(TimestampMixin, Base):
     display_name: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(str_enum(Role, "user_role"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    # Base32 TOTP secret; required for commissioners and admins once enrolled. Stored encrypted
-    # with the TOTP key, which is kept outside the database (models.keys). Deferred, so loading
-    # the account never opens it: a changed or lost key then only stops the code check.
-    totp_secret: Mapped[str | None] = mapped_column(SealedText(), deferred=True)
+    # Base32 TOTP secret (the ``totp_secret`` property); required for commissioners and admins
+    # once enrolled. Stored encrypted with the TOTP key, which is kept outside the database,
+    # and bound to this user's id (models.keys), so a sealed secret copied to another account
+    # does not open there. Deferred, so loading the account never opens it: a changed or lost
+    # key then only stops the code check.
+    sealed_totp_secret: Mapped[str | None] = mapped_column(
+        "totp_secret", String(255), deferred=True
+    )
     # The last TOTP time step accepted, so a code cannot be replayed within its window.
     totp_last_step: Mapped[int | None]
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -91,6 +108,42 @@ class User(TimestampMixin, Base):
     @validates("email")
     def _lower_email(self, _key: str, value: str) -> str:
         return value.strip().lower()
+
+    @property
+    def totp_secret(self) -> str | None:
+        """The plain TOTP secret (``SealedValueUnreadable`` when it cannot be opened here)."""
+        if _PENDING_TOTP in self.__dict__:
+            return self.__dict__[_PENDING_TOTP]  # type: ignore[no-any-return]
+        sealed = self.sealed_totp_secret
+        if sealed is None:
+            return None
+        return unseal(sealed, bound_to=binding(TOTP_SECRET_PURPOSE, self.id))
+
+    @totp_secret.setter
+    def totp_secret(self, plain: str | None) -> None:
+        self.__dict__.pop(_PENDING_TOTP, None)
+        if plain is None:
+            self.sealed_totp_secret = None
+        elif self.id is None:
+            # Bound to the id, which a new account has only once inserted (see _seal_pending).
+            self.__dict__[_PENDING_TOTP] = plain
+        else:
+            self.sealed_totp_secret = seal(plain, bound_to=binding(TOTP_SECRET_PURPOSE, self.id))
+
+
+_PENDING_TOTP = "_pending_totp_secret"
+
+
+@event.listens_for(User, "after_insert")
+def _seal_pending(_mapper: Mapper[User], connection: Connection, user: User) -> None:
+    """Seal the secret given to a new account, now that the account has its id."""
+    plain = user.__dict__.pop(_PENDING_TOTP, None)
+    if plain is None:
+        return
+    sealed = seal(plain, bound_to=binding(TOTP_SECRET_PURPOSE, user.id))
+    table = cast(Table, User.__table__)
+    connection.execute(update(table).where(table.c.id == user.id).values(totp_secret=sealed))
+    set_committed_value(user, "sealed_totp_secret", sealed)
 
 
 class UserSession(CreatedAtMixin, Base):

@@ -34,13 +34,9 @@ from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import String
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 
 AUDIT_KEY_FILE = "audit_key"
 TOTP_KEY_FILE = "totp_key"
@@ -277,52 +273,61 @@ def active_keys() -> Keys:
     return _active
 
 
-# Sealed values: "gcm1:" then base64 of a 12-byte nonce and the AES-256-GCM ciphertext and tag.
+# Sealed values: a prefix, then base64 of a 12-byte nonce and the AES-256-GCM ciphertext and
+# tag. "gcm2:" values are bound to their owner: the associated data names what the value is for
+# and whose it is ("users.totp_secret:42"), so a value copied to another row, or to another
+# column, does not open there. "gcm1:" values (migration 0003, before binding) are bound to
+# nothing; migration 0010 binds them, and a bound read refuses them.
 SEALED_PREFIX = "gcm1:"
+BOUND_PREFIX = "gcm2:"
 _SEAL_CONTEXT = b"tapestry sealed column"
+#: What a user's one-time code secret is bound to, with the user's id.
+TOTP_SECRET_PURPOSE = "users.totp_secret"
 
 
-def seal(plain: str, keys: Keys | None = None) -> str:
-    """Encrypt ``plain`` with the TOTP key (AES-256-GCM, a new random nonce each time)."""
+def binding(purpose: str, owner_id: int) -> str:
+    """What a sealed value of ``purpose`` belonging to row ``owner_id`` is bound to."""
+    return f"{purpose}:{owner_id}"
+
+
+def _associated_data(bound_to: str | None) -> bytes:
+    if bound_to is None:
+        return _SEAL_CONTEXT
+    return _SEAL_CONTEXT + b"\x00" + bound_to.encode("utf-8")
+
+
+def seal(plain: str, keys: Keys | None = None, *, bound_to: str | None = None) -> str:
+    """Encrypt ``plain`` with the TOTP key (AES-256-GCM, a new random nonce each time), bound
+    to ``bound_to`` (:func:`binding`); unbound only for migration 0003, which came before."""
     key = (keys or active_keys()).totp
     nonce = secrets.token_bytes(12)
-    sealed = AESGCM(key).encrypt(nonce, plain.encode("utf-8"), _SEAL_CONTEXT)
-    return SEALED_PREFIX + urlsafe_b64encode(nonce + sealed).decode("ascii")
+    sealed = AESGCM(key).encrypt(nonce, plain.encode("utf-8"), _associated_data(bound_to))
+    prefix = SEALED_PREFIX if bound_to is None else BOUND_PREFIX
+    return prefix + urlsafe_b64encode(nonce + sealed).decode("ascii")
 
 
-def unseal(stored: str, keys: Keys | None = None) -> str:
-    """Decrypt a value made by :func:`seal`; :class:`KeyProblem` when the key does not fit."""
-    if not stored.startswith(SEALED_PREFIX):
+def unseal(stored: str, keys: Keys | None = None, *, bound_to: str | None = None) -> str:
+    """Decrypt a value made by :func:`seal` with the same ``bound_to``;
+    :class:`SealedValueUnreadable` when the key does not fit or the value belongs elsewhere."""
+    prefix = SEALED_PREFIX if bound_to is None else BOUND_PREFIX
+    if bound_to is not None and stored.startswith(SEALED_PREFIX):
+        raise SealedValueUnreadable(
+            "a one-time code secret is not bound to its account (run tapestry db upgrade)"
+        )
+    if not stored.startswith(prefix):
         raise SealedValueUnreadable("the stored value is not encrypted (run tapestry db upgrade)")
     key = (keys or active_keys()).totp
     try:
-        raw = urlsafe_b64decode(stored[len(SEALED_PREFIX) :])
-        plain = AESGCM(key).decrypt(raw[:12], raw[12:], _SEAL_CONTEXT)
+        raw = urlsafe_b64decode(stored[len(prefix) :])
+        plain = AESGCM(key).decrypt(raw[:12], raw[12:], _associated_data(bound_to))
     except (InvalidTag, ValueError):  # ValueError: not base64, or too short to hold a nonce
         raise SealedValueUnreadable(
             "a one-time code secret cannot be decrypted with this TOTP key "
-            f"({TOTP_KEY_ENV} or the {TOTP_KEY_FILE} file was changed)"
+            f"({TOTP_KEY_ENV} or the {TOTP_KEY_FILE} file was changed), or it was sealed for "
+            "another account"
         ) from None
     return plain.decode("utf-8")
 
 
 def is_sealed(stored: str | None) -> bool:
-    return stored is not None and stored.startswith(SEALED_PREFIX)
-
-
-class SealedText(TypeDecorator[str]):
-    """A text column kept encrypted with the TOTP key: Python sees the plain text, the
-    database only ever the sealed form."""
-
-    impl = String(255)
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        return seal(str(value))
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        return unseal(str(value))
+    return stored is not None and stored.startswith((SEALED_PREFIX, BOUND_PREFIX))

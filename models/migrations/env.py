@@ -15,7 +15,6 @@ from sqlalchemy import Connection
 import models  # noqa: F401  (registers every table on Base.metadata)
 from models.base import Base, UTCDateTime
 from models.db import make_engine
-from models.keys import SealedText
 
 config = context.config
 # Any constant; the PostgreSQL advisory lock held while migrations run ("TAPMIGRA").
@@ -27,8 +26,6 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
     # Migrations spell the portable type, not our Python-side wrapper.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
-    if type_ == "type" and isinstance(obj, SealedText):
-        return "sa.String(length=255)"
     return False
 
 

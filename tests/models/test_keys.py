@@ -13,7 +13,16 @@ from sqlalchemy.orm import Session
 
 from models import make_engine, upgrade
 from models.accounts import Role, User
-from models.keys import KeyProblem, is_sealed, load_keys, seal, unseal
+from models.keys import (
+    TOTP_SECRET_PURPOSE,
+    KeyProblem,
+    SealedValueUnreadable,
+    binding,
+    is_sealed,
+    load_keys,
+    seal,
+    unseal,
+)
 
 
 def test_keys_are_made_in_the_folder_once_readable_by_the_owner_only(tmp_path: Path) -> None:
@@ -66,8 +75,51 @@ def test_the_database_holds_no_totp_secret(db_session: Session) -> None:
     raw = db_session.execute(
         text("SELECT totp_secret FROM users WHERE id = :id"), {"id": user.id}
     ).scalar_one()
-    assert secret not in raw and is_sealed(raw)
-    assert db_session.scalars(select(User.totp_secret).where(User.id == user.id)).one() == secret
+    assert secret not in raw and is_sealed(raw) and raw.startswith("gcm2:")
+    assert db_session.scalars(select(User).where(User.id == user.id)).one().totp_secret == secret
+
+
+def test_sealed_values_open_only_where_they_are_bound(tmp_path: Path) -> None:
+    keys = load_keys(tmp_path)
+    mine, theirs = binding(TOTP_SECRET_PURPOSE, 1), binding(TOTP_SECRET_PURPOSE, 2)
+    sealed = seal("JBSWY3DPEHPK3PXP", keys, bound_to=mine)
+
+    assert unseal(sealed, keys, bound_to=mine) == "JBSWY3DPEHPK3PXP"
+    with pytest.raises(SealedValueUnreadable, match="sealed for another account"):
+        unseal(sealed, keys, bound_to=theirs)
+    with pytest.raises(SealedValueUnreadable):
+        unseal(sealed, keys, bound_to=binding("another.column", 1))
+    with pytest.raises(SealedValueUnreadable, match="not bound to its account"):
+        unseal(seal("JBSWY3DPEHPK3PXP", keys), keys, bound_to=mine)
+
+
+def _add_user(db_session: Session, email: str, secret: str) -> User:
+    user = User(
+        email=email, display_name=email, role=Role.admin, password_hash="x", totp_secret=secret
+    )
+    db_session.add(user)
+    db_session.flush()
+    return user
+
+
+def test_a_secret_copied_to_another_account_does_not_open(db_session: Session) -> None:
+    first = _add_user(db_session, "one@example.org", pyotp.random_base32())
+    second = _add_user(db_session, "two@example.org", pyotp.random_base32())
+    db_session.execute(
+        text("UPDATE users SET totp_secret = (SELECT totp_secret FROM users WHERE id = :a) "
+             "WHERE id = :b"),
+        {"a": first.id, "b": second.id},
+    )  # fmt: skip
+    db_session.expire_all()
+
+    assert first.totp_secret is not None
+    with pytest.raises(SealedValueUnreadable, match="sealed for another account"):
+        _ = second.totp_secret
+    # Setting a new secret on an account that has its id seals it for that id at once.
+    second.totp_secret = "JBSWY3DPEHPK3PXP"
+    db_session.flush()
+    db_session.expire_all()
+    assert second.totp_secret == "JBSWY3DPEHPK3PXP"
 
 
 def test_the_migration_encrypts_stored_secrets_and_the_downgrade_restores_them(
@@ -91,7 +143,9 @@ def test_the_migration_encrypts_stored_secrets_and_the_downgrade_restores_them(
         upgrade(empty_database_url)
         with engine.connect() as connection:
             sealed = connection.execute(read).scalar_one()
-        assert is_sealed(sealed) and unseal(sealed) == secret
+            user_id = connection.execute(text("SELECT id FROM users")).scalar_one()
+        bound_to = binding(TOTP_SECRET_PURPOSE, user_id)
+        assert is_sealed(sealed) and unseal(sealed, bound_to=bound_to) == secret
 
         from alembic import command
 
@@ -115,3 +169,45 @@ def test_without_any_setting_the_process_refuses_to_guess_a_folder(
 
     with pytest.raises(KeyProblem, match="no keys are configured"):
         keys.active_keys()
+
+
+def test_the_binding_migration_binds_each_secret_to_its_account(empty_database_url: str) -> None:
+    upgrade(empty_database_url, "0009_openreferral_sources")
+    engine = make_engine(empty_database_url)
+    secrets = {"one@example.org": pyotp.random_base32(), "two@example.org": pyotp.random_base32()}
+    stale = seal(pyotp.random_base32(), load_keys("/nonexistent", audit="a" * 32, totp="b" * 32))
+    rows = text("SELECT id, email, totp_secret FROM users ORDER BY id")
+    try:
+        with engine.begin() as connection:
+            for email, secret in [*secrets.items(), ("lost@example.org", None)]:
+                connection.execute(
+                    text(
+                        "INSERT INTO users (email, display_name, role, password_hash, "
+                        "totp_secret, is_active, password_changed_at, failed_login_count, "
+                        "must_change_password, created_at, updated_at) VALUES (:email, 'X', "
+                        "'admin', 'x', :sealed, true, CURRENT_TIMESTAMP, 0, false, "
+                        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                    ),
+                    {"email": email, "sealed": stale if secret is None else seal(secret)},
+                )
+        upgrade(empty_database_url)
+        with engine.connect() as connection:
+            stored = connection.execute(rows).all()
+        for user_id, email, sealed in stored[:2]:
+            assert sealed.startswith("gcm2:")
+            bound_to = binding(TOTP_SECRET_PURPOSE, user_id)
+            assert unseal(sealed, bound_to=bound_to) == secrets[email]
+        assert stored[2].totp_secret == stale  # unreadable before, left for a reset
+        with pytest.raises(SealedValueUnreadable):
+            unseal(stored[0].totp_secret, bound_to=binding(TOTP_SECRET_PURPOSE, stored[1].id))
+
+        from alembic import command
+
+        from models.db import alembic_config
+
+        command.downgrade(alembic_config(empty_database_url), "0009_openreferral_sources")
+        with engine.connect() as connection:
+            back = connection.execute(rows).all()
+        assert [unseal(row.totp_secret) for row in back[:2]] == list(secrets.values())
+    finally:
+        engine.dispose()

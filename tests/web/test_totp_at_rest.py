@@ -121,3 +121,26 @@ def test_reset_second_factor_works_when_the_secret_cannot_be_read(
     reset_account(db_session, user, now=utcnow(), clear_second_factor=True)
     db_session.flush()
     assert _raw_secret(db_session, user) is None
+
+
+def test_a_secret_copied_from_another_account_is_a_clear_409(
+    client: FlaskClient, make_user: Callable[..., User], db_session: Session
+) -> None:
+    known = make_user(Role.admin)
+    target = make_user(Role.commissioner)
+    _sign_in(client, target.email)
+    token = csrf_token(client.get("/sign-in/code"))
+    # Someone who can write the database copies a sealed secret whose codes they know.
+    db_session.execute(
+        text("UPDATE users SET totp_secret = :sealed WHERE id = :id"),
+        {"sealed": _raw_secret(db_session, known), "id": target.id},
+    )
+    db_session.expire_all()
+
+    page = client.get("/sign-in/code")
+    assert page.status_code == 409
+    assert "second factor cannot be read" in page.get_data(as_text=True)
+    code = pyotp.TOTP(known.totp_secret or "").now()
+    refused = client.post("/sign-in/code", data={"csrf_token": token, "code": code})
+    assert refused.status_code == 409
+    assert client.get("/commissioner/").status_code == 302
