@@ -108,6 +108,22 @@ def rows() -> list[Row]:
     add("POST", "/sign-out", EVERYONE)
     add("GET", "/account/password", ANY_SIGNED_IN)
     add("POST", "/account/password", ANY_SIGNED_IN, form={"current_password": "wrong"})
+    add("GET", "/account", ANY_SIGNED_IN)
+    add("POST", "/account/confirm-email", ANY_SIGNED_IN)
+    add("GET", "/account/confirm/<token>", EVERYONE, "/account/confirm/not-a-link")
+    add("GET", "/account/forgot-password", EVERYONE)
+    add("POST", "/account/forgot-password", EVERYONE, form={"email": "nobody@example.org"})
+    add("GET", "/account/forgot-password/sent", EVERYONE)
+    # The link's token goes into the session at once, and the page is shown without it.
+    add("GET", "/account/reset/<token>", {a: MOVED for a in ACTORS}, "/account/reset/not-a-link")
+    add("GET", "/account/reset", EVERYONE)
+    add("POST", "/account/reset", EVERYONE, form={"new_password": "x"})
+    add("GET", "/account/notifications", ANY_SIGNED_IN)
+    add("POST", "/account/notifications", ANY_SIGNED_IN, form={"channel": "pigeon"})
+    add("GET", "/account/sessions", ANY_SIGNED_IN)
+    add("POST", "/account/sessions/<int:session_id>/end", ANY_SIGNED_IN,
+        "/account/sessions/999999/end")  # fmt: skip
+    add("POST", "/account/sessions/end-others", ANY_SIGNED_IN)
 
     # -- person pages (A's own objects) -----------------------------------------------------
     p = "/person"
@@ -132,6 +148,11 @@ def rows() -> list[Row]:
         secrets=A_SECRETS)  # fmt: skip
     add("POST", p + "/place/<int:allocation_id>/rate", A_ONLY, p + "/place/{accepted_a}/rate",
         form={"rating": "9"})  # fmt: skip
+    # A's accepted place has started, so giving it up is refused (nothing changes).
+    add("GET", p + "/place/<int:allocation_id>/give-up", A_ONLY,
+        p + "/place/{accepted_a}/give-up", secrets=A_SECRETS)  # fmt: skip
+    add("POST", p + "/place/<int:allocation_id>/give-up", A_ONLY,
+        p + "/place/{accepted_a}/give-up")  # fmt: skip
     # Ideas are shared with everyone in the council: B may support A's idea.
     add("POST", p + "/ideas/<int:proposal_id>/support", PERSONS, p + "/ideas/{proposal_a}/support")
     add("GET", p + "/who-can-help-me", PERSONS)
@@ -164,6 +185,10 @@ def rows() -> list[Row]:
     add("GET", q + "/place/<int:allocation_id>/rate", ADVOCATE, q + "/place/{accepted_a}/rate")
     add("POST", q + "/place/<int:allocation_id>/rate", ADVOCATE, q + "/place/{accepted_a}/rate",
         form={"rating": "9"})  # fmt: skip
+    add("GET", q + "/place/<int:allocation_id>/give-up", ADVOCATE,
+        q + "/place/{accepted_a}/give-up")  # fmt: skip
+    add("POST", q + "/place/<int:allocation_id>/give-up", ADVOCATE,
+        q + "/place/{accepted_a}/give-up")  # fmt: skip
     add("POST", q + "/ideas/<int:proposal_id>/support", ADVOCATE,
         q + "/ideas/{proposal_a}/support")  # fmt: skip
 

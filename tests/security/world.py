@@ -95,6 +95,7 @@ def make_world(session: Session) -> World:
         offer=offer_y,
         status=AllocationStatus.accepted,
         decided_at=utcnow(),
+        start_date=utcnow().date(),  # started today, so it can be rated
     )
     factories.CommitmentFactory(
         allocation=accepted_a, budget=budget_a, provider=provider_y, amount_pence=12_000

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import AllocationStatus, AuditEvent, Feedback
+from models.base import utcnow
 from tests import factories
-from web.services.errors import InvalidInput, NotAllowed, NotFound
+from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from web.services.feedback import feedback_for_place, rate_place
 
 
 def accepted_place():  # type: ignore[no-untyped-def]
-    return factories.AllocationFactory(status=AllocationStatus.accepted)
+    """An accepted place that started yesterday (only a started place can be rated)."""
+    return factories.AllocationFactory(
+        status=AllocationStatus.accepted, start_date=utcnow().date() - timedelta(days=1)
+    )
 
 
 def test_rating_a_taken_place(db_session: Session) -> None:
@@ -60,6 +66,18 @@ def test_comment_length_is_limited(db_session: Session) -> None:
             db_session, place.person.user, place.person, place.id, rating=3, comment="x" * 1001
         )
     assert set(caught.value.errors) == {"comment"}
+
+
+def test_a_place_can_be_rated_only_once_it_has_started(db_session: Session) -> None:
+    place = factories.AllocationFactory(status=AllocationStatus.accepted)
+    user = place.person.user
+    with pytest.raises(Conflict):  # the provider has not said when it starts
+        rate_place(db_session, user, place.person, place.id, rating=3, comment="")
+    place.start_date = utcnow().date() + timedelta(days=1)
+    with pytest.raises(Conflict):  # it starts tomorrow
+        rate_place(db_session, user, place.person, place.id, rating=3, comment="")
+    place.start_date = utcnow().date()
+    assert rate_place(db_session, user, place.person, place.id, rating=3, comment="").rating == 3
 
 
 def test_only_accepted_places_of_ones_own(db_session: Session) -> None:

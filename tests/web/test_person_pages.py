@@ -278,6 +278,12 @@ def test_rate_a_place_with_errors_then_thanks(
 ) -> None:
     place = publish_place(world, db_session, AllocationStatus.accepted)
     path = f"/person/place/{place.id}/rate"
+    # Only once the place has started: before its start date, My place says when it opens.
+    response = sam.get(path)
+    assert response.status_code == 302
+    assert "once the place has started" in text(sam.get(response.headers["Location"]))
+    place.start_date = place.created_at.date()
+    db_session.flush()
     response = post(sam, path, {"comment": "Lovely"})
     assert response.status_code == 400
     html = text(response)

@@ -27,6 +27,7 @@ from web.services import (
     choices,
     explanations,
     feedback,
+    places_cycle,
     profiles,
     proposals,
 )
@@ -391,14 +392,62 @@ def my_places() -> Any:
     s = get_session()
     try:
         found = allocations.my_places(s, actor, person)
+        # What the person last saw is theirs: someone acting for them looks without moving it.
+        waiting = places_cycle.waiting_lists(s, actor, person, remember=actor.id == person.user_id)
     except ServiceError as error:
         return _fail(error)
+    s.commit()
+    places = [*found.allocations, *found.earlier]
+    try:
+        allocations.check_may_decide(s, actor, person)
+        may_answer = True
+    except NotAllowed:
+        may_answer = False
     return _page(
         "person/places.html",
         found=found,
-        words={a.id: explanations.place_words(s, a.explanation) for a in found.allocations},
+        waiting=waiting,
+        words={a.id: explanations.place_words(s, a.explanation) for a in places},
         no_place_words=explanations.place_words(s, found.explanation),
+        can_give_up=places_cycle.can_give_up,
+        has_started=feedback.has_started,
+        deadline=places_cycle.describe_deadline,
+        may_answer=may_answer,
     )
+
+
+def _find_place(found: allocations.MyPlaces, allocation_id: int) -> Any:
+    place = next((a for a in [*found.allocations, *found.earlier] if a.id == allocation_id), None)
+    if place is None:
+        abort(404)
+    return place
+
+
+def give_up_place(allocation_id: int) -> Any:
+    actor, person = _who()
+    s = get_session()
+    try:
+        found = allocations.my_places(s, actor, person)
+    except ServiceError as error:
+        return _fail(error)
+    place = _find_place(found, allocation_id)
+    if request.method == "GET":
+        try:
+            allocations.check_may_decide(s, actor, person)
+        except ServiceError as error:
+            return _fail(error)
+        return _page("person/give_up_place.html", place=place, can=places_cycle.can_give_up(place))
+    try:
+        places_cycle.give_up_place(s, actor, person, allocation_id)
+    except Conflict as conflict:
+        s.rollback()
+        flash(conflict.message, "error")
+        return redirect(url_for(".my_places") + f"#place-{place.id}")
+    except ServiceError as error:
+        return _fail(error)
+    s.commit()
+    flash("The place is given up. Your money is back in your budget.", "success")
+    return redirect(url_for(".my_places"))
 
 
 def decide_place(allocation_id: int) -> Any:
@@ -408,9 +457,11 @@ def decide_place(allocation_id: int) -> Any:
         found = allocations.my_places(s, actor, person)
     except ServiceError as error:
         return _fail(error)
-    place = next((a for a in found.allocations if a.id == allocation_id), None)
-    if place is None:
-        abort(404)
+    place = _find_place(found, allocation_id)
+    if place.status != "offered":
+        # Answered already (or the place went): say so instead of asking again.
+        flash(_answered_words(place.status), "success" if place.status == "accepted" else "error")
+        return redirect(url_for(".my_places") + f"#place-{place.id}")
     errors: dict[str, str] = {}
     if request.method == "POST":
         answer = request.form.get("answer", "")
@@ -448,11 +499,24 @@ def decide_place(allocation_id: int) -> Any:
     )
 
 
+def _answered_words(status: str) -> str:
+    return {
+        "accepted": "You have said yes to this place already.",
+        "declined": "You said no to this place.",
+        "expired": "This offer ended because there was no answer in time.",
+        "given_up": "You gave up this place.",
+        "provider_declined": "The service cannot take you, so this place has ended.",
+    }.get(status, "This place has changed, so there is nothing to answer.")
+
+
 def rate_place(allocation_id: int) -> Any:
     actor, person = _who()
     s = get_session()
     try:
         allocation, existing = feedback.feedback_for_place(s, actor, person, allocation_id)
+    except Conflict as conflict:
+        flash(conflict.message, "error")
+        return redirect(url_for(".my_places"))
     except ServiceError as error:
         return _fail(error)
     errors: dict[str, str] = {}
@@ -566,6 +630,7 @@ _ROUTES: list[tuple[str, str, Callable[..., Any], list[str]]] = [
     ("/place", "my_places", my_places, ["GET"]),
     ("/place/<int:allocation_id>", "decide_place", decide_place, ["GET", "POST"]),
     ("/place/<int:allocation_id>/rate", "rate_place", rate_place, ["GET", "POST"]),
+    ("/place/<int:allocation_id>/give-up", "give_up_place", give_up_place, ["GET", "POST"]),
     ("/ideas", "ideas", ideas, ["GET"]),
     ("/ideas/new", "new_idea", new_idea, ["GET", "POST"]),
     ("/ideas/<int:proposal_id>/support", "support_idea", support_idea, ["POST"]),

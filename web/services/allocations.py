@@ -42,7 +42,7 @@ import io
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -317,6 +317,17 @@ class MyPlaces:
     allocations: list[Allocation]
     budget: Budget | None
     explanation: dict[str, Any] | None
+    #: Places the person still holds from earlier published rounds (offered or accepted), so
+    #: a new round's publication does not hide them. Newest round first.
+    earlier: list[Allocation] = field(default_factory=list)
+
+    @property
+    def holds_a_place(self) -> bool:
+        return any(a.status in HELD for a in self.allocations)
+
+    @property
+    def waiting_for_answer(self) -> list[Allocation]:
+        return [a for a in [*self.allocations, *self.earlier] if a.status == "offered"]
 
 
 def my_places(session: Session, actor: User, person: PersonProfile) -> MyPlaces:
@@ -341,7 +352,26 @@ def my_places(session: Session, actor: User, person: PersonProfile) -> MyPlaces:
     budget = session.scalars(
         select(Budget).where(Budget.round_id == round_.id, Budget.person_id == person.id)
     ).first()
-    return MyPlaces(round_, allocations, budget, person_explanation(session, round_, person.id))
+    earlier = list(
+        session.scalars(
+            select(Allocation)
+            .join(Round, Round.id == Allocation.round_id)
+            .where(
+                Allocation.person_id == person.id,
+                Allocation.round_id != round_.id,
+                Allocation.status.in_(HELD),
+                Round.status == RoundStatus.published,
+            )
+            .options(
+                selectinload(Allocation.offer).selectinload(Offer.provider),
+                selectinload(Allocation.round),
+            )
+            .order_by(Round.published_at.desc().nulls_last(), Round.id.desc(), Allocation.id)
+        )
+    )
+    return MyPlaces(
+        round_, allocations, budget, person_explanation(session, round_, person.id), earlier
+    )
 
 
 def _person_allocation(session: Session, person: PersonProfile, allocation_id: int) -> Allocation:

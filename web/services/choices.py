@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Literal
 
@@ -25,7 +25,7 @@ from models.accounts import User
 from models.base import utcnow
 from models.people import PersonProfile
 from models.providers import Offer, OfferStatus
-from models.rounds import Choice, Round, RoundOffer
+from models.rounds import Choice, Round, RoundOffer, RoundStatus
 from web.services.acting import authorise, on_behalf_of, record
 from web.services.errors import Conflict, InvalidInput, NotFound
 from web.services.matching import score_offer
@@ -53,6 +53,10 @@ class MyChoices:
 
     round: Round | None
     choices: list[RankedChoice]
+    #: When no round is open: the latest round the person chose in, and their choices there
+    #: (to read, not to change), so their ranking does not vanish once choosing closes.
+    past_round: Round | None = None
+    past_choices: list[Choice] = field(default_factory=list)
 
     @property
     def can_add(self) -> bool:
@@ -82,7 +86,15 @@ def my_choices(session: Session, actor: User, person: PersonProfile) -> MyChoice
     authorise(session, actor, person, "view")
     round_ = open_round_for(session, person)
     if round_ is None:
-        return MyChoices(None, [])
+        past = session.scalars(
+            select(Round)
+            .join(Choice, Choice.round_id == Round.id)
+            .where(Choice.person_id == person.id, Round.status != RoundStatus.draft)
+            .order_by(Round.published_at.desc().nulls_last(), Round.id.desc())
+        ).first()
+        if past is None:
+            return MyChoices(None, [])
+        return MyChoices(None, [], past, _choices(session, person, past))
     choices = _choices(session, person, round_)
     places = {
         ro.offer_id: ro.places

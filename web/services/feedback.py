@@ -1,6 +1,7 @@
 """A person's rating (1 to 5) and comment on a place they took.
 
-Only a place the person accepted can be rated, so ratings come from people who went. Rating the
+Only a place the person accepted, and that has started (the provider gave its start date and
+that day has come), can be rated, so ratings come from people who went. Rating the
 same place again changes the earlier rating instead of adding a second one.
 """
 
@@ -11,11 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.accounts import User
+from models.base import utcnow
 from models.people import PersonProfile
 from models.rounds import Allocation, AllocationStatus
 from models.voice import Feedback
 from web.services.acting import authorise, record
-from web.services.errors import InvalidInput, NotFound
+from web.services.errors import Conflict, InvalidInput, NotFound
 
 COMMENT_MAX_CHARS = 1000
 
@@ -107,4 +109,15 @@ def _accepted_place(session: Session, person: PersonProfile, allocation_id: int)
         or allocation.status != AllocationStatus.accepted
     ):
         raise NotFound("You can only rate a place you have taken.")
+    if not has_started(allocation):
+        raise Conflict("You can say how it went once the place has started.")
     return allocation
+
+
+def has_started(allocation: Allocation) -> bool:
+    """Whether an accepted place has started: its provider gave a start date that has come."""
+    return (
+        allocation.status == AllocationStatus.accepted
+        and allocation.start_date is not None
+        and allocation.start_date <= utcnow().date()
+    )

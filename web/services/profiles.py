@@ -34,6 +34,9 @@ class AboutMe:
     tags: list[OutcomeTag]
     round: Round | None
     budget: Budget | None
+    #: The round ``budget`` belongs to: the open round, else the latest one the person has a
+    #: budget in (a published round's budget, with what is left of it, still counts).
+    budget_round: Round | None = None
 
 
 def all_outcome_tags(session: Session) -> list[OutcomeTag]:
@@ -81,11 +84,22 @@ def about_me(session: Session, actor: User, person: PersonProfile) -> AboutMe:
     """Everything the "About me" page shows, for the person or someone acting for them."""
     authorise(session, actor, person, "view")
     round_ = open_round_for(session, person)
+    budget = budget_for(session, person, round_)
+    budget_round = round_
+    if budget is None:
+        budget = session.scalars(
+            select(Budget)
+            .join(Round, Round.id == Budget.round_id)
+            .where(Budget.person_id == person.id, Round.status != RoundStatus.draft)
+            .order_by(Round.published_at.desc().nulls_last(), Round.id.desc())
+        ).first()
+        budget_round = budget.round if budget is not None else None
     return AboutMe(
         person=person,
         tags=all_outcome_tags(session),
         round=round_,
-        budget=budget_for(session, person, round_),
+        budget=budget,
+        budget_round=budget_round,
     )
 
 
