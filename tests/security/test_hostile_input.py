@@ -22,11 +22,13 @@ import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 from schemathesis.core.failures import FailureGroup
 from sqlalchemy import Connection
 
+from models.people import REFERENCE_ALPHABET, reference_check_symbol
 from tests.security.world import World
 
 MAX_EXAMPLES = 8
@@ -50,7 +52,6 @@ EXCLUDED_CHECKS = {"ignored_auth", "negative_data_rejection"}
 UNSTATED_RULES = {
     "PATCH /api/v1/me/profile",
     "PATCH /api/v1/provider/offers/{offer_id}",
-    "POST /api/v1/consents",
     "POST /api/v1/provider/offers",
     "POST /api/v1/rounds",
     "PUT /api/v1/me/choices",
@@ -58,6 +59,16 @@ UNSTATED_RULES = {
     "PUT /api/v1/rounds/{round_id}/policy",
 }
 HEADERS = {"X-Requested-With": "schemathesis"}
+
+
+@st.composite
+def _references(draw: st.DrawFn) -> str:
+    body = draw(st.text(alphabet=REFERENCE_ALPHABET, min_size=8, max_size=8))
+    return f"P{body}{reference_check_symbol(body)}"
+
+
+# The document's own formats (each described where it is used), for generating valid values.
+schemathesis.openapi.format("email-or-reference", st.one_of(st.emails(), _references()))
 ERROR_KEYS = {"code", "status", "message", "errors"}
 
 # Who calls each part of the API (the first matching prefix); public reads go anonymously.

@@ -32,7 +32,15 @@ class ConsentRequestSchema(StrictSchema):
     """An advocate asks a person of their council (by email or reference) to help them."""
 
     who = ma.fields.String(
-        required=True, metadata={"description": "The person's email address or reference"}
+        required=True,
+        metadata={
+            # A format of our own: a reference's check character is beyond a pattern.
+            "format": "email-or-reference",
+            "description": "The person's email address (any text with an @) or reference: "
+            "P, eight characters of Crockford's base 32 and a check character (mod 37), in "
+            "any case, with spaces or hyphens anywhere; a reference whose check character "
+            "does not fit is refused (422)",
+        },
     )
     scopes = ma.fields.List(
         ma.fields.String(validate=Scope),
