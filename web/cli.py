@@ -218,13 +218,14 @@ def accounts_create_cmd(email: str, display_name: str, role: str, council_slug: 
             role=Role(role),
             password=password,
             council_id=council_id,
+            one_off=True,
         )
         append_event(session, "account.created", object_type="user", object_id=user.id)
         return password
 
     password = _with_app_session(create)
     click.echo(f"Created {email} ({role}). One-off password: {password}")
-    click.echo("Ask them to change it after signing in (Change password).")
+    click.echo("They choose their own password the first time they sign in with it.")
 
 
 @accounts_group.command("reset")

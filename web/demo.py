@@ -23,6 +23,9 @@ from models.keys import AUDIT_KEY_ENV, AUDIT_RETIRED_ENV, TOTP_KEY_ENV, load_key
 from web.services.demo import DemoLogins, build_demo
 
 DEMO_FILE = "demo.sqlite"
+#: Where the demo's emails, texts and letters are written (one file each), in the instance
+#: folder; emptied when the demo is built again.
+DEMO_MAIL = "demo-mail"
 
 
 def instance_path() -> Path:
@@ -42,6 +45,11 @@ def build_demo_database(
     path = folder / DEMO_FILE
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+    mail = folder / DEMO_MAIL
+    if mail.is_dir():
+        for old in mail.iterdir():
+            if old.suffix in (".eml", ".txt", ".partial"):
+                old.unlink()
     url = f"sqlite:///{path.resolve()}"
     # The demo's audit events and TOTP secrets use the keys the served app will use.
     use_keys(
@@ -74,6 +82,7 @@ def print_logins(
         f"{c['offers']} offers, an open round (database {database_url})."
     )
     echo(f"Open {url} and sign in as one of these (every password is {logins.password}):")
+    mail = instance_path() / DEMO_MAIL
     width = max(len(email) for email in logins.accounts.values())
     for role in Role:
         line = f"  {role.value:<13} {logins.accounts[role]:<{width}}"
@@ -91,6 +100,10 @@ def print_logins(
             for role, secret in logins.totp_secrets.items()
         )
         echo(f"Codes now: {now} (each works once, for about 30 seconds).")
+    echo(
+        f"Emails, texts and letters the site sends are written to {mail} "
+        "(open the .eml files with any mail program)."
+    )
 
 
 def serve_demo(database_url: str, *, host: str, port: int) -> None:
@@ -112,6 +125,10 @@ def serve_demo(database_url: str, *, host: str, port: int) -> None:
     # so the worker is always stopped below; by default they would end this process at once
     # and leave the worker running.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    # The worker writes every message the site sends into the demo's mail folder, unless
+    # another sender is set up.
+    os.environ.setdefault("TAPESTRY_MAIL_BACKEND", "folder")
+    os.environ.setdefault("TAPESTRY_MAIL_FOLDER", str(instance_path() / DEMO_MAIL))
     # Allocation runs happen in a worker process beside the server (the embedded default).
     worker = start_embedded_worker(database_url)
     try:

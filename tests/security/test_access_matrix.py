@@ -124,6 +124,22 @@ def rows() -> list[Row]:
     add("POST", "/account/sessions/<int:session_id>/end", ANY_SIGNED_IN,
         "/account/sessions/999999/end")  # fmt: skip
     add("POST", "/account/sessions/end-others", ANY_SIGNED_IN)
+    add("GET", "/account", ANY_SIGNED_IN)
+    add("POST", "/account/confirm-email", ANY_SIGNED_IN)
+    add("GET", "/account/confirm/<token>", EVERYONE, "/account/confirm/not-a-link")
+    add("GET", "/account/forgot-password", EVERYONE)
+    add("POST", "/account/forgot-password", EVERYONE, form={"email": "nobody@example.org"})
+    add("GET", "/account/forgot-password/sent", EVERYONE)
+    # The link's token goes into the session at once, and the page is shown without it.
+    add("GET", "/account/reset/<token>", {a: MOVED for a in ACTORS}, "/account/reset/not-a-link")
+    add("GET", "/account/reset", EVERYONE)
+    add("POST", "/account/reset", EVERYONE, form={"new_password": "x"})
+    add("GET", "/account/notifications", ANY_SIGNED_IN)
+    add("POST", "/account/notifications", ANY_SIGNED_IN, form={"channel": "pigeon"})
+    add("GET", "/account/sessions", ANY_SIGNED_IN)
+    add("POST", "/account/sessions/<int:session_id>/end", ANY_SIGNED_IN,
+        "/account/sessions/999999/end")  # fmt: skip
+    add("POST", "/account/sessions/end-others", ANY_SIGNED_IN)
 
     # -- person pages (A's own objects) -----------------------------------------------------
     p = "/person"

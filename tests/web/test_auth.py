@@ -171,7 +171,10 @@ def test_change_password_needs_the_current_password_and_a_long_enough_new_one(
     login(client, user)
     cases = [
         ("wrong current password", "a new and longer passphrase", "is not right"),
-        (DEFAULT_PASSWORD, "short", "at least 10 characters"),
+        (DEFAULT_PASSWORD, "short", "at least 12 characters"),
+        (DEFAULT_PASSWORD, "password123", "at least 12 characters"),
+        (DEFAULT_PASSWORD, "Password1234", "too easy to guess"),
+        (DEFAULT_PASSWORD, DEFAULT_PASSWORD, "must be different"),
     ]
     for current, new, message in cases:
         page = client.get("/account/password")

@@ -1,4 +1,5 @@
-"""Sign in, the one-time code step, sign out and change password."""
+"""Sign in, the one-time code step, sign out, passwords (changed, forgotten, one-off), the
+account page: how we tell you things, your email address and where you are signed in."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -38,8 +41,18 @@ from web.auth import (
     throttle_policy,
 )
 from web.db import get_session
-from web.forms import ChangePasswordForm, SecondFactorForm, SignInForm
-from web.services import accounts
+from web.errors import error_payload
+from web.forms import (
+    ButtonForm,
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    NewPasswordForm,
+    NotificationSettingsForm,
+    SecondFactorForm,
+    SignInForm,
+)
+from web.services import account_links, accounts, notifications
+from web.services.errors import InvalidInput, TooManyRequests
 
 bp = Blueprint("account", __name__)
 
@@ -235,30 +248,316 @@ def change_password() -> Any:
         db = get_session()
         user = current_user.user
         now = utcnow()
-        problem = accounts.change_password(
-            db, user, form.current_password.data or "", form.new_password.data or "", now=now
-        )
-        if problem is None:
-            token, row = accounts.start_session(
-                db,
-                user,
-                now=now,
-                policy=session_policy(),
-                address=client_address(),
-                user_agent=request.headers.get("User-Agent"),
+        try:
+            accounts.change_password(
+                db, user, form.current_password.data or "", form.new_password.data or "", now=now
             )
-            # This device has just proved the password and already passed the one-time code.
-            row.second_factor_at = current_user.user_session.second_factor_at
-            _audit("account.password_changed", user)
-            db.commit()
-            flash("Your password has been changed. You have been signed out everywhere else.")
-            response = redirect(home_url(user))
-            set_auth_cookie(response, token)
-            return response
-        db.rollback()
-        field = form.current_password if "current" in problem else form.new_password
-        field.errors = [problem]
-        status = 400
+        except InvalidInput as error:
+            db.rollback()
+            for name, message in error.errors.items():
+                getattr(form, name).errors = [message]
+            return render_template("account/change_password.html", form=form), 400
+        token, row = accounts.start_session(
+            db,
+            user,
+            now=now,
+            policy=session_policy(),
+            address=client_address(),
+            user_agent=request.headers.get("User-Agent"),
+        )
+        # This device has just proved the password and already passed the one-time code.
+        row.second_factor_at = current_user.user_session.second_factor_at
+        _audit("account.password_changed", user)
+        db.commit()
+        flash("Your password has been changed. You have been signed out everywhere else.")
+        response = redirect(home_url(user))
+        set_auth_cookie(response, token)
+        return response
     elif form.is_submitted():
         status = 400
     return render_template("account/change_password.html", form=form), status
+
+
+# -- a one-off password must be changed first ---------------------------------------------------
+
+#: What someone with a one-off password may still do before changing it.
+_BEFORE_CHANGING = frozenset(
+    {
+        "account.change_password",
+        "account.sign_out",
+        "account.second_factor",
+        "static",
+        "assets",
+    }
+)
+
+
+@bp.before_app_request
+def _one_off_password_first() -> Any:
+    if not current_user.is_authenticated or not current_user.user.must_change_password:
+        return None
+    endpoint = request.endpoint or ""
+    if endpoint in _BEFORE_CHANGING or endpoint.startswith("public."):
+        return None
+    message = "You signed in with a one-off password. Choose your own password first."
+    if request.path.startswith("/api/"):
+        response = jsonify(error_payload(403, message, {"password": message}))
+        response.status_code = 403
+        return response
+    flash(message, "info")
+    return redirect(url_for("account.change_password"))
+
+
+# -- forgotten passwords ------------------------------------------------------------------------
+
+
+@bp.route("/account/forgot-password", methods=["GET", "POST"])
+def forgot_password() -> Any:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            account_links.request_password_reset(
+                db, form.email.data or "", address=client_address(), now=utcnow()
+            )
+        except InvalidInput as error:
+            db.rollback()
+            form.email.errors = [error.errors["email"]]
+            return render_template("account/forgot_password.html", form=form), 400
+        except TooManyRequests as error:
+            db.commit()  # the try is counted
+            form.email.errors = [error.message]
+            return render_template("account/forgot_password.html", form=form), 429
+        db.commit()
+        return redirect(url_for("account.forgot_password_sent"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("account/forgot_password.html", form=form), status
+
+
+@bp.get("/account/forgot-password/sent")
+def forgot_password_sent() -> Any:
+    return render_template("account/forgot_password_sent.html")
+
+
+_RESET_TOKEN = "reset_token"
+
+
+@bp.get("/account/reset/<token>")
+def reset_link(token: str) -> Response:
+    # The token leaves the address bar at once (no Referer, no history) and waits in the
+    # signed session cookie until the new password is set.
+    session[_RESET_TOKEN] = token[:200]
+    return redirect(url_for("account.reset_password"))
+
+
+@bp.route("/account/reset", methods=["GET", "POST"])
+def reset_password() -> Any:
+    db = get_session()
+    token = session.get(_RESET_TOKEN, "")
+    if account_links.reset_link_user(db, token, now=utcnow()) is None:
+        session.pop(_RESET_TOKEN, None)
+        status = 400 if request.method == "POST" else 200
+        return render_template("account/bad_link.html", message=BAD_LINK_TEXT), status
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = account_links.reset_password(
+                db,
+                token,
+                form.new_password.data or "",
+                form.confirm_password.data or "",
+                now=utcnow(),
+            )
+        except InvalidInput as error:
+            db.rollback()
+            if "token" in error.errors:
+                session.pop(_RESET_TOKEN, None)
+                return render_template("account/bad_link.html", message=BAD_LINK_TEXT), 400
+            for name, message in error.errors.items():
+                getattr(form, name).errors = [message]
+            return render_template("account/reset_password.html", form=form), 400
+        _audit("account.password_reset", user)
+        db.commit()
+        session.pop(_RESET_TOKEN, None)
+        flash("Your new password is set. Sign in with it now.", "success")
+        return redirect(url_for("account.sign_in"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("account/reset_password.html", form=form), status
+
+
+BAD_LINK_TEXT = account_links.BAD_LINK
+
+
+# -- the account page: email, how we tell you, where you are signed in -------------------------
+
+
+@bp.get("/account")
+@login_required
+def account_home() -> Any:
+    user = current_user.user
+    prefs = notifications.preferences(get_session(), user)
+    return render_template("account/index.html", user=user, prefs=prefs, confirm_form=ButtonForm())
+
+
+@bp.post("/account/confirm-email")
+@login_required
+def send_confirmation() -> Response:
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db = get_session()
+    user = current_user.user
+    if user.email_confirmed_at is not None:
+        flash("Your email address is confirmed already.", "info")
+        return redirect(url_for("account.account_home"))
+    try:
+        account_links.send_email_confirmation(db, user, now=utcnow())
+    except TooManyRequests as error:
+        db.commit()
+        flash(error.message, "info")
+        return redirect(url_for("account.account_home"))
+    db.commit()
+    flash(f"We have sent a link to {user.email}. Open it to confirm your address.", "success")
+    return redirect(url_for("account.account_home"))
+
+
+@bp.get("/account/confirm/<token>")
+def confirm_email(token: str) -> Any:
+    db = get_session()
+    try:
+        user = account_links.confirm_email(db, token, now=utcnow())
+    except InvalidInput:
+        db.rollback()
+        # A page that explains, not an error: old links are opened every day.
+        return render_template("account/bad_link.html", message=BAD_LINK_TEXT)
+    _audit("account.email_confirmed", user)
+    db.commit()
+    flash("Thank you. Your email address is confirmed.", "success")
+    if current_user.is_authenticated:
+        return redirect(url_for("account.account_home"))
+    return redirect(url_for("account.sign_in"))
+
+
+@bp.route("/account/notifications", methods=["GET", "POST"])
+@login_required
+def notification_settings() -> Any:
+    db = get_session()
+    user = current_user.user
+    form = NotificationSettingsForm()
+    if request.method == "GET":
+        prefs = notifications.preferences(db, user)
+        form.channel.data = prefs.channel.value
+        form.phone.data = _phone_words(prefs.phone)
+        form.postal_address.data = prefs.postal_address or ""
+    elif form.validate_on_submit():
+        try:
+            notifications.set_preferences(
+                db,
+                user,
+                channel=form.channel.data or "",
+                phone=form.phone.data or "",
+                postal_address=form.postal_address.data or "",
+            )
+        except InvalidInput as error:
+            db.rollback()
+            for name, message in error.errors.items():
+                getattr(form, name).errors = [message]
+            return render_template("account/notifications.html", form=form), 400
+        _audit("account.notifications_changed", user)
+        db.commit()
+        flash("Saved. We will tell you things the way you chose.", "success")
+        return redirect(url_for("account.account_home"))
+    else:
+        return render_template("account/notifications.html", form=form), 400
+    return render_template("account/notifications.html", form=form)
+
+
+def _phone_words(phone: str | None) -> str:
+    if not phone:
+        return ""
+    national = "0" + phone.removeprefix("+44")
+    return f"{national[:5]} {national[5:]}"
+
+
+@bp.get("/account/sessions")
+@login_required
+def signed_in_sessions() -> Any:
+    db = get_session()
+    rows = accounts.live_sessions(db, current_user.user, now=utcnow(), policy=session_policy())
+    this = current_user.user_session
+    return render_template(
+        "account/sessions.html",
+        rows=rows,
+        this_id=this.id if this is not None else None,
+        describe=_device_words,
+        form=None,
+        button=ButtonForm(),
+    )
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@login_required
+def end_session(session_id: int) -> Response:
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db = get_session()
+    this = current_user.user_session
+    if this is not None and this.id == session_id:
+        flash("To sign out here, use Sign out at the top of the page.", "info")
+        return redirect(url_for("account.signed_in_sessions"))
+    if accounts.end_own_session(db, current_user.user, session_id, now=utcnow()):
+        _audit("account.session_ended", current_user.user)
+        flash("You are signed out there now.", "success")
+    else:
+        flash("That one was signed out already.", "info")
+    db.commit()
+    return redirect(url_for("account.signed_in_sessions"))
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_sessions() -> Response:
+    form = ButtonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db = get_session()
+    ended = accounts.end_all_sessions(
+        db, current_user.user, now=utcnow(), keep=current_user.user_session
+    )
+    _audit("account.other_sessions_ended", current_user.user)
+    db.commit()
+    flash(
+        "You are signed out everywhere else." if ended else "You were not signed in anywhere else.",
+        "success",
+    )
+    return redirect(url_for("account.signed_in_sessions"))
+
+
+def _device_words(user_agent: str | None) -> str:
+    """A short name for a browser, like "Firefox on Windows", from its User-Agent."""
+    text = user_agent or ""
+    browser = next(
+        (name for key, name in _BROWSERS if key in text), "A web browser" if text else "Unknown"
+    )
+    system = next((name for key, name in _SYSTEMS if key in text), None)
+    return f"{browser} on {system}" if system else browser
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+    ("curl/", "A program (curl)"),
+)
+_SYSTEMS = (
+    ("Android", "an Android phone or tablet"),
+    ("iPhone", "an iPhone"),
+    ("iPad", "an iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "a Mac"),
+    ("CrOS", "a Chromebook"),
+    ("Linux", "Linux"),
+)

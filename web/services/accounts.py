@@ -44,14 +44,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from models.accounts import LoginThrottle, Role, User, UserSession
+from web.services.errors import InvalidInput
+from web.services.passwords import password_problem
 
 PASSWORD_HASHER = PasswordHasher()  # argon2id, RFC 9106 "low memory" parameters
 # Checked against when no account has the email given, so a wrong email costs the same time as
 # a wrong password and reveals nothing about which accounts exist.
 _DUMMY_HASH = PASSWORD_HASHER.hash("not a real password, only used to spend the same time")
 
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 256
 TOTP_ROLES = frozenset({Role.commissioner, Role.admin})
 TOTP_ISSUER = "Tapestry"
 # A session that has passed the password but not yet the one-time code lasts this long.
@@ -109,17 +109,6 @@ def normalise_email(email: str) -> str:
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password`` (PHC string format)."""
     return PASSWORD_HASHER.hash(password)
-
-
-def password_problem(password: str, *, email: str | None = None) -> str | None:
-    """Why ``password`` cannot be used, in plain words, or None when it is fine."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Your password must be at least {MIN_PASSWORD_LENGTH} characters long"
-    if len(password) > MAX_PASSWORD_LENGTH:
-        return f"Your password must be {MAX_PASSWORD_LENGTH} characters or fewer"
-    if email and password.strip().lower() == normalise_email(email):
-        return "Your password must not be your email address"
-    return None
 
 
 def _password_matches(stored_hash: str, password: str) -> bool:
@@ -436,6 +425,40 @@ def end_session(session: Session, row: UserSession, *, now: datetime) -> None:
         row.revoked_at = now
 
 
+def live_sessions(
+    session: Session, user: User, *, now: datetime, policy: SessionPolicy
+) -> list[UserSession]:
+    """The user's signed-in sessions that still work, newest use first."""
+    rows = session.scalars(
+        select(UserSession)
+        .where(
+            UserSession.user_id == user.id,
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > now,
+            UserSession.last_seen_at > now - policy.idle,
+            UserSession.created_at >= user.password_changed_at,
+        )
+        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+    )
+    return list(rows)
+
+
+def end_own_session(session: Session, user: User, session_id: int, *, now: datetime) -> bool:
+    """Sign ``user`` out of one of their sessions. False when it is not theirs, or already
+    over (the same answer, so nobody learns about other people's sessions)."""
+    done = session.execute(
+        update(UserSession)
+        .where(
+            UserSession.id == session_id,
+            UserSession.user_id == user.id,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    return done == 1
+
+
 def end_all_sessions(
     session: Session, user: User, *, now: datetime, keep: UserSession | None = None
 ) -> int:
@@ -451,26 +474,35 @@ def end_all_sessions(
     return session.execute(stmt).rowcount
 
 
-def change_password(
-    session: Session, user: User, current: str, new: str, *, now: datetime
-) -> str | None:
+def change_password(session: Session, user: User, current: str, new: str, *, now: datetime) -> None:
     """Set a new password after checking the current one; ends every session of the user.
 
-    Returns None on success, else the problem in plain words (nothing is changed then). The
-    caller starts a fresh session for the device that made the change.
+    Raises :class:`InvalidInput` naming the field that is wrong (``current_password`` or
+    ``new_password``); nothing is changed then. The caller starts a fresh session for the
+    device that made the change.
     """
     if not _password_matches(user.password_hash, current):
-        return "Your current password is not right"
+        raise InvalidInput({"current_password": "Your current password is not right"})
+    if current == new:
+        raise InvalidInput(
+            {"new_password": "Your new password must be different from your current password"}
+        )
     problem = password_problem(new, email=user.email)
     if problem:
-        return problem
-    if current == new:
-        return "Your new password must be different from your current password"
+        raise InvalidInput({"new_password": problem})
+    set_password(session, user, new, now=now)
+
+
+def set_password(session: Session, user: User, new: str, *, now: datetime) -> None:
+    """Give ``user`` the password ``new`` (already checked), clear a one-off password's "must
+    change" and end every session of the user."""
     user.password_hash = hash_password(new)
     user.password_changed_at = now
+    user.must_change_password = False
+    user.failed_login_count = 0
     end_all_sessions(session, user, now=now)
+    _clear_attempts(session, account_key(user.email))
     session.flush()
-    return None
 
 
 def new_totp_secret_for(session_row: UserSession, secret_key: str | bytes) -> str:
@@ -543,9 +575,12 @@ def create_user(
     password: str,
     council_id: int | None = None,
     totp_secret: str | None = None,
+    one_off: bool = False,
 ) -> User:
-    """Add a user with a hashed password (the demo, the CLI and tests use this)."""
+    """Add a user with a hashed password (the demo, the CLI and tests use this). A ``one_off``
+    password (made up for the user and handed over) must be changed at the first sign-in."""
     user = User(
+        must_change_password=one_off,
         email=normalise_email(email),
         display_name=display_name,
         role=role,
@@ -621,6 +656,7 @@ def reset_account(
     user.password_hash = hash_password(password)
     user.password_changed_at = now
     user.failed_login_count = 0
+    user.must_change_password = True
     if clear_second_factor:
         user.totp_secret = None
         user.totp_last_step = None
