@@ -9,7 +9,6 @@ import is keyed on the feed's ids.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from web.services.errors import NotFound
 from web.services.openreferral_import import (
     SourceProblem,
     import_services,
+    parse_json,
     read_feed,
     record_import,
     recorded_import,
@@ -80,10 +80,11 @@ def _read_form() -> tuple[list[dict[str, Any]] | None, str, dict[str, str]]:
     assert upload is not None
     name = upload.filename or "file"
     try:
-        document = json.loads(upload.read())
-        return services_in(document, name), name, {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = parse_json(upload.read(), name)
+    except SourceProblem:
         return None, name, {"file": "The file is not JSON. Choose an Open Referral JSON file"}
+    try:
+        return services_in(document, name), name, {}
     except SourceProblem as problem:
         return None, name, {"file": _plain(problem, name)}
 

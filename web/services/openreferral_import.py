@@ -28,6 +28,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -168,13 +169,21 @@ def fetch_json(url: str, *, timeout_s: float = FETCH_TIMEOUT_S) -> Any:
         raise SourceProblem([f"{url}: cannot be read ({reason})"]) from None
     if len(body) > MAX_DOCUMENT_BYTES:
         raise SourceProblem([f"{url}: larger than {MAX_DOCUMENT_BYTES // 2**20} MB"])
-    return _parse(body, url)
+    return parse_json(body, url)
 
 
-def _parse(body: bytes, where: str) -> Any:
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_json(body: bytes, where: str) -> Any:
+    """The JSON document in ``body``; :class:`SourceProblem` for anything else, including the
+    NaN and Infinity that Python would accept and a nesting too deep to read."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return json.loads(body, parse_constant=_no_constant)
+    except RecursionError:
+        raise SourceProblem([f"{where}: not JSON Tapestry can read (nested too deeply)"]) from None
+    except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError is a ValueError
         raise SourceProblem([f"{where}: not JSON ({error})"]) from None
 
 
@@ -188,7 +197,7 @@ def read_file(path: Path) -> list[dict[str, Any]]:
         body = path.read_bytes()
     except OSError as error:
         raise SourceProblem([f"{path}: cannot be read ({error.strerror})"]) from None
-    return services_in(_parse(body, str(path)), str(path))
+    return services_in(parse_json(body, str(path)), str(path))
 
 
 def services_in(document: Any, where: str) -> list[dict[str, Any]]:
@@ -357,6 +366,9 @@ def _band_holding(age: int) -> AgeBand | None:
 def _ages(service: Mapping[str, Any]) -> dict[str, AgeBand | None]:
     low, top = service.get("minimum_age"), service.get("maximum_age")
     bands: dict[str, AgeBand | None] = {"min_age_band": None, "max_age_band": None}
+    for name, age in (("minimum_age", low), ("maximum_age", top)):
+        if isinstance(age, float) and not math.isfinite(age):
+            raise Refused(f"its {name} is not a number")
     if _is_int(low) or isinstance(low, float):
         # Younger than our youngest band: the service takes every band we have.
         bands["min_age_band"] = _band_holding(int(low)) if low >= AGES[AGE_BANDS[0]][0] else None
@@ -408,14 +420,21 @@ def _category_and_tags(
 def _price_pence(service: Mapping[str, Any], notes: list[str]) -> int:
     for option in _objects(service, "cost_options"):
         amount = option.get("amount")
-        if isinstance(amount, bool) or not isinstance(amount, int | float):
+        if amount is None:
             continue
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
+            # Money written as text, say "12.50", is refused, never read as no cost at all.
+            raise Refused("its cost amount is not written as a number")
         if not math.isfinite(amount) or amount < 0:
             raise Refused("its cost is not a sum of money of 0 or more")
         currency = _text(option, "currency").upper()
         if currency and currency != "GBP":
             raise Refused(f"its cost is in {currency}, not pounds")
-        return round(amount * 100)
+        # Exactly, from the number as written: a float times 100 can miss a penny.
+        pence = Decimal(repr(amount)) * 100
+        if pence != pence.to_integral_value():
+            raise Refused(f"its cost £{amount} is not a whole number of pence")
+        return int(pence)
     notes.append("no cost was given, so the price per place is £0: check it")
     return 0
 
