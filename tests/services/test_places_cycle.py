@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models import Allocation, AllocationStatus, AuditEvent, Budget
+from models import Allocation, AllocationStatus, AuditEvent, Budget, Notification
 from models.base import utcnow
 from tests import factories
 from tests.services.commissioning_world import (
@@ -278,3 +278,42 @@ def test_statement_and_forecast_count_offered_accepted_started(
     csv_text = places_cycle.provider_money_csv(lines)
     assert csv_text.splitlines()[0].startswith("month,offered_places")
     assert f"{month}," in csv_text and ",150.00" in csv_text
+
+
+def messages(world: CommissioningWorld, event: str) -> list[str]:
+    """Who got a message about ``event`` (names), in the order written."""
+    rows = world.session.scalars(
+        select(Notification).where(Notification.event == event).order_by(Notification.id)
+    )
+    names = {p.user_id: n for n, p in world.people.items()}
+    return [names.get(r.user_id, f"user {r.user_id}") for r in rows]
+
+
+def test_each_step_tells_the_person_once(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    world = published(db_session, session_factory)
+    assert sorted(messages(world, "place_offered")) == sorted(held(world))
+    staff = factories.ProviderUserFactory(council=world.council)
+    factories.ProviderMemberFactory(provider=world.offers["art"].provider, user=staff)
+    cal = world.people["Cal"]
+    allocations.accept_place(db_session, cal.user, cal, place_of(world, "Cal").id)
+    assert messages(world, "placement_to_confirm") == [f"user {staff.id}"]
+    # Ada's deadline is a day away: one reminder, however often the worker looks.
+    ada_place = place_of(world, "Ada")
+    ada_place.answer_by = utcnow() + timedelta(days=1)
+    db_session.flush()
+    places_cycle.remind_near_deadline(db_session)
+    assert messages(world, "offer_reminder") == []  # offered a day before it: no reminder
+    ada_place.created_at = utcnow() - timedelta(days=6)
+    db_session.flush()
+    places_cycle.remind_near_deadline(db_session)
+    places_cycle.remind_near_deadline(db_session)
+    assert messages(world, "offer_reminder") == ["Ada"]
+    overdue(world, "Ada")
+    places_cycle.expire_due_offers(db_session)
+    places_cycle.expire_due_offers(db_session)
+    assert messages(world, "offer_expired") == ["Ada"]
+    assert messages(world, "waiting_list_reached") == ["Ben"]
+    places_cycle.give_up_place(db_session, cal.user, cal, place_of(world, "Cal").id)
+    assert messages(world, "place_given_up") == ["Cal"]

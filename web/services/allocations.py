@@ -54,7 +54,7 @@ from models.accounts import User
 from models.audit import append_event
 from models.base import utcnow
 from models.people import PersonProfile
-from models.providers import Offer, OfferStatus, Provider
+from models.providers import Offer, OfferStatus, Provider, ProviderMember
 from models.rounds import (
     Allocation,
     AllocationStatus,
@@ -75,6 +75,12 @@ from web.services.allocation_runs import (
     person_key,
 )
 from web.services.errors import Conflict, InvalidInput, NotFound
+from web.services.notifications import (
+    PLACE_OFFERED,
+    PLACEMENT_TO_CONFIRM,
+    WAITING_LIST_REACHED,
+    notify,
+)
 from web.services.offers import lock_offer_for_a_place
 
 log = logging.getLogger(__name__)
@@ -138,6 +144,27 @@ def _set_status(
     if moved == 1:
         session.refresh(allocation)
     return moved == 1
+
+
+def tell_offered(session: Session, allocation: Allocation, event: str = PLACE_OFFERED) -> None:
+    """Tell the person (and their advocates) of an offer and when to answer it by: once per
+    allocation, in the caller's transaction."""
+    person = session.get(PersonProfile, allocation.person_id)
+    offer = session.get(Offer, allocation.offer_id)
+    if person is None or offer is None:
+        return
+    notify(
+        session,
+        user_id=person.user_id,
+        event=event,
+        data={
+            "offer_name": offer.title,
+            "provider_name": offer.provider.name,
+            "answer_by": allocation.answer_by.isoformat() if allocation.answer_by else None,
+            "path": f"/person/place#place-{allocation.id}",
+        },
+        key=f"{event}:{allocation.id}",
+    )
 
 
 def answer_deadline(round_: Round, now: datetime | None = None) -> datetime:
@@ -275,6 +302,8 @@ def publish_run(
         session.add(allocation)
         allocations.append(allocation)
     session.flush()
+    for allocation in allocations:
+        tell_offered(session, allocation)
     append_event(
         session,
         "round.publish",
@@ -431,6 +460,7 @@ def accept_place(
         )
         session.flush()
         session.refresh(budget)
+    _tell_provider(session, allocation)
     record(
         session,
         actor,
@@ -440,6 +470,27 @@ def accept_place(
         data={"offer_id": allocation.offer_id, "amount_pence": allocation.price_pence},
     )
     return allocation
+
+
+def _tell_provider(session: Session, allocation: Allocation) -> None:
+    """Ask each member of the provider to confirm the new placement (with the person's
+    reference only: their needs and contact details stay with the council)."""
+    offer = allocation.offer
+    person = session.get(PersonProfile, allocation.person_id)
+    for user_id in session.scalars(
+        select(ProviderMember.user_id).where(ProviderMember.provider_id == offer.provider_id)
+    ):
+        notify(
+            session,
+            user_id=user_id,
+            event=PLACEMENT_TO_CONFIRM,
+            data={
+                "offer_name": offer.title,
+                "person_reference": person.reference if person is not None else None,
+                "path": f"/provider/placements/{allocation.id}",
+            },
+            key=f"{PLACEMENT_TO_CONFIRM}:{allocation.id}:{user_id}",
+        )
 
 
 def _check_place_still_there(session: Session, allocation: Allocation) -> None:
@@ -583,6 +634,7 @@ def offer_free_places(
                     "gave_up_allocation_id": candidate.give_up.id if candidate.give_up else None,
                 },
             )
+            tell_offered(session, allocation, WAITING_LIST_REACHED)
             created.append(allocation)
             queue.append(offer_id)  # it may have more free places
             break

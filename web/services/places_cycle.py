@@ -56,6 +56,12 @@ from web.services import allocations
 from web.services.acting import authorise, record
 from web.services.errors import Conflict, InvalidInput, NotFound
 from web.services.jobs import register_periodic
+from web.services.notifications import (
+    OFFER_EXPIRED,
+    OFFER_REMINDER,
+    PLACE_GIVEN_UP,
+    notify,
+)
 from web.services.place_moves import _release_money
 from web.services.providers import require_member
 
@@ -136,6 +142,7 @@ def expire_due_offers(
                     "offer_id": allocation.offer_id,
                 },
             )
+            _tell(session, allocation, OFFER_EXPIRED)
             freed.append(allocation.offer_id)
             expired.append(allocation)
         if freed:
@@ -147,6 +154,14 @@ def expire_due_offers(
 def sweep(session_factory: Callable[[], Session]) -> int:
     """The worker's regular task: expire offers past their deadline (each round in its own
     transaction, so one round's conflict does not hold back the others). How many expired."""
+    # Reminders need no hurry: look for them once a minute, not at every poll.
+    now = utcnow()
+    last = _last_reminded.get("at")
+    if last is None or now - last >= REMIND_EVERY:
+        with session_factory() as session:
+            remind_near_deadline(session, now)
+            session.commit()
+        _last_reminded["at"] = now
     with session_factory() as session:
         rounds = session.scalars(
             select(Allocation.round_id)
@@ -167,6 +182,49 @@ def sweep(session_factory: Callable[[], Session]) -> int:
                 session.rollback()
                 log.warning("round %s: offers could not expire now; trying again", round_id)
     return count
+
+
+def _tell(session: Session, allocation: Allocation, event: str, **data: object) -> None:
+    person = session.get(PersonProfile, allocation.person_id)
+    offer = session.get(Offer, allocation.offer_id)
+    if person is None or offer is None:
+        return
+    notify(
+        session,
+        user_id=person.user_id,
+        event=event,
+        data={
+            "offer_name": offer.title,
+            "answer_by": allocation.answer_by.isoformat() if allocation.answer_by else None,
+            "path": "/person/place",
+            **data,
+        },
+        key=f"{event}:{allocation.id}",
+    )
+
+
+def remind_near_deadline(session: Session, now: datetime | None = None) -> int:
+    """Remind each person whose offer's deadline is less than :data:`NEAR_DEADLINE` away, once
+    per offer (the outbox's key refuses a second), unless the offer was made that close to
+    its deadline. How many offers were looked at."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(Allocation).where(
+            Allocation.status == AllocationStatus.offered,
+            Allocation.answer_by > now,
+            Allocation.answer_by <= now + NEAR_DEADLINE,
+        )
+    ).all()
+    for allocation in due:
+        assert allocation.answer_by is not None
+        if allocation.answer_by - allocation.created_at > NEAR_DEADLINE:
+            _tell(session, allocation, OFFER_REMINDER)
+    return len(due)
+
+
+#: Reminders are looked for at most this often by each worker (expiry at every poll).
+REMIND_EVERY = timedelta(minutes=1)
+_last_reminded: dict[str, datetime] = {}
 
 
 # -- giving a place up ------------------------------------------------------------------------
@@ -213,6 +271,8 @@ def give_up_place(
     given = _release_money(session, allocation)
     allocations.give_back_place(session, round_.id, allocation.offer_id)
     session.refresh(allocation)
+    by_name = actor.display_name if actor.id != person.user_id else None
+    _tell(session, allocation, PLACE_GIVEN_UP, by_name=by_name)
     record(
         session,
         actor,
