@@ -132,10 +132,18 @@ class Offer(TimestampMixin, Base):
     capacity: Mapped[int]
     area: Mapped[str | None] = mapped_column(String(100), index=True)
     location: Mapped[str | None] = mapped_column(String(300))
+    # The place's postal address: street (and number), town, UK postcode ("EX1 1AA").
+    address_line: Mapped[str | None] = mapped_column(String(300))
+    town: Mapped[str | None] = mapped_column(String(100))
+    postcode: Mapped[str | None] = mapped_column(String(10), index=True)
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
     schedule: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     accessibility: Mapped[str | None] = mapped_column(Text)
+    # Languages the service is given in besides English, by name ("Polish", "BSL").
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Who to ask about the service: a name or a role ("Sam, the group's leader").
+    contact_name: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[OfferStatus] = mapped_column(
         str_enum(OfferStatus, "offer_status"), default=OfferStatus.draft
     )

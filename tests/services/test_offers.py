@@ -75,6 +75,12 @@ def test_create_turns_pounds_into_pence_and_starts_as_a_draft(db_session, org) -
         ({"min_need_level": "7", "max_need_level": "2"}, "max_need_level"),
         ({"max_need_level": "11"}, "max_need_level"),
         ({"schedule": {"someday": ["morning"]}}, "schedule"),
+        ({"postcode": "not a postcode"}, "postcode"),
+        ({"postcode": "EX1"}, "postcode"),  # a district is not a place's postcode
+        ({"town": "x" * 101}, "town"),
+        ({"languages": ["x" * 61]}, "languages"),
+        ({"languages": [f"Language {n}" for n in range(21)]}, "languages"),
+        ({"contact_name": "x" * 201}, "contact_name"),
     ],
 )
 def test_each_wrong_field_is_named(db_session, org, changes, field) -> None:
@@ -82,6 +88,35 @@ def test_each_wrong_field_is_named(db_session, org, changes, field) -> None:
     with pytest.raises(InvalidInput) as caught:
         offers.create_offer(db_session, member, provider, form(**changes))
     assert field in caught.value.errors
+
+
+def test_the_address_is_tidied_and_languages_split_at_commas(db_session, org) -> None:
+    provider, member, _ = org
+    offer = offers.create_offer(
+        db_session,
+        member,
+        provider,
+        form(
+            address_line=" 12 Mill Lane ",
+            town="Westmere",
+            postcode="  tr1   1aa ",
+            languages="Polish,  british sign language , polish,",
+            contact_name="Sam, the group leader",
+        ),
+    )
+    assert (offer.address_line, offer.town, offer.postcode) == (
+        "12 Mill Lane",
+        "Westmere",
+        "TR1 1AA",
+    )
+    assert offer.languages == ["Polish", "british sign language"]
+    assert offer.contact_name == "Sam, the group leader"
+    assert offers.normal_postcode("SW1A1AA") == "SW1A 1AA"
+
+    changed = offers.update_offer(
+        db_session, member, provider, offer.id, {"postcode": "", "languages": []}, partial=True
+    )
+    assert (changed.postcode, changed.languages, changed.town) == (None, [], "Westmere")
 
 
 def test_every_problem_is_reported_at_once(db_session, org) -> None:

@@ -50,9 +50,7 @@ def council(db_session: Session) -> Any:
     return factories.CouncilFactory(slug="eastholm", areas=["north", "MyCity", "east"])
 
 
-def test_the_profiles_full_service_becomes_a_draft_offer(
-    db_session: Session, council: Any
-) -> None:
+def test_the_profiles_full_service_becomes_a_draft_offer(db_session: Session, council: Any) -> None:
     report = import_services(db_session, council, services_in(_example("service_full.json"), "x"))
 
     assert [(r.kind, r.result) for r in report.records] == [
@@ -208,3 +206,49 @@ def test_a_file_that_is_not_a_feed_is_named(tmp_path: Path, content: bytes, word
     with pytest.raises(SourceProblem) as caught:
         read_file(path)
     assert words in caught.value.problems[0] and str(path) in caught.value.problems[0]
+
+
+def test_addresses_languages_and_contacts_come_in(db_session: Session, council: Any) -> None:
+    service = _service("s-1", "Polish cooking")
+    service["service_at_locations"] = [
+        {
+            "id": "sal-1",
+            "location": {
+                "id": "loc-1",
+                "name": "The Old Mill",
+                "addresses": [
+                    {
+                        "id": "a-1",
+                        "address_1": "12 Mill Lane",
+                        "city": "Westmere",
+                        "state_province": "",
+                        "postal_code": "tr1 1aa",
+                        "country": "GB",
+                        "address_type": "physical",
+                    }
+                ],
+            },
+        }
+    ]
+    service["languages"] = [{"id": "l-1", "name": "Polish"}, {"id": "l-2"}]
+    service["contacts"] = [{"id": "c-1", "name": "Sam"}]
+
+    import_services(db_session, council, [service])
+
+    offer = db_session.scalars(select(Offer)).one()
+    assert (offer.location, offer.address_line, offer.town, offer.postcode) == (
+        "The Old Mill",
+        "12 Mill Lane",
+        "Westmere",
+        "TR1 1AA",
+    )
+    assert offer.languages == ["Polish"]  # a language with only an id says nothing
+    assert offer.contact_name == "Sam"
+
+
+def test_a_postcode_that_is_not_a_uk_one_is_left_out_and_said(
+    db_session: Session, council: Any
+) -> None:
+    report = import_services(db_session, council, services_in(_example("service_full.json"), "x"))
+    assert db_session.scalars(select(Offer.postcode)).one() is None
+    assert "postcode 'ABC 1234' is not a UK one" in " ".join(report.records[1].notes)

@@ -265,7 +265,64 @@ def test_services_at_locations(app: Flask, world: dict[str, Any]) -> None:
     assert record["location"]["latitude"] == 50.1
     beta_sal = body["contents"][0]["id"][:-12] + f"{world['beta'].id:012x}"
     assert_error(client.get(f"{BASE}/service_at_locations/{beta_sal}"), 404)
-    assert_error(client.get(f"{BASE}/service_at_locations?postcode=TR1%201AA"), 422)
+
+
+def test_addresses_languages_and_contacts(
+    app: Flask, db_session: Session, world: dict[str, Any]
+) -> None:
+    alpha = world["alpha"]
+    alpha.address_line, alpha.town, alpha.postcode = "12 Mill Lane", "Westmere", "TR1 1AA"
+    alpha.languages, alpha.contact_name = ["Polish", "British Sign Language"], "Sam"
+    db_session.flush()
+    client = app.test_client()
+    service = get_record(client, "services", get_page(client, "services")["contents"][0]["id"])
+    [address] = service["service_at_locations"][0]["location"]["addresses"]
+    assert (address["address_1"], address["city"], address["postal_code"]) == (
+        "12 Mill Lane",
+        "Westmere",
+        "TR1 1AA",
+    )
+    assert address["country"] == "GB"
+    assert [item["name"] for item in service["languages"]] == ["Polish", "British Sign Language"]
+    assert [item["name"] for item in service["contacts"]] == ["Sam"]
+
+
+def test_postcode_and_proximity(app: Flask, db_session: Session, world: dict[str, Any]) -> None:
+    alpha = world["alpha"]  # at 50.1, -4.2
+    alpha.postcode = "TR1 1AA"
+    provider = alpha.provider
+    factories.OfferFactory(
+        provider=provider, title="Gamma, 2 km away", postcode="TR1 2BB", latitude=50.118,
+        longitude=-4.2,
+    )  # fmt: skip
+    factories.OfferFactory(
+        provider=provider, title="Delta, 30 km away", postcode="TR9 9ZZ", latitude=50.37,
+        longitude=-4.2,
+    )  # fmt: skip
+    db_session.flush()
+    client = app.test_client()
+
+    def names(query: str) -> list[str]:
+        contents = get_page(client, "service_at_locations", query)["contents"]
+        return [item["service"]["name"] for item in contents]
+
+    # A postcode alone: the services in its district (the part before the space).
+    assert names("?postcode=tr1%201aa") == ["Alpha kitchen", "Gamma, 2 km away"]
+    assert names("?postcode=TR9") == ["Delta, 30 km away"]
+    assert names("?postcode=EX1%201AA") == []
+    # With proximity: within that many metres of where the postcode is.
+    assert names("?postcode=TR1%201AA&proximity=500") == ["Alpha kitchen"]
+    assert names("?postcode=TR1%201AA&proximity=5000") == ["Alpha kitchen", "Gamma, 2 km away"]
+    assert len(names("?postcode=TR1&proximity=100000")) == 3
+
+    for query, field, words in [
+        ("?postcode=hello", "postcode", "UK postcode"),
+        ("?proximity=500", "proximity", "Give a postcode"),
+        ("?postcode=EX1%201AA&proximity=500", "postcode", "do not know where it is"),
+        ("?postcode=TR1%201AA&proximity=near", "proximity", "whole number"),
+    ]:
+        body = assert_error(client.get(f"{BASE}/service_at_locations{query}"), 422)
+        assert list(body["errors"]) == [field] and words in str(body["errors"][field]), query
 
 
 @pytest.mark.parametrize(

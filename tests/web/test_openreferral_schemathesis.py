@@ -30,7 +30,9 @@ from web.services.openreferral import SERVICE, SERVICE_AT_LOCATION, TAG_TERM, TA
 MAX_EXAMPLES = 10
 ERROR_KEYS = {"code", "status", "message", "errors"}
 REMOTE = "https://raw.githubusercontent.com/openreferral/uk-profile/main/schema/"
-# Parameters the feed refuses by design (422 naming them), so valid requests leave them out.
+# Parameters the profile types as any text that the feed reads in one form only (a UK
+# postcode; whole metres from a postcode the feed knows), refusing others with a 422 naming
+# them: valid requests leave them out. tests/web/test_openreferral_feed.py tests them.
 REFUSED = {"postcode", "proximity"}
 
 

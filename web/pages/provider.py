@@ -50,6 +50,7 @@ def _helpers() -> dict[str, Any]:
         ("Your services", "provider.dashboard"),
         ("Demand", "provider.demand"),
         ("Placements", "provider.placements"),
+        ("Money", "provider.money"),
         ("Feedback", "provider.feedback"),
         ("Organisation", "provider.profile"),
     ]
@@ -138,6 +139,11 @@ def _form_values(*, with_capacity: bool) -> dict[str, Any]:
         "max_need_level",
         "eligibility_text",
         "accessibility",
+        "address_line",
+        "town",
+        "postcode",
+        "languages",
+        "contact_name",
     ]
     data: dict[str, Any] = {name: request.form.get(name, "") for name in fields}
     data["tags"] = request.form.getlist("tags")
@@ -157,8 +163,13 @@ def _offer_values(offer: Offer) -> dict[str, Any]:
             "location",
             "eligibility_text",
             "accessibility",
+            "address_line",
+            "town",
+            "postcode",
+            "contact_name",
         )
     }
+    values["languages"] = ", ".join(offer.languages or [])
     values.update(
         category=offer.category.value,
         price=f"{pounds}.{pence:02d}",
@@ -315,3 +326,7 @@ def placements() -> str:
 def feedback() -> str:
     items = providers.feedback(get_session(), _me(), _provider())
     return render_template("provider/feedback.html", items=items)
+
+
+# Placements' answers and the money statement live in their own module, on this blueprint.
+from web.pages import provider_placements  # noqa: E402, F401

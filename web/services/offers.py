@@ -11,6 +11,10 @@ Field rules (checked by :func:`clean_offer_fields`, each problem named by its fi
 - ``area`` is one of the provider's areas served, or empty for a service given online or
   everywhere. Age bands and need levels bound who is eligible (lowest no higher than highest).
 - ``schedule`` maps days (``mon``..``sun``) to parts of the day (``morning`` ...).
+- The address is optional: ``address_line`` (street), ``town`` and a UK ``postcode``, kept in
+  capitals with one space ("EX1 1AA"). ``languages`` lists the languages it is given in
+  besides English (pages send them as one text, split at commas); ``contact_name`` says who
+  to ask.
 
 Statuses: a new offer is a draft. Publishing makes it visible to people and open to rounds;
 withdrawing hides it again (it can be published again later). Capacity is the provider's
@@ -28,6 +32,7 @@ holding places)``), and taking a place locks the offer's row
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +57,12 @@ MAX_TAGS = 8
 MAX_CAPACITY = 100_000
 MAX_PRICE_PENCE = 100_000_00  # £100,000 a place
 MAX_PAGE_SIZE = 100
+TOWN_MAX = 100
+CONTACT_MAX = 200
+MAX_LANGUAGES = 20
+LANGUAGE_MAX = 60
+#: A UK postcode (the outward code, then the inward code), spaces and case aside.
+UK_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
 
 EDITABLE_FIELDS: tuple[str, ...] = (
     "title",
@@ -69,6 +80,11 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "eligibility_text",
     "schedule",
     "accessibility",
+    "address_line",
+    "town",
+    "postcode",
+    "languages",
+    "contact_name",
 )
 REQUIRED_FIELDS: tuple[str, ...] = ("title", "description", "category", "price_pence", "capacity")
 # Rounds whose places still follow the provider's capacity.
@@ -185,6 +201,39 @@ def clean_offer_fields(
             if len(text) > limit:
                 errors[name] = f"{label} must be {limit} characters or fewer"
             out[name] = text or None
+    for name, limit, label in (
+        ("address_line", LOCATION_MAX, "The street"),
+        ("town", TOWN_MAX, "The town"),
+        ("contact_name", CONTACT_MAX, "Who to ask"),
+    ):
+        if given(name):
+            text = str(data.get(name) or "").strip()
+            if len(text) > limit:
+                errors[name] = f"{label} must be {limit} characters or fewer"
+            out[name] = text or None
+    if given("postcode"):
+        raw = str(data.get("postcode") or "")
+        postcode = normal_postcode(raw)
+        if raw.strip() and postcode is None:
+            errors["postcode"] = "Enter a UK postcode, like EX1 1AA"
+        out["postcode"] = postcode
+    if given("languages"):
+        raw_languages = data.get("languages") or []
+        if isinstance(raw_languages, str):
+            raw_languages = raw_languages.split(",")
+        if not isinstance(raw_languages, list | tuple):
+            errors["languages"] = "List the languages, with commas between them"
+        else:
+            names: list[str] = []
+            for item in raw_languages:
+                name = " ".join(str(item).split())
+                if name and name.lower() not in {n.lower() for n in names}:
+                    names.append(name)
+            if any(len(n) > LANGUAGE_MAX for n in names):
+                errors["languages"] = f"Each language must be {LANGUAGE_MAX} characters or fewer"
+            elif len(names) > MAX_LANGUAGES:
+                errors["languages"] = f"List {MAX_LANGUAGES} languages or fewer"
+            out["languages"] = names
     for name in ("min_age_band", "max_age_band"):
         if given(name):
             band = str(data.get(name) or "").strip()
@@ -228,6 +277,12 @@ def clean_offer_fields(
     if errors:
         raise InvalidInput(errors)
     return out
+
+
+def normal_postcode(text: str) -> str | None:
+    """``text`` as a UK postcode in capitals with one space ("EX1 1AA"), or None."""
+    match = UK_POSTCODE.match(" ".join(text.upper().split()))
+    return f"{match.group(1)} {match.group(2)}" if match else None
 
 
 def _apply(offer: Offer, values: Mapping[str, Any]) -> list[str]:

@@ -29,6 +29,7 @@ from models.accounts import Council
 from models.people import AGE_BANDS, DAYS, AgeBand, OutcomeTag
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from web.services.errors import NotFound
+from web.services.matching import haversine_km
 
 HSDS_VERSION = "3.0"
 PROFILE_URL = "https://openreferraluk.org/"
@@ -164,10 +165,20 @@ class ServiceFilter:
     start_time: str | None = None  # HH:MM
     end_time: str | None = None
     located: bool = False
+    # A UK postcode ("EX1 1AA") or its district alone ("EX1"), tidied; with ``near``, the
+    # point the postcode stands for and the most metres from it.
+    postcode: str | None = None
+    near: tuple[float, float] | None = None
+    proximity_m: int | None = None
 
     @property
     def by_schedule(self) -> bool:
         return self.day is not None or self.start_time is not None or self.end_time is not None
+
+    @property
+    def in_python(self) -> bool:
+        """Whether some filter runs on the loaded offers (schedules are JSON; distances)."""
+        return self.by_schedule or self.proximity_m is not None
 
 
 def council_by_slug(session: Session, slug: str) -> Council:
@@ -233,9 +244,21 @@ def _filtered(query: Select[tuple[Offer]], where: ServiceFilter) -> Select[tuple
                 Provider.updated_at >= where.modified_after,
             )
         )
+    if where.postcode is not None and where.proximity_m is None:
+        # The services at locations in the postcode's district (its outward code, "EX1").
+        district = where.postcode.split()[0]
+        query = query.where(Offer.postcode.like(f"{district} %"))  # letters and digits only
+    if where.proximity_m is not None:
+        query = query.where(Offer.latitude.is_not(None), Offer.longitude.is_not(None))
     if where.located:
         query = query.where(
-            or_(Offer.location.is_not(None), Offer.latitude.is_not(None), Offer.area.is_not(None))
+            or_(
+                Offer.location.is_not(None),
+                Offer.latitude.is_not(None),
+                Offer.area.is_not(None),
+                Offer.postcode.is_not(None),
+                Offer.address_line.is_not(None),
+            )
         )
     return query
 
@@ -258,6 +281,38 @@ def _page_of(
         )
     )
     return offers, total
+
+
+def _meets(offer: Offer, where: ServiceFilter) -> bool:
+    if where.by_schedule and not _meets_schedule(offer, where):
+        return False
+    if where.proximity_m is not None:
+        if where.near is None or offer.latitude is None or offer.longitude is None:
+            return False
+        km = haversine_km(where.near[0], where.near[1], offer.latitude, offer.longitude)
+        return km * 1000 <= where.proximity_m
+    return True
+
+
+def postcode_point(session: Session, council: Council, postcode: str) -> tuple[float, float] | None:
+    """Where ``postcode`` is: the mean of the coordinates of the council's published offers at
+    that postcode, else in its district; None when none of them has coordinates.
+
+    Tapestry keeps no national postcode file, so it knows the postcodes its own services give.
+    """
+    district = postcode.split()[0]
+    located = _published(council).where(Offer.latitude.is_not(None), Offer.longitude.is_not(None))
+    matches = [Offer.postcode.like(f"{district} %")]  # a district is letters and digits
+    if " " in postcode:
+        matches.insert(0, Offer.postcode == postcode)
+    for match in matches:
+        found = located.where(match).subquery()
+        row = session.execute(
+            select(func.avg(found.c.latitude), func.avg(found.c.longitude), func.count())
+        ).one()
+        if row[2]:
+            return float(row[0]), float(row[1])
+    return None
 
 
 def _meets_schedule(offer: Offer, where: ServiceFilter) -> bool:
@@ -303,7 +358,7 @@ def _day_page(
     page: int,
     per_page: int,
 ) -> tuple[list[Offer], int]:
-    if not where.by_schedule:
+    if not where.in_python:
         return _page_of(session, query, page, per_page)
     # Schedules are JSON, so the day and time filters run here; a council has hundreds of
     # offers, not millions.
@@ -314,7 +369,7 @@ def _day_page(
                 Offer.title, Offer.id
             )
         )
-        if _meets_schedule(o, where)
+        if _meets(o, where)
     ]
     start = (page - 1) * per_page
     return everyone[start : start + per_page], len(everyone)
@@ -488,8 +543,21 @@ def _service_full(offer: Offer) -> dict[str, Any]:
         else []
     )
     document["attributes"] = _attributes(offer)
-    document["languages"] = []
-    document["contacts"] = []
+    document["languages"] = [
+        {"id": _name_id("language", offer.id, name), "service_id": service_id, "name": name}
+        for name in offer.languages or []
+    ]
+    document["contacts"] = (
+        [
+            {
+                "id": _name_id("contact", offer.id),
+                "service_id": service_id,
+                "name": offer.contact_name,
+            }
+        ]
+        if offer.contact_name
+        else []
+    )
     document["funding"] = []
     return document
 
@@ -535,7 +603,13 @@ def _attributes(offer: Offer) -> list[dict[str, Any]]:
 
 
 def _has_location(offer: Offer) -> bool:
-    return bool(offer.location or offer.latitude is not None or offer.area)
+    return bool(
+        offer.location
+        or offer.latitude is not None
+        or offer.area
+        or offer.postcode
+        or offer.address_line
+    )
 
 
 def _location(offer: Offer) -> dict[str, Any]:
@@ -549,6 +623,19 @@ def _location(offer: Offer) -> dict[str, Any]:
     if offer.latitude is not None and offer.longitude is not None:
         document["latitude"] = offer.latitude
         document["longitude"] = offer.longitude
+    if offer.postcode or offer.address_line:
+        document["addresses"] = [
+            {
+                "id": _name_id("address", offer.id),
+                "location_id": record_id(LOCATION, offer.id),
+                "address_1": offer.address_line or "",
+                "city": offer.town or "",
+                "state_province": "",  # the county: Tapestry does not ask for it
+                "postal_code": offer.postcode or "",
+                "country": "GB",
+                "address_type": "physical",
+            }
+        ]
     if offer.accessibility:
         document["accessibility"] = [
             {

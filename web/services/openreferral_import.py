@@ -44,7 +44,7 @@ from models.openreferral import SourceKind, SourceRecord
 from models.people import AGE_BANDS, DAYS, AgeBand, OutcomeTag
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from web.services.errors import InvalidInput, NotFound
-from web.services.offers import MAX_TAGS, clean_offer_fields
+from web.services.offers import MAX_TAGS, clean_offer_fields, normal_postcode
 from web.services.openreferral import AGES, BYDAY, CATEGORY_NAMES, HOURS
 from web.services.providers import NAME_MAX
 from web.services.providers import TEXT_MAX as PROVIDER_TEXT_MAX
@@ -470,8 +470,41 @@ def _place(service: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
                 notes.append("its coordinates are not on the Earth, so they were left out")
         access = [_text(a, "description") for a in _objects(location, "accessibility")]
         place["accessibility"] = "\n\n".join(a for a in access if a) or None
+        addresses = _objects(location, "addresses")
+        address = addresses[0] if addresses else {}
+        place["address_line"] = _text(address, "address_1") or None
+        place["town"] = _text(address, "city") or None
+        postcode = _text(address, "postal_code")
+        place["postcode"] = normal_postcode(postcode)
+        if postcode and place["postcode"] is None:
+            notes.append(f"its postcode {postcode[:20]!r} is not a UK one, so it was left out")
         return place
-    return {"location": None, "latitude": None, "longitude": None, "accessibility": None}
+    return {
+        "location": None,
+        "latitude": None,
+        "longitude": None,
+        "accessibility": None,
+        "address_line": None,
+        "town": None,
+        "postcode": None,
+    }
+
+
+def _languages(service: Mapping[str, Any]) -> list[str]:
+    # The profile's language has only ids; HSDS 3.0's has a name (and a code) beside them.
+    names = [
+        _text(language, "name") or _text(language, "code")
+        for language in _objects(service, "languages")
+    ]
+    return [name for name in names if name]
+
+
+def _contact_name(service: Mapping[str, Any]) -> str | None:
+    for contact in _objects(service, "contacts"):
+        name = _text(contact, "name") or _text(contact, "title")
+        if name:
+            return name
+    return None
 
 
 def _offer_values(
@@ -495,6 +528,11 @@ def _offer_values(
         "area": _area(service, council_areas, notes),
         "location": place["location"],
         "accessibility": place["accessibility"],
+        "address_line": place["address_line"],
+        "town": place["town"],
+        "postcode": place["postcode"],
+        "languages": _languages(service),
+        "contact_name": _contact_name(service),
         "schedule": _schedule(service, notes),
         **{k: (v.value if v else None) for k, v in _ages(service).items()},
     }

@@ -36,7 +36,14 @@ class OfferSchema(StrictSchema):
     currency = ma.fields.Constant("GBP")
     capacity = ma.fields.Integer(required=True, metadata={"description": "Places it has"})
     area = ma.fields.String(allow_none=True, metadata={"description": "Null: online"})
-    location = ma.fields.String(allow_none=True)
+    location = ma.fields.String(allow_none=True, metadata={"description": "The place's name"})
+    address_line = ma.fields.String(allow_none=True, metadata={"description": "Street"})
+    town = ma.fields.String(allow_none=True)
+    postcode = ma.fields.String(allow_none=True, metadata={"description": "UK, as EX1 1AA"})
+    languages = ma.fields.List(
+        ma.fields.String(), metadata={"description": "Given in these besides English"}
+    )
+    contact_name = ma.fields.String(allow_none=True, metadata={"description": "Who to ask"})
     latitude = ma.fields.Float(allow_none=True)
     longitude = ma.fields.Float(allow_none=True)
     schedule = schedule_field()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -23,6 +24,7 @@ from web.api.service_errors import abort_for
 from web.db import get_session
 from web.services import openreferral
 from web.services.errors import InvalidInput, ServiceError
+from web.services.offers import normal_postcode
 
 PREFIX = "/openreferral"
 PROFILE = Path(__file__).with_name("profile")
@@ -121,19 +123,37 @@ def _filters() -> openreferral.ServiceFilter:
     )
 
 
-def _postcode_search() -> None:
-    postcode = _text("postcode")
+_DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
+
+
+def _postcode_search(council: Any, where: openreferral.ServiceFilter) -> openreferral.ServiceFilter:
+    """``where`` with the profile's ``postcode`` and ``proximity`` (metres from the postcode)."""
+    raw = _text("postcode")
     proximity = _whole_number("proximity", None, 0, 10**6)
-    if postcode is not None or proximity is not None:
-        # Tapestry keeps areas and coordinates, not postcodes; saying so beats a wrong answer.
-        _fail(
-            InvalidInput(
-                {
-                    "postcode" if postcode is not None else "proximity": "This feed cannot search "
-                    "by postcode yet. Use search or taxonomy_term_id instead."
-                }  # fmt: skip
+    if raw is None:
+        if proximity is not None:
+            _fail(InvalidInput({"proximity": "Give a postcode to measure the proximity from."}))
+        return where
+    postcode = normal_postcode(raw)
+    district = " ".join(raw.upper().split())
+    if postcode is None and not _DISTRICT.match(district):
+        _fail(InvalidInput({"postcode": "Give postcode as a UK postcode, like EX1 1AA, or EX1."}))
+    postcode = postcode or district
+    near = None
+    if proximity is not None:
+        near = openreferral.postcode_point(get_session(), council, postcode)
+        if near is None:
+            # Tapestry knows the postcodes its services give, not every postcode in the land.
+            _fail(
+                InvalidInput(
+                    {
+                        "postcode": f"No service here gives the postcode {postcode}, so we do "
+                        "not know where it is. Leave out proximity to list the services in "
+                        "its district."
+                    }  # fmt: skip
+                )
             )
-        )
+    return replace(where, postcode=postcode, near=near, proximity_m=proximity)
 
 
 @bp.get("/")
@@ -180,8 +200,7 @@ def service(council_slug: str, service_id: str) -> dict[str, Any]:
 @bp.get("/service_at_locations")
 def services_at_locations(council_slug: str) -> dict[str, Any]:
     council = _council(council_slug)
-    where = _filters()
-    _postcode_search()
+    where = _postcode_search(council, _filters())
     page, per_page = _paging()
     session = get_session()
     return openreferral.list_services_at_locations(

@@ -14,10 +14,22 @@ from models.providers import OfferCategory
 from web.api.common import schedule_field
 from web.api.offers.schemas import OfferSchema
 from web.api.schemas import StrictSchema
-from web.services.offers import MAX_CAPACITY, MAX_PRICE_PENCE, TEXT_MAX, TITLE_MAX
+from web.services.offers import (
+    CONTACT_MAX,
+    LANGUAGE_MAX,
+    LOCATION_MAX,
+    MAX_CAPACITY,
+    MAX_LANGUAGES,
+    MAX_PRICE_PENCE,
+    TEXT_MAX,
+    TITLE_MAX,
+    TOWN_MAX,
+)
 
 # Text the service refuses when it is only spaces: at least one other character.
 NOT_BLANK = {"pattern": r"\S"}
+# A UK postcode, any case, spaces around and between its halves (the service tidies them).
+POSTCODE_PATTERN = r"^\s*[A-Za-z]{1,2}[0-9][A-Za-z0-9]?\s*[0-9][A-Za-z]{2}\s*$"
 
 
 def _places() -> ma.fields.Integer:
@@ -50,6 +62,19 @@ class OfferInputSchema(StrictSchema):
     capacity = _places()
     area = ma.fields.String(allow_none=True)
     location = ma.fields.String(allow_none=True)
+    address_line = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=LOCATION_MAX))
+    town = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=TOWN_MAX))
+    postcode = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Regexp(POSTCODE_PATTERN),
+        metadata={"description": "A UK postcode, like EX1 1AA (kept in capitals)"},
+    )
+    languages = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(max=LANGUAGE_MAX)),
+        validate=ma.validate.Length(max=MAX_LANGUAGES),
+        metadata={"description": "Languages it is given in besides English"},
+    )
+    contact_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=CONTACT_MAX))
     min_age_band = ma.fields.Enum(AgeBand, by_value=True, allow_none=True)
     max_age_band = ma.fields.Enum(AgeBand, by_value=True, allow_none=True)
     min_need_level = ma.fields.Integer(
