@@ -38,9 +38,15 @@ class World:
     secrets: dict[str, str]
 
 
+#: The outcome tags of the world, so generated requests can name real ones.
+TAGS = {"paid-work": "Getting a paid job", "friends": "Making friends"}
+
+
 def make_world(session: Session) -> World:
     # A fixed slug: the Open Referral feed's addresses name the council.
     council = factories.CouncilFactory(slug="westmere", areas=["north", "east"])
+    for slug, label in TAGS.items():
+        factories.OutcomeTagFactory(slug=slug, label=label)
     a = factories.UserFactory(council=council, display_name="Ariadne Quillfeather")
     b = factories.UserFactory(council=council, display_name="Bartholomew Ironside")
     profile_a = factories.PersonProfileFactory(

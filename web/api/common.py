@@ -7,6 +7,14 @@ import marshmallow as ma
 from models.people import DAYS, TIMES_OF_DAY
 from web.api.schemas import StrictSchema
 
+#: A format of the document's own: the slug of an outcome tag of the shared taxonomy. The
+#: taxonomy is data (offers name their tags), so no enum in the document can list it.
+OUTCOME_TAG_FORMAT = "outcome-tag"
+OUTCOME_TAGS_WORDS = (
+    "Outcome tag slugs (format outcome-tag): each a slug of the shared taxonomy, as offers' "
+    "outcome_tags show them; an unknown slug is refused (422)"
+)
+
 
 class OutcomeTagSchema(StrictSchema):
     """One outcome from the shared taxonomy."""

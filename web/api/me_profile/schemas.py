@@ -5,7 +5,12 @@ from __future__ import annotations
 import marshmallow as ma
 
 from models.people import AgeBand
-from web.api.common import OutcomeTagSchema, schedule_field
+from web.api.common import (
+    OUTCOME_TAG_FORMAT,
+    OUTCOME_TAGS_WORDS,
+    OutcomeTagSchema,
+    schedule_field,
+)
 from web.api.schemas import StrictSchema
 from web.services.profiles import ASPIRATIONS_MAX_CHARS, MAX_TRAVEL_KM
 
@@ -35,7 +40,8 @@ class ProfilePatchSchema(StrictSchema):
         allow_none=True, validate=ma.validate.Length(max=ASPIRATIONS_MAX_CHARS)
     )
     outcome_tags = ma.fields.List(
-        ma.fields.String(), metadata={"description": "Outcome tag slugs, from /offers' tags"}
+        ma.fields.String(metadata={"format": OUTCOME_TAG_FORMAT}),
+        metadata={"description": OUTCOME_TAGS_WORDS},
     )
     max_travel_km = ma.fields.Integer(
         allow_none=True, validate=ma.validate.Range(min=0, max=MAX_TRAVEL_KM)
