@@ -28,6 +28,7 @@ import math
 import os
 import random
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -309,6 +310,51 @@ class ApiClient(TapestryUser):
                 response.success()
             else:
                 response.failure(f"{response.status_code}")
+
+
+class OpenReferralFeed(HttpUser):
+    """Another directory reading a council's public Open Referral feed (issue 14's targets:
+    one ``/services/{id}`` p95 under 50 ms at 50 users; every page of ``/services`` under 1 s).
+    No sign-in. Run by ``loadtests/openreferral_load.py``, by class name."""
+
+    wait_time = between(0.5, 2)
+    base = "/openreferral/" + os.environ.get("TAPESTRY_LOAD_COUNCIL", "westmere")
+
+    def on_start(self) -> None:
+        self.service_ids: list[str] = []
+        first = self.client.get(f"{self.base}/services?per_page=100", name="feed page: /services")
+        if first.status_code == 200:
+            self.service_ids = [item["id"] for item in first.json()["contents"]]
+
+    @task(10)
+    def one_service(self) -> None:
+        if self.service_ids:
+            service_id = random.choice(self.service_ids)
+            self.client.get(f"{self.base}/services/{service_id}", name="feed one: /services/{id}")
+
+    @task(1)
+    def whole_feed(self) -> None:
+        """Every page of ``/services``, one after another, timed as one request."""
+        started, size, page, failure = time.perf_counter(), 0, 1, None
+        while True:
+            answer = self.client.get(
+                f"{self.base}/services?per_page=100&page={page}", name="feed page: /services"
+            )
+            size += len(answer.content)
+            if answer.status_code != 200:
+                failure = RuntimeError(f"page {page}: {answer.status_code}")
+                break
+            if answer.json().get("last_page", True):
+                break
+            page += 1
+        self.environment.events.request.fire(
+            request_type="GET",
+            name="feed whole: every /services page",
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=size,
+            exception=failure,
+            context={},
+        )
 
 
 class Saturation(HttpUser):
