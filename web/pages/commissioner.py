@@ -8,6 +8,7 @@ Views parse the form, call one service, commit on success and redirect; a servic
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -127,15 +128,15 @@ def _round_values(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     deadline = None
     parts = [form.get(f"deadline-{p}", "").strip() for p in ("day", "month", "year")]
     if any(parts):
+        day, month, year = (parse_whole_number(p) for p in parts)
         try:
-            day, month, year = (int(p) for p in parts)
+            if day is None or month is None or year is None:
+                raise ValueError("not a date")
             deadline = datetime(year, month, day, 23, 59, tzinfo=UTC)
         except ValueError:
             errors["choice_deadline"] = "Enter a real date, like 27 3 2027"
-    try:
-        max_choices = int(form.get("max_choices", "5"))
-    except ValueError:
-        max_choices = 0
+    # Digits 0 to 9 only: int() would also take "٣", "²" (an error) or "1_0".
+    max_choices = parse_whole_number(form.get("max_choices", "5")) or 0
     values = {
         "name": form.get("name", ""),
         "pot_pence": pot,
@@ -402,12 +403,19 @@ def import_budgets(round_id: int) -> Any:
 # -- policy -----------------------------------------------------------------------------------
 
 
+def _seconds(text: str) -> float:
+    """Seconds as typed ("30", "2.5"), or 0 (refused by the service) when not a number of
+    them: float() alone would take "nan", "inf", "1_0" and other digits than 0 to 9."""
+    cleaned = text.strip()
+    return float(cleaned) if re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,3})?", cleaned) else 0
+
+
 def _share(text: str) -> float | None:
-    try:
-        value = float(text.strip().rstrip("%"))
-    except ValueError:
-        return None
-    return value / 100
+    """A percentage as typed ("30", "30%", "12.5"), as a share; None when it is not one."""
+    cleaned = text.strip().removesuffix("%").strip()
+    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3})?", cleaned):
+        return None  # float() would take "nan", "inf" and "1_0"
+    return float(cleaned) / 100
 
 
 @bp.route("/rounds/<int:round_id>/policy", methods=["GET", "POST"])
@@ -437,19 +445,12 @@ def policy(round_id: int) -> Any:
                 share = _share(form.get("rule_share", ""))
                 rule["max_gap"] = -1 if share is None else share
             rules_now.append(rule)
-        try:
-            time_limit = float(form.get("time_limit_s", round_.time_limit_s))
-        except ValueError:
-            time_limit = 0
-        try:
-            seed = int(form.get("seed", round_.seed))
-        except ValueError:
+        time_limit = _seconds(form.get("time_limit_s", str(round_.time_limit_s)))
+        seed_given = parse_whole_number(form.get("seed", str(round_.seed)))
+        if seed_given is None:
             errors["seed"] = "Enter the seed as a whole number"
-            seed = 0
-        try:
-            placements = int(form.get("max_placements", round_.max_placements))
-        except ValueError:
-            placements = 0
+        seed = seed_given or 0
+        placements = parse_whole_number(form.get("max_placements", str(round_.max_placements))) or 0
         if not errors:
             try:
                 rounds.set_policy(
@@ -791,7 +792,8 @@ def _change_place(round_: Round, allocation_id: int, form: Any) -> object:
         return place_moves.release_place(
             s, _actor(), round_, allocation_id, reason=form.get("reason")
         )
-    if not (choice.isdigit() and len(choice) <= 18):
+    to_offer_id = parse_whole_number(choice)
+    if to_offer_id is None or to_offer_id < 1:  # str.isdigit() would pass "²", which int() refuses
         raise InvalidInput({"choice": "Choose a service to move this place to, or take it away"})
     try:
         return place_moves.move_place(
@@ -799,7 +801,7 @@ def _change_place(round_: Round, allocation_id: int, form: Any) -> object:
             _actor(),
             round_,
             allocation_id,
-            to_offer_id=int(choice),
+            to_offer_id=to_offer_id,
             reason=form.get("reason"),
             consent=form.get("consent") == "yes",
         )

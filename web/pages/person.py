@@ -260,10 +260,7 @@ def offers() -> Any:
         "max_price": args.get("max_price", ""),
         "within_budget": args.get("within_budget") == "yes",
     }
-    try:
-        page_number = max(1, int(args.get("page", "1")))
-    except ValueError:
-        page_number = 1
+    page_number = max(1, catalogue.parse_whole_number(args.get("page", "1")) or 1)
     errors: dict[str, str] = {}
     results = None
     try:
@@ -340,9 +337,8 @@ def my_choices() -> Any:
 def add_choice() -> Any:
     actor, person = _who()
     s = get_session()
-    try:
-        offer_id = int(request.form.get("offer_id", ""))
-    except ValueError:
+    offer_id = catalogue.parse_whole_number(request.form.get("offer_id", ""))
+    if offer_id is None:
         abort(400)
     try:
         choices.add_choice(s, actor, person, offer_id)
