@@ -252,3 +252,25 @@ def test_a_postcode_that_is_not_a_uk_one_is_left_out_and_said(
     report = import_services(db_session, council, services_in(_example("service_full.json"), "x"))
     assert db_session.scalars(select(Offer.postcode)).one() is None
     assert "postcode 'ABC 1234' is not a UK one" in " ".join(report.records[1].notes)
+
+
+def test_need_level_terms_give_the_range_of_need_levels(db_session: Session, council: Any) -> None:
+    def levels(*numbers: int) -> list[dict[str, Any]]:
+        return [{"taxonomy_term": {"id": f"n{n}", "code": f"need-level-{n}"}} for n in numbers]
+
+    report = import_services(
+        db_session,
+        council,
+        [
+            _service("s-1", "Some support", attributes=levels(2, 3, 4)),
+            _service("s-2", "From level 5", attributes=levels(5, 7, 8, 9, 10)),
+        ],
+    )
+    offers = {o.title: o for o in db_session.scalars(select(Offer))}
+    assert (offers["Some support"].min_need_level, offers["Some support"].max_need_level) == (2, 4)
+    assert (offers["From level 5"].min_need_level, offers["From level 5"].max_need_level) == (
+        5,
+        None,
+    )
+    assert "gaps" in " ".join(report.records[2].notes)
+    assert "taxonomy terms" not in " ".join(report.records[1].notes)

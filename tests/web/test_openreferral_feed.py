@@ -253,7 +253,11 @@ def test_filters(app: Flask, world: dict[str, Any]) -> None:
     assert _ids(client, "services", "?taxonomy_term_id=nonsense") == []
     get_record(client, "taxonomy_terms", tag_term["id"])
     taxonomies = get_page(client, "taxonomies")["contents"]
-    assert len(taxonomies) == 2
+    assert [t["name"] for t in taxonomies] == [
+        "Tapestry service types",
+        "Tapestry outcomes",
+        "Tapestry need levels",
+    ]
     get_record(client, "taxonomies", taxonomies[0]["id"])
 
 
@@ -421,3 +425,31 @@ def test_a_browser_may_ask_first(app: Flask, world: dict[str, Any]) -> None:
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "GET" in response.headers["Allow"]
+
+
+def test_need_levels_are_terms_of_their_own_taxonomy(
+    app: Flask, db_session: Session, world: dict[str, Any]
+) -> None:
+    alpha = world["alpha"]
+    alpha.min_need_level, alpha.max_need_level = 2, 4
+    db_session.flush()
+    client = app.test_client()
+    service = get_record(client, "services", get_page(client, "services")["contents"][0]["id"])
+    levels = [
+        a["taxonomy_term"]["code"]
+        for a in service["attributes"]
+        if a["taxonomy_term"]["taxonomy"] == "Tapestry need levels"
+    ]
+    assert levels == ["need-level-2", "need-level-3", "need-level-4"]
+
+    terms = get_page(client, "taxonomy_terms", "?per_page=100")["contents"]
+    need_terms = [t for t in terms if t["code"].startswith("need-level-")]
+    assert len(need_terms) == 11
+    level_3 = next(t for t in need_terms if t["code"] == "need-level-3")
+    assert get_record(client, "taxonomy_terms", level_3["id"])["name"] == "Need level 3"
+    assert _ids(client, "services", f"?taxonomy_term_id={level_3['id']}") == ["Alpha kitchen"]
+    level_9 = next(t for t in need_terms if t["code"] == "need-level-9")
+    assert _ids(client, "services", f"?taxonomy_term_id={level_9['id']}") == []
+    need_taxonomy = level_3["taxonomy_id"]
+    assert get_record(client, "taxonomies", need_taxonomy)["name"] == "Tapestry need levels"
+    assert _ids(client, "services", f"?taxonomy_id={need_taxonomy}") == ["Alpha kitchen"]

@@ -47,6 +47,13 @@ def _source_site(engine: Engine, test_session: Session) -> None:
                 longitude=-4.2,
                 min_age_band=AgeBand.age_18_24,
                 max_age_band=AgeBand.age_35_49,
+                min_need_level=2,
+                max_need_level=4,
+                address_line="12 Mill Lane",
+                town="Westmere",
+                postcode="TR1 1AA",
+                languages=["Polish"],
+                contact_name="Sam",
                 schedule={"tue": ["morning", "afternoon"], "thu": ["evening"]},
             )
             factories.OfferFactory(

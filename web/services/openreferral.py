@@ -4,8 +4,11 @@ Mapping: a provider is an ``organization``; a published offer is a ``service`` w
 a ``service_area``, its price per place as a ``cost_option`` (pounds, as the profile's
 ``amount`` is a number), its weekly times as WEEKLY ``schedules`` and its age bands as
 ``minimum_age`` / ``maximum_age``. An offer with a place or coordinates has one ``location``
-and one ``service_at_location``. Offer categories and outcome tags are the terms of two
-taxonomies, linked to services by ``attributes``. Drafts and withdrawn offers never appear.
+and one ``service_at_location`` (with the offer's address and postcode). Offer categories,
+outcome tags and need levels are the terms of three taxonomies, linked to services by
+``attributes``: an offer for need levels 2 to 4 has the terms of levels 2, 3 and 4 (an offer
+that names no need level has none: it is for any level). Drafts and withdrawn offers never
+appear.
 
 Ids are stable UUIDs (version 8, RFC 9562) that carry the kind of record and its database id,
 so an id names the same record for as long as the record exists and can be looked up without
@@ -26,7 +29,7 @@ from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from models.accounts import Council
-from models.people import AGE_BANDS, DAYS, AgeBand, OutcomeTag
+from models.people import AGE_BANDS, DAYS, NEED_LEVEL_MAX, AgeBand, OutcomeTag
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from web.services.errors import NotFound
 from web.services.matching import haversine_km
@@ -40,16 +43,23 @@ MAX_PER_PAGE = 100
 SERVICE, ORGANIZATION, LOCATION, SERVICE_AT_LOCATION, TAXONOMY, CATEGORY_TERM, TAG_TERM = range(
     1, 8
 )
+NEED_TERM = 8  # a need level's term: its database id is the level plus one
 _ID = re.compile(r"^([0-9a-f]{8})-7a95-8e57-8000-([0-9a-f]{12})$")
 # For the name-based ids of records with no endpoint of their own.
 _NAMESPACE = uuid.UUID("7a95e570-0000-5000-8000-000000000000")
 
 CATEGORY_TAXONOMY = 1
 OUTCOME_TAXONOMY = 2
+NEED_TAXONOMY = 3
 TAXONOMIES = {
     CATEGORY_TAXONOMY: ("Tapestry service types", "The kind of service an offer is."),
     OUTCOME_TAXONOMY: ("Tapestry outcomes", "What a service helps a person to do or get."),
+    NEED_TAXONOMY: (
+        "Tapestry need levels",
+        f"The levels of assessed need, 0 (none) to {NEED_LEVEL_MAX} (the most), a service is for.",
+    ),
 }
+NEED_CODE = re.compile(r"^need-level-([0-9]{1,2})$")
 CATEGORY_NAMES = {
     OfferCategory.employment: "Employment",
     OfferCategory.training: "Training",
@@ -209,8 +219,16 @@ def _filtered(query: Select[tuple[Offer]], where: ServiceFilter) -> Select[tuple
     if where.taxonomy_term_id is not None:
         category = parse_id(where.taxonomy_term_id, CATEGORY_TERM)
         tag = parse_id(where.taxonomy_term_id, TAG_TERM)
+        need = parse_id(where.taxonomy_term_id, NEED_TERM)
         if category is not None and 1 <= category <= len(CATEGORIES):
             query = query.where(Offer.category == CATEGORIES[category - 1])
+        elif need is not None and 1 <= need <= NEED_LEVEL_MAX + 1:
+            # The services for people at this level: those whose range of need levels holds it.
+            query = query.where(
+                or_(Offer.min_need_level.is_not(None), Offer.max_need_level.is_not(None)),
+                or_(Offer.min_need_level.is_(None), Offer.min_need_level <= need - 1),
+                or_(Offer.max_need_level.is_(None), Offer.max_need_level >= need - 1),
+            )
         elif tag is not None:
             query = query.where(Offer.outcome_tags.any(OutcomeTag.id == tag))
         else:
@@ -219,6 +237,10 @@ def _filtered(query: Select[tuple[Offer]], where: ServiceFilter) -> Select[tuple
         taxonomy = parse_id(where.taxonomy_id, TAXONOMY)
         if taxonomy == OUTCOME_TAXONOMY:
             query = query.where(Offer.outcome_tags.any())
+        elif taxonomy == NEED_TAXONOMY:
+            query = query.where(
+                or_(Offer.min_need_level.is_not(None), Offer.max_need_level.is_not(None))
+            )
         elif taxonomy != CATEGORY_TAXONOMY:  # every offer has a category
             query = query.where(false())
     if where.minimum_age is not None:
@@ -423,6 +445,9 @@ def get_taxonomy_term(session: Session, public_id: str) -> dict[str, Any]:
     category = parse_id(public_id, CATEGORY_TERM)
     if category is not None and 1 <= category <= len(CATEGORIES):
         return _category_term(CATEGORIES[category - 1])
+    need = parse_id(public_id, NEED_TERM)
+    if need is not None and 1 <= need <= NEED_LEVEL_MAX + 1:
+        return _need_term(need - 1)
     tag_pk = parse_id(public_id, TAG_TERM)
     tag = session.get(OutcomeTag, tag_pk) if tag_pk is not None else None
     if tag is None:
@@ -432,7 +457,33 @@ def get_taxonomy_term(session: Session, public_id: str) -> dict[str, Any]:
 
 def _all_terms(session: Session) -> list[dict[str, Any]]:
     tags = session.scalars(select(OutcomeTag).order_by(OutcomeTag.slug))
-    return [_category_term(c) for c in CATEGORIES] + [_tag_term(t) for t in tags]
+    return (
+        [_category_term(c) for c in CATEGORIES]
+        + [_tag_term(t) for t in tags]
+        + [_need_term(level) for level in range(NEED_LEVEL_MAX + 1)]
+    )
+
+
+def _need_term(level: int) -> dict[str, Any]:
+    code = f"need-level-{level}"
+    return {
+        "id": record_id(NEED_TERM, level + 1),
+        "name": f"Need level {level}",
+        "description": f"For people whose assessed need is at level {level} of {NEED_LEVEL_MAX}.",
+        "code": code,
+        "taxonomy": TAXONOMIES[NEED_TAXONOMY][0],
+        "taxonomy_id": record_id(TAXONOMY, NEED_TAXONOMY),
+        "term": code,
+    }
+
+
+def need_levels(offer: Offer) -> list[int]:
+    """The need levels an offer is for, when it says (an open end runs to 0 or the top)."""
+    if offer.min_need_level is None and offer.max_need_level is None:
+        return []
+    low = 0 if offer.min_need_level is None else offer.min_need_level
+    top = NEED_LEVEL_MAX if offer.max_need_level is None else offer.max_need_level
+    return list(range(low, top + 1))
 
 
 def _taxonomy(pk: int) -> dict[str, Any]:
@@ -586,9 +637,11 @@ def _schedules(offer: Offer, **link: str) -> list[dict[str, Any]]:
 
 
 def _attributes(offer: Offer) -> list[dict[str, Any]]:
-    terms = [_category_term(OfferCategory(offer.category))] + [
-        _tag_term(t) for t in offer.outcome_tags
-    ]
+    terms = (
+        [_category_term(OfferCategory(offer.category))]
+        + [_tag_term(t) for t in offer.outcome_tags]
+        + [_need_term(level) for level in need_levels(offer)]
+    )
     return [
         {
             "id": _name_id("attribute", offer.id, term["id"]),

@@ -41,11 +41,11 @@ from models.audit import append_event
 from models.base import utcnow
 from models.jobs import Job, JobStatus
 from models.openreferral import SourceKind, SourceRecord
-from models.people import AGE_BANDS, DAYS, AgeBand, OutcomeTag
+from models.people import AGE_BANDS, DAYS, NEED_LEVEL_MAX, AgeBand, OutcomeTag
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from web.services.errors import InvalidInput, NotFound
 from web.services.offers import MAX_TAGS, clean_offer_fields, normal_postcode
-from web.services.openreferral import AGES, BYDAY, CATEGORY_NAMES, HOURS
+from web.services.openreferral import AGES, BYDAY, CATEGORY_NAMES, HOURS, NEED_CODE
 from web.services.providers import NAME_MAX
 from web.services.providers import TEXT_MAX as PROVIDER_TEXT_MAX
 
@@ -398,6 +398,8 @@ def _category_and_tags(
     unknown = 0
     for term in _terms(service):
         code = _text(term, "code") or _text(term, "term")
+        if NEED_CODE.match(code):
+            continue  # read by _need_levels
         if category is None and code in OfferCategory.__members__.values():
             category = OfferCategory(code)
         elif category is None and _text(term, "name").lower() in names:
@@ -415,6 +417,28 @@ def _category_and_tags(
         notes.append(f"only the first {MAX_TAGS} outcomes were kept")
         slugs = slugs[:MAX_TAGS]
     return category, slugs
+
+
+def _need_levels(service: Mapping[str, Any], notes: list[str]) -> dict[str, int | None]:
+    """The lowest and highest of the need levels the service's terms name (none: any level)."""
+    levels = set()
+    for term in _terms(service):
+        match = NEED_CODE.match(_text(term, "code") or _text(term, "term"))
+        if match and int(match.group(1)) <= NEED_LEVEL_MAX:
+            levels.add(int(match.group(1)))
+        elif match:
+            notes.append(
+                f"need level {match.group(1)} is above {NEED_LEVEL_MAX}, so it was left out"
+            )
+    if not levels:
+        return {"min_need_level": None, "max_need_level": None}
+    low, top = min(levels), max(levels)
+    if len(levels) != top - low + 1:
+        notes.append(f"its need levels have gaps, so it is for every level from {low} to {top}")
+    return {
+        "min_need_level": None if low == 0 else low,
+        "max_need_level": None if top == NEED_LEVEL_MAX else top,
+    }
 
 
 def _price_pence(service: Mapping[str, Any], notes: list[str]) -> int:
@@ -533,6 +557,7 @@ def _offer_values(
         "postcode": place["postcode"],
         "languages": _languages(service),
         "contact_name": _contact_name(service),
+        **_need_levels(service, notes),
         "schedule": _schedule(service, notes),
         **{k: (v.value if v else None) for k, v in _ages(service).items()},
     }
