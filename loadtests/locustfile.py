@@ -41,6 +41,7 @@ from pages import (
     CHOICE_FORM,
     OFFER_LINK,
     csrf_token,
+    form_token,
 )
 
 LOGINS_ENV = "TAPESTRY_LOAD_LOGINS"
@@ -95,6 +96,7 @@ class TapestryUser(HttpUser):
                 "email": email,
                 "password": logins()["password"],
                 "csrf_token": csrf_token(page.text),
+                "form_token": form_token(page.text),
             },
             name="sign in: password",
             catch_response=True,
@@ -113,7 +115,7 @@ class TapestryUser(HttpUser):
         return self.client.get(path, name=f"page: {name}")
 
     def form(self, path: str, data: dict[str, str], name: str, token_from: str) -> Any:
-        data = {**data, "csrf_token": csrf_token(token_from)}
+        data = {**data, "csrf_token": csrf_token(token_from), "form_token": form_token(token_from)}
         with self.client.post(path, data=data, name=f"form: {name}", catch_response=True) as r:
             if r.status_code < 400 or r.status_code in ANSWERS:
                 r.success()
@@ -221,7 +223,11 @@ class CommissionerResults(TapestryUser):
         code = pyotp.TOTP(self.account["secret"]).now()
         with self.client.post(
             "/sign-in/code",
-            data={"code": code, "csrf_token": csrf_token(response.text)},
+            data={
+                "code": code,
+                "csrf_token": csrf_token(response.text),
+                "form_token": form_token(response.text),
+            },
             name="sign in: one-time code",
             catch_response=True,
         ) as answer:

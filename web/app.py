@@ -27,6 +27,8 @@ Settings others may rely on:
 ``LOGIN_LIMIT_PER_ADDRESS`` free sign-in tries per IP address before delays (30)
 ``LOGIN_WINDOW_MINUTES``    a throttle key idle this long starts again (15)
 ``MAX_CONTENT_LENGTH``      largest request body in bytes (1 MiB; 413 above it)
+``FORM_TOKENS_REQUIRED``    refuse a page form posted without its one-time token (true)
+``PAGE_POSTS_REDIRECT``     answer every page post with a redirect (true; ``web.submissions``)
 ``TRUSTED_PROXIES``         proxies in front of the app (0); set it so sign-in limits per
                             address see the client's address from ``X-Forwarded-For``
 ==========================  ================================================================
@@ -116,13 +118,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
-    from web import audit, auth, db, errors, security
+    from web import audit, auth, db, errors, security, submissions
 
     db.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     audit.init_app(app)
     errors.init_app(app)
+    submissions.init_app(app)
     _register_blueprints(app)
     return app
 

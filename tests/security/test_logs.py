@@ -74,6 +74,9 @@ def _app(url: str, tmp_path: Path) -> Flask:
             "INSTANCE_PATH": str(tmp_path / "instance"),
             "DATABASE_URL": url,
             "AUTO_UPGRADE_DB": False,
+            # Posts forms by hand, without their one-time tokens (tests/web/conftest.py).
+            "FORM_TOKENS_REQUIRED": False,
+            "PAGE_POSTS_REDIRECT": False,
         }
     )
 

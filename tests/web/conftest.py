@@ -11,7 +11,8 @@
   ``tests.factories.DEFAULT_PASSWORD``.
 - ``login(client, user)``: signs in through the real sign-in form (with its CSRF token) and,
   for commissioners and admins, the one-time code page. Returns the last response.
-- ``csrf_token(response_or_html)``: the CSRF token from a page's form.
+- ``csrf_token(response_or_html)``: the CSRF token from a page's form; ``form_token(...)``:
+  the one-time token of its first form (``web.submissions``).
 - ``API_HEADERS``: send with API requests that change something (``X-Requested-With``).
 """
 
@@ -39,6 +40,7 @@ from web import create_app
 API_HEADERS = {"X-Requested-With": "pytest"}
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+_FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 
 ROLE_FACTORIES: dict[Role, type[factories.UserFactory]] = {
     Role.person: factories.UserFactory,
@@ -56,6 +58,13 @@ def csrf_token(page: TestResponse | str) -> str:
     return match.group(1) or match.group(2)
 
 
+def form_token(page: TestResponse | str) -> str:
+    html = page if isinstance(page, str) else page.get_data(as_text=True)
+    match = _FORM_TOKEN.search(html)
+    assert match, "the page has no form with a one-time token"
+    return match.group(1)
+
+
 @pytest.fixture
 def make_app(database_url: str, db_connection: Connection, tmp_path: Path) -> Callable[..., Flask]:
     def build(**overrides: Any) -> Flask:
@@ -70,6 +79,10 @@ def make_app(database_url: str, db_connection: Connection, tmp_path: Path) -> Ca
             "DATABASE_ENGINE": db_connection.engine,
             "DATABASE_SESSION_FACTORY": factory,
             "AUTO_UPGRADE_DB": False,
+            # Most tests post forms by hand, without the page's one-time token, and read the
+            # post's own answer; tests/security/test_form_tokens.py turns both on.
+            "FORM_TOKENS_REQUIRED": False,
+            "PAGE_POSTS_REDIRECT": False,
         }
         config.update(overrides)
         return create_app(config)
@@ -131,13 +144,22 @@ def login(db_session: Session) -> Callable[..., TestResponse]:
         page = client.get("/sign-in")
         response = client.post(
             "/sign-in",
-            data={"csrf_token": csrf_token(page), "email": user.email, "password": password},
+            data={
+                "csrf_token": csrf_token(page),
+                "form_token": form_token(page),
+                "email": user.email,
+                "password": password,
+            },
         )
         if response.status_code == 302 and response.headers["Location"].endswith("/sign-in/code"):
             page = client.get("/sign-in/code")
             response = client.post(
                 "/sign-in/code",
-                data={"csrf_token": csrf_token(page), "code": current_totp(user, db_session)},
+                data={
+                    "csrf_token": csrf_token(page),
+                    "form_token": form_token(page),
+                    "code": current_totp(user, db_session),
+                },
             )
         return response
 

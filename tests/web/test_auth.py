@@ -670,6 +670,9 @@ def test_concurrent_guesses_from_two_workers_never_pass_the_limit(
                 "INSTANCE_PATH": str(tmp_path / "instance"),
                 "DATABASE_URL": fresh_database_url,
                 "AUTO_UPGRADE_DB": False,
+                # Posts forms by hand, without their one-time tokens (tests/web/conftest.py).
+                "FORM_TOKENS_REQUIRED": False,
+                "PAGE_POSTS_REDIRECT": False,
             }
         )
 
@@ -751,6 +754,9 @@ def test_accounts_can_be_created_and_reset_from_the_command_line(
             "INSTANCE_PATH": str(tmp_path / "instance"),
             "DATABASE_URL": fresh_database_url,
             "AUTO_UPGRADE_DB": False,
+            # Posts forms by hand, without their one-time tokens (tests/web/conftest.py).
+            "FORM_TOKENS_REQUIRED": False,
+            "PAGE_POSTS_REDIRECT": False,
         }
     )
     try:
