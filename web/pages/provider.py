@@ -50,6 +50,7 @@ def _helpers() -> dict[str, Any]:
         ("Your services", "provider.dashboard"),
         ("Demand", "provider.demand"),
         ("Placements", "provider.placements"),
+        ("Money", "provider.money"),
         ("Feedback", "provider.feedback"),
         ("Organisation", "provider.profile"),
     ]
@@ -326,3 +327,6 @@ def feedback() -> str:
     items = providers.feedback(get_session(), _me(), _provider())
     return render_template("provider/feedback.html", items=items)
 
+
+# Placements' answers and the money statement live in their own module, on this blueprint.
+from web.pages import provider_placements  # noqa: E402, F401

@@ -47,7 +47,11 @@ PROFILE_FIELDS: tuple[str, ...] = (
 )
 # Rounds whose placements a provider sees: the result has been published to people.
 ROUNDS_WITH_PLACEMENTS = (RoundStatus.published,)
-PLACEMENT_STATUSES = (AllocationStatus.offered, AllocationStatus.accepted)
+PLACEMENT_STATUSES = (
+    AllocationStatus.offered,
+    AllocationStatus.accepted,
+    AllocationStatus.provider_declined,
+)
 
 
 def is_member(session: Session, user: User, provider: Provider) -> bool:
@@ -329,6 +333,9 @@ class Placement:
     offer: Offer
     round: Round
     status: AllocationStatus
+    start_date: Any = None  # datetime.date once the provider confirmed it
+    confirmed: bool = False
+    reason: str | None = None  # why the provider declined it
 
 
 def placements(session: Session, actor: User, provider: Provider) -> list[Placement]:
@@ -348,7 +355,27 @@ def placements(session: Session, actor: User, provider: Provider) -> list[Placem
         .options(selectinload(Allocation.offer), selectinload(Allocation.round))
         .order_by(Round.id.desc(), Offer.title, PersonProfile.display_name, Allocation.id)
     )
-    return [Placement(a.id, name, a.offer, a.round, a.status) for a, name in rows]
+    return [
+        Placement(
+            a.id,
+            name,
+            a.offer,
+            a.round,
+            a.status,
+            a.start_date,
+            a.confirmed_at is not None,
+            a.provider_reason,
+        )
+        for a, name in rows
+    ]
+
+
+def placement(session: Session, actor: User, provider: Provider, allocation_id: int) -> Placement:
+    """One of :func:`placements` (:class:`NotFound` when it is not the provider's)."""
+    found = next((p for p in placements(session, actor, provider) if p.id == allocation_id), None)
+    if found is None:
+        raise NotFound("There is no such placement.")
+    return found
 
 
 @dataclass(frozen=True, slots=True)
