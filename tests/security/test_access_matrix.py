@@ -124,22 +124,6 @@ def rows() -> list[Row]:
     add("POST", "/account/sessions/<int:session_id>/end", ANY_SIGNED_IN,
         "/account/sessions/999999/end")  # fmt: skip
     add("POST", "/account/sessions/end-others", ANY_SIGNED_IN)
-    add("GET", "/account", ANY_SIGNED_IN)
-    add("POST", "/account/confirm-email", ANY_SIGNED_IN)
-    add("GET", "/account/confirm/<token>", EVERYONE, "/account/confirm/not-a-link")
-    add("GET", "/account/forgot-password", EVERYONE)
-    add("POST", "/account/forgot-password", EVERYONE, form={"email": "nobody@example.org"})
-    add("GET", "/account/forgot-password/sent", EVERYONE)
-    # The link's token goes into the session at once, and the page is shown without it.
-    add("GET", "/account/reset/<token>", {a: MOVED for a in ACTORS}, "/account/reset/not-a-link")
-    add("GET", "/account/reset", EVERYONE)
-    add("POST", "/account/reset", EVERYONE, form={"new_password": "x"})
-    add("GET", "/account/notifications", ANY_SIGNED_IN)
-    add("POST", "/account/notifications", ANY_SIGNED_IN, form={"channel": "pigeon"})
-    add("GET", "/account/sessions", ANY_SIGNED_IN)
-    add("POST", "/account/sessions/<int:session_id>/end", ANY_SIGNED_IN,
-        "/account/sessions/999999/end")  # fmt: skip
-    add("POST", "/account/sessions/end-others", ANY_SIGNED_IN)
 
     # -- person pages (A's own objects) -----------------------------------------------------
     p = "/person"
@@ -178,6 +162,8 @@ def rows() -> list[Row]:
 
     add("GET", p + "/my-data/", PERSONS)
     add("GET", p + "/my-data/download", PERSONS)
+    add("GET", p + "/my-data/read", PERSONS)
+    add("GET", p + "/my-data/print", PERSONS)
 
     # -- advocate pages; acting for A -------------------------------------------------------
     add("GET", "/advocate/", ADVOCATE)
@@ -213,6 +199,12 @@ def rows() -> list[Row]:
     for rule in ("/", "/demand", "/placements", "/feedback", "/organisation", "/offers/new"):
         add("GET", v + rule, PROVIDERS)
     add("POST", v + "/organisation", PROVIDERS, form={"name": ""})
+    add("GET", v + "/money", PROVIDERS)
+    add("GET", v + "/money.csv", PROVIDERS)
+    # A's offered place is at X's offer: X may open it (and answer once A says yes).
+    add("GET", v + "/placements/<int:allocation_id>", X_ONLY, v + "/placements/{offered_a}")
+    add("POST", v + "/placements/<int:allocation_id>", X_ONLY, v + "/placements/{offered_a}",
+        form={"action": "confirm"})  # fmt: skip
     add("POST", v + "/offers/new", PROVIDERS, form={"title": ""})
     add("GET", v + "/offers/<int:offer_id>", X_ONLY, v + "/offers/{draft_x}", secrets=("draft_x",))
     add("POST", v + "/offers/<int:offer_id>", X_ONLY, v + "/offers/{draft_x}",
