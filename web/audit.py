@@ -100,6 +100,8 @@ SPECIAL_CATEGORY_READS: dict[str, Callable[[], Read | None]] = {
     "me_profile.MyProfile": _own_profile_api,
     # A person's export holds everything, special categories included.
     "my_data.download": _own_export,
+    "my_data.read": _own_export,
+    "my_data.printable": _own_export,
     "me_export.MyExport": _own_export,
     # Commissioners: the instance download (per person) and results by need and group.
     "commissioner.run_instance": _run("instance download"),

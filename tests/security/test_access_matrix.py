@@ -162,6 +162,8 @@ def rows() -> list[Row]:
 
     add("GET", p + "/my-data/", PERSONS)
     add("GET", p + "/my-data/download", PERSONS)
+    add("GET", p + "/my-data/read", PERSONS)
+    add("GET", p + "/my-data/print", PERSONS)
 
     # -- advocate pages; acting for A -------------------------------------------------------
     add("GET", "/advocate/", ADVOCATE)

@@ -80,6 +80,8 @@ def test_every_special_category_read_is_recorded(
     event = read(person, "/api/v1/me/profile", "me_profile.MyProfile")
     assert event.actor_user_id == users["person_a"].id and event.details["via"] == "api"
     read(person, "/person/my-data/download", "my_data.download")
+    read(person, "/person/my-data/read", "my_data.read")
+    read(person, "/person/my-data/print", "my_data.printable")
     read(person, "/api/v1/me/export", "me_export.MyExport")
 
     commissioner = _signed_in(app, login, users["commissioner"])

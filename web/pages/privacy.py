@@ -1,6 +1,7 @@
 """A person's own data ("Download my data") and the administrator's erasure pages.
 
-``my_data_bp`` (``/person/my-data``) is for signed-in persons; ``erasure_bp``
+``my_data_bp`` (``/person/my-data``: the JSON download, and a readable copy as a page and as a
+printable document) is for signed-in persons; ``erasure_bp``
 (``/admin/erasure``) for signed-in administrators. Both call ``web.services.privacy``.
 """
 
@@ -16,7 +17,7 @@ from models.accounts import User
 from models.privacy import ErasureRecord
 from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
-from web.services import privacy
+from web.services import privacy, readable_data
 from web.services.errors import InvalidInput
 
 my_data_bp = Blueprint("my_data", __name__, url_prefix="/person/my-data")
@@ -46,6 +47,22 @@ def export_response(user: User) -> Response:
 @my_data_bp.get("/")
 def my_data() -> str:
     return render_template("person/my_data.html")
+
+
+@my_data_bp.get("/read")
+def read() -> str:
+    """The same data as the download, in plain English (``web.audit`` records the read)."""
+    return render_template("person/my_data_read.html", copy=_copy())
+
+
+@my_data_bp.get("/print")
+def printable() -> str:
+    """The readable copy as one plain document that prints well (or saves as a PDF)."""
+    return render_template("person/my_data_print.html", copy=_copy())
+
+
+def _copy() -> readable_data.ReadableCopy:
+    return readable_data.readable_copy(get_session(), _me())
 
 
 @my_data_bp.get("/download")
