@@ -53,6 +53,7 @@ from engine.explain import (
     message_for,
 )
 from engine.explain_core import PricedCore, SubProgram
+from engine.explain_cycles import ResultCycles
 from engine.explain_network import FlowState
 from engine.instance import Instance, Person, Result
 from engine.welfare import best_min_coverage, floors_for, maximise_welfare
@@ -271,6 +272,7 @@ class WelfareExplainer:
         self._rising_known = False
         self._risen_need: IntArray | None = None
         self._widened: dict[int, tuple[WelfareModel, WelfareModel]] = {}
+        self._cycles: dict[object, ResultCycles | None] = {}
 
     # --- relaxations -------------------------------------------------------------------------
 
@@ -460,6 +462,11 @@ class WelfareExplainer:
         no = core.bound_says_no(pairs[usable])
         self.counts["bound"] += int(no.sum())
         open_ = usable[~no]
+        if open_.size:
+            found = self._cycles_yes(key, model, pairs[open_])
+            answer[open_[found]] = YES
+            self.counts["result_cycle"] += int(found.sum())
+            open_ = open_[~found]
         if open_.size and key == "base":
             found = core.cycle_yes(_pair_index(model, *self._result_people()), pairs[open_])
             answer[open_[found]] = YES
@@ -471,6 +478,23 @@ class WelfareExplainer:
             self.counts["free_pairs"] = max(self.counts["free_pairs"], int(free.size))
             answer[open_] = self._settle(sub, pairs[open_])
         return answer
+
+    def _cycles_yes(
+        self, key: object, model: WelfareModel, pairs: IntArray, extra: bool = False
+    ) -> np.ndarray:
+        """:class:`ResultCycles` of the relaxation (built once; none where a budget can bind
+        across several places or the result is not optimal there)."""
+        if key not in self._cycles:
+            try:
+                pot = self.relaxed(key)[0].pot
+                found = ResultCycles(model, self._result_in(model), self.target, pot)
+                self._cycles[key] = found
+            except (ValueError, RuntimeError):
+                self._cycles[key] = None
+        cycles = self._cycles[key]
+        if cycles is None:
+            return np.zeros(pairs.size, dtype=bool)
+        return cycles.yes(pairs, extra=extra)
 
     def _forced_exact(self, model: WelfareModel, pair: int, bound: int) -> int:
         """Whether some allocation of ``model`` holding ``pair`` reaches ``V``: the pair's
@@ -572,6 +596,11 @@ class WelfareExplainer:
         no[ok] = core.capacity_bound_says_no(pairs[ok])
         self.counts["capacity_bound"] += int(no.sum())
         open_ = np.flatnonzero(~no)
+        if open_.size:
+            found = self._cycles_yes("base", base, pairs[open_], extra=True)
+            answer[rest[open_[found]]] = YES
+            self.counts["result_cycle"] += int(found.sum())
+            open_ = open_[~found]
         for o in np.unique(qo[rest[open_]]).tolist():
             if time.perf_counter() > self.deadline:
                 answer[rest[open_[qo[rest[open_]] == o]]] = UNDECIDED
