@@ -982,3 +982,7 @@ def _words() -> dict[str, Any]:
         "run_status_words": RUN_STATUS_WORDS,
         "run_words": run_words,
     }
+
+
+# The places cycle after publishing has its own module, on this blueprint.
+from web.pages import commissioner_cycle  # noqa: E402, F401
