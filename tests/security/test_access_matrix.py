@@ -227,7 +227,7 @@ def rows() -> list[Row]:
     add("POST", c + "/proposals/<int:proposal_id>", COMMISSIONER, c + "/proposals/{proposal_a}",
         form={"status": ""})  # fmt: skip
     for rule in ("", "/compare", "/money", "/money.csv", "/budgets", "/budgets/import",
-                 "/places", "/policy", "/edit"):  # fmt: skip
+                 "/places", "/policy", "/edit", "/cycle"):  # fmt: skip
         add("GET", c + "/rounds/<int:round_id>" + rule, COMMISSIONER, rnd + rule)
     for rule in ("/budgets", "/budgets/import", "/places", "/policy", "/edit", "/open",
                  "/close", "/runs"):  # fmt: skip
