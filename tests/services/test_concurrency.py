@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from models import Allocation, AllocationStatus, Budget, Commitment, RoundOffer
+from models import Allocation, AllocationStatus, Budget, Commitment, Round, RoundOffer
 from models.db import make_engine, make_session_factory
 from tests import factories
 from tests.services.commissioning_world import make_round
@@ -352,3 +352,88 @@ def test_the_council_moving_places_while_people_answer_keeps_the_books(
     assert moves["moved"] + moves["released"] > 0
     with make_session_factory(fresh_engine)() as session:
         _check_books(session, round_id)
+
+
+def _cycle(url: str, seed: int, person_ids: list[int]) -> Counter[str]:
+    """People accept, decline and give up places while their other offers run out of time."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from models import PersonProfile
+    from models.base import utcnow
+    from web.services import places_cycle
+
+    rng = random.Random(seed)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    outcome: Counter[str] = Counter()
+    try:
+        for _ in range(ACTIONS_PER_PROCESS):
+            person_id = rng.choice(person_ids)
+            with factory() as session:
+                try:
+                    person = session.get(PersonProfile, person_id)
+                    assert person is not None
+                    mine = session.scalars(
+                        select(Allocation).where(
+                            Allocation.person_id == person_id, Allocation.status.in_(HELD)
+                        )
+                    ).all()
+                    if not mine:
+                        outcome["nothing to do"] += 1
+                        session.rollback()
+                        continue
+                    place = rng.choice(mine)
+                    roll = rng.random()
+                    if place.status == AllocationStatus.accepted:
+                        places_cycle.give_up_place(session, person.user, person, place.id)
+                        outcome["given up"] += 1
+                    elif roll < 0.4:
+                        allocations.accept_place(session, person.user, person, place.id)
+                        outcome["accepted"] += 1
+                    elif roll < 0.6:
+                        allocations.decline_place(session, person.user, person, place.id)
+                        outcome["declined"] += 1
+                    else:  # let the deadline pass, then look as a worker's poll does
+                        session.execute(
+                            update(Allocation)
+                            .where(Allocation.id == place.id)
+                            .values(answer_by=utcnow() - timedelta(seconds=1))
+                        )
+                        session.commit()
+                        outcome["expired"] += places_cycle.sweep(factory)
+                    session.commit()
+                except ServiceError:
+                    session.rollback()
+                    outcome["refused"] += 1
+                except OperationalError:  # PostgreSQL deadlock victim: it rolls back, no harm
+                    session.rollback()
+                    outcome["retried"] += 1
+    finally:
+        engine.dispose()
+    return outcome
+
+
+@pytest.mark.slow
+def test_deadlines_giving_up_and_re_offers_racing_keep_the_books(
+    published_round: tuple[int, list[int]], fresh_database_url: str, fresh_engine: Engine
+) -> None:
+    round_id, person_ids = published_round
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(PROCESSES) as pool:
+        outcomes = pool.starmap(
+            _cycle, [(fresh_database_url, 300 + seed, person_ids) for seed in range(PROCESSES)]
+        )
+    total: Counter[str] = sum(outcomes, Counter())
+    assert total["expired"] > 0 and total["given up"] > 0 and total["accepted"] > 0
+    with make_session_factory(fresh_engine)() as session:
+        _check_books(session, round_id)
+        # Every place that came free went on to someone who could take it, or stayed free
+        # because nobody waiting could.
+        from web.services import places_cycle
+
+        round_ = session.get(Round, round_id)
+        assert round_ is not None
+        for free in places_cycle.round_cycle(session, round_).free_places:
+            assert free.waiting == 0, f"{free.offer.title} has a free place and people waiting"
