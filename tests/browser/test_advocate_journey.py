@@ -96,12 +96,15 @@ def test_advocate_asks_acts_and_is_stopped(page, person_page, make_live_user, ax
     axe(person_page)
     person_page.goto("/person/who-can-help-me")
     person_page.get_by_role("button", name="Stop Priya Shah helping me").click()
+    expect(person_page.get_by_role("heading", level=1)).to_have_text(
+        "Are you sure you want to stop Priya Shah helping you?"
+    )
+    axe(person_page)
+    person_page.get_by_role("button", name="Yes, stop Priya Shah helping me").click()
     expect(person_page.get_by_text("Priya Shah cannot help you any more")).to_be_visible()
 
-    # The advocate's very next request is refused.
-    response = page.goto("/advocate/acting/about-me")
-    assert response is not None and response.status == 403
-    assert page.get_by_role("heading", level=1).inner_text() == "You cannot see this page"
-    page.goto("/advocate/")
+    # The advocate's very next request is turned away, saying why.
+    page.goto("/advocate/acting/about-me")
+    expect(page.get_by_text("This person no longer lets you help them.")).to_be_visible()
     expect(page.get_by_text("Nobody has said yes yet")).to_be_visible()
     assert page.console_errors == []

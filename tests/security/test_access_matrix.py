@@ -157,6 +157,7 @@ def rows() -> list[Row]:
     add("POST", p + "/ideas/<int:proposal_id>/support", PERSONS, p + "/ideas/{proposal_a}/support")
     add("GET", p + "/who-can-help-me", PERSONS)
     add("GET", p + "/changes-made-for-you", PERSONS)
+    add("GET", p + "/who-can-help-me/<int:consent_id>", A_ONLY, p + "/who-can-help-me/{consent_a}")
     add("POST", p + "/who-can-help-me/<int:consent_id>", A_ONLY,
         p + "/who-can-help-me/{consent_a}", form={"decision": "revoke"})  # fmt: skip
 

@@ -103,14 +103,22 @@ def test_whole_advocate_journey(app: Flask, db_session: Session, login, cast) ->
     html = sam.get("/person/changes-made-for-you").get_data(as_text=True)
     assert "Priya Sharma" in html and "Changed your About me" in html
 
-    # Sam stops it; the advocate's very next request is refused.
+    # Sam stops it, after saying yes to "Are you sure?"; the advocate's very next request
+    # is turned away with words saying why, not a bare "You cannot see this page".
     page = sam.get("/person/who-can-help-me")
+    assert f"/person/who-can-help-me/{consent.id}" in page.get_data(as_text=True)
+    page = sam.get(f"/person/who-can-help-me/{consent.id}")
+    assert "Are you sure you want to stop Priya Sharma helping you?" in page.get_data(True)
     response = sam.post(
         f"/person/who-can-help-me/{consent.id}",
         data={"csrf_token": csrf_token(page), "decision": "revoke"},
     )
     assert response.status_code == 302
-    assert helper.get("/advocate/acting/about-me").status_code == 403
+    turned_away = helper.get("/advocate/acting/about-me")
+    assert turned_away.status_code == 302
+    assert turned_away.headers["Location"] == "/advocate/"
+    shown = helper.get("/advocate/").get_data(as_text=True)
+    assert "This person no longer lets you help them." in shown
     # ... and the acting state is gone.
     assert helper.get("/advocate/acting/").status_code == 302
     assert "Sam Taylor" not in helper.get("/advocate/").get_data(as_text=True)

@@ -8,7 +8,8 @@ under ``/advocate/acting`` as ``acting_bp``, every one with the "You are acting 
 and a way to stop. The consent is read afresh on every request, and the services check the
 scope of each action (``web.services.acting.authorise``): view to see, draft to change About
 me and the choices, submit to say yes or no to a place. When the person revokes the consent,
-the advocate's next request is refused (403) and the acting state is cleared.
+the advocate's next request goes to their caseload, told "This person no longer lets you help
+them", and the acting state is cleared.
 During an acting request ``g.acting_consent`` holds the live consent (``web.audit`` reads it to
 record which person's needs were shown).
 """
@@ -42,6 +43,7 @@ bp = Blueprint("advocate", __name__, url_prefix="/advocate")
 guard_blueprint(bp, Role.advocate)
 
 ACTING_KEY = "acting_for_person_id"
+NO_LONGER_HELPING = "This person no longer lets you help them."
 SCOPE_OPTIONS = [(scope, consents.SCOPE_LABELS_FOR_ADVOCATE[scope]) for scope in consents.SCOPES]
 
 
@@ -156,8 +158,10 @@ def _check_consent() -> Response | None:
     try:
         g.acting_consent = consents.consent_to_act(get_session(), _me(), int(person_id))
     except NotFound:
+        # Not the generic 403: say what happened, on a page the advocate can use.
         session.pop(ACTING_KEY, None)
-        abort(403, description="This person no longer lets you help them.")
+        flash(NO_LONGER_HELPING, "info")
+        return redirect(url_for("advocate.dashboard"))
     return None
 
 

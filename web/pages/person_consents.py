@@ -42,6 +42,17 @@ def who_can_help() -> str:
     )
 
 
+@bp.get("/who-can-help-me/<int:consent_id>")
+def confirm_stop(consent_id: int) -> str:
+    """Ask "Are you sure?" before stopping someone helping: it cannot be undone from here."""
+    user, person = _me()
+    view = consents.consents_for_person(get_session(), user, person)
+    consent = next((c for c in view.granted if c.id == consent_id), None)
+    if consent is None:
+        abort(404)
+    return render_template("person/confirm_stop_helper.html", consent=consent)
+
+
 @bp.post("/who-can-help-me/<int:consent_id>")
 def answer(consent_id: int) -> Response:
     db = get_session()
