@@ -25,6 +25,7 @@ from web.services import (
     allocations,
     catalogue,
     choices,
+    consents,
     explanations,
     feedback,
     places_cycle,
@@ -141,11 +142,18 @@ def dashboard() -> Any:
         my_places = allocations.my_places(s, actor, person)
     except ServiceError as error:
         return _fail(error)
+    # Requests to help: only the person answers them, so only the person is shown them.
+    asking = (
+        consents.consents_for_person(s, actor, person).requests
+        if actor.id == person.user_id
+        else []
+    )
     return _page(
         "person/dashboard.html",
         about=about,
         mine=mine,
         my_places=my_places,
+        asking=asking,
     )
 
 
