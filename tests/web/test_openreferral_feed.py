@@ -395,6 +395,14 @@ def test_the_whole_demo_feed_is_valid(app: Flask, db_session: Session) -> None:
         assert seen == total, endpoint
         if endpoint == "services":
             assert total > 0
+    # The demo's places have postcodes, so a directory can search it by postcode.
+    near = get_page(client, "service_at_locations", "?postcode=WM1&per_page=100")["contents"]
+    assert near and all(
+        a["postal_code"].startswith("WM1 ")
+        for item in near
+        for a in item["location"].get("addresses", [])
+    )
+    assert get_page(client, "service_at_locations", "?postcode=WM1%201AQ&proximity=50000")["size"]
 
 
 def test_a_service_is_modified_when_its_organisation_is(

@@ -810,6 +810,11 @@ class _Builder:
                 capacity=rng.randint(*t.capacity),
                 area=None if t.online else area,
                 location="Online" if t.online else f"{rng.choice(VENUES)}, {area}",
+                # Made-up postcodes (no rng: the demo's other draws stay as they were).
+                town=None if t.online else area,
+                postcode=None
+                if t.online
+                else f"{DISTRICTS[area]} {i % 9 + 1}{'ABDEFGHJL'[i % 9]}Q",
                 latitude=None if t.online else lat,
                 longitude=None if t.online else lon,
                 schedule=self.schedule(rng.randint(1, 4)),
@@ -1085,6 +1090,15 @@ class _Builder:
         self.s.flush()
 
 
+# Each area's made-up postcode district ("WM" is not a real postcode area).
+DISTRICTS = {
+    "Westmere": "WM1",
+    "Northtown": "WM2",
+    "Little Haddon": "WM3",
+    "Ashby Green": "WM4",
+    "Millbrook": "WM5",
+    "Eastwick": "WM6",
+}
 VENUES = [
     "The Old School Hall", "St Mary's Community Centre", "Riverside House", "The Library",
     "Unit 4, Mill Lane", "The Pavilion", "Market Street Hub", "Station Road Studios",
