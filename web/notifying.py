@@ -23,6 +23,9 @@ without the web app):
     Where the ``folder`` sender writes (default ``<instance folder>/mail``).
 ``TAPESTRY_MAIL_FROM``, ``TAPESTRY_PUBLIC_URL``
     The From address of emails, and the site's address for links in messages.
+``TAPESTRY_NOTIFICATION_LEASE_S``
+    How long a worker owns a message it took (default 300 seconds). Keep it far above the
+    send time-out (30 seconds): a worker that is slow, not dead, must not lose its message.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import smtplib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from models.notifications import Channel
 from web.services.notifications import (
+    LEASE,
     SEND_TIMEOUT_S,
     ClaimedNotification,
     claim_due,
@@ -407,8 +411,11 @@ def deliver_due(
     """Claim and send the messages that are due; returns how many were sent."""
     public_url = public_url or os.environ.get("TAPESTRY_PUBLIC_URL") or DEFAULT_PUBLIC_URL
     sent_from = sent_from or os.environ.get("TAPESTRY_MAIL_FROM") or DEFAULT_FROM
+    lease = timedelta(seconds=float(os.environ.get("TAPESTRY_NOTIFICATION_LEASE_S") or 0)) or LEASE
     with session_factory() as session:
-        claimed = claim_due(session, worker_id, available=sender.channels, now=now, limit=limit)
+        claimed = claim_due(
+            session, worker_id, available=sender.channels, now=now, limit=limit, lease=lease
+        )
     sent = 0
     for item in claimed:
         if step:

@@ -368,6 +368,7 @@ def claim_due(
     available: frozenset[Channel],
     now: datetime | None = None,
     limit: int = 20,
+    lease: timedelta = LEASE,
 ) -> list[ClaimedNotification]:
     """Claim up to ``limit`` due messages for ``worker_id``; commits each claim.
 
@@ -408,7 +409,7 @@ def claim_due(
             .values(
                 status=NotificationStatus.sending,
                 claimed_by=worker_id,
-                lease_until=now + LEASE,
+                lease_until=now + lease,
                 attempts=Notification.attempts + 1,
             )
             .execution_options(synchronize_session=False)
