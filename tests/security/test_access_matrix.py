@@ -319,6 +319,16 @@ def rows() -> list[Row]:
     add("GET", al + "/statements/mine/<int:round_id>", PERSONS,
         al + "/statements/mine/{published_round}")  # fmt: skip
     add("GET", al + "/statements/provider", PROVIDERS)
+    # A's offered place: giving it up is refused (409), as it is not accepted.
+    add("POST", al + "/<int:allocation_id>/give-up", A_ONLY, al + "/{offered_a}/give-up",
+        secrets=A_SECRETS)  # fmt: skip
+    add("GET", al + "/placements", PROVIDERS)
+    add("GET", al + "/statements/provider/by-month", PROVIDERS)
+    # A's offered place is at X's offer: X is answered 409 (A has not said yes), Y 404.
+    add("POST", al + "/placements/<int:allocation_id>/confirm", X_ONLY,
+        al + "/placements/{offered_a}/confirm", json={"start_date": "2027-01-18"})  # fmt: skip
+    add("POST", al + "/placements/<int:allocation_id>/decline", X_ONLY,
+        al + "/placements/{offered_a}/decline", json={"reason": "No room"})  # fmt: skip
 
     # -- the Open Referral UK feed: public, read-only, for everyone ------------------------
     oruk, feed = "/openreferral/<council_slug>", "/openreferral/westmere"

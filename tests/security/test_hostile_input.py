@@ -75,6 +75,7 @@ ERROR_KEYS = {"code", "status", "message", "errors"}
 CALLERS = [
     ("/api/v1/me", "person_a"),
     ("/api/v1/allocations/statements/provider", "provider_x"),
+    ("/api/v1/allocations/placements", "provider_x"),
     ("/api/v1/allocations", "person_a"),
     ("/api/v1/consents", "advocate"),
     ("/api/v1/provider", "provider_x"),

@@ -72,8 +72,6 @@ log = logging.getLogger(__name__)
 NEAR_DEADLINE = timedelta(days=2)
 #: The longest reason a provider may give for declining a placement.
 REASON_MAX_CHARS = 2000
-#: How far ahead a start date may be.
-START_DATE_MAX_AHEAD = timedelta(days=730)
 
 ENDED_BY_OTHERS = (
     AllocationStatus.expired,
@@ -426,24 +424,17 @@ def _provider_placement(
     return allocation
 
 
-def parse_start_date(text: str | date | None, today: date | None = None) -> date:
+def parse_start_date(text: str | date | None) -> date:
     """The start date as typed (``2027-01-18``, or day, month and year joined by the page);
-    :class:`InvalidInput` on ``start_date`` when it is missing, not a date, or too far ahead."""
-    today = today or utcnow().date()
+    :class:`InvalidInput` on ``start_date`` when it is missing or not a real date."""
     if isinstance(text, date):
-        value = text
-    else:
-        try:
-            value = date.fromisoformat((text or "").strip())
-        except ValueError:
-            raise InvalidInput(
-                {"start_date": "Enter the start date as a real date, like 18 1 2027"}
-            ) from None
-    if value < today - timedelta(days=366):
-        raise InvalidInput({"start_date": "The start date must be in the last year or later"})
-    if value > today + START_DATE_MAX_AHEAD:
-        raise InvalidInput({"start_date": "The start date must be within the next two years"})
-    return value
+        return text
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        raise InvalidInput(
+            {"start_date": "Enter the start date as a real date, like 18 1 2027"}
+        ) from None
 
 
 def confirm_placement(

@@ -1,8 +1,9 @@
-"""``/api/v1/allocations``: a person's places (accept or decline) and statements of money.
+"""``/api/v1/allocations``: a person's places (accept, decline, give up), providers' answers
+to placements (confirm with a start date, decline with a reason) and statements of money.
 
-``POST /allocations/{id}/accept`` and ``.../decline`` honour an ``Idempotency-Key`` header:
-sending the same request again with the same key gives the first answer again instead of doing
-it twice (see :mod:`web.services.idempotency`).
+``POST /allocations/{id}/accept``, ``.../decline`` and ``.../give-up`` honour an
+``Idempotency-Key`` header: sending the same request again with the same key gives the first
+answer again instead of doing it twice (see :mod:`web.services.idempotency`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from models.people import PersonProfile
 from models.rounds import Allocation, Round
 from web.api.allocations.schemas import (
     AllocationSchema,
+    ConfirmPlacementSchema,
+    DeclinePlacementSchema,
+    MoneyByMonthSchema,
     MyPlacesSchema,
     PersonStatementSchema,
+    PlacementSchema,
     ProviderStatementSchema,
 )
 from web.api.schemas import ErrorSchema
@@ -29,7 +34,7 @@ from web.api.service_errors import abort_for
 from web.auth import Role, current_account, roles_required
 from web.db import get_session
 from web.errors import error_payload
-from web.services import allocations, idempotency, providers
+from web.services import allocations, idempotency, places_cycle, providers
 from web.services.errors import InvalidInput, NotFound, ServiceError
 
 blp = Blueprint(
@@ -168,6 +173,95 @@ class Decline(MethodView):
     def post(self, allocation_id: int) -> Response:
         """Turn down an offered place; it goes to the next person at once"""
         return _decide(allocation_id, allocations.decline_place)
+
+
+@blp.route("/<int:allocation_id>/give-up")
+class GiveUp(MethodView):
+    decorators = [roles_required(Role.person)]
+
+    @blp.response(200, AllocationSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="Not accepted, or it has started")
+    @blp.doc(security=SECURITY, parameters=[IDEMPOTENCY_HEADER])
+    def post(self, allocation_id: int) -> Response:
+        """Give up an accepted place before it starts: the money comes back to my budget and
+        the place goes to the next person at once"""
+        return _decide(allocation_id, places_cycle.give_up_place)
+
+
+def _provider() -> tuple[User, Any]:
+    actor = current_account()
+    assert actor is not None
+    try:
+        return actor, providers.provider_for(get_session(), actor)
+    except ServiceError as error:
+        abort_for(error)
+
+
+@blp.route("/placements")
+class Placements(MethodView):
+    decorators = [roles_required(Role.provider)]
+
+    @blp.response(200, PlacementSchema(many=True))
+    @blp.doc(security=SECURITY)
+    def get(self) -> list[Any]:
+        """Placements at my organisation's services in published rounds"""
+        actor, provider = _provider()
+        return providers.placements(get_session(), actor, provider)
+
+
+def _answer(allocation_id: int, answer: Callable[..., Allocation], **kwargs: Any) -> Any:
+    actor, provider = _provider()
+    s = get_session()
+    try:
+        answer(s, actor, provider, allocation_id, **kwargs)
+        found = providers.placement(s, actor, provider, allocation_id)
+    except ServiceError as error:
+        s.rollback()
+        abort_for(error)
+    s.commit()
+    return found
+
+
+@blp.route("/placements/<int:allocation_id>/confirm")
+class ConfirmPlacement(MethodView):
+    decorators = [roles_required(Role.provider)]
+
+    @blp.arguments(ConfirmPlacementSchema)
+    @blp.response(200, PlacementSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not a placement of mine")
+    @blp.alt_response(409, schema=ErrorSchema, description="The person has not said yes")
+    @blp.doc(security=SECURITY)
+    def post(self, body: dict[str, Any], allocation_id: int) -> Any:
+        """Confirm an accepted placement with its start date (again to change the date)"""
+        return _answer(allocation_id, places_cycle.confirm_placement, start_date=body["start_date"])
+
+
+@blp.route("/placements/<int:allocation_id>/decline")
+class DeclinePlacement(MethodView):
+    decorators = [roles_required(Role.provider)]
+
+    @blp.arguments(DeclinePlacementSchema)
+    @blp.response(200, PlacementSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="Not a placement of mine")
+    @blp.alt_response(409, schema=ErrorSchema, description="Not accepted, or started")
+    @blp.doc(security=SECURITY)
+    def post(self, body: dict[str, Any], allocation_id: int) -> Any:
+        """Say I cannot take the person, and why: the money goes back to their budget and the
+        place goes to the next person"""
+        return _answer(allocation_id, places_cycle.decline_placement, reason=body["reason"])
+
+
+@blp.route("/statements/provider/by-month")
+class ProviderMoneyByMonth(MethodView):
+    decorators = [roles_required(Role.provider)]
+
+    @blp.response(200, MoneyByMonthSchema)
+    @blp.doc(security=SECURITY)
+    def get(self) -> dict[str, Any]:
+        """My organisation's money by month: offered, accepted and started (newest first)"""
+        actor, provider = _provider()
+        months = places_cycle.provider_money(get_session(), actor, provider)
+        return {"provider_id": provider.id, "months": months}
 
 
 @blp.route("/statements/mine/<int:round_id>")

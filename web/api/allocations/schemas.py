@@ -17,9 +17,19 @@ class AllocationSchema(StrictSchema):
     rank = ma.fields.Integer(allow_none=True, metadata={"description": "1 = first choice"})
     price_pence = ma.fields.Integer(required=True)
     status = ma.fields.String(
-        required=True, metadata={"description": "offered, accepted, declined or withdrawn"}
+        required=True,
+        metadata={
+            "description": "offered, accepted, declined, withdrawn, expired (not answered in "
+            "time), given_up or provider_declined"
+        },
     )
     decided_at = ma.fields.DateTime(allow_none=True)
+    answer_by = ma.fields.DateTime(
+        allow_none=True, metadata={"description": "When an offer not yet answered expires"}
+    )
+    start_date = ma.fields.Date(
+        allow_none=True, metadata={"description": "The start date the provider confirmed"}
+    )
     explanation = ma.fields.Dict(
         allow_none=True,
         metadata={
@@ -50,3 +60,47 @@ class ProviderStatementSchema(StrictSchema):
     provider_id = ma.fields.Integer(required=True)
     total_pence = ma.fields.Integer(required=True)
     lines = ma.fields.List(ma.fields.Nested(StatementLineSchema))
+
+
+class ConfirmPlacementSchema(StrictSchema):
+    start_date = ma.fields.Date(
+        required=True, metadata={"description": "When the person starts (YYYY-MM-DD)"}
+    )
+
+
+class DeclinePlacementSchema(StrictSchema):
+    reason = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Why the provider cannot take the person (the council sees it; at "
+            "most 2,000 characters)",
+            "pattern": r"\S",
+        },
+    )
+
+
+class PlacementSchema(StrictSchema):
+    id = ma.fields.Integer(required=True)
+    person_name = ma.fields.String(required=True)
+    offer_id = ma.fields.Function(lambda p: p.offer.id)
+    offer_title = ma.fields.Function(lambda p: p.offer.title)
+    round_id = ma.fields.Function(lambda p: p.round.id)
+    status = ma.fields.Function(lambda p: str(p.status))
+    start_date = ma.fields.Date(allow_none=True)
+    confirmed = ma.fields.Boolean(required=True)
+    reason = ma.fields.String(allow_none=True)
+
+
+class MonthLineSchema(StrictSchema):
+    month = ma.fields.String(required=True, metadata={"description": "YYYY-MM"})
+    offered = ma.fields.Integer(required=True)
+    offered_pence = ma.fields.Integer(required=True)
+    accepted = ma.fields.Integer(required=True)
+    accepted_pence = ma.fields.Integer(required=True)
+    started = ma.fields.Integer(required=True)
+    started_pence = ma.fields.Integer(required=True)
+
+
+class MoneyByMonthSchema(StrictSchema):
+    provider_id = ma.fields.Integer(required=True)
+    months = ma.fields.List(ma.fields.Nested(MonthLineSchema))
