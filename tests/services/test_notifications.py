@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.notifications import Channel, Notification, NotificationStatus
+from models.notifications import Channel, Notification, NotificationSetting, NotificationStatus
 from models.people import ConsentStatus
 from models.rounds import RoundStatus
 from tests import factories
@@ -268,3 +268,22 @@ def test_a_place_moved_or_taken_away_tells_the_person_why(
     assert user == world.people["Ada"].user_id
     assert data["new_offer_name"] == garden.title and data["reason"] == "The art class closed."
     assert data["released"] is False
+
+
+def test_erasing_a_person_removes_how_they_are_told_and_their_messages(
+    db_session: Session,
+) -> None:
+    from web.services.privacy import erase_person
+
+    admin = factories.AdminFactory()
+    person = factories.PersonProfileFactory()
+    set_preferences(
+        db_session, person.user, channel="letter", postal_address="1 High St\nWestmere\nWM1 1AA"
+    )
+    notify(db_session, user_id=person.user_id, event=CONSENT_ASKED, data={}, key="ask:erase")
+
+    erase_person(db_session, admin, person.user, reason="They asked on 3 May")
+
+    db_session.flush()
+    assert db_session.get(NotificationSetting, person.user_id) is None
+    assert _count(db_session) == 0

@@ -33,6 +33,7 @@ from models.accounts import IdempotencyRecord, LoginThrottle, Role, User, UserSe
 from models.audit import append_event
 from models.base import Base, utcnow
 from models.jobs import Job, JobStatus
+from models.notifications import AccountToken, Notification, NotificationSetting
 from models.people import Consent, ConsentStatus, person_outcome_tags
 from models.privacy import (
     DEFAULT_RETENTION_DAYS,
@@ -57,6 +58,7 @@ SECRET_COLUMNS: dict[str, frozenset[str]] = {
     "users": frozenset({"password_hash", "totp_secret", "totp_last_step"}),
     "user_sessions": frozenset({"token_hash"}),
     "idempotency_records": frozenset({"request_hash"}),
+    "account_tokens": frozenset({"token_hash"}),
 }
 
 # What an erasure keeps, and why (stored in the ErasureRecord).
@@ -297,6 +299,15 @@ def erase_person(
         ).rowcount
     else:
         consents_revoked = 0
+    # How they were told (phone, address), the messages to them and about them, and their
+    # emailed links go: none is kept for the law.
+    session.execute(delete(NotificationSetting).where(NotificationSetting.user_id == person.id))
+    session.execute(
+        delete(Notification).where(
+            or_(Notification.user_id == person.id, Notification.about_user_id == person.id)
+        )
+    )
+    session.execute(delete(AccountToken).where(AccountToken.user_id == person.id))
     sessions_revoked = session.execute(
         update(UserSession)
         .where(UserSession.user_id == person.id, UserSession.revoked_at.is_(None))
