@@ -280,6 +280,13 @@ def accounts_purge_cmd(days: int) -> None:
     from web import create_app
     from web.auth import session_policy, throttle_policy
     from web.db import database, session_scope
+    from web.services.account_links import (
+        CONFIRM_KEY,
+        CONFIRM_POLICY,
+        RESET_ADDRESS_KEY,
+        RESET_EMAIL_KEY,
+        RESET_POLICY,
+    )
     from web.services.accounts import purge_stale_records
     from web.services.consents import ASK_KEY_PREFIX, ASK_POLICY
 
@@ -292,7 +299,12 @@ def accounts_purge_cmd(days: int) -> None:
                 now=utcnow(),
                 session_policy=session_policy(),
                 throttle_policy=throttle_policy(),
-                other_throttles={ASK_KEY_PREFIX: ASK_POLICY},
+                other_throttles={
+                    ASK_KEY_PREFIX: ASK_POLICY,
+                    RESET_EMAIL_KEY: RESET_POLICY,
+                    RESET_ADDRESS_KEY: RESET_POLICY,
+                    CONFIRM_KEY: CONFIRM_POLICY,
+                },
                 keep_ended_sessions=timedelta(days=days),
             )
             session.commit()
