@@ -51,7 +51,6 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LIVE_PASSWORD = "browser tests passphrase"
-BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 # Chromium logs every 4xx page as a console error; refusals a test provokes on purpose (wrong
 # password 401, invalid form 400, forbidden 403, too many tries 429) are not script problems.
 _EXPECTED_REFUSAL = re.compile(r"Failed to load resource: .* status of (400|401|403|429)\b")
@@ -208,7 +207,7 @@ def _describe(violations: list[dict[str, Any]]) -> str:
 
 @pytest.fixture
 def axe() -> Callable[[Any], list[dict[str, Any]]]:
-    """Run axe-core on a page; fail on serious or critical violations, return the rest."""
+    """Run axe-core on a page; fail on any violation, whatever its impact (issue 11)."""
     from axe_playwright_python.sync_playwright import Axe
 
     checker = Axe()
@@ -219,10 +218,8 @@ def axe() -> Callable[[Any], list[dict[str, Any]]]:
         browser_page.wait_for_load_state("load")
         results = checker.run(browser_page)
         violations = results.response.get("violations", [])
-        blocking = [v for v in violations if v.get("impact") in BLOCKING_IMPACTS]
-        assert not blocking, (
-            f"axe found serious or critical problems on {browser_page.url}:\n" + _describe(blocking)
-        )
-        return [v for v in violations if v.get("impact") not in BLOCKING_IMPACTS]
+        found = _describe(violations)
+        assert not violations, f"axe found problems on {browser_page.url}:\n{found}"
+        return violations
 
     return check
