@@ -17,10 +17,13 @@ from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from models import (
+    AccountToken,
+    AccountTokenPurpose,
     AgeBand,
     Allocation,
     AllocationStatus,
     Budget,
+    Channel,
     Choice,
     Commitment,
     Consent,
@@ -34,6 +37,9 @@ from models import (
     JobStatus,
     LoginThrottle,
     Mechanism,
+    Notification,
+    NotificationSetting,
+    NotificationStatus,
     Offer,
     OfferCategory,
     OfferStatus,
@@ -50,6 +56,8 @@ from models import (
     RoundStatus,
     RunStatus,
     SolverRun,
+    SourceKind,
+    SourceRecord,
     User,
     UserSession,
     WaitingPosition,
@@ -408,3 +416,44 @@ class ErasureRecordFactory(BaseFactory):
     decision = ErasureDecision.partly_erased
     reason = "Financial records are kept for six years."
     kept = factory.LazyFunction(lambda: {"commitments": "financial records, 6 years"})
+
+
+class NotificationFactory(BaseFactory):
+    class Meta:
+        model = Notification
+
+    key = factory.Sequence(lambda n: f"place_offered:{n}")
+    user_id = factory.LazyAttribute(lambda _: UserFactory().id)
+    event = "place_offered"
+    data = factory.LazyFunction(lambda: {"offer": "Gardening club", "deadline": "2026-12-10"})
+    status = NotificationStatus.pending
+
+
+class NotificationSettingFactory(BaseFactory):
+    class Meta:
+        model = NotificationSetting
+
+    user_id = factory.LazyAttribute(lambda _: UserFactory().id)
+    channel = Channel.text
+    phone = "07700 900123"
+
+
+class AccountTokenFactory(BaseFactory):
+    class Meta:
+        model = AccountToken
+
+    user_id = factory.LazyAttribute(lambda _: UserFactory().id)
+    purpose = AccountTokenPurpose.password_reset
+    token_hash = factory.Sequence(lambda n: f"{n:064x}")
+    email = factory.Sequence(lambda n: f"reset{n}@example.org")
+    expires_at = factory.LazyFunction(lambda: utcnow() + timedelta(hours=1))
+
+
+class SourceRecordFactory(BaseFactory):
+    class Meta:
+        model = SourceRecord
+
+    council_id = factory.LazyAttribute(lambda _: CouncilFactory().id)
+    kind = SourceKind.organization
+    source_id = factory.Faker("uuid4")
+    provider_id = factory.LazyAttribute(lambda _: ProviderFactory().id)

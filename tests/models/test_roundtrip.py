@@ -38,6 +38,10 @@ MODEL_FACTORIES: list[type[factories.BaseFactory]] = [
     factories.ProposalSupportFactory,
     factories.RetentionPolicyFactory,
     factories.ErasureRecordFactory,
+    factories.NotificationFactory,
+    factories.NotificationSettingFactory,
+    factories.AccountTokenFactory,
+    factories.SourceRecordFactory,
 ]
 
 # Written only through models.audit.append_event (tested in test_audit.py).
