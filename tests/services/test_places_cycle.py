@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models import Allocation, AllocationStatus, AuditEvent, Budget, Notification
+from models import Allocation, AllocationStatus, AuditEvent, Budget, Notification, RoundStatus
 from models.base import utcnow
 from tests import factories
 from tests.services.commissioning_world import (
@@ -317,3 +317,21 @@ def test_each_step_tells_the_person_once(
     assert messages(world, "waiting_list_reached") == ["Ben"]
     places_cycle.give_up_place(db_session, cal.user, cal, place_of(world, "Cal").id)
     assert messages(world, "place_given_up") == ["Cal"]
+
+
+def test_a_round_sets_how_long_people_have_to_answer(db_session: Session) -> None:
+    from web.services import rounds
+
+    world = make_round(db_session, status=RoundStatus.open)
+    actor = world.commissioner
+    base = {"name": "Spring", "pot_pence": None, "choice_deadline": None, "areas": [],
+            "max_choices": 3}  # fmt: skip
+    with pytest.raises(InvalidInput) as refused:
+        rounds.update_round(db_session, actor, world.round, **base, answer_days=61)
+    assert "answer_days" in refused.value.errors
+    rounds.update_round(db_session, actor, world.round, **base, answer_days=3)
+    assert world.round.answer_days == 3
+    rounds.update_round(db_session, actor, world.round, **base)  # None keeps it
+    assert world.round.answer_days == 3
+    made = rounds.create_round(db_session, actor, name="Autumn", pot_pence=None)
+    assert made.answer_days == 7

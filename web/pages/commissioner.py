@@ -137,12 +137,14 @@ def _round_values(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
             errors["choice_deadline"] = "Enter a real date, like 27 3 2027"
     # Digits 0 to 9 only: int() would also take "٣", "²" (an error) or "1_0".
     max_choices = parse_whole_number(form.get("max_choices", "5")) or 0
+    answer_days = parse_whole_number(form.get("answer_days", "7")) or 0
     values = {
         "name": form.get("name", ""),
         "pot_pence": pot,
         "choice_deadline": deadline,
         "areas": form.getlist("areas"),
         "max_choices": max_choices,
+        "answer_days": answer_days,
     }
     if errors:
         # Show every problem at once: the service's checks of the fields that could be read.
@@ -209,6 +211,7 @@ def edit_round(round_id: int) -> Any:
             "deadline-month": deadline.month if deadline else "",
             "deadline-year": deadline.year if deadline else "",
             "max_choices": round_.max_choices,
+            "answer_days": round_.answer_days,
             "areas": round_.areas,
         }
     return _page(

@@ -36,6 +36,8 @@ from web.services.notifications import ROUND_CLOSING, ROUND_OPENED, notify
 NAME_MAX_CHARS = 200
 MAX_TIME_LIMIT_S = 3600
 MAX_CHOICES_LIMIT = 20
+#: The most days a round may give people to answer an offer of a place.
+ANSWER_DAYS_LIMIT = 60
 
 #: Person attributes every round can use in rules (see :func:`person_attributes`).
 BUILT_IN_ATTRIBUTES: dict[str, str] = {
@@ -154,6 +156,7 @@ def _check_details(
     choice_deadline: datetime | None,
     areas: Sequence[str],
     max_choices: int,
+    answer_days: int = 7,
 ) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not name.strip():
@@ -169,6 +172,8 @@ def _check_details(
         errors["areas"] = f"{unknown[0]} is not one of the council's areas"
     if not 1 <= max_choices <= MAX_CHOICES_LIMIT:
         errors["max_choices"] = f"People can rank between 1 and {MAX_CHOICES_LIMIT} offers"
+    if not 1 <= answer_days <= ANSWER_DAYS_LIMIT:
+        errors["answer_days"] = f"People need between 1 and {ANSWER_DAYS_LIMIT} days to answer"
     return errors
 
 
@@ -181,6 +186,7 @@ def round_detail_errors(
     choice_deadline: datetime | None = None,
     areas: Sequence[str] = (),
     max_choices: int = 5,
+    answer_days: int = 7,
 ) -> dict[str, str]:
     """What is wrong with these round details (empty when nothing), without saving."""
     return _check_details(
@@ -190,6 +196,7 @@ def round_detail_errors(
         choice_deadline=choice_deadline,
         areas=areas,
         max_choices=max_choices,
+        answer_days=answer_days,
     )
 
 
@@ -203,8 +210,10 @@ def create_round(
     areas: Sequence[str] = (),
     max_choices: int = 5,
     places: Mapping[int, int] | None = None,
+    answer_days: int = 7,
 ) -> Round:
-    """Create a draft round in the commissioner's council; ``places`` maps offer id to places."""
+    """Create a draft round in the commissioner's council; ``places`` maps offer id to places.
+    ``answer_days``: how long people have to answer an offer of a place."""
     council = _council(session, actor)
     errors = _check_details(
         council,
@@ -213,6 +222,7 @@ def create_round(
         choice_deadline=choice_deadline,
         areas=areas,
         max_choices=max_choices,
+        answer_days=answer_days,
     )
     if errors:
         raise InvalidInput(errors)
@@ -223,6 +233,7 @@ def create_round(
         choice_deadline=choice_deadline,
         areas=sorted(set(areas)),
         max_choices=max_choices,
+        answer_days=answer_days,
         status=RoundStatus.draft,
         mechanism=Mechanism.welfare,
         rules=[],
@@ -255,10 +266,13 @@ def update_round(
     choice_deadline: datetime | None,
     areas: Sequence[str],
     max_choices: int,
+    answer_days: int | None = None,
 ) -> Round:
-    """Change a round's details while it is a draft or open (not after it closed)."""
+    """Change a round's details while it is a draft or open (not after it closed).
+    ``answer_days`` None keeps the round's."""
     if round_.status not in (RoundStatus.draft, RoundStatus.open):
         raise Conflict("This round has closed, so its details cannot change.")
+    days = round_.answer_days if answer_days is None else answer_days
     errors = _check_details(
         _council(session, actor),
         name=name,
@@ -266,6 +280,7 @@ def update_round(
         choice_deadline=choice_deadline,
         areas=areas,
         max_choices=max_choices,
+        answer_days=days,
     )
     if errors:
         raise InvalidInput(errors)
@@ -274,6 +289,7 @@ def update_round(
     round_.choice_deadline = choice_deadline
     round_.areas = sorted(set(areas))
     round_.max_choices = max_choices
+    round_.answer_days = days
     session.flush()
     append_event(
         session,
@@ -281,7 +297,12 @@ def update_round(
         actor_user_id=actor.id,
         object_type="round",
         object_id=round_.id,
-        details={"pot_pence": pot_pence, "areas": round_.areas, "max_choices": max_choices},
+        details={
+            "pot_pence": pot_pence,
+            "areas": round_.areas,
+            "max_choices": max_choices,
+            "answer_days": days,
+        },
     )
     return round_
 

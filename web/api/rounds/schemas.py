@@ -7,7 +7,7 @@ import marshmallow as ma
 from models.rounds import SolverRun
 from web.api.schemas import StrictSchema
 from web.services import allocation_runs, allocations, rule_checks
-from web.services.rounds import MAX_CHOICES_LIMIT
+from web.services.rounds import ANSWER_DAYS_LIMIT, MAX_CHOICES_LIMIT
 
 
 class RoundSchema(StrictSchema):
@@ -18,6 +18,9 @@ class RoundSchema(StrictSchema):
     choice_deadline = ma.fields.DateTime(allow_none=True)
     areas = ma.fields.List(ma.fields.String())
     max_choices = ma.fields.Integer()
+    answer_days = ma.fields.Integer(
+        metadata={"description": "Days people have to answer an offer of a place"}
+    )
     max_placements = ma.fields.Integer()
     mechanism = ma.fields.String(metadata={"example": "welfare"})
     rules = ma.fields.List(ma.fields.Dict(), metadata={"description": "As policy.rules"})
@@ -47,6 +50,15 @@ class RoundSchema(StrictSchema):
 
 class RoundCreateSchema(StrictSchema):
     name = ma.fields.String(required=True)
+    answer_days = ma.fields.Integer(
+        load_default=7,
+        validate=ma.validate.Range(
+            min=1,
+            max=ANSWER_DAYS_LIMIT,
+            error=f"People need between 1 and {ANSWER_DAYS_LIMIT} days to answer",
+        ),
+        metadata={"description": "Days people have to answer an offer of a place"},
+    )
     pot_pence = ma.fields.Integer(load_default=None, allow_none=True)
     choice_deadline = ma.fields.AwareDateTime(load_default=None, allow_none=True)
     areas = ma.fields.List(ma.fields.String(), load_default=list)
