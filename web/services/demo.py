@@ -945,6 +945,9 @@ class _Builder:
                 )
                 self.s.add(allocation)
                 if accepted:
+                    # Last round's places were confirmed by their providers and have started.
+                    allocation.confirmed_at = allocation.decided_at + timedelta(days=3)
+                    allocation.start_date = (allocation.decided_at + timedelta(days=14)).date()
                     taken[offer.id] += 1
                     budget.committed_pence += offer.price_pence
                     allocation.commitment = Commitment(
