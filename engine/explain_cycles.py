@@ -41,8 +41,8 @@ import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
 from engine.arrays import IntArray
-from engine.explain_network import BATCH, _csr, _potentials
-from engine.welfare_model import WelfareModel, check_allocation
+from engine.explain_network import _csr, _potentials, dijkstra_rows
+from engine.welfare_model import WelfareModel, check_allocation, pair_index
 
 #: Questions whose shortest-path trees are kept at once (each tree is one row of doubles).
 CHUNK = 256
@@ -77,7 +77,6 @@ class ResultCycles:
         self.graph = _csr(n_p + n_o, tails, heads, reduced)
         self.reverse = _csr(n_p + n_o, heads, tails, reduced)
         occupied = np.bincount(model.offer[result], minlength=n_o)
-        self.occupied = occupied
         held = np.bincount(model.person[result], minlength=n_p)
         price = arrays.price.astype(np.int64)
         spend = int(model.price[result].sum())
@@ -91,17 +90,13 @@ class ResultCycles:
         self.exit_spend = np.concatenate([price[spare], np.zeros(giving.size, dtype=np.int64)])
         filled = np.flatnonzero(occupied > 0)
         taking = np.flatnonzero(held < np.maximum(model.max_placements, 0))
-        self.entry_nodes = np.concatenate([n_p + filled, taking])
-        self.entry_spend = np.concatenate([-price[filled], np.zeros(taking.size, dtype=np.int64)])
+        entry_nodes = np.concatenate([n_p + filled, taking])
+        entry_spend = np.concatenate([-price[filled], np.zeros(taking.size, dtype=np.int64)])
+        # Sorted by spend, so that "fits the room" is a prefix.
+        order = np.argsort(entry_spend, kind="stable")
+        self.entry_nodes, self.entry_spend = entry_nodes[order], entry_spend[order]
         self.price = price
-        self.result = result
-        index = np.full((n_p, n_o), -1, dtype=np.int64) if n_p * n_o <= 4_000_000 else None
-        if index is not None:
-            index[model.person, model.offer] = np.arange(model.n_pairs)
-        self._index = index
-        self._lookup: dict[tuple[int, int], int] | None = None
         self._arcs = (tails, heads, reduced)
-        self._entry_order = np.argsort(self.entry_spend, kind="stable")
         self._second: list[tuple[int, float, int, int]] | None = None
         self._rooted: object = None
 
@@ -136,7 +131,7 @@ class ResultCycles:
                 exit_spend = np.append(exit_spend, self.price[o])
             leave = -u_e + cost_from[exits]
             back = cost_into[self.entry_nodes]
-            ends = (exits, exit_spend, leave, back)
+            ends = (exits, exit_spend, leave, np.minimum.accumulate(back), _prefix_argmin(back))
             best, plan = self._one_cycle(-u_e + float(cost_from[p]), ends, self.room)
             if best <= 0.5 and self._check(e, p, o, [self._first(o, p, plan)], extra):
                 out[i] = True
@@ -144,8 +139,9 @@ class ResultCycles:
             if self.room is None:
                 continue
             # A second cycle through the sink, elsewhere, that saves money (or spends it).
+            cheapest_leave = min(float(leave.min(initial=np.inf)), 0.0)
             for spend, cost, root, end in self._second_cycles():
-                if cost + min(float(leave.min(initial=np.inf)), 0.0) > 0.5:
+                if cost + cheapest_leave > 0.5:
                     continue
                 best, plan = self._one_cycle(np.inf, ends, self.room - spend)
                 if best + cost > 0.5 or plan is None:
@@ -160,26 +156,21 @@ class ResultCycles:
     def _one_cycle(
         self,
         free: float,
-        ends: tuple[IntArray, IntArray, np.ndarray, np.ndarray],
+        ends: tuple[IntArray, IntArray, np.ndarray, np.ndarray, IntArray],
         room: int | None,
     ) -> tuple[float, tuple[int, int] | None]:
         """The cheapest cycle through the pair: ``free`` (the cost of staying off the sink)
-        or leaving at an exit and coming back at an entry whose spend fits ``room``."""
-        exits, exit_spend, leave, back = ends
-        order = self._entry_order
-        entry_spend, entry_nodes, back = (
-            self.entry_spend[order],
-            self.entry_nodes[order],
-            back[order],
-        )
+        or leaving at an exit and coming back at an entry whose spend fits ``room``. ``ends``:
+        the exits, their spends and costs from the pair, and the running minimum (and where
+        it is) of the entries' costs back to the person, in the entries' spend order."""
+        exits, exit_spend, leave, prefix, arg = ends
+        entry_nodes = self.entry_nodes
         if room is None:
             fits = np.full(exits.size, entry_nodes.size)
         else:
-            fits = np.searchsorted(entry_spend, room - exit_spend, side="right")
+            fits = np.searchsorted(self.entry_spend, room - exit_spend, side="right")
         best, plan = free, None
         if entry_nodes.size and (fits > 0).any():
-            prefix = np.minimum.accumulate(back)
-            arg = _prefix_argmin(back)
             total = np.where(fits > 0, leave + prefix[np.maximum(fits, 1) - 1], np.inf)
             k = int(np.argmin(total))
             if total[k] < best:
@@ -216,26 +207,32 @@ class ResultCycles:
             np.concatenate([costs, np.rint(v_cost).astype(np.int64)]),
         )
         self._rooted = graph
-        points: list[tuple[int, float, int, int]] = []
         roots = n + np.arange(spends.size)
-        for start in range(0, roots.size, BATCH):
-            batch = roots[start : start + BATCH]
-            rows = dijkstra(graph, directed=True, indices=batch)
+        spend_parts, cost_parts, root_parts, end_parts = [], [], [], []
+        for batch, rows in dijkstra_rows(graph, roots):
             for k, root in enumerate(batch.tolist()):
                 g = root - n
                 cost = rows[k][self.exit_nodes] - top[g] + pi[self.exit_nodes]
-                for j in np.flatnonzero(np.isfinite(cost)).tolist():
-                    spend = int(spends[g] + self.exit_spend[j])
-                    c = float(cost[j])
-                    if spend < 0 or c < 0:
-                        points.append((spend, c, root, int(self.exit_nodes[j])))
-        points.sort(key=lambda t: (t[0], t[1]))
-        frontier: list[tuple[int, float, int, int]] = []
-        lowest = np.inf
-        for point in points:
-            if point[1] < lowest:
-                frontier.append(point)
-                lowest = point[1]
+                spend = spends[g] + self.exit_spend
+                keep = np.isfinite(cost) & ((spend < 0) | (cost < 0))
+                spend_parts.append(spend[keep])
+                cost_parts.append(cost[keep])
+                root_parts.append(np.full(int(keep.sum()), root, dtype=np.int64))
+                end_parts.append(self.exit_nodes[keep])
+        if not spend_parts:
+            self._second = []
+            return self._second
+        spend_all, cost_all = np.concatenate(spend_parts), np.concatenate(cost_parts)
+        roots_all, ends_all = np.concatenate(root_parts), np.concatenate(end_parts)
+        order = np.lexsort((ends_all, roots_all, cost_all, spend_all))
+        cost_sorted = cost_all[order]
+        # Keep each point cheaper than every point before it (of smaller spend, or cheaper).
+        before = np.minimum.accumulate(np.concatenate([[np.inf], cost_sorted]))[:-1]
+        best = order[cost_sorted < before]
+        frontier = [
+            (int(spend_all[i]), float(cost_all[i]), int(roots_all[i]), int(ends_all[i]))
+            for i in best.tolist()
+        ]
         self._second = frontier[:SECOND_CYCLES]
         return self._second
 
@@ -249,28 +246,28 @@ class ResultCycles:
         """Apply the cycles (node paths, ``-1`` for the sink) and the pair to the result, and
         check the allocation they give against every limit."""
         n_p = self.n_persons
-        arcs = []
+        moves: list[tuple[int, int, bool]] = []  # (person, offer, taken)
         for path in paths:
             if path is None:
                 return False
-            arcs += list(zip(path[:-1], path[1:], strict=True))
+            for u, v in zip(path[:-1], path[1:], strict=True):
+                if u < 0 or v < 0:
+                    continue  # through the sink
+                if u < n_p <= v:
+                    moves.append((u, v - n_p, True))
+                elif v < n_p <= u:
+                    moves.append((v, u - n_p, False))
+                else:
+                    return False
         held = self.used.copy()
         held[e] = True
-        for u, v in arcs:
-            if u < 0 or v < 0:
-                continue
-            if u < n_p <= v:
-                k = self._pair(u, v - n_p)
-                if k < 0 or held[k]:
+        if moves:
+            who, what, taken = (np.array(column) for column in zip(*moves, strict=True))
+            found = pair_index(self.model, who, what)
+            for k, take in zip(found.tolist(), taken.tolist(), strict=True):
+                if k < 0 or held[k] == take:
                     return False
-                held[k] = True
-            elif v < n_p <= u:
-                k = self._pair(v, u - n_p)
-                if k < 0 or not held[k]:
-                    return False
-                held[k] = False
-            else:
-                return False
+                held[k] = take
         chosen = np.flatnonzero(held)
         if int(self.model.utility[chosen].sum()) < self.target:
             return False
@@ -281,25 +278,13 @@ class ResultCycles:
             model = replace(model, arrays=replace(model.arrays, capacity=capacity))
         return not check_allocation(model, chosen)
 
-    def _pair(self, p: int, o: int) -> int:
-        if self._index is not None:
-            return int(self._index[p, o])
-        if self._lookup is None:
-            model = self.model
-            keys = zip(model.person.tolist(), model.offer.tolist(), strict=True)
-            self._lookup = {(int(a), int(b)): k for k, (a, b) in enumerate(keys)}
-        return self._lookup.get((p, o), -1)
-
 
 def _rows(graph: object, sources: IntArray) -> dict[int, np.ndarray]:
-    """Reduced-cost distances from each source (one Dijkstra for a batch of them)."""
-    unique = np.unique(sources)
+    """Reduced-cost distances from each source, by source."""
     out: dict[int, np.ndarray] = {}
-    for start in range(0, unique.size, BATCH):
-        batch = unique[start : start + BATCH]
-        rows = dijkstra(graph, directed=True, indices=batch)
-        for k, s in enumerate(batch.tolist()):
-            out[s] = rows[k]
+    for batch, rows in dijkstra_rows(graph, np.unique(sources)):
+        for k, source in enumerate(batch.tolist()):
+            out[source] = rows[k]
     return out
 
 

@@ -170,15 +170,8 @@ class FlowState:
         return out
 
     def _trees(self, offers: IntArray, limit: int | None) -> Iterator[tuple[IntArray, np.ndarray]]:
-        for start in range(0, offers.size, BATCH):
-            batch = offers[start : start + BATCH]
-            rows = dijkstra(
-                self.graph,
-                directed=True,
-                indices=self.n_persons + batch,
-                limit=np.inf if limit is None else float(limit),
-            )
-            yield batch, rows
+        for nodes, rows in dijkstra_rows(self.graph, self.n_persons + offers, limit):
+            yield nodes - self.n_persons, rows
 
     def capacity_costs(self, pairs: IntArray, limit: int) -> tuple[np.ndarray, np.ndarray]:
         """For forcing each pair with one more place at its offer: the cheapest single cycle
@@ -264,6 +257,22 @@ class FlowState:
         cycle = self.new_place_reduced() + self.from_sink()[offer_nodes]
         gains = np.where(np.isinf(cycle), 0.0, np.maximum(-cycle, 0.0))
         return np.rint(gains).astype(np.int64)
+
+
+def dijkstra_rows(
+    graph: sparse.csr_matrix, sources: IntArray, limit: int | None = None
+) -> Iterator[tuple[IntArray, np.ndarray]]:
+    """Shortest-path distances from ``sources``, :data:`BATCH` trees at a time: (the batch
+    of sources, one row of distances per source; inf beyond ``limit``)."""
+    for start in range(0, sources.size, BATCH):
+        batch = sources[start : start + BATCH]
+        rows = dijkstra(
+            graph,
+            directed=True,
+            indices=batch,
+            limit=np.inf if limit is None else float(limit),
+        )
+        yield batch, rows
 
 
 def _csr(n_nodes: int, tails: IntArray, heads: IntArray, costs: IntArray) -> sparse.csr_matrix:

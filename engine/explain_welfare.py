@@ -59,7 +59,7 @@ from engine.instance import Instance, Person, Result
 from engine.welfare import best_min_coverage, floors_for, maximise_welfare
 from engine.welfare_flow import floors_can_hold
 from engine.welfare_lagrange import side_prices
-from engine.welfare_model import WelfareModel, build_model, placed_counts
+from engine.welfare_model import WelfareModel, build_model, pair_index, placed_counts
 
 logger = logging.getLogger(__name__)
 
@@ -421,7 +421,7 @@ class WelfareExplainer:
         if model.is_network():
             state = self.state(key)
             assert state is not None
-            pairs = _pair_index(self._wide(model), qp, qo)
+            pairs = pair_index(self._wide(model), qp, qo)
             slack = state.value - self.target
             losses = state.losses(np.maximum(pairs, 0), limit=slack)
             yes = (pairs >= 0) & (losses <= slack)
@@ -449,7 +449,7 @@ class WelfareExplainer:
     def _decide_general(
         self, key: object, model: WelfareModel, qp: IntArray, qo: IntArray, answer: IntArray
     ) -> IntArray:
-        pairs = _pair_index(model, qp, qo)
+        pairs = pair_index(model, qp, qo)
         value, bound = self.best(key)
         assert bound is not None
         usable = np.flatnonzero(pairs >= 0)
@@ -468,7 +468,7 @@ class WelfareExplainer:
             self.counts["result_cycle"] += int(found.sum())
             open_ = open_[~found]
         if open_.size and key == "base":
-            found = core.cycle_yes(_pair_index(model, *self._result_people()), pairs[open_])
+            found = core.cycle_yes(pair_index(model, *self._result_people()), pairs[open_])
             answer[open_[found]] = YES
             self.counts["cycle_yes"] += int(found.sum())
             open_ = open_[~found]
@@ -590,7 +590,7 @@ class WelfareExplainer:
         if core is None:
             self._with_one_more_place(answer, rest, qp, qo, np.unique(qo[rest]).tolist())
             return answer
-        pairs = _pair_index(base, qp[rest], qo[rest])
+        pairs = pair_index(base, qp[rest], qo[rest])
         ok = pairs >= 0
         no = np.ones(rest.size, dtype=bool)
         no[ok] = core.capacity_bound_says_no(pairs[ok])
@@ -629,7 +629,7 @@ class WelfareExplainer:
         wide = self._wide(base)
         state = self.state("base")
         assert state is not None
-        pairs = _pair_index(wide, qp, qo)
+        pairs = pair_index(wide, qp, qo)
         ok = np.flatnonzero(pairs >= 0)
         slack = state.value - self.target
         single, lowest = state.capacity_costs(pairs[ok], slack)
@@ -805,7 +805,7 @@ class WelfareExplainer:
     def _result_in(self, model: WelfareModel) -> IntArray:
         """The result's pairs as pairs of ``model`` (of a relaxation, say: all of them are
         there, since the result keeps every limit)."""
-        pairs = _pair_index(model, *self._result_people())
+        pairs = pair_index(model, *self._result_people())
         return pairs[pairs >= 0]
 
     def _result_pairs(self) -> IntArray:
@@ -942,20 +942,6 @@ def _find_pair(arrays: InstanceArrays, p: int, o: int) -> int:
     lo, hi = int(arrays.pair_start[p]), int(arrays.pair_start[p + 1])
     hit = np.flatnonzero(arrays.pair_offer[lo:hi] == o)
     return lo + int(hit[0]) if hit.size else -1
-
-
-def _pair_index(model: WelfareModel, qp: IntArray, qo: IntArray) -> IntArray:
-    """The model pair of each (person, offer) question, -1 where the model has none."""
-    arrays = model.arrays
-    key = model.person * arrays.n_offers + model.offer
-    order = np.argsort(key, kind="stable")
-    wanted = qp * arrays.n_offers + qo
-    at = np.searchsorted(key[order], wanted)
-    at = np.minimum(at, max(order.size - 1, 0))
-    if order.size == 0:
-        return np.full(qp.size, -1, dtype=np.int64)
-    found = key[order][at] == wanted
-    return np.where(found, order[at], -1).astype(np.int64)
 
 
 __all__ = ["WelfareExplainer", "explain_document"]

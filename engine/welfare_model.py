@@ -268,6 +268,20 @@ def check_allocation(model: WelfareModel, chosen: IntArray) -> list[str]:
     return problems
 
 
+def pair_index(model: WelfareModel, persons: IntArray, offers: IntArray) -> IntArray:
+    """The model pair of each (person, offer), -1 where the model has none."""
+    arrays = model.arrays
+    key = model.person * arrays.n_offers + model.offer
+    order = np.argsort(key, kind="stable")
+    wanted = persons * arrays.n_offers + offers
+    at = np.searchsorted(key[order], wanted)
+    at = np.minimum(at, max(order.size - 1, 0))
+    if order.size == 0:
+        return np.full(persons.size, -1, dtype=np.int64)
+    found = key[order][at] == wanted
+    return np.where(found, order[at], -1).astype(np.int64)
+
+
 def restrict(model: WelfareModel, keep: IntArray) -> WelfareModel:
     """``model`` on the pairs ``keep`` only (indices into the model's pairs)."""
     return replace(
