@@ -138,7 +138,7 @@ def _leave(
     return moved == 1
 
 
-def _release_money(session: Session, allocation: Allocation) -> int:
+def release_money(session: Session, allocation: Allocation) -> int:
     """Give the money committed for an accepted place back to the budget. The pence given."""
     commitment = session.scalars(
         select(Commitment).where(
@@ -179,7 +179,7 @@ def release_place(
     was = allocation.status
     if not _leave(session, allocation, actor, "The council took this place away.", text):
         raise Conflict("Someone changed this place meanwhile. Look at it again.")
-    given = _release_money(session, allocation) if was == AllocationStatus.accepted else 0
+    given = release_money(session, allocation) if was == AllocationStatus.accepted else 0
     give_back_place(session, round_.id, allocation.offer_id)
     session.refresh(allocation)
     append_event(
@@ -299,7 +299,7 @@ def move_place(
     moved_words = f"The council moved this place to {target.title}."
     if not _leave(session, allocation, actor, moved_words, text):
         raise Conflict("Someone changed this place meanwhile. Look at it again.")
-    given = _release_money(session, allocation) if was == AllocationStatus.accepted else 0
+    given = release_money(session, allocation) if was == AllocationStatus.accepted else 0
     give_back_place(session, round_.id, allocation.offer_id)
     if not take_place(session, round_.id, to_offer_id):
         raise Conflict(f"{target.title} has no free place now. Choose another offer.")

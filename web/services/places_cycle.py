@@ -62,7 +62,7 @@ from web.services.notifications import (
     PLACE_GIVEN_UP,
     notify,
 )
-from web.services.place_moves import _release_money
+from web.services.place_moves import release_money
 from web.services.providers import require_member
 
 log = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ def give_up_place(
     ).rowcount
     if moved != 1:
         raise Conflict("Someone changed this place meanwhile. Look at it again.")
-    given = _release_money(session, allocation)
+    given = release_money(session, allocation)
     allocations.give_back_place(session, round_.id, allocation.offer_id)
     session.refresh(allocation)
     by_name = actor.display_name if actor.id != person.user_id else None
@@ -512,7 +512,7 @@ def decline_placement(
     ).rowcount
     if moved != 1:
         raise Conflict("This placement changed meanwhile. Look at it again.")
-    given = _release_money(session, allocation)
+    given = release_money(session, allocation)
     allocations.give_back_place(session, round_.id, allocation.offer_id)
     session.refresh(allocation)
     append_event(
