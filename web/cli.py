@@ -319,16 +319,14 @@ def accounts_purge_cmd(days: int) -> None:
 def worker_cmd(url: str | None, poll: float) -> None:
     """Run background jobs (allocation runs) until stopped."""
     import logging
-    import signal
     import threading
 
-    from web.worker import run_worker
+    from web.worker import run_worker, take_stop_signals
 
     target = _database_for_command(url)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    take_stop_signals(lambda *_: stop.set())
     click.echo("Waiting for jobs. Press Ctrl+C to stop.")
     run_worker(target, stop=stop, poll_interval_s=poll)
 

@@ -112,7 +112,7 @@ def serve_demo(database_url: str, *, host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     from web import create_app
-    from web.worker import start_embedded_worker, stop_embedded_worker
+    from web.worker import start_embedded_worker, stop_embedded_worker, take_stop_signals
 
     app = create_app(
         {
@@ -121,24 +121,27 @@ def serve_demo(database_url: str, *, host: str, port: int) -> None:
             "INSTANCE_PATH": str(instance_path()),
         }
     )
-    # SIGTERM and SIGHUP end the server as Ctrl+C does (werkzeug stops on KeyboardInterrupt),
-    # so the worker is always stopped below; by default they would end this process at once
-    # and leave the worker running.
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    # SIGINT (Ctrl+C), SIGTERM and SIGHUP all end the server with a KeyboardInterrupt, which
+    # werkzeug stops on, so the worker is always stopped below. By default SIGTERM and SIGHUP
+    # would end this process at once and leave the worker running, and SIGINT is ignored
+    # outright when the demo was started as a script's background job.
+    previous = take_stop_signals(_interrupt, (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
     # The worker writes every message the site sends into the demo's mail folder, unless
     # another sender is set up.
     os.environ.setdefault("TAPESTRY_MAIL_BACKEND", "folder")
     os.environ.setdefault("TAPESTRY_MAIL_FOLDER", str(instance_path() / DEMO_MAIL))
-    # Allocation runs happen in a worker process beside the server (the embedded default).
-    worker = start_embedded_worker(database_url)
+    worker = None
     try:
+        # Allocation runs happen in a worker process beside the server (the embedded default).
+        worker = start_embedded_worker(database_url)
         run_simple(host, port, app, threaded=True, use_debugger=False, use_reloader=False)
     except KeyboardInterrupt:
         pass
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        stop_embedded_worker(worker)
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        if worker is not None:
+            stop_embedded_worker(worker)
 
 
 def _interrupt(signum: int, _frame: object) -> None:

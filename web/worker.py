@@ -22,8 +22,10 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable
 from importlib import import_module
 from multiprocessing.process import BaseProcess
+from types import FrameType
 
 from sqlalchemy.exc import OperationalError
 
@@ -90,6 +92,24 @@ def run_worker(
     return done
 
 
+def take_stop_signals(
+    handler: Callable[[int, FrameType | None], object],
+    signals: Iterable[signal.Signals] = (signal.SIGINT, signal.SIGTERM),
+) -> dict[signal.Signals, object]:
+    """Handle ``signals`` with ``handler`` and unblock them; returns the handlers they had.
+
+    A process does not always start with the usual handlers: one started as a script's
+    background job (``cmd &`` with no job control, as in CI) begins with SIGINT ignored, and one
+    started from a thread that blocks signals begins with them blocked. Either way Ctrl+C (or
+    ``kill -INT``) would do nothing and the process would run on, so a long-running command
+    takes its stop signals back at start.
+    """
+    wanted = tuple(signals)
+    previous: dict[signal.Signals, object] = {sig: signal.signal(sig, handler) for sig in wanted}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted)
+    return previous
+
+
 #: How long an embedded worker may take to finish once told to stop (or orphaned), before it
 #: is killed; a job cut short is taken up again when its heartbeat goes stale.
 STOP_GRACE_S = 5.0
@@ -101,8 +121,7 @@ def _worker_main(database_url: str, poll_interval_s: float, keys: Keys, parent_p
     os.setpgrp()
     use_keys(keys)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    take_stop_signals(lambda *_: stop.set())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     threading.Thread(
         target=_exit_with_parent, args=(parent_pid, stop), name="parent-watch", daemon=True

@@ -1,5 +1,7 @@
 """Stopping ``tapestry demo`` stops its worker too: SIGTERM or SIGINT to the demo leaves no
-process behind, and a worker whose demo was killed outright stops by itself."""
+process behind, and a worker whose demo was killed outright stops by itself. SIGINT stops the
+demo even when it was started with SIGINT ignored (a script's background job, as in CI) or
+blocked."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,7 +53,9 @@ def _running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
 
 
-def _start_demo(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _start_demo(
+    tmp_path: Path, *, preexec: Callable[[], object] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {
         **os.environ,
@@ -61,6 +66,7 @@ def _start_demo(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
         [sys.executable, "-c", "from web.cli import main; main()", "demo",
          "--host", "127.0.0.1", "--port", str(port), "--persons", "12"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=preexec,
     )  # fmt: skip
     deadline = time.monotonic() + START_DEADLINE_S
     while time.monotonic() < deadline:
@@ -101,6 +107,11 @@ def _wait_gone(pids: set[int]) -> set[int]:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stopping_the_demo_stops_its_worker(tmp_path: Path, sig: signal.Signals) -> None:
     demo, _port = _start_demo(tmp_path)
+    _assert_signal_stops_all(demo, sig)
+
+
+def _assert_signal_stops_all(demo: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    """``sig`` ends the demo cleanly (status 0), and every process it started goes too."""
     children = _children(demo.pid)
     try:
         demo.send_signal(sig)
@@ -112,6 +123,27 @@ def test_stopping_the_demo_stops_its_worker(tmp_path: Path, sig: signal.Signals)
             demo.wait()
         for pid in {p for p in children if _running(p)}:
             os.kill(pid, signal.SIGKILL)
+
+
+def _ignore_sigint() -> None:
+    # What a shell does to a background job when job control is off (`./scripts/test &`).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _block_stop_signals() -> None:
+    # What a process started from a thread that blocks signals inherits.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize(
+    "preexec", [_ignore_sigint, _block_stop_signals], ids=["ignored", "blocked"]
+)
+def test_sigint_stops_a_demo_started_with_sigint_ignored_or_blocked(
+    tmp_path: Path, preexec: Callable[[], None]
+) -> None:
+    demo, _port = _start_demo(tmp_path, preexec=preexec)
+    _assert_signal_stops_all(demo, signal.SIGINT)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
