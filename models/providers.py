@@ -139,6 +139,9 @@ class Offer(TimestampMixin, Base):
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
     schedule: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # When it runs, as RFC 5545 rules: each {"rrule", "dtstart", "opens_at", "closes_at",
+    # "exdates"} (see web.services.recurrence); ``schedule`` is the days and parts they fall on.
+    schedule_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     accessibility: Mapped[str | None] = mapped_column(Text)
     # Languages the service is given in besides English, by name ("Polish", "BSL").
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)

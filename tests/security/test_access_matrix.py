@@ -216,6 +216,12 @@ def rows() -> list[Row]:
         secrets=("offer_x",))  # fmt: skip
     add("POST", v + "/offers/<int:offer_id>/capacity", X_ONLY, v + "/offers/{offer_x}/capacity",
         form={"capacity": "-1"}, secrets=("offer_x",))  # fmt: skip
+    add("GET", v + "/offers/<int:offer_id>/schedule", X_ONLY, v + "/offers/{offer_x}/schedule",
+        secrets=("offer_x",))  # fmt: skip
+    add("POST", v + "/offers/<int:offer_id>/schedule", X_ONLY, v + "/offers/{offer_x}/schedule",
+        form={"often": ""}, secrets=("offer_x",))  # fmt: skip
+    add("POST", v + "/offers/<int:offer_id>/schedule/<key>/remove", X_ONLY,
+        v + "/offers/{offer_x}/schedule/000000000000/remove", secrets=("offer_x",))  # fmt: skip
 
     # -- commissioner pages (their council's rounds) ----------------------------------------
     c = "/commissioner"

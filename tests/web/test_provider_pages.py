@@ -250,3 +250,124 @@ def test_places_people_hold_stop_a_cut_and_a_withdrawal_on_the_pages(
     assert "Ask the council to move them first." in withdrawn.get_data(as_text=True)
     db_session.refresh(offer)
     assert (offer.status, offer.capacity) == (OfferStatus.published, 6)
+
+
+def _schedule_form(**changes: object) -> dict[str, object]:
+    form: dict[str, object] = {
+        "often": "weekly",
+        "days": ["tue"],
+        "opens_at": "10am",
+        "closes_at": "12pm",
+        "start-day": "5",
+        "start-month": "1",
+        "start-year": "2027",
+    }
+    form.update(changes)
+    return form
+
+
+def test_when_does_it_run_adds_and_takes_off_rfc5545_rules(
+    app: Flask, db_session: Session, login, provider_user: User
+) -> None:
+    offer = factories.OfferFactory(provider=my_provider(provider_user), schedule={})
+    db_session.flush()
+    client = app.test_client()
+    login(client, provider_user)
+    page = client.get(f"/provider/offers/{offer.id}/schedule")
+    assert page.status_code == 200
+    assert "When does it run?" in page.get_data(as_text=True)
+    response = client.post(
+        f"/provider/offers/{offer.id}/schedule",
+        data={"csrf_token": csrf_token(page), **_schedule_form(not_on="12/01/2027")},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/provider/offers/{offer.id}/schedule")
+    db_session.refresh(offer)
+    assert offer.schedule_rules == [
+        {
+            "rrule": "FREQ=WEEKLY;INTERVAL=1;BYDAY=TU",
+            "dtstart": "2027-01-05",
+            "opens_at": "10:00",
+            "closes_at": "12:00",
+            "exdates": ["2027-01-12"],
+        }
+    ]
+    assert offer.schedule == {"tue": ["morning"]}
+    shown = client.get(f"/provider/offers/{offer.id}/schedule").get_data(as_text=True)
+    assert "Every Tuesday, 10am to 12 noon, from 5 January 2027. Not on 12 January 2027" in shown
+
+    # The same time said again is kept once.
+    client.post(
+        f"/provider/offers/{offer.id}/schedule",
+        data={"csrf_token": csrf_token(shown), **_schedule_form(not_on="12/01/2027")},
+    )
+    db_session.refresh(offer)
+    assert len(offer.schedule_rules) == 1
+
+    monthly = _schedule_form(often="monthly_day", week="1", weekday="mon", days=[])
+    client.post(
+        f"/provider/offers/{offer.id}/schedule", data={"csrf_token": csrf_token(shown), **monthly}
+    )
+    db_session.refresh(offer)
+    assert [r["rrule"] for r in offer.schedule_rules][1] == "FREQ=MONTHLY;INTERVAL=1;BYDAY=1MO"
+    assert offer.schedule == {"mon": ["morning"], "tue": ["morning"]}
+
+    from web.services.recurrence import rule_key
+
+    key = rule_key(offer.schedule_rules[0])
+    removed = client.post(
+        f"/provider/offers/{offer.id}/schedule/{key}/remove",
+        data={"csrf_token": csrf_token(shown)},
+    )
+    assert removed.status_code == 302
+    db_session.refresh(offer)
+    assert [r["rrule"] for r in offer.schedule_rules] == ["FREQ=MONTHLY;INTERVAL=1;BYDAY=1MO"]
+    again = client.post(
+        f"/provider/offers/{offer.id}/schedule/{key}/remove",
+        data={"csrf_token": csrf_token(shown)},
+        follow_redirects=True,
+    )
+    assert "taken off already" in again.get_data(as_text=True)
+    actions = list(
+        db_session.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.object_type == "offer", AuditEvent.object_id == str(offer.id))
+            .order_by(AuditEvent.id)
+        )
+    )
+    assert actions == ["offer.schedule_added", "offer.schedule_added", "offer.schedule_removed"]
+
+
+def test_when_does_it_run_shows_each_error_beside_its_field(
+    app: Flask, db_session: Session, login, provider_user: User
+) -> None:
+    offer = factories.OfferFactory(provider=my_provider(provider_user), schedule={})
+    db_session.flush()
+    client = app.test_client()
+    login(client, provider_user)
+    page = client.get(f"/provider/offers/{offer.id}/schedule")
+    bad = _schedule_form(
+        days=[], closes_at="9am", **{"end-day": "1", "end-month": "1", "end-year": "2027"}
+    )
+    response = client.post(
+        f"/provider/offers/{offer.id}/schedule", data={"csrf_token": csrf_token(page), **bad}
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<title>Error:" in html
+    assert "Choose the days it runs" in html
+    assert "The time it ends must be after the time it starts" in html
+    assert "The last date must be the same as or after the first date" in html
+    assert 'href="#end-day"' in html
+    db_session.refresh(offer)
+    assert offer.schedule_rules == []
+
+
+def test_another_providers_schedule_page_is_not_found(
+    app: Flask, db_session: Session, login, provider_user: User
+) -> None:
+    other = factories.OfferFactory()
+    db_session.flush()
+    client = app.test_client()
+    login(client, provider_user)
+    assert client.get(f"/provider/offers/{other.id}/schedule").status_code == 404

@@ -16,11 +16,12 @@ from models.people import AGE_BANDS, DAYS, TIMES_OF_DAY
 from models.providers import Offer, Provider
 from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
-from web.services import offers, providers
+from web.services import offers, providers, schedules
 from web.services.catalogue import CATEGORY_LABELS
 from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceError
 from web.services.matching import DAY_NAMES, format_money
 from web.services.profiles import all_outcome_tags
+from web.services.recurrence import OFTEN_CHOICES, WEEK_CHOICES, describe_rule, rule_key
 
 bp = Blueprint("provider", __name__, url_prefix="/provider")
 guard_blueprint(bp, Role.provider)
@@ -305,6 +306,62 @@ def capacity(offer_id: int) -> str | Response:
         errors=errors,
         page_has_errors=bool(errors),
     )
+
+
+# -- when an offer runs ------------------------------------------------------------------------
+
+_RULE_FIELDS = ("often", "week", "weekday", "month_day", "opens_at", "closes_at", "not_on")
+_DATE_FIELDS = tuple(f"{w}-{p}" for w in ("start", "end") for p in ("day", "month", "year"))
+
+
+@bp.route("/offers/<int:offer_id>/schedule", methods=["GET", "POST"])
+def schedule(offer_id: int) -> str | Response:
+    """When does it run? The offer's times as plain words, and a form to add one more."""
+    offer = _own_offer(offer_id)
+    values: dict[str, Any] = {"days": []}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        db = get_session()
+        values = {name: request.form.get(name, "") for name in _RULE_FIELDS + _DATE_FIELDS}
+        values["days"] = request.form.getlist("days")
+        try:
+            schedules.add_rule(db, _me(), _provider(), offer.id, values, request_id=_request_id())
+        except InvalidInput as error:
+            db.rollback()
+            errors = error.errors
+            offer = _own_offer(offer_id)
+        else:
+            db.commit()
+            flash("The time it runs is added.", "success")
+            return redirect(url_for("provider.schedule", offer_id=offer.id))
+    return render_template(
+        "provider/schedule.html",
+        offer=offer,
+        rules=[(rule_key(r), describe_rule(r)) for r in offer.schedule_rules or []],
+        values=values,
+        errors=errors,
+        page_has_errors=bool(errors),
+        often_options=list(OFTEN_CHOICES.items()),
+        week_options=list(WEEK_CHOICES.items()),
+        day_options=list(DAY_NAMES.items()),
+    )
+
+
+@bp.post("/offers/<int:offer_id>/schedule/<key>/remove")
+def remove_schedule(offer_id: int, key: str) -> Response:
+    db = get_session()
+    offer = _own_offer(offer_id)
+    try:
+        rule = schedules.remove_rule(
+            db, _me(), _provider(), offer.id, key, request_id=_request_id()
+        )
+    except NotFound as error:
+        db.rollback()
+        flash(error.message, "info")
+    else:
+        db.commit()
+        flash(f"Taken off: {describe_rule(rule)}.", "success")
+    return redirect(url_for("provider.schedule", offer_id=offer_id))
 
 
 # -- demand, placements, feedback -------------------------------------------------------------

@@ -49,6 +49,7 @@ from models.rounds import Round, RoundOffer, RoundStatus
 from web.services.catalogue import CATEGORY_LABELS, parse_pounds, parse_whole_number
 from web.services.errors import Conflict, InvalidInput, NotFound
 from web.services.providers import require_member
+from web.services.recurrence import weekly_rules
 
 TITLE_MAX = 200
 TEXT_MAX = 5000
@@ -295,6 +296,9 @@ def _apply(offer: Offer, values: Mapping[str, Any]) -> list[str]:
                 changed.append(name)
         elif before != value:
             changed.append(name)
+            if name == "schedule":
+                # Days and parts of the day said anew replace the rules with weekly ones.
+                offer.schedule_rules = weekly_rules(value, utcnow().date())
         setattr(offer, attribute, value)
     return sorted(changed)
 
