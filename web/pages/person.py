@@ -22,6 +22,7 @@ from models.providers import OfferCategory
 from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
 from web.services import (
+    acting,
     allocations,
     catalogue,
     choices,
@@ -84,6 +85,7 @@ def person_pages(name: str, url_prefix: str, load: Loader) -> Blueprint:
     for rule, endpoint, view, methods in _ROUTES:
         blueprint.add_url_rule(rule, endpoint, view, methods=methods)
     blueprint.context_processor(_menu)
+    blueprint.add_app_template_global(may, "may")
     return blueprint
 
 
@@ -91,6 +93,17 @@ def _who() -> tuple[User, PersonProfile]:
     if "person_ctx" not in g:
         g.person_ctx = _loaders[request.blueprint or ""]()
     return g.person_ctx  # type: ignore[no-any-return]
+
+
+def may(scope: acting.Scope) -> bool:
+    """For templates: whether the one signed in may do ``scope`` ("draft" to change things,
+    "submit" to say yes or no) for the person on this page. A form they may not use is not
+    shown; the page says what they can ask the person instead."""
+    cache: dict[str, bool] = g.setdefault("person_may", {})
+    if scope not in cache:
+        actor, person = _who()
+        cache[scope] = acting.may(get_session(), actor, person, scope)
+    return cache[scope]
 
 
 def _menu() -> dict[str, Any]:
@@ -436,10 +449,7 @@ def give_up_place(allocation_id: int) -> Any:
         return _fail(error)
     place = _find_place(found, allocation_id)
     if request.method == "GET":
-        try:
-            allocations.check_may_decide(s, actor, person)
-        except ServiceError as error:
-            return _fail(error)
+        # Someone who may not say yes or no is told so on the page (``may`` in the template).
         return _page("person/give_up_place.html", place=place, can=places_cycle.can_give_up(place))
     try:
         places_cycle.give_up_place(s, actor, person, allocation_id)

@@ -42,6 +42,16 @@ def authorise(session: Session, actor: User, person: PersonProfile, scope: Scope
     raise NotAllowed("You cannot do this for someone else.")
 
 
+def may(session: Session, actor: User, person: PersonProfile, scope: Scope) -> bool:
+    """Whether ``actor`` may act for ``person`` within ``scope``: pages ask this before they show
+    a form, so nobody is shown a button that ends on "you cannot do this"."""
+    try:
+        authorise(session, actor, person, scope)
+    except NotAllowed:
+        return False
+    return True
+
+
 def on_behalf_of(actor: User, person: PersonProfile) -> int | None:
     """The person's user id when someone else acts for them, else ``None``."""
     return None if actor.id == person.user_id else person.user_id
