@@ -335,3 +335,83 @@ def test_a_round_sets_how_long_people_have_to_answer(db_session: Session) -> Non
     assert world.round.answer_days == 3
     made = rounds.create_round(db_session, actor, name="Autumn", pot_pence=None)
     assert made.answer_days == 7
+
+
+def test_a_person_and_their_advocate_are_told_when_the_provider_cannot_take_them(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    from web.notifying import render
+    from web.services.notifications import ClaimedNotification
+
+    world = published(db_session, session_factory)
+    ada = world.people["Ada"]
+    place = place_of(world, "Ada")
+    provider = world.offers["cafe"].provider
+    staff = factories.ProviderUserFactory(council=world.council)
+    factories.ProviderMemberFactory(provider=provider, user=staff)
+    helper = factories.ConsentFactory(person=ada).advocate
+    allocations.accept_place(db_session, ada.user, ada, place.id)
+    assert messages(world, "placement_declined") == []
+    places_cycle.decline_placement(
+        db_session, staff, provider, place.id, reason="Our minibus cannot reach your street."
+    )
+    assert messages(world, "placement_declined") == ["Ada", f"user {helper.id}"]
+    row = db_session.scalars(
+        select(Notification).where(
+            Notification.event == "placement_declined", Notification.user_id == ada.user_id
+        )
+    ).one()
+    message = render(
+        ClaimedNotification(
+            id=row.id,
+            key=row.key,
+            event=row.event,
+            data=row.data,
+            channel=row.channel,
+            address="ada@example.org",
+            attempts=0,
+            user_name="Ada",
+            about_name=None,
+            outcome_unknown=False,
+            created_at=row.created_at,
+        ),
+        public_url="http://127.0.0.1:5000",
+    )
+    assert provider.name in message.subject
+    assert "Our minibus cannot reach your street." in message.body
+    assert "back in your budget" in message.body
+    assert "http://127.0.0.1:5000/person/place" in message.body
+
+
+def test_a_start_date_is_from_today_to_a_year_ahead(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    world = published(db_session, session_factory)
+    ada = world.people["Ada"]
+    place = place_of(world, "Ada")
+    provider = world.offers["cafe"].provider
+    staff = factories.ProviderUserFactory(council=world.council)
+    factories.ProviderMemberFactory(provider=provider, user=staff)
+    allocations.accept_place(db_session, ada.user, ada, place.id)
+    today = utcnow().date()
+    for wrong in (
+        today - timedelta(days=1),
+        today + timedelta(days=places_cycle.START_DAYS_AHEAD + 1),
+    ):
+        with pytest.raises(InvalidInput) as bad:
+            places_cycle.confirm_placement(
+                db_session, staff, provider, place.id, start_date=wrong.isoformat()
+            )
+        assert "start_date" in bad.value.errors
+    assert place.start_date is None and place.confirmed_at is None
+    for right in (today, today + timedelta(days=places_cycle.START_DAYS_AHEAD)):
+        places_cycle.confirm_placement(
+            db_session, staff, provider, place.id, start_date=right.isoformat()
+        )
+        assert place.start_date == right
+    # A date already given may be given again, even once it has passed.
+    place.start_date = today - timedelta(days=3)
+    db_session.flush()
+    places_cycle.confirm_placement(
+        db_session, staff, provider, place.id, start_date=place.start_date.isoformat()
+    )

@@ -63,6 +63,12 @@ def test_give_up_confirm_and_decline_through_the_api(
     url = f"{API}/placements/{cal_place.id}"
     bad = assert_error(call(other, "POST", url + "/confirm", {"start_date": "2027-02-31"}), 422)
     assert "start_date" in bad["errors"]
+    yesterday = (utcnow() - timedelta(days=1)).date().isoformat()
+    past = assert_error(call(other, "POST", url + "/confirm", {"start_date": yesterday}), 422)
+    assert past["errors"]["start_date"] == ["The start date must be today or later"]
+    far = (utcnow() + timedelta(days=400)).date().isoformat()
+    too_far = assert_error(call(other, "POST", url + "/confirm", {"start_date": far}), 422)
+    assert "within a year" in too_far["errors"]["start_date"][0]
     start = (utcnow() + timedelta(days=9)).date().isoformat()
     confirmed = call(other, "POST", url + "/confirm", {"start_date": start})
     assert confirmed.status_code == 200

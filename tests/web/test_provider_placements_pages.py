@@ -76,6 +76,15 @@ def test_confirm_a_placement_with_a_start_date(
     html = text(response)
     assert "Enter the start date as a real date" in html and 'href="#start_date-day"' in html
     assert place_of(world, "Ada").start_date is None  # nothing changed
+    past = (utcnow() - timedelta(days=1)).date()
+    response = post(client, path, {"action": "confirm", "start_date-day": str(past.day),
+                                   "start_date-month": str(past.month),
+                                   "start_date-year": str(past.year)})  # fmt: skip
+    assert response.status_code == 400
+    html = text(response)
+    assert "The start date must be today or later" in html and 'href="#start_date-day"' in html
+    assert 'id="start_date-error"' in html  # beside the field, not only in the summary
+    assert place_of(world, "Ada").start_date is None
     start = (utcnow() + timedelta(days=14)).date()
     response = post(client, path, {"action": "confirm", "start_date-day": str(start.day),
                                    "start_date-month": str(start.month),

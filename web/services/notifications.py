@@ -85,6 +85,7 @@ PLACEMENT_TO_CONFIRM = "placement_to_confirm"
 PASSWORD_RESET = "password_reset"
 EMAIL_CONFIRM = "email_confirm"
 PLACE_MOVED = "place_moved"
+PLACEMENT_DECLINED = "placement_declined"
 
 EVENTS: frozenset[str] = frozenset(
     {
@@ -103,6 +104,7 @@ EVENTS: frozenset[str] = frozenset(
         PASSWORD_RESET,
         EMAIL_CONFIRM,
         PLACE_MOVED,
+        PLACEMENT_DECLINED,
     }
 )
 
@@ -119,6 +121,7 @@ COPIED_TO_ADVOCATES: frozenset[str] = frozenset(
         ROUND_OPENED,
         ROUND_CLOSING,
         PLACE_MOVED,
+        PLACEMENT_DECLINED,
     }
 )
 

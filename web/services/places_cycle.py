@@ -60,6 +60,7 @@ from web.services.notifications import (
     OFFER_EXPIRED,
     OFFER_REMINDER,
     PLACE_GIVEN_UP,
+    PLACEMENT_DECLINED,
     notify,
 )
 from web.services.place_moves import release_money
@@ -72,6 +73,10 @@ log = logging.getLogger(__name__)
 NEAR_DEADLINE = timedelta(days=2)
 #: The longest reason a provider may give for declining a placement.
 REASON_MAX_CHARS = 2000
+#: A start date is today or later (the round's places are published, so today is after its
+#: dates), and at most this many days ahead: a place held for over a year is a typo or a place
+#: nobody will use, and its money would sit in the person's budget all that time.
+START_DAYS_AHEAD = 366
 
 ENDED_BY_OTHERS = (
     AllocationStatus.expired,
@@ -437,6 +442,22 @@ def parse_start_date(text: str | date | None) -> date:
         ) from None
 
 
+def check_start_date(start: date, *, already: date | None = None) -> None:
+    """:class:`InvalidInput` on ``start_date`` unless ``start`` is from today to
+    :data:`START_DAYS_AHEAD` days ahead. The date given before (``already``) may be given again,
+    even once it has passed, so a provider can confirm a place that has started."""
+    if start == already:
+        return
+    today = utcnow().date()
+    if start < today:
+        raise InvalidInput({"start_date": "The start date must be today or later"})
+    if start > today + timedelta(days=START_DAYS_AHEAD):
+        last = today + timedelta(days=START_DAYS_AHEAD)
+        raise InvalidInput(
+            {"start_date": f"The start date must be within a year, by {last:%-d %B %Y}"}
+        )
+
+
 def confirm_placement(
     session: Session,
     actor: User,
@@ -451,6 +472,7 @@ def confirm_placement(
     start = parse_start_date(start_date)
     if allocation.status != AllocationStatus.accepted:
         raise Conflict(_not_accepted(allocation))
+    check_start_date(start, already=allocation.start_date)
     moved = session.execute(
         update(Allocation)
         .where(Allocation.id == allocation.id, Allocation.status == AllocationStatus.accepted)
@@ -529,6 +551,8 @@ def decline_placement(
             "reason": text,
         },
     )
+    # The person (and an advocate helping them) hears it from us, with the provider's reason.
+    _tell(session, allocation, PLACEMENT_DECLINED, provider_name=provider.name, reason=text)
     allocations.offer_free_places(session, round_, [allocation.offer_id])
     return allocation
 

@@ -64,7 +64,11 @@ class ProviderStatementSchema(StrictSchema):
 
 class ConfirmPlacementSchema(StrictSchema):
     start_date = ma.fields.Date(
-        required=True, metadata={"description": "When the person starts (YYYY-MM-DD)"}
+        required=True,
+        metadata={
+            "description": "When the person starts (YYYY-MM-DD): today or later, and at most 366 "
+            "days ahead (the date given before may be given again). Otherwise 422 on start_date"
+        },
     )
 
 
