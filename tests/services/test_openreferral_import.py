@@ -174,7 +174,8 @@ def test_taxonomy_terms_give_the_service_type_and_outcomes(
     service = _service("s-1", "Job club", attributes=terms)
     service["schedules"] = [
         {"id": "x", "freq": "WEEKLY", "byday": "MO", "opens_at": "17:30", "closes_at": "20:00"},
-        {"id": "y", "freq": "MONTHLY", "bymonthday": "1"},
+        {"id": "y", "freq": "MONTHLY", "byday": "1TU", "opens_at": "10:00", "closes_at": "11:00"},
+        {"id": "z", "freq": "DAILY", "opens_at": "10:00", "closes_at": "11:00"},
     ]
 
     report = import_services(db_session, council, [service])
@@ -182,7 +183,11 @@ def test_taxonomy_terms_give_the_service_type_and_outcomes(
     offer = db_session.scalars(select(Offer)).one()
     assert offer.category == OfferCategory.employment
     assert [t.slug for t in offer.outcome_tags] == ["paid-work"]
-    assert offer.schedule == {"mon": ["evening"]}
+    assert offer.schedule == {"mon": ["evening"], "tue": ["morning"]}
+    assert [r["rrule"] for r in offer.schedule_rules] == [
+        "FREQ=WEEKLY;INTERVAL=1;BYDAY=MO",
+        "FREQ=MONTHLY;INTERVAL=1;BYDAY=1TU",
+    ]
     notes = " ".join(report.records[1].notes)
     assert "1 taxonomy terms" in notes and "not weekly" in notes
 

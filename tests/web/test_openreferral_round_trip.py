@@ -55,6 +55,24 @@ def _source_site(engine: Engine, test_session: Session) -> None:
                 languages=["Polish"],
                 contact_name="Sam",
                 schedule={"tue": ["morning", "afternoon"], "thu": ["evening"]},
+                # Every other Tuesday with dates off, and the last Thursday of every month
+                # until the summer: RFC 5545 rules the feed and the import must both keep.
+                schedule_rules=[
+                    {
+                        "rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU",
+                        "dtstart": "2027-01-05",
+                        "opens_at": "10:00",
+                        "closes_at": "13:30",
+                        "exdates": ["2027-02-02", "2027-03-30"],
+                    },
+                    {
+                        "rrule": "FREQ=MONTHLY;INTERVAL=1;BYDAY=-1TH;UNTIL=20270731",
+                        "dtstart": "2027-01-01",
+                        "opens_at": "18:00",
+                        "closes_at": "20:00",
+                        "exdates": [],
+                    },
+                ],
             )
             factories.OfferFactory(
                 provider=provider,
@@ -126,6 +144,23 @@ def test_export_import_into_another_council_export_again(
         assert_valid(again, "compiled/service.json")
         _same_apart_from_ids(service, again, ids, service["name"])
     assert len(set(ids.values())) == len(ids)  # one to one
+    alpha = services[0]["schedules"]
+    assert [(s["freq"], s["interval"], s.get("byday"), s.get("valid_to")) for s in alpha] == [
+        ("WEEKLY", 2, "TU", None),
+        ("MONTHLY", 1, "-1TH", "2027-07-31"),
+    ]
+    assert alpha[0]["notes"] == "EXDATE;VALUE=DATE:20270202,20270330"
+    assert alpha[1]["description"] == (
+        "On the last Thursday of every month, 6pm to 8pm, from 1 January 2027 to 31 July 2027."
+    )
+    copied = db_session.scalars(
+        select(Offer).where(Offer.title == "Alpha kitchen", Offer.provider.has(council=eastholm))
+    ).one()
+    assert [r["rrule"] for r in copied.schedule_rules] == [
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU",
+        "FREQ=MONTHLY;INTERVAL=1;BYDAY=-1TH;UNTIL=20270731",
+    ]
+    assert copied.schedule_rules[0]["exdates"] == ["2027-02-02", "2027-03-30"]
 
     # The same feed again: nothing changes, and nothing is copied.
     second = import_services(db_session, eastholm, exported)

@@ -2,7 +2,8 @@
 
 Mapping: a provider is an ``organization``; a published offer is a ``service`` with its area as
 a ``service_area``, its price per place as a ``cost_option`` (pounds, as the profile's
-``amount`` is a number), its weekly times as WEEKLY ``schedules`` and its age bands as
+``amount`` is a number), its RFC 5545 rules as ``schedules`` (an offer with only days and
+parts of the day gets WEEKLY ones at the hours of each part) and its age bands as
 ``minimum_age`` / ``maximum_age``. An offer with a place or coordinates has one ``location``
 and one ``service_at_location`` (with the offer's address and postcode). Offer categories,
 outcome tags and need levels are the terms of three taxonomies, linked to services by
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +35,13 @@ from models.people import AGE_BANDS, DAYS, NEED_LEVEL_MAX, AgeBand, OutcomeTag
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from web.services.errors import NotFound
 from web.services.matching import haversine_km
+from web.services.recurrence import (
+    describe_rule,
+    rule_key,
+    rule_parts,
+    until_date,
+    weekly_rules,
+)
 
 HSDS_VERSION = "3.0"
 PROFILE_URL = "https://openreferraluk.org/"
@@ -614,26 +623,41 @@ def _service_full(offer: Offer) -> dict[str, Any]:
 
 
 def _schedules(offer: Offer, **link: str) -> list[dict[str, Any]]:
-    schedules = []
-    for day in DAYS:
-        for part in (offer.schedule or {}).get(day, []):
-            if part not in HOURS:
-                continue
-            opens, closes = HOURS[part]
-            schedules.append(
-                {
-                    "id": _name_id("schedule", offer.id, day, part),
-                    **link,
-                    "freq": "WEEKLY",
-                    "interval": 1,
-                    "byday": BYDAY[day],
-                    "opens_at": opens,
-                    "closes_at": closes,
-                    "description": f"{BYDAY[day]} {part}",
-                    "attending_type": "in person",
-                }
-            )
-    return schedules
+    # An offer saved with days and parts alone (before it had rules) has weekly ones.
+    rules = offer.schedule_rules or weekly_rules(offer.schedule or {}, None)
+    return [_rule_schedule(offer, rule, link) for rule in rules]
+
+
+def _rule_schedule(
+    offer: Offer, rule: Mapping[str, Any], link: Mapping[str, str]
+) -> dict[str, Any]:
+    """One RFC 5545 rule as the profile's schedule: its RRULE parts as fields, DTSTART as
+    ``dtstart`` and ``valid_from``, UNTIL as ``valid_to`` (the profile has no ``until``), and
+    its EXDATEs, which the profile has no field for, as an RFC 5545 line in ``notes``."""
+    parts = rule_parts(rule)
+    document: dict[str, Any] = {
+        "id": _name_id("schedule", offer.id, rule_key(rule)),
+        **link,
+        "freq": parts["FREQ"],
+        "interval": int(parts.get("INTERVAL") or 1),
+        "opens_at": rule["opens_at"],
+        "closes_at": rule["closes_at"],
+        "description": describe_rule(rule) + ".",
+        "attending_type": "in person",
+    }
+    if rule.get("dtstart"):
+        document["dtstart"] = document["valid_from"] = rule["dtstart"]
+    if parts.get("BYDAY"):
+        document["byday"] = parts["BYDAY"]
+    if parts.get("BYMONTHDAY"):
+        document["bymonthday"] = parts["BYMONTHDAY"]
+    until = until_date(rule)
+    if until is not None:
+        document["valid_to"] = until.isoformat()
+    if rule.get("exdates"):
+        dates = ",".join(d.replace("-", "") for d in rule["exdates"])
+        document["notes"] = f"EXDATE;VALUE=DATE:{dates}"
+    return document
 
 
 def _attributes(offer: Offer) -> list[dict[str, Any]]:

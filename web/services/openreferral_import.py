@@ -8,11 +8,11 @@ unchanged) instead of copying them.
 
 Mapping, the inverse of :mod:`web.services.openreferral`'s: the first cost option is the price
 per place (pounds to pence); the first service area that names one of the council's areas is
-the offer's area; the first location gives the place, coordinates and access; WEEKLY schedules
-give the days and the parts of the day their opening hours overlap; minimum and maximum ages
-give the age bands that hold them; taxonomy terms whose code is a service type or an outcome
-tag give the category and tags. New offers are drafts with no places (the provider says how
-many before publishing); an update never touches places or status.
+the offer's area; the first location gives the place, coordinates and access; WEEKLY and
+MONTHLY schedules give its RFC 5545 rules (and so its days and parts of the day); minimum and
+maximum ages give the age bands that hold them; taxonomy terms whose code is a service type or
+an outcome tag give the category and tags. New offers are drafts with no places (the provider
+says how many before publishing); an update never touches places or status.
 
 All or nothing per organisation: one refused service refuses its whole organisation, and
 nothing of that organisation changes.
@@ -41,13 +41,14 @@ from models.audit import append_event
 from models.base import utcnow
 from models.jobs import Job, JobStatus
 from models.openreferral import SourceKind, SourceRecord
-from models.people import AGE_BANDS, DAYS, NEED_LEVEL_MAX, AgeBand, OutcomeTag
+from models.people import AGE_BANDS, NEED_LEVEL_MAX, AgeBand, OutcomeTag
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from web.services.errors import InvalidInput, NotFound
 from web.services.offers import MAX_TAGS, clean_offer_fields, normal_postcode
-from web.services.openreferral import AGES, BYDAY, CATEGORY_NAMES, HOURS, NEED_CODE
+from web.services.openreferral import AGES, CATEGORY_NAMES, HOURS, NEED_CODE
 from web.services.providers import NAME_MAX
 from web.services.providers import TEXT_MAX as PROVIDER_TEXT_MAX
+from web.services.recurrence import check_rule, pattern_from_rules
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,6 @@ MAX_SERVICES = 100_000
 SOURCE_ID_MAX = 200
 DEFAULT_CATEGORY = OfferCategory.social
 
-_DAY_OF = {code: day for day, code in BYDAY.items()}
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])(:[0-5][0-9](\.[0-9]+)?)?(Z|[+-][0-9:]+)?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
@@ -323,36 +323,66 @@ def _part_minutes(part: str) -> tuple[int, int]:
     return _minutes(opens) or 0, _minutes(closes) or 0
 
 
-def _schedule(service: Mapping[str, Any], notes: list[str]) -> dict[str, list[str]]:
-    """Days and parts of the day from WEEKLY schedules: a part is taken when the opening
-    hours overlap it (morning 09:00-12:00, afternoon 12:00-17:00, evening 17:00-21:00)."""
+def _schedule_rules(service: Mapping[str, Any], notes: list[str]) -> list[dict[str, Any]]:
+    """RFC 5545 rules from the service's schedules (else its locations'): ``freq``,
+    ``interval``, ``byday``, ``bymonthday`` and ``valid_to`` (as UNTIL) make the RRULE,
+    ``dtstart`` (else ``valid_from``) the DTSTART, and an ``EXDATE`` line in ``notes`` the dates
+    it does not run. Missing times are taken as 09:00 to 21:00. A schedule that is not weekly
+    or monthly, or cannot be read, is left out with a note."""
     schedules = _objects(service, "schedules")
     if not schedules:
         for at_location in _objects(service, "service_at_locations"):
             schedules.extend(_objects(at_location, "schedules"))
-    chosen: dict[str, set[str]] = {}
+    rules: list[dict[str, Any]] = []
     skipped = 0
     for schedule in schedules:
-        freq = _text(schedule, "freq").upper()
-        byday = _text(schedule, "byday").upper()
-        if freq not in {"", "WEEKLY"} or not byday:
+        try:
+            rule = check_rule(_rule_of(schedule))
+        except ValueError:
             skipped += 1
             continue
-        # A day may carry a position ("1MO", the first Monday); we keep the weekday.
-        days = [_DAY_OF.get(code.strip()[-2:]) for code in byday.split(",")]
-        opens = _minutes(schedule.get("opens_at"))
-        closes = _minutes(schedule.get("closes_at"))
-        opens = _part_minutes("morning")[0] if opens is None else opens
-        closes = _part_minutes("evening")[1] if closes is None or closes <= opens else closes
-        parts = [p for p in HOURS if opens < _part_minutes(p)[1] and closes > _part_minutes(p)[0]]
-        for day in days:
-            if day is None:
-                skipped += 1
-                continue
-            chosen.setdefault(day, set()).update(parts)
+        if rule not in rules:
+            rules.append(rule)
     if skipped:
-        notes.append(f"{skipped} schedule entries that are not weekly days were left out")
-    return {day: [p for p in HOURS if p in chosen[day]] for day in DAYS if chosen.get(day)}
+        notes.append(f"{skipped} schedule entries that are not weekly or monthly were left out")
+    return rules
+
+
+def _rule_of(schedule: Mapping[str, Any]) -> dict[str, Any]:
+    freq = _text(schedule, "freq").upper()
+    interval = schedule.get("interval", 1)
+    if not _is_int(interval) or not 1 <= int(interval) <= 52:
+        raise ValueError("its interval is not a whole number of weeks or months")
+    pieces = [f"FREQ={freq}", f"INTERVAL={int(interval)}"]
+    byday = _text(schedule, "byday").upper().replace(" ", "")
+    bymonthday = _text(schedule, "bymonthday").replace(" ", "")
+    if byday:
+        pieces.append(f"BYDAY={byday}")
+    if bymonthday:
+        pieces.append(f"BYMONTHDAY={bymonthday}")
+    if not byday and not bymonthday:
+        raise ValueError("it names no day")
+    valid_to = _text(schedule, "valid_to")[:10]
+    if valid_to:
+        pieces.append(f"UNTIL={valid_to.replace('-', '')}")
+    opens = _minutes(schedule.get("opens_at"))
+    closes = _minutes(schedule.get("closes_at"))
+    opens = _part_minutes("morning")[0] if opens is None else opens
+    closes = _part_minutes("evening")[1] if closes is None or closes <= opens else closes
+    exdates = []
+    for line in _text(schedule, "notes").splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().upper().startswith("EXDATE"):
+            for item in value.split(","):
+                item = item.strip()[:8]
+                exdates.append(f"{item[:4]}-{item[4:6]}-{item[6:8]}")
+    return {
+        "rrule": ";".join(pieces),
+        "dtstart": (_text(schedule, "dtstart") or _text(schedule, "valid_from"))[:10] or None,
+        "opens_at": f"{opens // 60:02d}:{opens % 60:02d}",
+        "closes_at": f"{closes // 60:02d}:{closes % 60:02d}",
+        "exdates": exdates,
+    }
 
 
 def _band_holding(age: int) -> AgeBand | None:
@@ -544,6 +574,7 @@ def _offer_values(
         raise Refused("the service has no name")
     category, slugs = _category_and_tags(service, tags, notes)
     place = _place(service, notes)
+    rules = _schedule_rules(service, notes)
     data: dict[str, Any] = {
         "title": name,
         "description": _text(service, "description") or name,
@@ -558,7 +589,7 @@ def _offer_values(
         "languages": _languages(service),
         "contact_name": _contact_name(service),
         **_need_levels(service, notes),
-        "schedule": _schedule(service, notes),
+        "schedule": pattern_from_rules(rules),
         **{k: (v.value if v else None) for k, v in _ages(service).items()},
     }
     try:
@@ -569,6 +600,7 @@ def _offer_values(
     values["tags"] = sorted((tags[slug] for slug in slugs), key=lambda t: t.slug)
     values["latitude"] = place["latitude"]
     values["longitude"] = place["longitude"]
+    values["schedule_rules"] = rules
     return values
 
 

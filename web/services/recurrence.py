@@ -9,7 +9,8 @@ An offer's ``schedule_rules`` is a list of rules. Each rule is a mapping of RFC 
     ``FREQ=MONTHLY;BYDAY=1MO``; ``-1MO`` is the last) or by its date
     (``FREQ=MONTHLY;BYMONTHDAY=15``). ``UNTIL`` is the last date it may run.
 ``dtstart``
-    the first date it may run, ISO 8601 (``2027-01-06``): RFC 5545's DTSTART.
+    the first date it may run, ISO 8601 (``2027-01-06``): RFC 5545's DTSTART. Rules imported
+    from a feed that gives none (allowed there for rules every week or month) keep None.
 ``opens_at``, ``closes_at``
     local clock times ``HH:MM`` (UK time), closes after opens.
 ``exdates``
@@ -59,6 +60,8 @@ PART_ENDS = {"morning": 12 * 60, "afternoon": 17 * 60, "evening": 24 * 60}
 #: How far ahead matching looks for sessions: a quarter of a year.
 HORIZON = timedelta(weeks=13)
 MAX_EXDATES = 100
+#: The parts of an RRULE that Tapestry keeps (the ones the Open Referral UK profile has).
+RULE_PARTS = frozenset({"FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "UNTIL"})
 
 _CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2})(?::[0-5]\d)?)?\s*(am|pm)?$", re.IGNORECASE)
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -88,9 +91,11 @@ def _iso(value: str) -> date:
     return date.fromisoformat(value)
 
 
-def _recurrence(rule: Mapping[str, Any]) -> rruleset:
-    """The dates of one rule, as dateutil reads its RFC 5545 text (EXDATEs taken out)."""
-    start = datetime.combine(_iso(rule["dtstart"]), time())
+def _recurrence(rule: Mapping[str, Any], anchor: date) -> rruleset:
+    """The dates of one rule, as dateutil reads its RFC 5545 text (EXDATEs taken out). A rule
+    with no first date (an imported one, every week or month) counts from ``anchor``."""
+    first = rule.get("dtstart")
+    start = datetime.combine(_iso(first) if first else anchor, time())
     dates = rruleset()
     dates.rrule(rrulestr(rule["rrule"], dtstart=start))  # type: ignore[arg-type]
     for value in rule.get("exdates") or []:
@@ -100,7 +105,7 @@ def _recurrence(rule: Mapping[str, Any]) -> rruleset:
 
 def rule_dates(rule: Mapping[str, Any], start: date, end: date) -> list[date]:
     """The dates from ``start`` to ``end`` (both included) on which ``rule`` runs."""
-    found = _recurrence(rule).between(
+    found = _recurrence(rule, start).between(
         datetime.combine(start, time()), datetime.combine(end, time()), inc=True
     )
     return [d.date() for d in found]
@@ -150,9 +155,10 @@ def pattern_from_rules(rules: Iterable[Mapping[str, Any]]) -> dict[str, list[str
     return {d: [p for p in TIMES_OF_DAY if p in chosen[d]] for d in DAYS if d in chosen}
 
 
-def weekly_rules(pattern: Mapping[str, Iterable[str]], start: date) -> list[dict[str, Any]]:
+def weekly_rules(pattern: Mapping[str, Iterable[str]], start: date | None) -> list[dict[str, Any]]:
     """Weekly rules for a days-and-parts pattern (from older forms and the offers API): one
-    rule a part of the day, on the days it is ticked, at the feed's hours for that part."""
+    rule a part of the day, on the days it is ticked, at the feed's hours for that part,
+    from ``start`` (None: no first date)."""
     hours = {"morning": ("09:00", "12:00"), "afternoon": ("12:00", "17:00")}
     hours["evening"] = ("17:00", "21:00")
     rules = []
@@ -163,7 +169,7 @@ def weekly_rules(pattern: Mapping[str, Iterable[str]], start: date) -> list[dict
             rules.append(
                 {
                     "rrule": "FREQ=WEEKLY;INTERVAL=1;BYDAY=" + ",".join(BYDAY[d] for d in days),
-                    "dtstart": start.isoformat(),
+                    "dtstart": start.isoformat() if start else None,
                     "opens_at": opens,
                     "closes_at": closes,
                     "exdates": [],
@@ -230,7 +236,8 @@ def describe_rule(rule: Mapping[str, Any]) -> str:
     if parts.get("FREQ") == "MONTHLY" and interval > 1:
         how += f" (every {interval} months)"
     text = f"{how}, {say_time(rule['opens_at'])} to {say_time(rule['closes_at'])}"
-    text += f", from {say_date(_iso(rule['dtstart']))}"
+    if rule.get("dtstart"):
+        text += f", from {say_date(_iso(rule['dtstart']))}"
     until = until_date(rule)
     if until is not None:
         text += f" to {say_date(until)}"
@@ -390,12 +397,13 @@ def check_rule(rule: Any) -> dict[str, Any]:
     if not isinstance(rule, Mapping):
         raise ValueError("a schedule is not an object")
     try:
-        start = _iso(str(rule["dtstart"]))
+        first = rule.get("dtstart")
+        start = _iso(str(first)) if first else None
         opens, closes = _clock(str(rule["opens_at"])), _clock(str(rule["closes_at"]))
         exdates = sorted({_iso(str(d)).isoformat() for d in rule.get("exdates") or []})
         clean = {
-            "rrule": str(rule["rrule"]).upper(),
-            "dtstart": start.isoformat(),
+            "rrule": str(rule["rrule"]).upper().replace(" ", ""),
+            "dtstart": start.isoformat() if start else None,
             "opens_at": opens,
             "closes_at": closes,
             "exdates": exdates,
@@ -403,10 +411,17 @@ def check_rule(rule: Any) -> dict[str, Any]:
         if opens is None or closes is None or closes <= opens:
             raise ValueError("its times are not a start and a later end")
         parts = rule_parts(clean)
-        if parts.get("FREQ") not in ("WEEKLY", "MONTHLY") or "COUNT" in parts:
+        if parts.get("FREQ") not in ("WEEKLY", "MONTHLY"):
             raise ValueError("it is not weekly or monthly")
+        if set(parts) - RULE_PARTS:
+            raise ValueError(
+                f"it has parts Tapestry does not keep: {sorted(set(parts) - RULE_PARTS)}"
+            )
+        if start is None and int(parts.get("INTERVAL") or 1) != 1:
+            raise ValueError("it is not every week or month, but has no first date")
         until = until_date(clean)
-        rule_dates(clean, start, until or start + timedelta(days=400))
+        begin = start or date(2000, 1, 1)
+        rule_dates(clean, begin, until or begin + timedelta(days=400))
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise ValueError(f"its RFC 5545 rule cannot be read ({error})") from None
     return clean
