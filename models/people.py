@@ -131,6 +131,9 @@ class PersonProfile(TimestampMixin, Base):
     aspirations_text: Mapped[str | None] = mapped_column(Text)
     max_travel_km: Mapped[int | None]
     availability: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Where the person is: the UK postcode they gave ("EX1 1AA"), and the point it stands for
+    # when Tapestry knows it (matching measures the distance to each offer from it).
+    postcode: Mapped[str | None] = mapped_column(String(10))
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
 

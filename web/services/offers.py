@@ -32,7 +32,6 @@ holding places)``), and taking a place locks the offer's row
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +47,7 @@ from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from models.rounds import Round, RoundOffer, RoundStatus
 from web.services.catalogue import CATEGORY_LABELS, parse_pounds, parse_whole_number
 from web.services.errors import Conflict, InvalidInput, NotFound
+from web.services.postcodes import normal_postcode
 from web.services.providers import require_member
 from web.services.recurrence import weekly_rules
 
@@ -62,8 +62,6 @@ TOWN_MAX = 100
 CONTACT_MAX = 200
 MAX_LANGUAGES = 20
 LANGUAGE_MAX = 60
-#: A UK postcode (the outward code, then the inward code), spaces and case aside.
-UK_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
 
 EDITABLE_FIELDS: tuple[str, ...] = (
     "title",
@@ -278,12 +276,6 @@ def clean_offer_fields(
     if errors:
         raise InvalidInput(errors)
     return out
-
-
-def normal_postcode(text: str) -> str | None:
-    """``text`` as a UK postcode in capitals with one space ("EX1 1AA"), or None."""
-    match = UK_POSTCODE.match(" ".join(text.upper().split()))
-    return f"{match.group(1)} {match.group(2)}" if match else None
 
 
 def _apply(offer: Offer, values: Mapping[str, Any]) -> list[str]:

@@ -273,6 +273,7 @@ def erase_person(
         profile.equity_attributes = None
         profile.equity_consent_at = None
         profile.age_band = None
+        profile.postcode = None
         profile.latitude = None
         profile.longitude = None
         profile.max_travel_km = None

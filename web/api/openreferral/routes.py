@@ -24,7 +24,7 @@ from web.api.service_errors import abort_for
 from web.db import get_session
 from web.services import openreferral
 from web.services.errors import InvalidInput, ServiceError
-from web.services.offers import normal_postcode
+from web.services.postcodes import normal_postcode
 
 PREFIX = "/openreferral"
 PROFILE = Path(__file__).with_name("profile")
