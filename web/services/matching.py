@@ -116,7 +116,9 @@ class OfferFacts:
     ``eligible_age_bands`` lists the age bands (such as ``"18-24"``, ``"65+"``) that may join,
     youngest first; empty means open to every age. ``min_need_level`` and
     ``max_need_level`` bound the person's need level when set. ``slots`` are the sessions, in the
-    same form as :attr:`PersonFacts.free_slots`.
+    same form as :attr:`PersonFacts.free_slots`. ``area`` is its main area and
+    ``other_areas`` the further areas it serves: a person living in any of them lives in its
+    area.
     """
 
     id: int | str
@@ -124,6 +126,7 @@ class OfferFacts:
     price_pence: int
     outcome_tags: Mapping[str, str] = field(default_factory=dict)
     area: str | None = None
+    other_areas: tuple[str, ...] = ()
     latitude: float | None = None
     longitude: float | None = None
     online: bool = False
@@ -244,7 +247,10 @@ def _place(person: PersonFacts, offer: OfferFacts) -> _Part:
     weight = WEIGHTS["place"]
     if offer.online:
         return weight, [Reason("place", "good", "It happens online, so you can join from home.")]
-    where = f"It is in {offer.area}" if offer.area else "It"
+    home = bool(person.area) and person.area in (offer.area, *offer.other_areas)
+    # Say the person's own area when the offer serves it, else the offer's main area.
+    shown = person.area if home else offer.area
+    where = f"It is in {shown}" if shown else "It"
     have_coords = None not in (
         person.latitude,
         person.longitude,
@@ -256,7 +262,7 @@ def _place(person: PersonFacts, offer: OfferFacts) -> _Part:
         far = format_distance(km)
         limit = person.max_travel_km
         if limit is None:
-            pts = weight if person.area and person.area == offer.area else weight // 2
+            pts = weight if home else weight // 2
             return pts, [Reason("place", "neutral", f"{where}, {far} away.")]
         if km <= limit:
             pts = weight if limit == 0 else round(weight - (weight / 2) * km / limit)
@@ -269,8 +275,8 @@ def _place(person: PersonFacts, offer: OfferFacts) -> _Part:
         return 0, [Reason("place", "bad", text)]
     if not person.area or not offer.area:
         return weight // 2, [Reason("place", "neutral", "We do not know how far away it is.")]
-    if person.area == offer.area:
-        return weight, [Reason("place", "good", f"It is in {offer.area}, where you live.")]
+    if home:
+        return weight, [Reason("place", "good", f"It is in {person.area}, where you live.")]
     return 5, [Reason("place", "bad", f"It is in {offer.area}, not in {person.area}.")]
 
 
