@@ -30,6 +30,17 @@ class InvalidInput(ServiceError):
         self.errors = dict(errors)
 
 
+class StateConflict(InvalidInput):
+    """Fields that are well formed but clash with what is stored now: more choices than the
+    round allows, an offer this person cannot choose, taking out an offer people chose.
+
+    The API answers 409 (the request is fine; the state is not), with ``errors`` naming each
+    field as :class:`InvalidInput` does, so pages show them beside the fields the same way.
+    """
+
+    status = 409
+
+
 class NotAllowed(ServiceError):
     """The signed-in user may not do this (for example an advocate without consent)."""
 
