@@ -82,11 +82,20 @@ def test_choices_put_is_all_or_nothing(sam, world: World, db_session: Session) -
     call(sam, "PUT", "/api/v1/me/choices", {"offer_ids": [nursery]})
     too_dear = world.offers["dear"].id  # costs more than Sam's budget
     body = assert_error(
-        call(sam, "PUT", "/api/v1/me/choices", {"offer_ids": [nursery, too_dear]}), 422
+        call(sam, "PUT", "/api/v1/me/choices", {"offer_ids": [nursery, too_dear]}), 409
     )
     assert body["errors"]["offer_ids"][0].startswith("Choice 2:")
     assert_error(call(sam, "PUT", "/api/v1/me/choices", {"offer_ids": [nursery, nursery]}), 422)
-    assert_error(call(sam, "PUT", "/api/v1/me/choices", {"offer_ids": [999_999]}), 422)
+    assert_error(call(sam, "PUT", "/api/v1/me/choices", {"offer_ids": [999_999]}), 409)
+    # More than any round allows breaks the document (422); more than this round allows is a
+    # clash with the round (409).
+    over_any = {"offer_ids": list(range(1, 22))}
+    assert (
+        "offer_ids" in assert_error(call(sam, "PUT", "/api/v1/me/choices", over_any), 422)["errors"]
+    )
+    over_round = {"offer_ids": list(range(1, 5))}
+    body = assert_error(call(sam, "PUT", "/api/v1/me/choices", over_round), 409)
+    assert body["errors"] == {"offer_ids": ["You can choose up to 3 services"]}
     assert_error(call(sam, "PUT", "/api/v1/me/choices", {"offer_ids": [1], "x": 1}), 422)
     stored = db_session.scalars(
         select(Choice.offer_id).where(Choice.person_id == world.person.id)

@@ -19,7 +19,7 @@ from models.people import PersonProfile
 from models.rounds import Choice
 from web.services import choices
 from web.services.acting import authorise, record
-from web.services.errors import Conflict, InvalidInput, NotFound
+from web.services.errors import Conflict, InvalidInput, NotFound, StateConflict
 from web.services.profiles import open_round_for
 
 
@@ -28,8 +28,11 @@ def replace_choices(
 ) -> choices.MyChoices:
     """Make ``offer_ids`` (most wanted first) the person's choices in their open round.
 
-    Raises :class:`InvalidInput` on ``offer_ids`` naming the first offer that cannot be chosen
-    and why; :class:`web.services.errors.Conflict` when no round is open for choices.
+    Raises :class:`InvalidInput` on ``offer_ids`` when an offer is named twice;
+    :class:`StateConflict` on ``offer_ids`` when the list is longer than the round allows, or
+    naming the first offer that cannot be chosen (not in the round, not for this person, or
+    over the budget left) and why; :class:`web.services.errors.Conflict` when no round is open
+    for choices.
     """
     authorise(session, actor, person, "draft")
     choices.lock_choices(session, person)
@@ -41,7 +44,7 @@ def replace_choices(
     if round_.choice_deadline is not None and utcnow() > round_.choice_deadline:
         raise Conflict("The time for choosing in this round has ended.")
     if len(offer_ids) > round_.max_choices:
-        raise InvalidInput({"offer_ids": f"You can choose up to {round_.max_choices} services"})
+        raise StateConflict({"offer_ids": f"You can choose up to {round_.max_choices} services"})
     existing = list(
         session.scalars(
             select(Choice)
@@ -57,10 +60,10 @@ def replace_choices(
         try:
             choices.add_choice(session, actor, person, offer_id)
         except NotFound as error:
-            raise InvalidInput({"offer_ids": f"Choice {position}: {error.message}"}) from error
+            raise StateConflict({"offer_ids": f"Choice {position}: {error.message}"}) from error
         except InvalidInput as error:
             message = " ".join(error.errors.values())
-            raise InvalidInput({"offer_ids": f"Choice {position}: {message}"}) from error
+            raise StateConflict({"offer_ids": f"Choice {position}: {message}"}) from error
     record(
         session,
         actor,

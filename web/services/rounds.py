@@ -29,9 +29,10 @@ from models.notifications import Notification
 from models.people import PersonProfile
 from models.providers import Offer, OfferStatus, Provider
 from models.rounds import Budget, Choice, Mechanism, Round, RoundOffer, RoundStatus
-from web.services.errors import Conflict, InvalidInput, NotFound
+from web.services.errors import Conflict, InvalidInput, NotFound, StateConflict
 from web.services.jobs import register_periodic
 from web.services.notifications import ROUND_CLOSING, ROUND_OPENED, notify
+from web.services.offers import MAX_CAPACITY
 
 NAME_MAX_CHARS = 200
 MAX_TIME_LIMIT_S = 3600
@@ -313,7 +314,8 @@ def set_places(
     """Set the places of each offer in the round (0 or missing = not in the round).
 
     Allowed while the round is a draft or open; an offer that people already chose in this round
-    cannot be taken out, and places never drop below those already taken.
+    cannot be taken out, and places never drop below those already taken (both
+    :class:`StateConflict`: the numbers are fine, what has happened in the round is not).
     """
     if round_.status not in (RoundStatus.draft, RoundStatus.open):
         raise Conflict("This round has closed, so its places cannot change.")
@@ -324,6 +326,8 @@ def set_places(
             errors[f"places-{offer_id}"] = "This offer is not published by one of your providers"
         elif count < 0:
             errors[f"places-{offer_id}"] = "Places cannot be less than 0"
+        elif count > MAX_CAPACITY:
+            errors[f"places-{offer_id}"] = f"Places must be {MAX_CAPACITY:,} or fewer"
     if errors:
         raise InvalidInput(errors)
     existing = {ro.offer_id: ro for ro in round_.round_offers}
@@ -337,7 +341,7 @@ def set_places(
         elif wanted < ro.places_taken:
             errors[f"places-{offer_id}"] = f"{ro.places_taken} places are already taken"
     if errors:
-        raise InvalidInput(errors)
+        raise StateConflict(errors)
     for offer_id, count in places.items():
         if count == 0:
             continue

@@ -72,8 +72,13 @@ class MyChoices(MethodView):
     @blp.doc(security=[{"sessionCookie": []}])
     @blp.alt_response(401, schema=ErrorSchema, description="Not signed in")
     @blp.alt_response(403, schema=ErrorSchema, description="Not a person")
-    @blp.alt_response(409, schema=ErrorSchema, description="No round is open for choices")
-    @blp.alt_response(422, schema=ErrorSchema, description="An offer cannot be chosen")
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="No round is open for choices, the round allows fewer choices, or an "
+        "offer cannot be chosen (errors name offer_ids)",
+    )
+    @blp.alt_response(422, schema=ErrorSchema, description="Not a list of offer ids, each once")
     def put(self, body: dict[str, Any]) -> dict[str, Any]:
         """Set my choices
 

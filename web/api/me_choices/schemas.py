@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from web.api.schemas import StrictSchema
+from web.services.rounds import MAX_CHOICES_LIMIT
 
 
 class RoundRefSchema(StrictSchema):
@@ -40,4 +41,15 @@ class MyChoicesSchema(StrictSchema):
 class ChoicesPutSchema(StrictSchema):
     """The whole list of choices, most wanted first."""
 
-    offer_ids = ma.fields.List(ma.fields.Integer(), required=True)
+    offer_ids = ma.fields.List(
+        ma.fields.Integer(),
+        required=True,
+        validate=ma.validate.Length(max=MAX_CHOICES_LIMIT),
+        metadata={
+            "uniqueItems": True,
+            "description": "Offer ids, each once, most wanted first. The round may allow fewer "
+            "than the most any round allows (its max_choices), and each offer must be in the "
+            "round, fit the person and cost no more than the budget left: a list that clashes "
+            "with those is refused with 409, naming offer_ids",
+        },
+    )

@@ -112,6 +112,14 @@ class OneRound(MethodView):
 class Places(MethodView):
     @blp.arguments(PlacesSchema)
     @blp.response(200, RoundSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No such round")
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="The round has closed, or a change clashes with it: an offer people "
+        "chose taken out, or fewer places than are taken",
+    )
+    @blp.alt_response(422, schema=ErrorSchema, description="Not your offer, or not 0 or more")
     @blp.doc(security=SECURITY)
     def put(self, args: dict[str, Any], round_id: int) -> Round:
         """Set the places of each offer (0 or missing = not in the round)"""

@@ -7,7 +7,34 @@ import marshmallow as ma
 from models.rounds import SolverRun
 from web.api.schemas import StrictSchema
 from web.services import allocation_runs, allocations, rule_checks
-from web.services.rounds import ANSWER_DAYS_LIMIT, MAX_CHOICES_LIMIT
+from web.services.offers import MAX_CAPACITY
+from web.services.rounds import (
+    ANSWER_DAYS_LIMIT,
+    MAX_CHOICES_LIMIT,
+    MAX_TIME_LIMIT_S,
+    NAME_MAX_CHARS,
+)
+
+#: Formats of the document's own, for values that name what is stored (no enum can list them).
+COUNCIL_AREA_FORMAT = "council-area"
+OFFER_ID_FORMAT = "offer-id"
+PLACES_WORDS = (
+    "Offer id (format offer-id: a published offer of one of the council's providers, as "
+    "text) to its places, 0 to take it out. Taking out an offer people chose, or going below "
+    "the places already taken, is refused with 409 naming places-<offer id>"
+)
+
+
+def _places(**kwargs: object) -> ma.fields.Dict:
+    return ma.fields.Dict(
+        keys=ma.fields.Integer(),
+        values=ma.fields.Integer(validate=ma.validate.Range(min=0, max=MAX_CAPACITY)),
+        metadata={
+            "description": PLACES_WORDS,
+            "propertyNames": {"type": "string", "format": OFFER_ID_FORMAT},
+        },
+        **kwargs,  # type: ignore[arg-type]
+    )
 
 
 class RoundSchema(StrictSchema):
@@ -49,7 +76,9 @@ class RoundSchema(StrictSchema):
 
 
 class RoundCreateSchema(StrictSchema):
-    name = ma.fields.String(required=True)
+    name = ma.fields.String(
+        required=True, validate=ma.validate.Length(max=NAME_MAX_CHARS), metadata={"pattern": r"\S"}
+    )
     answer_days = ma.fields.Integer(
         load_default=7,
         validate=ma.validate.Range(
@@ -59,9 +88,17 @@ class RoundCreateSchema(StrictSchema):
         ),
         metadata={"description": "Days people have to answer an offer of a place"},
     )
-    pot_pence = ma.fields.Integer(load_default=None, allow_none=True)
+    # The service checks the pot with the other details, so all their problems come together.
+    pot_pence = ma.fields.Integer(load_default=None, allow_none=True, metadata={"minimum": 0})
     choice_deadline = ma.fields.AwareDateTime(load_default=None, allow_none=True)
-    areas = ma.fields.List(ma.fields.String(), load_default=list)
+    areas = ma.fields.List(
+        ma.fields.String(metadata={"format": COUNCIL_AREA_FORMAT}),
+        load_default=list,
+        metadata={
+            "description": "Areas the round is for (format council-area: each one of the "
+            "council's areas); an area the council does not have is refused (422)"
+        },
+    )
     max_choices = ma.fields.Integer(
         load_default=5,
         validate=ma.validate.Range(
@@ -70,19 +107,33 @@ class RoundCreateSchema(StrictSchema):
             error=f"People can rank between 1 and {MAX_CHOICES_LIMIT} offers",
         ),
     )
-    places = ma.fields.Dict(keys=ma.fields.Integer(), values=ma.fields.Integer(), load_default=dict)
+    places = _places(load_default=dict)
 
 
 class PlacesSchema(StrictSchema):
-    places = ma.fields.Dict(keys=ma.fields.Integer(), values=ma.fields.Integer(), required=True)
+    places = _places(required=True)
 
 
 class PolicySchema(StrictSchema):
     mechanism = ma.fields.String(required=True, validate=ma.validate.OneOf(["welfare", "stable"]))
     rules = ma.fields.List(ma.fields.Dict(), load_default=list)
-    time_limit_s = ma.fields.Float(load_default=60.0)
-    seed = ma.fields.Integer(load_default=0)
-    max_placements = ma.fields.Integer(load_default=None, allow_none=True)
+    time_limit_s = ma.fields.Float(
+        load_default=60.0,
+        validate=ma.validate.Range(min=0, min_inclusive=False, max=MAX_TIME_LIMIT_S),
+        metadata={"description": "Seconds the solver may take, above 0"},
+    )
+    seed = ma.fields.Integer(
+        load_default=0, validate=ma.validate.Range(min=-(2**31) + 1, max=2**31 - 1)
+    )
+    max_placements = ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Range(min=1),
+        metadata={
+            "description": "Places each person may hold (null keeps the round's); the stable "
+            "mechanism allows only 1"
+        },
+    )
 
 
 class BudgetSchema(StrictSchema):
