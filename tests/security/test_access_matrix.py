@@ -311,6 +311,7 @@ def rows() -> list[Row]:
         rp + "/runs/{run}/explanations/{person_a}")  # fmt: skip
     add("POST", rr + "/runs/<int:run_id>/publish", COMMISSIONER, rp + "/runs/{run}/publish")
     add("GET", rr + "/statement", COMMISSIONER, rp + "/statement")
+    add("GET", rr + "/cycle", COMMISSIONER, rp + "/cycle")
     add("GET", rr + "/held-places", COMMISSIONER, rp + "/held-places")
     hp = "/held-places/<int:allocation_id>"
     add("POST", rr + hp + "/move", COMMISSIONER, rp + "/held-places/{offered_a}/move",

@@ -40,11 +40,13 @@ class World:
 
 #: The outcome tags of the world, so generated requests can name real ones.
 TAGS = {"paid-work": "Getting a paid job", "friends": "Making friends"}
+#: The council's areas, which every provider serves too.
+AREAS = ["north", "east"]
 
 
 def make_world(session: Session) -> World:
     # A fixed slug: the Open Referral feed's addresses name the council.
-    council = factories.CouncilFactory(slug="westmere", areas=["north", "east"])
+    council = factories.CouncilFactory(slug="westmere", areas=AREAS)
     for slug, label in TAGS.items():
         factories.OutcomeTagFactory(slug=slug, label=label)
     a = factories.UserFactory(council=council, display_name="Ariadne Quillfeather")
@@ -65,7 +67,7 @@ def make_world(session: Session) -> World:
 
     def provider_user(name: str, org: str, title: str) -> tuple[User, object, object]:
         user = factories.ProviderUserFactory(council=council, display_name=name)
-        provider = factories.ProviderFactory(council=council, name=org)
+        provider = factories.ProviderFactory(council=council, name=org, areas_served=AREAS)
         factories.ProviderMemberFactory(provider=provider, user=user)
         offer = factories.OfferFactory(provider=provider, title=title, area="north")
         return user, provider, offer

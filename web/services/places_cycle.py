@@ -674,8 +674,15 @@ class Cycle:
     free_places: list[FreePlace]
 
 
-def round_cycle(session: Session, round_: Round, now: datetime | None = None) -> Cycle:
-    """What the commissioner watches after publishing (see the module's documentation)."""
+def round_cycle(
+    session: Session,
+    round_: Round,
+    now: datetime | None = None,
+    *,
+    near_deadline: timedelta = NEAR_DEADLINE,
+) -> Cycle:
+    """What the commissioner watches after publishing (see the module's documentation).
+    Offers due within ``near_deadline`` of ``now`` are "near their deadline"."""
     now = now or utcnow()
     rows = list(
         session.scalars(
@@ -691,7 +698,7 @@ def round_cycle(session: Session, round_: Round, now: datetime | None = None) ->
     accepted = sum(a.price_pence for a in rows if a.status == AllocationStatus.accepted)
     offered = [a for a in rows if a.status == AllocationStatus.offered]
     near = sorted(
-        (a for a in offered if a.answer_by is not None and a.answer_by <= now + NEAR_DEADLINE),
+        (a for a in offered if a.answer_by is not None and a.answer_by <= now + near_deadline),
         key=lambda a: (a.answer_by or now, a.id),
     )
     reoffered = [
