@@ -78,6 +78,18 @@ def test_a_whole_round_through_the_api(
     for person in (ada, ben):  # both want art first
         factories.ChoiceFactory(round=autumn, person=person, offer=world.offers["art"], rank=1)
         factories.ChoiceFactory(round=autumn, person=person, offer=world.offers["garden"], rank=2)
+    db_session.flush()
+    # Well formed, but people chose art: a clash with the round as it is (409), naming the
+    # offer, and nothing changes.
+    clash = client.put(
+        f"{base}/places", json={"places": {str(offers["garden"]): 2}}, headers=HEADERS
+    )
+    assert clash.status_code == 409
+    assert clash.get_json()["errors"] == {
+        f"places-{offers['art']}": ["People have chosen this offer, so keep it in the round"]
+    }
+    kept = client.get(base, headers=HEADERS).get_json()["places"]
+    assert kept[str(offers["art"])]["places"] == 1 and kept[str(offers["garden"])]["places"] == 1
     assert client.post(f"{base}/close", headers=HEADERS).status_code == 200
     assert client.post(f"{base}/close", headers=HEADERS).status_code == 409
 
