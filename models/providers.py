@@ -130,7 +130,10 @@ class Offer(TimestampMixin, Base):
     eligibility_text: Mapped[str | None] = mapped_column(Text)
     price_pence: Mapped[int]
     capacity: Mapped[int]
+    # The main area it serves; ``other_areas`` are the further areas, in the order given
+    # (Open Referral's ``service_areas`` are all of them, the main one first).
     area: Mapped[str | None] = mapped_column(String(100), index=True)
+    other_areas: Mapped[list[str]] = mapped_column(JSON, default=list)
     location: Mapped[str | None] = mapped_column(String(300))
     # The place's postal address: street (and number), town, UK postcode ("EX1 1AA").
     address_line: Mapped[str | None] = mapped_column(String(300))
@@ -157,3 +160,10 @@ class Offer(TimestampMixin, Base):
     outcome_tags: Mapped[list[OutcomeTag]] = relationship(
         secondary=offer_outcome_tags, order_by=OutcomeTag.slug
     )
+
+    @property
+    def service_areas(self) -> list[str]:
+        """Every area it serves, the main one first; empty when it has none (online)."""
+        return ([self.area] if self.area else []) + [
+            a for a in self.other_areas or [] if a != self.area
+        ]
