@@ -10,12 +10,14 @@ from web.services.matching import (
     WEIGHTS,
     OfferFacts,
     PersonFacts,
+    Run,
     describe_ages,
     describe_slots,
     format_distance,
     format_money,
     haversine_km,
     match_offers,
+    say_distance,
     score_offer,
     slots_from_schedule,
 )
@@ -88,7 +90,7 @@ def test_reasons_are_plain_words_for_a_good_match() -> None:
     assert texts(m) == [
         "This matches your wish: work with children.",
         "It costs £120, which fits your budget of £300.",
-        "It is in Northtown, 3 miles away.",
+        "It is in Northtown, about 3 miles away.",
         "It happens on Monday and Wednesday mornings, when you are free.",
     ]
     assert m.fits and all(r.kind == "good" for r in m.reasons)
@@ -163,8 +165,8 @@ def test_travel_beyond_limit_costs_points_but_still_fits() -> None:
     assert far.points["place"] == 0
     assert near.points["place"] > 10
     assert (
-        "It is in Northtown, 3 miles away. That is further than the 1 mile you can travel."
-        in texts(far)
+        "It is in Northtown, about 3 miles away."
+        " That is further than the 1 mile you said you can travel." in texts(far)
     )
 
 
@@ -223,6 +225,9 @@ def test_haversine_and_miles() -> None:
     assert format_distance(0.3) == "less than 1 mile"
     assert format_distance(1.7) == "1 mile"
     assert format_distance(8.1) == "5 miles"
+    assert say_distance(0.7) == "less than a mile"
+    assert say_distance(4.8) == "about 3 miles"
+    assert say_distance(1.7) == "about 1 mile"
 
 
 def test_describe_slots_groups_by_part_of_day() -> None:
@@ -244,14 +249,14 @@ def test_slots_from_schedule_and_ages_in_words() -> None:
 def test_zero_travel_means_cannot_travel_and_unknown_limit_is_neutral() -> None:
     stuck = score_offer(person(max_travel_km=0.0), offer())
     assert stuck.points["place"] == 0
-    assert "It is in Northtown, 3 miles away. You said you cannot travel." in texts(stuck)
+    assert "It is in Northtown, about 3 miles away. You said you cannot travel." in texts(stuck)
     same_place = score_offer(
         person(max_travel_km=0.0), offer(latitude=NORTHTOWN[0], longitude=NORTHTOWN[1])
     )
     assert same_place.points["place"] == WEIGHTS["place"]
     unknown = score_offer(person(max_travel_km=None), offer(area="Eastbrook"))
     assert unknown.points["place"] == WEIGHTS["place"] // 2
-    assert "It is in Eastbrook, 3 miles away." in texts(unknown)
+    assert "It is in Eastbrook, about 3 miles away." in texts(unknown)
 
 
 TAG_CODES = ["a", "b", "c", "d", "e"]
@@ -304,3 +309,114 @@ def test_scores_parts_and_order_hold_for_any_facts(p: PersonFacts, offers: list)
     assert fits == sorted(fits, reverse=True)  # every fitting offer before any that does not
     scores = [m.score for m in ranked if m.fits]
     assert scores == sorted(scores, reverse=True)
+
+
+# --- schedules (RFC 5545 rules, as :class:`Run`) against the person's free times -------------
+
+TUESDAYS = Run(words="every Tuesday, 10am to 12 noon", parts=("morning",), sessions=(("tue", 13),))
+LATE_THURSDAYS = Run(
+    words="every Thursday, 11am to 1pm", parts=("morning", "afternoon"), sessions=(("thu", 13),)
+)
+
+
+def test_a_schedule_when_the_person_is_free_earns_every_point() -> None:
+    m = score_offer(person(free_slots=frozenset({"tue-morning"})), offer(runs=(TUESDAYS,)))
+    assert m.points["availability"] == WEIGHTS["availability"]
+    assert "It runs every Tuesday, 10am to 12 noon. You are free then." in texts(m)
+
+
+def test_a_schedule_when_the_person_is_busy_says_when_they_are_busy() -> None:
+    m = score_offer(person(free_slots=frozenset({"mon-morning"})), offer(runs=(TUESDAYS,)))
+    assert m.points["availability"] == 0
+    [reason] = [r for r in m.reasons if r.part == "availability"]
+    assert reason.kind == "bad"
+    assert reason.text == "It runs every Tuesday, 10am to 12 noon. You are busy on Tuesday morning."
+
+
+def test_a_session_across_two_parts_of_the_day_needs_both() -> None:
+    morning_only = person(free_slots=frozenset({"thu-morning"}))
+    both = person(free_slots=frozenset({"thu-morning", "thu-afternoon"}))
+    assert score_offer(morning_only, offer(runs=(LATE_THURSDAYS,))).points["availability"] == 0
+    assert (
+        "You are busy on Thursday afternoon."
+        in texts(score_offer(morning_only, offer(runs=(LATE_THURSDAYS,))))[-1]
+    )
+    assert score_offer(both, offer(runs=(LATE_THURSDAYS,))).points["availability"] == 10
+
+
+def test_sessions_count_by_how_often_they_come() -> None:
+    # 13 Tuesdays and 3 first Mondays: free on Tuesdays only is 13 of 16 sessions.
+    monthly = Run(
+        words="on the first Monday of every month, 6pm to 8pm",
+        parts=("evening",),
+        sessions=(("mon", 3),),
+    )
+    m = score_offer(person(free_slots=frozenset({"tue-morning"})), offer(runs=(TUESDAYS, monthly)))
+    assert m.points["availability"] == round(10 * 13 / 16)
+    assert texts(m)[-1] == (
+        "It runs every Tuesday, 10am to 12 noon and on the first Monday of every month,"
+        " 6pm to 8pm. You can go to 13 of its 16 sessions in the next 3 months."
+        " You are busy on Monday evening."
+    )
+
+
+def test_schedules_without_sessions_say_why() -> None:
+    ended = Run(words="every Tuesday, 10am to 12 noon", parts=("morning",), ended="30 March 2027")
+    later = Run(words="every Friday, 2pm to 4pm", parts=("afternoon",), starts="6 August 2027")
+    free = person(free_slots=frozenset({"tue-morning", "fri-afternoon"}))
+    gone = score_offer(free, offer(runs=(ended,)))
+    assert gone.points["availability"] == 0
+    assert texts(gone)[-1] == "It has stopped running. Its last session was on 30 March 2027."
+    soon = score_offer(free, offer(runs=(ended, later)))
+    assert soon.points["availability"] == 5
+    assert texts(soon)[-1] == "It starts on 6 August 2027."
+
+
+def test_schedules_are_neutral_until_the_person_says_when_they_are_free() -> None:
+    m = score_offer(person(free_slots=frozenset()), offer(runs=(TUESDAYS,)))
+    assert m.points["availability"] == 5
+    assert texts(m)[-1] == (
+        "It runs every Tuesday, 10am to 12 noon. Tell us when you are free to match this."
+    )
+
+
+DAY_CODES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+PARTS = ["morning", "afternoon", "evening"]
+runs = st.builds(
+    Run,
+    words=st.just("every week"),
+    parts=st.lists(st.sampled_from(PARTS), min_size=1, max_size=3, unique=True).map(tuple),
+    sessions=st.dictionaries(
+        st.sampled_from(DAY_CODES), st.integers(min_value=1, max_value=14), max_size=7
+    ).map(lambda d: tuple(d.items())),
+    ended=st.one_of(st.none(), st.just("1 March 2027")),
+    starts=st.one_of(st.none(), st.just("1 September 2027")),
+)
+free_times = st.frozensets(st.sampled_from([f"{d}-{p}" for d in DAY_CODES for p in PARTS]))
+
+
+@given(free_times, st.lists(runs, min_size=1, max_size=4))
+def test_schedule_points_are_the_share_of_sessions_the_person_can_go_to(
+    free: frozenset[str], schedule: list[Run]
+) -> None:
+    m = score_offer(person(free_slots=free), offer(runs=tuple(schedule)))
+    points = m.points["availability"]
+    assert 0 <= points <= WEIGHTS["availability"]
+    total = sum(n for run in schedule for _, n in run.sessions)
+    if total and free:
+        can = sum(
+            n
+            for run in schedule
+            for day, n in run.sessions
+            if all(f"{day}-{part}" in free for part in run.parts)
+        )
+        assert points == round(WEIGHTS["availability"] * can / total)
+        # Freeing every time the offer runs never lowers its points.
+        wider = free | {f"{d}-{p}" for run in schedule for d, _ in run.sessions for p in run.parts}
+        assert (
+            score_offer(person(free_slots=wider), offer(runs=tuple(schedule))).points[
+                "availability"
+            ]
+            == WEIGHTS["availability"]
+        )
+    assert texts(m)[-1].endswith(".")

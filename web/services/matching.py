@@ -26,9 +26,14 @@ place              20  distance by the haversine formula when both have coordina
                        Offers given online earn 20 wherever the person lives.
 eligibility        10  10 when the person meets every rule of the offer (age band, need
                        level); otherwise the offer does not fit (see below).
-availability       10  the share of the offer's sessions that fall when the person is free,
-                       times 10. When either side has not said when: 5.
+availability       10  the share of the offer's sessions in the coming weeks that the person
+                       is free for (free in every part of the day the session touches),
+                       times 10; each of its schedules (RFC 5545 rules, :class:`Run`) is
+                       named when the person is busy then. When either side has not said
+                       when: 5; a service whose last session has passed: 0.
 =============  ======  =================================================================
+
+Distances are said in whole miles, as people in the UK say them ("about 3 miles away").
 
 Hard fails. An offer the person is not eligible for, or that costs more than the money left
 in their budget, cannot be given to them: the engine never places a person over budget (spec,
@@ -51,6 +56,7 @@ import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
 
 #: The most points each part can earn; they add up to 100.
@@ -69,6 +75,10 @@ FURTHER_TAG_POINTS = 15
 #: Mean radius of the Earth in kilometres (IUGG), for the haversine formula.
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_MILE = 1.609344
+
+#: How far ahead matching counts an offer's sessions, and the same in words.
+LOOK_AHEAD = timedelta(weeks=13)
+LOOK_AHEAD_WORDS = "the next 3 months"
 
 DAY_NAMES = {
     "mon": "Monday",
@@ -110,13 +120,33 @@ class PersonFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class Run:
+    """One of an offer's schedules (one RFC 5545 rule), as matching needs it.
+
+    ``words`` says it ("every Tuesday, 10am to 12 noon"); ``parts`` are the parts of the day
+    each of its sessions touches; ``sessions`` counts its sessions in the coming weeks
+    (:data:`LOOK_AHEAD`) by day of the week (``(("tue", 13),)``). A schedule with no session
+    then says why:
+    ``starts`` is the date of its first session when that is later, ``ended`` the date of its
+    last one when that has passed (both in words, "6 January 2027").
+    """
+
+    words: str
+    parts: tuple[str, ...]
+    sessions: tuple[tuple[str, int], ...] = ()
+    starts: str | None = None
+    ended: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OfferFacts:
     """What matching needs to know about an offer.
 
     ``eligible_age_bands`` lists the age bands (such as ``"18-24"``, ``"65+"``) that may join,
     youngest first; empty means open to every age. ``min_need_level`` and
-    ``max_need_level`` bound the person's need level when set. ``slots`` are the sessions, in the
-    same form as :attr:`PersonFacts.free_slots`. ``area`` is its main area and
+    ``max_need_level`` bound the person's need level when set. ``runs`` are its schedules
+    (:class:`Run`); an offer without them may give ``slots``, the days and parts of the day it
+    runs in the same form as :attr:`PersonFacts.free_slots`. ``area`` is its main area and
     ``other_areas`` the further areas it serves: a person living in any of them lives in its
     area.
     """
@@ -134,6 +164,7 @@ class OfferFacts:
     min_need_level: int | None = None
     max_need_level: int | None = None
     slots: frozenset[str] = frozenset()
+    runs: tuple[Run, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +290,7 @@ def _place(person: PersonFacts, offer: OfferFacts) -> _Part:
     )
     if have_coords:
         km = haversine_km(person.latitude, person.longitude, offer.latitude, offer.longitude)  # type: ignore[arg-type]
-        far = format_distance(km)
+        far = say_distance(km)
         limit = person.max_travel_km
         if limit is None:
             pts = weight if home else weight // 2
@@ -271,7 +302,7 @@ def _place(person: PersonFacts, offer: OfferFacts) -> _Part:
             text = f"{where}, {far} away. You said you cannot travel."
         else:
             can = format_distance(limit)
-            text = f"{where}, {far} away. That is further than the {can} you can travel."
+            text = f"{where}, {far} away. That is further than the {can} you said you can travel."
         return 0, [Reason("place", "bad", text)]
     if not person.area or not offer.area:
         return weight // 2, [Reason("place", "neutral", "We do not know how far away it is.")]
@@ -308,6 +339,8 @@ def _eligibility(person: PersonFacts, offer: OfferFacts) -> _Part:
 
 
 def _availability(person: PersonFacts, offer: OfferFacts) -> _Part:
+    if offer.runs:
+        return _availability_of_runs(person, offer.runs)
     weight = WEIGHTS["availability"]
     if not offer.slots:
         text = "The provider has not said when it happens."
@@ -324,6 +357,57 @@ def _availability(person: PersonFacts, offer: OfferFacts) -> _Part:
         text = f"It happens on {when}. You are free on {_describe_slot_set(free)}."
         return pts, [Reason("availability", "neutral", text)]
     return 0, [Reason("availability", "bad", f"It happens on {when}, when you are busy.")]
+
+
+def _availability_of_runs(person: PersonFacts, runs: tuple[Run, ...]) -> _Part:
+    """Each session counts once: the person can go when they are free in every part of the
+    day it touches (a session from 11am to 1pm needs the morning and the afternoon)."""
+    weight = WEIGHTS["availability"]
+    running = [run for run in runs if run.sessions]
+    if not running:
+        ended = [run.ended for run in runs if run.ended]
+        starts = [run.starts for run in runs if run.starts]
+        if starts:
+            text = (
+                f"It starts on {starts[0]}."
+                if len(starts) == 1
+                else f"It starts later than {LOOK_AHEAD_WORDS}."
+            )
+            return weight // 2, [Reason("availability", "neutral", text)]
+        if ended and len(ended) == len(runs):
+            text = "It has stopped running." + (
+                f" Its last session was on {ended[0]}." if len(ended) == 1 else ""
+            )
+            return 0, [Reason("availability", "bad", text)]
+        text = f"It has no sessions in {LOOK_AHEAD_WORDS}."
+        return weight // 2, [Reason("availability", "neutral", text)]
+    when = _join_words([run.words for run in running])
+    if not person.free_slots:
+        text = f"It runs {when}. Tell us when you are free to match this."
+        return weight // 2, [Reason("availability", "neutral", text)]
+    total = can = 0
+    busy: set[str] = set()
+    for run in running:
+        for day, count in run.sessions:
+            missing = {f"{day}-{part}" for part in run.parts} - person.free_slots
+            total += count
+            if missing:
+                busy |= missing
+            else:
+                can += count
+    pts = round(weight * can / total)
+    if can == total:
+        return pts, [Reason("availability", "good", f"It runs {when}. You are free then.")]
+    busy_words = _describe_slot_set(frozenset(busy))
+    if can == 0:
+        text = f"It runs {when}. You are busy on {busy_words}."
+        return 0, [Reason("availability", "bad", text)]
+    noun = "session" if total == 1 else "sessions"
+    text = (
+        f"It runs {when}. You can go to {can} of its {total} {noun} in {LOOK_AHEAD_WORDS}."
+        f" You are busy on {busy_words}."
+    )
+    return pts, [Reason("availability", "neutral", text)]
 
 
 # --- helpers the pages use as well --------------------------------------------------------------
@@ -352,6 +436,13 @@ def format_distance(km: float) -> str:
         return "less than 1 mile"
     whole = round(miles)
     return "1 mile" if whole == 1 else f"{whole} miles"
+
+
+def say_distance(km: float) -> str:
+    """How far away something is, in words: ``"about 3 miles"``, ``"less than a mile"``."""
+    if km / KM_PER_MILE < 0.5:
+        return "less than a mile"
+    return f"about {format_distance(km)}"
 
 
 def slots_from_schedule(schedule: Mapping[str, Iterable[str]] | None) -> frozenset[str]:
