@@ -42,6 +42,7 @@ RESOURCES: list[str] = [
     "providers",
     "provider_offers",
     "rounds",
+    "round_cycle",
     "run_explanations",
     "allocations",
     "market",
@@ -64,7 +65,10 @@ class TapestryApi(Api):  # type: ignore[misc]
 API_DESCRIPTION = (
     "Tapestry's JSON API. Sign in through the site to get the session cookie. "
     "Requests that change something must send an X-Requested-With header. "
-    "Every error has the body {code, status, message, errors}."
+    "Every error has the body {code, status, message, errors}. A request that breaks a rule "
+    "this document states answers 422; one that is well formed but clashes with what is "
+    "stored now (a round's limits, what people chose, places already taken) answers 409. "
+    "Both name each field in errors."
 )
 
 
@@ -118,6 +122,14 @@ def _stated_additional_properties(
     return {} if stated is None else {"additionalProperties": stated}
 
 
+def _stated_property_names(
+    self: Any, field: Any, ret: dict[str, Any], **kwargs: Any
+) -> dict[str, Any]:
+    """A Dict's ``propertyNames`` (what its keys must be), so generated keys can be real ones."""
+    stated = field.metadata.get("propertyNames")
+    return {} if stated is None else {"propertyNames": stated}
+
+
 def _integer_limits(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """Every whole number's range as the API enforces it (``StrictSchema`` refuses one too big
     for its column), unless the field states a narrower one."""
@@ -159,6 +171,7 @@ def init_app(app: Flask) -> None:
     )
     api.init_app(app)
     api.ma_plugin.converter.add_attribute_function(_stated_additional_properties)
+    api.ma_plugin.converter.add_attribute_function(_stated_property_names)
     api.ma_plugin.converter.add_attribute_function(_integer_limits)
     api.ma_plugin.converter.add_attribute_function(_no_nul_in_text)
     app.extensions["tapestry.api"] = api

@@ -6,7 +6,7 @@ import marshmallow as ma
 
 from models.rounds import SolverRun
 from web.api.schemas import StrictSchema
-from web.services import allocation_runs, allocations, rule_checks
+from web.services import allocation_runs, allocations, rounds, rule_checks
 from web.services.offers import MAX_CAPACITY
 from web.services.rounds import (
     ANSWER_DAYS_LIMIT,
@@ -114,13 +114,74 @@ class PlacesSchema(StrictSchema):
     places = _places(required=True)
 
 
+#: Formats of the document's own for a rule: an attribute people of the round have (built in, or
+#: an equity-monitoring one people consented to give) and a group someone of the round is in.
+RULE_ATTRIBUTE_FORMAT = "rule-attribute"
+RULE_GROUP_FORMAT = "rule-group"
+_SHARE = {"type": "number", "minimum": 0, "maximum": 1}
+_ATTRIBUTE = {
+    "type": "string",
+    "format": RULE_ATTRIBUTE_FORMAT,
+    "description": "A person attribute (format rule-attribute): "
+    + ", ".join(rounds.BUILT_IN_ATTRIBUTES)
+    + ", or an equity-monitoring attribute people of the round consented to give",
+}
+
+
+def _rule(kind: str, **fields: dict[str, object]) -> dict[str, object]:
+    """One kind of rule as the allocation format writes it, with exactly these fields."""
+    required = ["type", "attribute", *(name for name in fields if name != "values")]
+    return {
+        "type": "object",
+        "title": kind,
+        "description": rounds.RULE_TYPES[kind],
+        "required": required,
+        "additionalProperties": False,
+        "properties": {
+            "type": {"type": "string", "enum": [kind]},
+            "attribute": _ATTRIBUTE,
+            **fields,
+        },
+    }
+
+
+#: Each kind of rule and its fields (``web.services.rounds`` checks them and names ``rules-<i>``).
+RULE_KINDS = [
+    _rule(
+        "coverage_floor",
+        min_share={**_SHARE, "description": "The smallest share of each group given a place"},
+        values={
+            "type": "array",
+            "items": {"type": "string", "format": RULE_GROUP_FORMAT, "minLength": 1},
+            "description": "The groups it holds for (format rule-group: each a group someone of "
+            "the round is in, so a typo is refused with the closest known group); all groups "
+            "when left out",
+        },
+    ),
+    _rule(
+        "coverage_gap",
+        max_gap={**_SHARE, "description": "The largest difference between groups' shares"},
+    ),
+    _rule("maximize_min_coverage"),
+]
+
+
 class PolicySchema(StrictSchema):
     mechanism = ma.fields.String(required=True, validate=ma.validate.OneOf(["welfare", "stable"]))
-    rules = ma.fields.List(ma.fields.Dict(), load_default=list)
+    rules = ma.fields.List(
+        ma.fields.Dict(metadata={"oneOf": RULE_KINDS}),
+        load_default=list,
+        metadata={
+            "description": "Fairness rules, as the allocation format's policy.rules; at most one "
+            "maximize_min_coverage. A rule that breaks these is refused with 422 naming "
+            "rules-<its index>"
+        },
+    )
     time_limit_s = ma.fields.Float(
         load_default=60.0,
         validate=ma.validate.Range(min=0, min_inclusive=False, max=MAX_TIME_LIMIT_S),
-        metadata={"description": "Seconds the solver may take, above 0"},
+        # apispec drops the Range's exclusive lower bound, so it is stated here.
+        metadata={"description": "Seconds the solver may take, above 0", "exclusiveMinimum": True},
     )
     seed = ma.fields.Integer(
         load_default=0, validate=ma.validate.Range(min=-(2**31) + 1, max=2**31 - 1)
