@@ -148,6 +148,7 @@ def _form_values(*, with_capacity: bool) -> dict[str, Any]:
     ]
     data: dict[str, Any] = {name: request.form.get(name, "") for name in fields}
     data["tags"] = request.form.getlist("tags")
+    data["other_areas"] = request.form.getlist("other_areas")
     data["schedule"] = {day: request.form.getlist(f"on_{day}") for day in DAYS}
     if with_capacity:
         data["capacity"] = request.form.get("capacity", "")
@@ -176,6 +177,7 @@ def _offer_values(offer: Offer) -> dict[str, Any]:
         price=f"{pounds}.{pence:02d}",
         capacity=str(offer.capacity),
         area=offer.area or "",
+        other_areas=list(offer.other_areas or []),
         min_age_band=offer.min_age_band.value if offer.min_age_band else "",
         max_age_band=offer.max_age_band.value if offer.max_age_band else "",
         min_need_level="" if offer.min_need_level is None else str(offer.min_need_level),

@@ -169,11 +169,12 @@ def search_offers(
     query = _published(person.user.council_id)
     if category:
         query = query.where(Offer.category == OfferCategory(category))
-    if area:
-        query = query.where(Offer.area == area)
     if price_cap is not None:
         query = query.where(Offer.price_pence <= price_cap)
     offers = list(session.scalars(query))
+    if area:
+        # Any of the areas it serves, not only its main one.
+        offers = [o for o in offers if area in o.service_areas]
     if text:
         # Matched in Python with casefold(): SQLite's LIKE ignores case for ASCII letters only,
         # and "CAFÉ" must find "Café" on every database. A council has hundreds of offers.
@@ -200,19 +201,19 @@ def _over_budget(match: Match) -> bool:
 
 
 def offer_areas(session: Session, person: PersonProfile) -> list[str]:
-    """The areas that published offers in the person's council are in, for the area filter."""
-    rows = session.scalars(
-        select(Offer.area)
+    """The areas that published offers in the person's council serve (each one's main area
+    and its others), for the area filter."""
+    rows = session.execute(
+        select(Offer.area, Offer.other_areas)
         .join(Provider, Provider.id == Offer.provider_id)
         .where(
             Offer.status == OfferStatus.published,
             Provider.council_id == person.user.council_id,
             Offer.area.is_not(None),
         )
-        .distinct()
-        .order_by(Offer.area)
     )
-    return [a for a in rows if a]
+    areas = {a for main, others in rows for a in [main, *(others or [])] if a}
+    return sorted(areas)
 
 
 def offer_detail(

@@ -505,16 +505,17 @@ def _unmet_table(
                 .group_by(person_area, person_outcome_tags.c.tag_id)
             )
         }
-    offered: dict[tuple[str | None, int], int] = {
-        (area, int(tag_id)): int(n)
-        for area, tag_id, n in session.execute(
-            select(Offer.area, offer_outcome_tags.c.tag_id, func.count())
-            .join(offer_outcome_tags, offer_outcome_tags.c.offer_id == Offer.id)
-            .join(Provider, Provider.id == Offer.provider_id)
-            .where(Offer.status == OfferStatus.published, Provider.council_id == council.id)
-            .group_by(Offer.area, offer_outcome_tags.c.tag_id)
-        )
-    }
+    # An offer is counted in every area it serves (its main one and its others); places and
+    # prices, above, are counted once, in its main area.
+    offered: dict[tuple[str | None, int], int] = {}
+    for main, others, tag_id in session.execute(
+        select(Offer.area, Offer.other_areas, offer_outcome_tags.c.tag_id)
+        .join(offer_outcome_tags, offer_outcome_tags.c.offer_id == Offer.id)
+        .join(Provider, Provider.id == Offer.provider_id)
+        .where(Offer.status == OfferStatus.published, Provider.council_id == council.id)
+    ):
+        for area in dict.fromkeys([main, *(others or [])]):
+            offered[(area, int(tag_id))] = offered.get((area, int(tag_id)), 0) + 1
     tags = {
         t.id: t
         for t in session.scalars(
@@ -570,29 +571,27 @@ def _unmet_table(
 
 
 def _price_table(session: Session, council: Council) -> list[dict[str, Any]]:
-    group = (Offer.category, Offer.area)
-    rows = session.execute(
-        select(
-            *group,
-            func.count(),
-            func.min(Offer.price_pence),
-            func.sum(Offer.price_pence),
-            func.max(Offer.price_pence),
-        )
+    """Published offers and their prices by kind and area. An offer is counted in every area
+    it serves (its main one and its others), since people living in each can choose it at that
+    price; no line ties these counts to a total, so nothing is counted twice in a sum."""
+    prices: dict[tuple[str, str | None], list[int]] = {}
+    for category, main, others, price in session.execute(
+        select(Offer.category, Offer.area, Offer.other_areas, Offer.price_pence)
         .join(Provider, Provider.id == Offer.provider_id)
         .where(Offer.status == OfferStatus.published, Provider.council_id == council.id)
-        .group_by(*group)
-    ).all()
+    ):
+        for area in dict.fromkeys([main, *(others or [])]):
+            prices.setdefault((str(category), area), []).append(int(price))
     out = [
         {
-            **_group(str(category), area),
-            "offers": int(n),
-            "lowest_price_pence": int(low),
+            **_group(category, area),
+            "offers": len(amounts),
+            "lowest_price_pence": min(amounts),
             # Whole pence, halves rounded up.
-            "average_price_pence": (int(total) * 2 + int(n)) // (2 * int(n)),
-            "highest_price_pence": int(high),
+            "average_price_pence": (sum(amounts) * 2 + len(amounts)) // (2 * len(amounts)),
+            "highest_price_pence": max(amounts),
         }
-        for category, area, n, low, total, high in rows
+        for (category, area), amounts in prices.items()
     ]
     return sorted(out, key=lambda r: (r["category_label"], r["area"] == ONLINE, r["area"]))
 

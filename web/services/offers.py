@@ -9,7 +9,9 @@ Field rules (checked by :func:`clean_offer_fields`, each problem named by its fi
 - The price is whole pence: pages send ``price`` as typed in pounds ("95.50"), the API sends
   ``price_pence`` as an integer. ``capacity`` is a whole number of places, 0 or more.
 - ``area`` is one of the provider's areas served, or empty for a service given online or
-  everywhere. Age bands and need levels bound who is eligible (lowest no higher than highest).
+  everywhere; ``other_areas`` are further areas it serves (each one of the provider's; pages
+  send them as one text, split at commas), and need a main ``area``. Age bands and need
+  levels bound who is eligible (lowest no higher than highest).
 - ``schedule`` maps days (``mon``..``sun``) to parts of the day (``morning`` ...).
 - The address is optional: ``address_line`` (street), ``town`` and a UK ``postcode``, kept in
   capitals with one space ("EX1 1AA"). ``languages`` lists the languages it is given in
@@ -31,13 +33,16 @@ holding places)``), and taking a place locks the offer's row
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Boolean, ColumnElement, Text, cast, func, literal, or_, select, update
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.functions import FunctionElement
 
 from models.accounts import User
 from models.audit import append_event
@@ -46,7 +51,7 @@ from models.people import AGE_BANDS, DAYS, NEED_LEVEL_MAX, TIMES_OF_DAY, AgeBand
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from models.rounds import Round, RoundOffer, RoundStatus
 from web.services.catalogue import CATEGORY_LABELS, parse_pounds, parse_whole_number
-from web.services.errors import Conflict, InvalidInput, NotFound
+from web.services.errors import Conflict, InvalidInput, NotFound, StateConflict
 from web.services.postcodes import normal_postcode
 from web.services.providers import require_member
 from web.services.recurrence import weekly_rules
@@ -71,6 +76,7 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "price_pence",
     "capacity",
     "area",
+    "other_areas",
     "location",
     "min_age_band",
     "max_age_band",
@@ -190,6 +196,24 @@ def clean_offer_fields(
         if area and area not in (provider.areas_served or []):
             errors["area"] = "Choose one of the areas you serve, or leave it empty"
         out["area"] = area or None
+    if given("other_areas"):
+        raw_areas = data.get("other_areas") or []
+        if isinstance(raw_areas, str):
+            raw_areas = raw_areas.split(",")
+        if not isinstance(raw_areas, list | tuple):
+            errors["other_areas"] = "List the areas, with commas between them"
+        else:
+            main = out.get("area")
+            further: list[str] = []
+            for item in raw_areas:
+                name = " ".join(str(item).split())
+                if name and name not in further:
+                    further.append(name)
+            if any(a not in (provider.areas_served or []) for a in further):
+                errors["other_areas"] = "Choose only areas you serve"
+            elif further and given("area") and not main:
+                errors["other_areas"] = "Choose the main area first, then any others"
+            out["other_areas"] = [a for a in further if a != main]
     for name, limit, label in (
         ("location", LOCATION_MAX, "The place"),
         ("eligibility_text", TEXT_MAX, "Who it is for"),
@@ -371,6 +395,7 @@ def update_offer(
     """
     offer = own_offer(session, actor, provider, offer_id)
     values = clean_offer_fields(session, provider, data, partial=partial)
+    _check_areas_together(offer, values)
     capacity = values.pop("capacity", None)
     changed = _apply(offer, values)
     session.flush()
@@ -379,6 +404,55 @@ def update_offer(
     if capacity is not None and capacity != offer.capacity:
         _change_capacity(session, actor, offer, capacity, request_id)
     return offer
+
+
+def _check_areas_together(offer: Offer, values: dict[str, Any]) -> None:
+    """A change to one of ``area`` and ``other_areas`` must still fit the other, as stored.
+
+    A new main area that was one of the further ones leaves them; further areas without a main
+    one are refused (``other_areas``), as :func:`clean_offer_fields` refuses them together.
+    """
+    if "area" not in values and "other_areas" not in values:
+        return
+    main = values["area"] if "area" in values else offer.area
+    further = values["other_areas"] if "other_areas" in values else list(offer.other_areas or [])
+    if further and not main:
+        raise InvalidInput({"other_areas": "Choose the main area first, then any others"})
+    if "other_areas" in values or main in further:
+        values["other_areas"] = [a for a in further if a != main]
+
+
+def serves_area(area: str) -> ColumnElement[bool]:
+    """SQL: the offer serves ``area``, as its main area or one of its others.
+
+    ``other_areas`` is a JSON list, stored as the text ``json.dumps`` writes on every database,
+    so an area is in it when its JSON string (quotes and all) is in that text. The test is
+    case-sensitive on every database, as ``Offer.area == area`` is (SQLite's LIKE is not).
+    """
+    return or_(
+        Offer.area == area,
+        _HoldsText(cast(Offer.other_areas, Text), literal(json.dumps(area))),
+    )
+
+
+class _HoldsText(FunctionElement[bool]):
+    """SQL: the first text holds the second, case and all: ``strpos`` on PostgreSQL,
+    ``instr`` elsewhere (SQLite); each is 0 when it is not there."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(_HoldsText)
+def _holds_text_sqlite(element: _HoldsText, compiler: Any, **kw: Any) -> str:
+    haystack, needle = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(instr({haystack}, {needle}) > 0)"
+
+
+@compiles(_HoldsText, "postgresql")
+def _holds_text_postgresql(element: _HoldsText, compiler: Any, **kw: Any) -> str:
+    haystack, needle = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(strpos({haystack}, {needle}) > 0)"
 
 
 def publish_offer(
@@ -494,7 +568,8 @@ def set_capacity(
     """Change how many places an offer has. ``capacity`` may be text as typed.
 
     Raises :class:`InvalidInput` (field ``capacity``) when it is not a whole number of 0 or
-    more, or when it is below the places people hold (offered or taken) in any round.
+    more, and :class:`StateConflict` (the same field) when it is below the places people hold
+    (offered or taken) in any round.
     """
     offer = own_offer(session, actor, provider, offer_id)
     values = clean_offer_fields(session, provider, {"capacity": capacity}, partial=True)
@@ -535,7 +610,7 @@ def _change_capacity(
             session.refresh(round_offer)
             held = round_offer.places_taken
             places = "1 place is" if held == 1 else f"{held} places are"
-            raise InvalidInput(
+            raise StateConflict(
                 {
                     "capacity": f"{places} offered to or taken by people in "
                     f"{round_offer.round.name}, so there must be at least {held}. "
@@ -604,7 +679,7 @@ def published_offers(
     if category:
         query = query.where(Offer.category == category)
     if area:
-        query = query.where(Offer.area == area)
+        query = query.where(serves_area(area))
     if tag:
         query = query.where(Offer.outcome_tags.any(OutcomeTag.slug == tag))
     if text:

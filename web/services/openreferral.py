@@ -585,17 +585,11 @@ def _service_full(offer: Offer) -> dict[str, Any]:
             "amount_description": _fees(offer),
         }
     ]
-    document["service_areas"] = (
-        [
-            {
-                "id": _name_id("area", offer.id, offer.area),
-                "service_id": service_id,
-                "name": offer.area,
-            }
-        ]
-        if offer.area
-        else []
-    )
+    # Every area it serves, the main one first (the one an import takes as the main area).
+    document["service_areas"] = [
+        {"id": _name_id("area", offer.id, area), "service_id": service_id, "name": area}
+        for area in offer.service_areas
+    ]
     document["schedules"] = _schedules(offer, service_id=service_id)
     document["service_at_locations"] = (
         [_service_at_location(offer, nested=False, with_service=False)]

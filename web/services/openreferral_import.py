@@ -7,12 +7,13 @@ second import of the same feed updates the records the first one made (or leaves
 unchanged) instead of copying them.
 
 Mapping, the inverse of :mod:`web.services.openreferral`'s: the first cost option is the price
-per place (pounds to pence); the first service area that names one of the council's areas is
-the offer's area; the first location gives the place, coordinates and access; WEEKLY and
-MONTHLY schedules give its RFC 5545 rules (and so its days and parts of the day); minimum and
-maximum ages give the age bands that hold them; taxonomy terms whose code is a service type or
-an outcome tag give the category and tags. New offers are drafts with no places (the provider
-says how many before publishing); an update never touches places or status.
+per place (pounds to pence); the service areas that name the council's areas are the offer's
+areas, the first its main one; the first location gives the place, coordinates and access;
+WEEKLY and MONTHLY schedules give its RFC 5545 rules (and so its days and parts of the day);
+minimum and maximum ages give the age bands that hold them; taxonomy terms whose
+code is a service type or an outcome tag give the category and tags. New offers are drafts
+with no places (the provider says how many before publishing); an update never touches places
+or status.
 
 All or nothing per organisation: one refused service refuses its whole organisation, and
 nothing of that organisation changes.
@@ -493,17 +494,31 @@ def _price_pence(service: Mapping[str, Any], notes: list[str]) -> int:
     return 0
 
 
-def _area(
+def _areas(
     service: Mapping[str, Any], council_areas: Mapping[str, str], notes: list[str]
-) -> str | None:
+) -> list[str]:
+    """The council's areas the service's areas name, in the feed's order (the first is the
+    main one), each once; the others are left out, with a note."""
     given = _objects(service, "service_areas")
+    found: list[str] = []
+    left_out = 0
     for area in given:
-        for name in (_text(area, "name"), _text(area, "service_area")):
-            if name.lower() in council_areas:
-                return council_areas[name.lower()]
-    if given:
+        names = [_text(area, "name"), _text(area, "service_area")]
+        known = [council_areas[n.lower()] for n in names if n.lower() in council_areas]
+        if not known:
+            left_out += 1
+        elif known[0] not in found:
+            found.append(known[0])
+    if given and not found:
         notes.append("no service area is one of the council's areas, so it has no area")
-    return None
+    elif left_out:
+        areas = "1 service area is" if left_out == 1 else f"{left_out} service areas are"
+        notes.append(f"{areas} not one of the council's areas, so left out")
+    return found
+
+
+def _area_values(areas: list[str]) -> dict[str, Any]:
+    return {"area": areas[0] if areas else None, "other_areas": areas[1:]}
 
 
 def _place(service: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
@@ -580,7 +595,7 @@ def _offer_values(
         "description": _text(service, "description") or name,
         "category": category.value,
         "price_pence": _price_pence(service, notes),
-        "area": _area(service, council_areas, notes),
+        **_area_values(_areas(service, council_areas, notes)),
         "location": place["location"],
         "accessibility": place["accessibility"],
         "address_line": place["address_line"],
@@ -826,11 +841,11 @@ def _import_organisation(
         sources[key] = source
 
     # The provider serves every council area its services name (an offer's area must be one).
-    named = []
+    named: list[str] = []
     for _, service in group.services:
-        area = _area(service, areas, [])
-        if area and area not in named:
-            named.append(area)
+        for area in _areas(service, areas, []):
+            if area not in named:
+                named.append(area)
     served = list(provider.areas_served or [])
     missing = [a for a in named if a not in served]
     if missing:

@@ -298,16 +298,19 @@ def unmet_aspirations(session: Session, provider: Provider) -> list[UnmetAspirat
         )
         .group_by(PersonProfile.area, person_outcome_tags.c.tag_id)
     )
-    offered = set(
-        session.execute(
-            select(Offer.area, offer_outcome_tags.c.tag_id)
+    # An offer gives its outcomes in every area it serves, its main one and its others.
+    offered = {
+        (area, tag_id)
+        for main, others, tag_id in session.execute(
+            select(Offer.area, Offer.other_areas, offer_outcome_tags.c.tag_id)
             .join(offer_outcome_tags, offer_outcome_tags.c.offer_id == Offer.id)
             .join(Provider, Provider.id == Offer.provider_id)
             .where(
                 Offer.status == OfferStatus.published, Provider.council_id == provider.council_id
             )
         )
-    )
+        for area in [main, *(others or [])]
+    }
     online = {tag_id for area, tag_id in offered if area is None}
     gaps = [
         (area, tag_id, count)

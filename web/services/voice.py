@@ -56,12 +56,17 @@ def unmet_aspirations(session: Session, actor: User) -> list[UnmetAspiration]:
         .where(User.council_id == council_id, User.is_active.is_(True))
     ).all()
     tags = {t.id: t for t in session.scalars(select(OutcomeTag))}
-    offered = session.execute(
-        select(Offer.area, offer_outcome_tags.c.tag_id)
-        .join(offer_outcome_tags, offer_outcome_tags.c.offer_id == Offer.id)
-        .join(Provider, Provider.id == Offer.provider_id)
-        .where(Offer.status == OfferStatus.published, Provider.council_id == council_id)
-    ).all()
+    # An offer counts in every area it serves, its main one and its others.
+    offered = [
+        (area, tag_id)
+        for main, others, tag_id in session.execute(
+            select(Offer.area, Offer.other_areas, offer_outcome_tags.c.tag_id)
+            .join(offer_outcome_tags, offer_outcome_tags.c.offer_id == Offer.id)
+            .join(Provider, Provider.id == Offer.provider_id)
+            .where(Offer.status == OfferStatus.published, Provider.council_id == council_id)
+        )
+        for area in [main, *(others or [])]
+    ]
     offers_by = Counter((area, tag_id) for area, tag_id in offered)
     online = Counter(tag_id for area, tag_id in offered if area is None)
     latest = session.scalars(

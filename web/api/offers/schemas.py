@@ -35,7 +35,14 @@ class OfferSchema(StrictSchema):
     price_pence = ma.fields.Integer(required=True, metadata={"description": "Price of a place"})
     currency = ma.fields.Constant("GBP")
     capacity = ma.fields.Integer(required=True, metadata={"description": "Places it has"})
-    area = ma.fields.String(allow_none=True, metadata={"description": "Null: online"})
+    area = ma.fields.String(
+        allow_none=True, metadata={"description": "The main area it serves. Null: online"}
+    )
+    other_areas = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={"description": "The further areas it serves besides the main one"},
+    )
     location = ma.fields.String(allow_none=True, metadata={"description": "The place's name"})
     address_line = ma.fields.String(allow_none=True, metadata={"description": "Street"})
     town = ma.fields.String(allow_none=True)
@@ -63,7 +70,9 @@ class OfferQuerySchema(PageArgsSchema):
     council = ma.fields.String(metadata={"description": "A council's slug"})
     provider_id = ma.fields.Integer()
     category = ma.fields.Enum(OfferCategory, by_value=True)
-    area = ma.fields.String()
+    area = ma.fields.String(
+        metadata={"description": "Offers that serve it: their main area or one of their others"}
+    )
     tag = ma.fields.String(metadata={"description": "An outcome tag's slug"})
     q = ma.fields.String(
         validate=ma.validate.Length(max=100), metadata={"description": "Words in the name"}
