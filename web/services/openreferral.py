@@ -581,8 +581,13 @@ def _service_full(offer: Offer) -> dict[str, Any]:
             "id": _name_id("cost", offer.id),
             "service_id": service_id,
             "option": "Price per place",
+            # Pounds: pence / 100 is the nearest double, and reading repr() of it back gives
+            # the pence exactly (the import does so).
             "amount": offer.price_pence / 100,
             "amount_description": _fees(offer),
+            # Not in the UK profile's cost_option (its schemas allow more fields), but in
+            # HSDS 3.0's: an importer need not assume pounds.
+            "currency": "GBP",
         }
     ]
     # Every area it serves, the main one first (the one an import takes as the main area).
