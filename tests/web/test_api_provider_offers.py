@@ -99,17 +99,18 @@ def test_places_people_hold_stop_capacity_cuts_and_withdrawal(
     )
     db_session.commit()
     url = f"/api/v1/provider/offers/{offer.id}"
-    body = assert_error(call(client, "PUT", f"{url}/capacity", {"capacity": 0}), 422)
+    body = assert_error(call(client, "PUT", f"{url}/capacity", {"capacity": 0}), 409)
     assert body["errors"]["capacity"][0].startswith(
         "4 places are offered to or taken by people in Spring 2027"
     )
+    # The same cut in an edit of the whole offer is refused the same way.
+    body = assert_error(call(client, "PATCH", url, {"capacity": 3, "name": "Cut"}), 409)
+    assert body["errors"]["capacity"][0].startswith("4 places are offered")
     body = assert_error(call(client, "PATCH", url, {"status": "withdrawn"}), 409)
     assert "Ask the council to move them first" in body["message"]
     db_session.expire_all()
-    assert (db_session.get(Offer, offer.id).status, db_session.get(Offer, offer.id).capacity) == (
-        OfferStatus.published,
-        6,
-    )
+    kept = db_session.get(Offer, offer.id)
+    assert (kept.status, kept.capacity, kept.title) == (OfferStatus.published, 6, offer.title)
 
 
 def test_validation_errors_use_the_api_field_names(client) -> None:

@@ -121,7 +121,11 @@ class ProviderOfferById(MethodView):
     @blp.arguments(OfferPatchSchema(partial=True))
     @blp.response(200, ProviderOfferSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not one of your offers")
-    @blp.alt_response(409, schema=ErrorSchema, description="Already in that status")
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="Already in that status, or capacity below the places people hold",
+    )
     @blp.alt_response(422, schema=ErrorSchema, description="A field is not valid")
     @_documented
     def patch(self, changes: dict[str, Any], offer_id: int) -> Offer:
@@ -159,16 +163,15 @@ class ProviderOfferCapacity(MethodView):
     @blp.arguments(CapacitySchema)
     @blp.response(200, ProviderOfferSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="Not one of your offers")
-    @blp.alt_response(
-        422, schema=ErrorSchema, description="Not a number of places, or below places taken"
-    )
+    @blp.alt_response(409, schema=ErrorSchema, description="Below the places people hold")
+    @blp.alt_response(422, schema=ErrorSchema, description="Not a number of places")
     @_documented
     def put(self, body: dict[str, Any], offer_id: int) -> Offer:
         """Set the places of one of my offers
 
         Rounds that have not closed follow the new number; rounds that have closed or are
         published are lowered to it. It never goes below the places people hold (offered or
-        accepted) in any round: 422 on ``capacity``, saying which round.
+        accepted) in any round: 409 on ``capacity``, saying which round.
         """
         user, provider = _me()
         db = get_session()

@@ -11,7 +11,7 @@ import marshmallow as ma
 
 from models.people import NEED_LEVEL_MAX, AgeBand
 from models.providers import OfferCategory
-from web.api.common import schedule_field
+from web.api.common import OUTCOME_TAG_FORMAT, OUTCOME_TAGS_WORDS, schedule_field
 from web.api.offers.schemas import OfferSchema
 from web.api.schemas import StrictSchema
 from web.services.offers import (
@@ -26,6 +26,9 @@ from web.services.offers import (
     TOWN_MAX,
 )
 
+#: A format of the document's own: one of the areas the signed-in provider serves (data, so
+#: no enum can list it).
+SERVED_AREA_FORMAT = "served-area"
 # Text the service refuses when it is only spaces: at least one other character.
 NOT_BLANK = {"pattern": r"\S"}
 # A UK postcode, any case, spaces around and between its halves (the service tidies them).
@@ -55,12 +58,31 @@ class OfferInputSchema(StrictSchema):
         required=True, validate=ma.validate.Length(min=1, max=TEXT_MAX), metadata=NOT_BLANK
     )
     category = ma.fields.Enum(OfferCategory, by_value=True, required=True)
-    tags = ma.fields.List(ma.fields.String(), data_key="outcome_tags", load_default=list)
+    tags = ma.fields.List(
+        ma.fields.String(metadata={"format": OUTCOME_TAG_FORMAT}),
+        data_key="outcome_tags",
+        load_default=list,
+        metadata={"description": OUTCOME_TAGS_WORDS},
+    )
     price_pence = ma.fields.Integer(
         required=True, validate=ma.validate.Range(min=0, max=MAX_PRICE_PENCE)
     )
     capacity = _places()
-    area = ma.fields.String(allow_none=True)
+    area = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "format": SERVED_AREA_FORMAT,
+            "description": "One of the areas the provider serves (format served-area), or "
+            "null for none; any other area is refused (422)",
+        },
+    )
+    other_areas = ma.fields.List(
+        ma.fields.String(metadata={"format": SERVED_AREA_FORMAT}),
+        metadata={
+            "description": "Further areas it serves besides the main one, each one the "
+            "provider serves (format served-area); they need a main area (422)"
+        },
+    )
     location = ma.fields.String(allow_none=True)
     address_line = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=LOCATION_MAX))
     town = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=TOWN_MAX))
@@ -76,12 +98,19 @@ class OfferInputSchema(StrictSchema):
     )
     contact_name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=CONTACT_MAX))
     min_age_band = ma.fields.Enum(AgeBand, by_value=True, allow_none=True)
-    max_age_band = ma.fields.Enum(AgeBand, by_value=True, allow_none=True)
+    max_age_band = ma.fields.Enum(
+        AgeBand,
+        by_value=True,
+        allow_none=True,
+        metadata={"description": "Not younger than min_age_band when both are given (422)"},
+    )
     min_need_level = ma.fields.Integer(
         allow_none=True, validate=ma.validate.Range(min=0, max=NEED_LEVEL_MAX)
     )
     max_need_level = ma.fields.Integer(
-        allow_none=True, validate=ma.validate.Range(min=0, max=NEED_LEVEL_MAX)
+        allow_none=True,
+        validate=ma.validate.Range(min=0, max=NEED_LEVEL_MAX),
+        metadata={"description": "Not below min_need_level when both are given (422)"},
     )
     eligibility_text = ma.fields.String(data_key="eligibility_description", allow_none=True)
     schedule = schedule_field()
