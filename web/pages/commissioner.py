@@ -35,6 +35,7 @@ from web.services.catalogue import parse_pounds, parse_whole_number
 from web.services.errors import InvalidInput, NotFound, ServiceError
 from web.services.jobs import DatabaseJobRunner
 from web.services.matching import format_money
+from web.services.words import count as count_words
 
 bp = Blueprint("commissioner", __name__, url_prefix="/commissioner")
 guard_blueprint(bp, Role.commissioner)
@@ -46,6 +47,12 @@ REFRESH_S = 3
 @bp.app_template_filter("money")
 def money_filter(pence: int | None) -> str:
     return "none" if pence is None else format_money(int(pence))
+
+
+@bp.app_template_filter("count")
+def count_filter(n: int, noun: str, many: str | None = None) -> str:
+    """``{{ n | count("place") }}``: "1 place", "2 places" (see ``web.services.words``)."""
+    return count_words(int(n), noun, many)
 
 
 @bp.app_template_filter("percent")
@@ -381,7 +388,8 @@ def import_budgets(round_id: int) -> Any:
                 return _refuse(error, url_for(".budgets_page", round_id=round_id))
             else:
                 return _commit_and_go(
-                    f"{count} budgets were imported.", url_for(".budgets_page", round_id=round_id)
+                    f"{count_words(count, 'budget was')} imported.",
+                    url_for(".budgets_page", round_id=round_id),
                 )
         if not errors or "file" not in errors or text:
             preview = budgets.preview_budget_csv(s, round_, text)
@@ -390,8 +398,8 @@ def import_budgets(round_id: int) -> Any:
             elif not preview.ok:
                 errors.setdefault(
                     "file",
-                    f"{len(preview.errors)} rows are wrong. Nothing will be imported until "
-                    "every row is right",
+                    f"{count_words(len(preview.errors), 'row is')} wrong. Nothing will be "
+                    "imported until every row is right",
                 )
     return _page(
         "commissioner/budgets_import.html",
@@ -739,7 +747,7 @@ def publish(round_id: int, run_id: int) -> Any:
             return _refuse(error, back)
         else:
             return _commit_and_go(
-                f"Published. {len(made)} people have been offered a place.",
+                f"Published. {count_words(len(made), 'person has')} been offered a place.",
                 url_for(".round_page", round_id=round_id),
             )
     if not errors and not allocations.can_publish(round_, run):
@@ -760,7 +768,7 @@ def publish(round_id: int, run_id: int) -> Any:
         round=round_,
         question=f"Are you sure you want to publish run {run.id}?",
         words=[
-            f"{placements:,} people will be offered a place at once, and told so. "
+            f"{count_words(placements, 'person')} will be offered a place at once, and told so. "
             "The other runs of this round can no longer be published."
         ],
         action=url_for(".publish", round_id=round_id, run_id=run_id),
