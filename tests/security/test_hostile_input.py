@@ -438,3 +438,35 @@ def test_page_forms_with_numbers_too_big_are_refused_not_crashed(
         finally:
             savepoint.rollback()
         assert response.status_code < 500, (url, response.status_code)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"type": ["coverage_floor"], "attribute": "area", "min_share": 0.5},
+        {"type": {"a": 1}, "attribute": "area"},
+        {"type": "coverage_floor", "attribute": ["area"], "min_share": 0.5},
+        {"type": "coverage_gap", "attribute": {"area": 1}, "max_gap": 0.1},
+        {"type": "maximize_min_coverage", "attribute": 7},
+        {"type": "coverage_floor", "attribute": "area", "min_share": [0.5]},
+        {"type": "coverage_floor", "attribute": "area", "min_share": 0.5, "values": [["north"]]},
+    ],
+    ids=lambda rule: repr(rule)[:60],
+)
+def test_a_rule_with_fields_of_the_wrong_kind_is_refused_by_its_index(
+    app: Flask, world: World, login: Callable[..., Any], rule: dict[str, Any]
+) -> None:
+    """Each rule's fields are checked for their JSON type before anything looks them up."""
+    client = app.test_client()
+    login(client, world.users["commissioner"])
+    url = f"/api/v1/rounds/{world.ids['open_round']}/policy"
+    before = client.get(f"/api/v1/rounds/{world.ids['open_round']}").get_json()
+    response = client.put(
+        url, json={"mechanism": "welfare", "rules": [{"type": "coverage_gap",
+        "attribute": "area", "max_gap": 0.5}, rule]}, headers=HEADERS
+    )  # fmt: skip
+    assert response.status_code == 422, response.text[:300]
+    body = response.get_json()
+    assert set(body) == ERROR_KEYS and list(body["errors"]) == ["rules-1"], body
+    after = client.get(f"/api/v1/rounds/{world.ids['open_round']}").get_json()
+    assert after == before

@@ -440,11 +440,13 @@ def unknown_group_words(value: str, known: set[str], attribute: str) -> str:
 
 
 def _check_rule(rule: Mapping[str, Any], attributes: Mapping[str, str]) -> str | None:
+    # Each field's JSON type is checked before it is looked up: a list or an object as a name
+    # is refused like any other wrong name, never used as a key.
     kind = rule.get("type")
-    if kind not in RULE_TYPES:
+    if not isinstance(kind, str) or kind not in RULE_TYPES:
         return "Choose a kind of rule"
     attribute = rule.get("attribute")
-    if not attribute or attribute not in attributes:
+    if not isinstance(attribute, str) or not attribute or attribute not in attributes:
         return "Choose a person attribute the rule is about"
     allowed = {"type", "attribute"}
     if kind == "coverage_floor":
