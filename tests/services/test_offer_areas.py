@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from models import Offer
 from tests import factories
 from tests.services.person_world import make_world
-from web.services import market, offers
+from web.services import market, offers, voice
 from web.services.catalogue import offer_areas, search_offers
 from web.services.errors import InvalidInput
 from web.services.matching import OfferFacts, PersonFacts, match_offers
@@ -196,3 +196,30 @@ def test_the_market_statement_prices_an_offer_in_each_of_its_areas(
     )
     assert north["average_price_pence"] == 2001  # 2000.5, halves up
     assert (east["offers"], east["average_price_pence"]) == (1, 1000)
+
+
+def test_the_commissioner_and_the_statement_count_an_offer_in_each_of_its_areas(
+    db_session: Session,
+) -> None:
+    council = factories.CouncilFactory(slug="riverford", areas=["north", "east"])
+    tag = factories.OutcomeTagFactory(slug="friends", label="Making friends")
+    provider = factories.ProviderFactory(council=council, areas_served=["north", "east"])
+    for area in ("east", "north") * 10:
+        factories.PersonProfileFactory(user__council=council, area=area, outcome_tags=[tag])
+    commissioner = factories.UserFactory(council=council, role="commissioner")
+    # The further area repeats the main one: it is still one offer there.
+    offer = factories.OfferFactory(
+        provider=provider, area="north", other_areas=["north"], outcome_tags=[tag]
+    )
+    db_session.flush()
+
+    def counts(area: str) -> tuple[int, int | None]:
+        [row] = [u for u in voice.unmet_aspirations(db_session, commissioner) if u.area == area]
+        statement = market.market_statement(db_session, "riverford")
+        [cell] = [r for r in statement.tables["unmet"].rows if r["area"] == area]
+        return row.offers, cell["offers"]
+
+    assert (counts("north"), counts("east")) == ((1, 1), (0, 0))
+    offer.other_areas = ["east", "north"]
+    db_session.flush()
+    assert (counts("north"), counts("east")) == ((1, 1), (1, 1))

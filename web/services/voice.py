@@ -65,7 +65,7 @@ def unmet_aspirations(session: Session, actor: User) -> list[UnmetAspiration]:
             .join(Provider, Provider.id == Offer.provider_id)
             .where(Offer.status == OfferStatus.published, Provider.council_id == council_id)
         )
-        for area in [main, *(others or [])]
+        for area in dict.fromkeys([main, *(others or [])])
     ]
     offers_by = Counter((area, tag_id) for area, tag_id in offered)
     online = Counter(tag_id for area, tag_id in offered if area is None)
