@@ -14,6 +14,7 @@ Bounded: a few examples per operation and mode, no deadline, so it runs in a min
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -244,6 +245,17 @@ def _fuzzer(
     return check  # type: ignore[no-any-return]
 
 
+def _learn_world(world: World, db_session: Session) -> None:
+    """Note the world's published offers and the groups people of its open round are in."""
+    PUBLISHED_OFFERS[:] = [world.ids["offer_x"], world.ids["offer_y"]]
+    open_round = db_session.get(Round, world.ids["open_round"])
+    assert open_round is not None
+    RULE_GROUPS.clear()
+    for attribute in rounds.available_attributes(db_session, open_round):
+        RULE_GROUPS[attribute] = sorted(rounds.known_groups(db_session, open_round, attribute))
+    assert RULE_GROUPS["area"] and RULE_GROUPS["ethnicity"]
+
+
 @pytest.mark.slow
 def test_generated_requests_never_crash_and_errors_have_one_shape(
     app: Flask,
@@ -253,13 +265,7 @@ def test_generated_requests_never_crash_and_errors_have_one_shape(
     db_session: Session,
 ) -> None:
     jars = _cookies(app, world, login)
-    PUBLISHED_OFFERS[:] = [world.ids["offer_x"], world.ids["offer_y"]]
-    open_round = db_session.get(Round, world.ids["open_round"])
-    assert open_round is not None
-    RULE_GROUPS.clear()
-    for attribute in rounds.available_attributes(db_session, open_round):
-        RULE_GROUPS[attribute] = sorted(rounds.known_groups(db_session, open_round, attribute))
-    assert RULE_GROUPS["area"] and RULE_GROUPS["ethnicity"]
+    _learn_world(world, db_session)
     failures: list[str] = []
     for operation in _operations(app):
         path_parameters = {
@@ -470,3 +476,104 @@ def test_a_rule_with_fields_of_the_wrong_kind_is_refused_by_its_index(
     assert set(body) == ERROR_KEYS and list(body["errors"]) == ["rules-1"], body
     after = client.get(f"/api/v1/rounds/{world.ids['open_round']}").get_json()
     assert after == before
+
+
+#: JSON values of every kind, put in place of each field of a valid body in turn.
+WRONG_KINDS: list[Any] = [None, True, 7, 2.5, "x", [], ["x"], [[1]], {}, {"a": [1]}]
+
+
+def _paths(value: Any, depth: int = 3) -> list[tuple[Any, ...]]:
+    """Every place in a JSON body down to ``depth``: object keys and list indexes."""
+    if depth == 0:
+        return []
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else []
+    )
+    found: list[tuple[Any, ...]] = []
+    for key, inner in items:
+        found.append((key,))
+        found += [(key, *rest) for rest in _paths(inner, depth - 1)]
+    return found  # fmt: skip
+
+
+def _replaced(body: Any, path: tuple[Any, ...], value: Any) -> Any:
+    copy = json.loads(json.dumps(body))
+    inner = copy
+    for key in path[:-1]:
+        inner = inner[key]
+    inner[path[-1]] = value
+    return copy
+
+
+def _wrong_kinds_fuzzer(
+    strategy: Any, cookies: dict[str, str], label: str, db_connection: Connection
+) -> Callable[[], None]:
+    """A hypothesis test taking two valid bodies and sending each with one place changed to
+    each of :data:`WRONG_KINDS`, in a savepoint rolled back after it."""
+
+    @settings(
+        max_examples=2,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[hypothesis.Phase.generate],
+    )
+    @given(case=strategy)
+    def check(case: Any) -> None:
+        if not isinstance(case.body, dict | list):
+            return
+        valid = case.body
+        for place in _paths(valid):
+            for value in WRONG_KINDS:
+                case.body = _replaced(valid, place, value)
+                savepoint = db_connection.begin_nested()
+                try:
+                    response = case.call(headers=HEADERS, cookies=cookies)
+                    assert_error_shape(response, f"{label} {place}={value!r}")
+                finally:
+                    savepoint.rollback()
+        case.body = valid
+
+    return check  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+def test_every_field_of_a_valid_body_given_every_kind_of_json_value(
+    app: Flask,
+    world: World,
+    login: Callable[..., Any],
+    db_connection: Connection,
+    db_session: Session,
+) -> None:
+    """A valid body with one field (at any depth) made a list, an object, a number, text or
+    null is answered, or refused in the one error shape: a field's JSON type is checked before
+    it is used (a rule's type as a list once reached a dict lookup: a 500)."""
+    jars = _cookies(app, world, login)
+    _learn_world(world, db_session)
+    failures: list[str] = []
+    for operation in _operations(app):
+        if operation.method.upper() not in {"POST", "PUT", "PATCH"}:
+            continue
+        path_parameters = {
+            name: world.ids[key]
+            for name, key in PATH_IDS.items()
+            if f"{{{name}}}" in operation.path
+        }
+        strategy = operation.as_strategy(
+            generation_mode=GenerationMode.POSITIVE,
+            path_parameters=path_parameters,
+            hooks=WORLD_HOOKS,
+        )
+        check = _wrong_kinds_fuzzer(
+            strategy, jars[_caller(operation.full_path)], operation.label, db_connection
+        )
+        try:
+            check()
+        except (AssertionError, hypothesis.errors.HypothesisException) as error:
+            failures.append(f"{operation.label}: {str(error)[:600]}")
+    assert not failures, "\n\n".join(failures)
