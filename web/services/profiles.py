@@ -7,19 +7,34 @@ read. :func:`person_facts` and :func:`offer_facts` map the models to the plain f
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.accounts import User
+from models.base import utcnow
 from models.people import AGE_BANDS, DAYS, TIMES_OF_DAY, OutcomeTag, PersonProfile
 from models.providers import Offer
 from models.rounds import Budget, Round, RoundStatus
 from web.services.acting import authorise, record
 from web.services.errors import InvalidInput
-from web.services.matching import OfferFacts, PersonFacts, slots_from_schedule
+from web.services.matching import LOOK_AHEAD, OfferFacts, PersonFacts, Run, slots_from_schedule
+from web.services.openreferral import postcode_point
+from web.services.postcodes import normal_postcode
+from web.services.recurrence import (
+    describe_rule,
+    parts_between,
+    rule_dates,
+    rule_parts,
+    say_date,
+    until_date,
+    weekly_rules,
+)
 
 ASPIRATIONS_MAX_CHARS = 2000
 MAX_TAGS = 8
@@ -112,11 +127,15 @@ def update_about_me(
     tag_slugs: Iterable[str],
     max_travel_km: str | int | None,
     availability: Mapping[str, Iterable[str]],
+    postcode: str | None = None,
 ) -> PersonProfile:
-    """Change the person's wishes, tags, travel distance and free times.
+    """Change the person's wishes, tags, travel distance, free times and postcode.
 
     ``max_travel_km`` may be the text typed in a form; blank means "not said".
-    ``availability`` maps days (``mon``..``sun``) to parts of the day.
+    ``availability`` maps days (``mon``..``sun``) to parts of the day. ``postcode`` is a UK
+    postcode, blank to take it away, or None to leave it as it is; the person's point becomes
+    the one the council's services give for it (:func:`postcode_point`), or none when they do
+    not know it (then matching goes by area).
     Raises :class:`InvalidInput` naming each wrong field; nothing changes then.
     """
     authorise(session, actor, person, "draft")
@@ -157,10 +176,21 @@ def update_about_me(
         if parts:
             free[day] = [p for p in TIMES_OF_DAY if p in parts]
 
+    code = person.postcode
+    if postcode is not None:
+        code = normal_postcode(postcode) if postcode.strip() else None
+        if postcode.strip() and code is None:
+            errors["postcode"] = "Enter a real postcode, like EX1 1AA"
+
     if errors:
         raise InvalidInput(errors)
 
     before = _snapshot(person)
+    if code != person.postcode or (code and person.latitude is None):
+        council = person.user.council
+        point = postcode_point(session, council, code) if code and council else None
+        person.postcode = code
+        person.latitude, person.longitude = point if point else (None, None)
     person.aspirations_text = text or None
     person.outcome_tags = sorted(tags, key=lambda t: t.slug)
     person.max_travel_km = travel
@@ -185,6 +215,7 @@ def _snapshot(person: PersonProfile) -> dict[str, object]:
         "outcome_tags": [t.slug for t in person.outcome_tags],
         "max_travel_km": person.max_travel_km,
         "availability": dict(person.availability or {}),
+        "postcode": person.postcode,
     }
 
 
@@ -209,8 +240,10 @@ def facts_for(person: PersonProfile, budget: Budget | None) -> PersonFacts:
     )
 
 
-def offer_facts(offer: Offer) -> OfferFacts:
-    """The facts matching needs about ``offer`` (its age range expanded to bands)."""
+def offer_facts(offer: Offer, today: date | None = None) -> OfferFacts:
+    """The facts matching needs about ``offer``: its age range expanded to bands, and its
+    schedules (RFC 5545 rules) as the sessions they give from ``today`` (UTC's date when not
+    given) for :data:`~web.services.matching.LOOK_AHEAD`."""
     bands: tuple[str, ...] = ()
     if offer.min_age_band is not None or offer.max_age_band is not None:
         lo = 0 if offer.min_age_band is None else AGE_BANDS.index(offer.min_age_band)
@@ -226,6 +259,7 @@ def offer_facts(offer: Offer) -> OfferFacts:
         price_pence=offer.price_pence,
         outcome_tags={t.slug: t.label for t in offer.outcome_tags},
         area=offer.area,
+        other_areas=tuple(offer.service_areas[1:]),
         latitude=offer.latitude,
         longitude=offer.longitude,
         online=_is_online(offer),
@@ -233,7 +267,44 @@ def offer_facts(offer: Offer) -> OfferFacts:
         min_need_level=offer.min_need_level,
         max_need_level=offer.max_need_level,
         slots=slots_from_schedule(offer.schedule),
+        runs=offer_runs(offer, utcnow().date() if today is None else today),
     )
+
+
+def offer_runs(offer: Offer, today: date) -> tuple[Run, ...]:
+    """Each of the offer's schedules as :class:`~web.services.matching.Run`: its sessions
+    from ``today`` for :data:`~web.services.matching.LOOK_AHEAD`, counted by day of the week.
+
+    An offer kept only as days and parts of the day (``Offer.schedule``) runs weekly at the
+    hours of those parts. A rule that cannot be read is left out rather than guessed at.
+    """
+    rules = list(offer.schedule_rules or []) or weekly_rules(offer.schedule or {}, None)
+    runs = []
+    for rule in rules:
+        try:
+            runs.append(_run(rule, today))
+        except (LookupError, TypeError, ValueError):
+            continue
+    return tuple(runs)
+
+
+def _run(rule: Mapping[str, Any], today: date) -> Run:
+    # The rule in short words: how often and when, without its first and last dates.
+    kept = ";".join(f"{k}={v}" for k, v in rule_parts(rule).items() if k != "UNTIL")
+    words = describe_rule({**rule, "rrule": kept, "dtstart": None, "exdates": []})
+    words = words[:1].lower() + words[1:]
+    parts = tuple(parts_between(rule["opens_at"], rule["closes_at"]))
+    days = Counter(DAYS[d.weekday()] for d in rule_dates(rule, today, today + LOOK_AHEAD))
+    if days:
+        sessions = tuple((day, days[day]) for day in DAYS if day in days)
+        return Run(words=words, parts=parts, sessions=sessions)
+    until = until_date(rule)
+    if until is not None and until < today:
+        start = date.fromisoformat(rule["dtstart"]) if rule.get("dtstart") else until
+        past = rule_dates(rule, max(start, until - timedelta(days=3 * 366)), until)
+        return Run(words=words, parts=parts, ended=say_date(past[-1]) if past else None)
+    later = rule_dates(rule, today, today + timedelta(days=3 * 366))
+    return Run(words=words, parts=parts, starts=say_date(later[0]) if later else None)
 
 
 def _is_online(offer: Offer) -> bool:
