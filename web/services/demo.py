@@ -72,6 +72,7 @@ from models.voice import Feedback, Proposal, ProposalStatus, ProposalSupport
 from web.services.accounts import hash_password
 from web.services.matching import match_offers
 from web.services.profiles import facts_for, offer_facts
+from web.services.recurrence import weekly_rules
 
 DEFAULT_SEED = 2027
 #: Places in the open round as a share of each offer's standing capacity (at least 1).
@@ -542,6 +543,16 @@ class _Builder:
                 out[day] = parts
         return out
 
+    def rules(self, i: int, pattern: dict[str, list[str]]) -> list[dict[str, object]]:
+        """The offer's sessions as RFC 5545 rules, weekly since two months ago; every fifth
+        offer meets every other week instead (no rng: the other draws stay as they were)."""
+        start = (self.now - timedelta(days=60)).date()
+        rules: list[dict[str, object]] = weekly_rules(pattern, start)
+        if i % 5 == 4:
+            for rule in rules:
+                rule["rrule"] = str(rule["rrule"]).replace("INTERVAL=1", "INTERVAL=2")
+        return rules
+
     def point(self, area: str) -> tuple[float, float]:
         _, lat, lon, _, spread = AREAS[area]
         return (
@@ -578,7 +589,7 @@ class _Builder:
         advocates = self.advocates(council, persons)
         providers = self.providers(council)
         offers = self.offers(providers, tags)
-        self.offer_facts = {o.id: offer_facts(o) for o in offers}
+        self.offer_facts = {o.id: offer_facts(o, self.now.date()) for o in offers}
         past = self.past_round(council, persons, offers, commissioner)
         current = self.open_round(council, persons, offers, commissioner)
         self.proposals(council, persons, commissioner, current)
@@ -648,6 +659,9 @@ class _Builder:
             if i == 0:
                 user.email = f"sam@{EMAIL_DOMAIN}"
             lat, lon = self.point(area)
+            # A made-up postcode in the area's district (no rng: the other draws stay as they
+            # were); the point stands for it, so the demo shows distances.
+            postcode = f"{DISTRICTS[area]} {i % 9 + 1}{INWARD[i % 20]}{INWARD[i * 7 % 20]}"
             words = [rng.choice(next(t[2] for t in TAGS if t[0] == slug)) for slug in wishes]
             support = "older-age" if band == AgeBand.age_65_plus else rng.choice(SUPPORT[:5])
             consented = i == 0 or rng.random() < 0.8
@@ -675,6 +689,7 @@ class _Builder:
                 aspirations_text=" ".join(words[:2]),
                 max_travel_km=rng.choice([3, 5, 8, 10, 15, 20, 30]) if i else 10,
                 availability=self.availability(),
+                postcode=postcode,
                 latitude=lat,
                 longitude=lon,
                 outcome_tags=sorted((tags[s] for s in wishes), key=lambda t: t.slug),
@@ -817,7 +832,8 @@ class _Builder:
                 else f"{DISTRICTS[area]} {i % 9 + 1}{'ABDEFGHJL'[i % 9]}Q",
                 latitude=None if t.online else lat,
                 longitude=None if t.online else lon,
-                schedule=self.schedule(rng.randint(1, 4)),
+                schedule=(pattern := self.schedule(rng.randint(1, 4))),
+                schedule_rules=self.rules(i, pattern),
                 accessibility=rng.choice(ACCESS),
                 status=status,
                 published_at=None if status == OfferStatus.draft else self.now - timedelta(days=60),
@@ -1102,6 +1118,8 @@ DISTRICTS = {
     "Millbrook": "WM5",
     "Eastwick": "WM6",
 }
+#: Letters an inward code may end with (Royal Mail leaves out C, I, K, M, O and V).
+INWARD = "ABDEFGHJLNPQRSTUWXYZ"
 VENUES = [
     "The Old School Hall", "St Mary's Community Centre", "Riverside House", "The Library",
     "Unit 4, Mill Lane", "The Pavilion", "Market Street Hub", "Station Road Studios",
