@@ -41,6 +41,7 @@ from web.services.matching import (
     format_money,
     slots_from_schedule,
 )
+from web.services.recurrence import describe_rules
 
 Loader = Callable[[], tuple[User, PersonProfile]]
 
@@ -115,6 +116,7 @@ def _menu() -> dict[str, Any]:
         "nav_items": items,
         "money": format_money,
         "describe_slots": lambda schedule: describe_slots(slots_from_schedule(schedule)),
+        "describe_rules": describe_rules,
         "describe_ages": describe_ages,
         "category_words": catalogue.CATEGORY_LABELS,
     }
@@ -188,6 +190,7 @@ def about_me() -> Any:
             "" if person.max_travel_km is None else str(round(person.max_travel_km / KM_PER_MILE))
         ),
         "availability": {day: set(parts) for day, parts in (person.availability or {}).items()},
+        "postcode": person.postcode or "",
     }
     if request.method == "POST":
         availability = {day: request.form.getlist(f"free-{day}") for day in DAYS}
@@ -196,6 +199,7 @@ def about_me() -> Any:
             "tags": set(request.form.getlist("tags")),
             "max_travel_miles": request.form.get("max_travel_miles", ""),
             "availability": {day: set(parts) for day, parts in availability.items()},
+            "postcode": request.form.get("postcode", ""),
         }
         km, travel_error = _travel_km(values["max_travel_miles"])
         try:
@@ -207,6 +211,7 @@ def about_me() -> Any:
                 tag_slugs=request.form.getlist("tags"),
                 max_travel_km=km,
                 availability=availability,
+                postcode=values["postcode"],
             )
         except InvalidInput as invalid:
             errors = dict(invalid.errors)
