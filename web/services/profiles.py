@@ -7,11 +7,12 @@ read. :func:`person_facts` and :func:`offer_facts` map the models to the plain f
 
 from __future__ import annotations
 
+import functools
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -282,13 +283,16 @@ def offer_runs(offer: Offer, today: date) -> tuple[Run, ...]:
     runs = []
     for rule in rules:
         try:
-            runs.append(_run(rule, today))
+            runs.append(_run(json.dumps(rule, sort_keys=True), today))
         except (LookupError, TypeError, ValueError):
             continue
     return tuple(runs)
 
 
-def _run(rule: Mapping[str, Any], today: date) -> Run:
+@functools.lru_cache(maxsize=4096)
+def _run(text: str, today: date) -> Run:
+    # Cached by the rule's text and the day: every page that matches reads the same rules.
+    rule = json.loads(text)
     # The rule in short words: how often and when, without its first and last dates.
     kept = ";".join(f"{k}={v}" for k, v in rule_parts(rule).items() if k != "UNTIL")
     words = describe_rule({**rule, "rrule": kept, "dtstart": None, "exdates": []})
