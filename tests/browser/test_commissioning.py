@@ -167,8 +167,8 @@ def test_a_whole_round(
         {"name": "budgets.csv", "mimeType": "text/csv", "buffer": right.encode()}
     )
     page.get_by_role("button", name="Check the file").click()
-    page.get_by_role("button", name="Import 1 budgets").click()
-    expect(page.get_by_text("1 budgets were imported.")).to_be_visible()
+    page.get_by_role("button", name="Import 1 budget", exact=True).click()
+    expect(page.get_by_text("1 budget was imported.")).to_be_visible()
     rows = page.locator("table tbody tr")
     expect(rows).to_have_count(2)
 
