@@ -73,7 +73,7 @@ YES, NO, UNDECIDED = 1, 0, -1
 #: Seconds a place value's solve on the free pairs may take before the full solve does it.
 PLACE_TRY_S = 2.0
 COVER_ROUNDS = 30
-COVER_SECONDS = 20.0
+COVER_SECONDS = 3.0
 
 
 def explain_document(
@@ -557,10 +557,16 @@ class WelfareExplainer:
             self.counts["cover_yes"] += int(hit.sum())
             left = left[~hit]
         for i in left.tolist():
+            if answer[i] != UNDECIDED:
+                continue  # held by an allocation found for an earlier question
             if time.perf_counter() > self.deadline:
                 break
-            answer[i] = sub.reaches(int(pairs[i]), self._solve_deadline())
+            answer[i], held = sub.reaches(int(pairs[i]), self._solve_deadline())
             self.counts["exact"] += 1
+            if answer[i] == YES:
+                also = left[(answer[left] == UNDECIDED) & np.isin(pairs[left], held)]
+                answer[also] = YES
+                self.counts["exact_also"] += int(also.size)
         return answer
 
     def _decide_capacity(self, qp: IntArray, qo: IntArray) -> IntArray:
