@@ -283,6 +283,27 @@ class SubProgram:
         self.cost = cost
         self.highs.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), cost)
 
+    def _first_found(
+        self, stop_at: float, *, fixed: int | None = None, any_of: np.ndarray | None = None
+    ) -> tuple[str, np.ndarray | None]:
+        """The first allocation worth the target found by a search that maximises welfare,
+        on a model of its own (what earlier searches left in HiGHS, a start or presolve
+        turned off, slows the next one down): with column ``fixed`` held, or at least one
+        of the columns ``any_of``."""
+        highs = self._build(feasibility_jump=True)
+        highs.changeColsCost(
+            self.n,
+            np.arange(self.n, dtype=np.int32),
+            self.model.utility[self.free].astype(np.float64),
+        )
+        highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        if fixed is not None:
+            highs.changeColBounds(fixed, 1.0, 1.0)
+        if any_of is not None:
+            highs.addRow(1.0, np.inf, any_of.size, any_of, np.ones(any_of.size))
+        highs.setOptionValue("mip_max_improving_sols", 1)
+        return _outcome(highs, stop_at, self.n)
+
     def reaches(self, pair: int, stop_at: float) -> tuple[int, IntArray]:
         """Whether an allocation holding model pair ``pair`` reaches the target, and the
         model pairs of the one found (empty unless YES). The search maximises welfare with
@@ -293,18 +314,7 @@ class SubProgram:
         none = np.zeros(0, dtype=np.int64)
         if col < 0:
             return NO, none
-        # A model of its own: what earlier searches left in HiGHS (a start, presolve turned
-        # off) slows this one down.
-        highs = self._build(feasibility_jump=True)
-        highs.changeColsCost(
-            self.n,
-            np.arange(self.n, dtype=np.int32),
-            self.model.utility[self.free].astype(np.float64),
-        )
-        highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        highs.changeColBounds(col, 1.0, 1.0)
-        highs.setOptionValue("mip_max_improving_sols", 1)
-        status, values = _outcome(highs, stop_at, self.n)
+        status, values = self._first_found(stop_at, fixed=col)
         if status == "infeasible":
             return NO, none
         if values is not None:
@@ -319,16 +329,7 @@ class SubProgram:
         cols = np.unique(cols[cols >= 0]).astype(np.int32)
         if cols.size == 0:
             return np.zeros(0, dtype=np.int64), True
-        highs = self._build(feasibility_jump=True)
-        highs.changeColsCost(
-            self.n,
-            np.arange(self.n, dtype=np.int32),
-            self.model.utility[self.free].astype(np.float64),
-        )
-        highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        highs.addRow(1.0, np.inf, cols.size, cols, np.ones(cols.size))
-        highs.setOptionValue("mip_max_improving_sols", 1)
-        status, values = _outcome(highs, stop_at, self.n)
+        status, values = self._first_found(stop_at, any_of=cols)
         if values is None:
             return np.zeros(0, dtype=np.int64), status == "infeasible"
         held = cols[values[cols] > 0.5]
