@@ -21,7 +21,13 @@ from models.notifications import (
     NotificationSetting,
     NotificationStatus,
 )
-from models.openreferral import SourceKind, SourceRecord
+from models.openreferral import (
+    CouncilTaxonomy,
+    CouncilTaxonomyTerm,
+    SourceKind,
+    SourceRecord,
+    offer_council_terms,
+)
 from models.people import (
     AGE_BANDS,
     DAYS,
@@ -85,6 +91,8 @@ __all__ = [
     "Consent",
     "ConsentStatus",
     "Council",
+    "CouncilTaxonomy",
+    "CouncilTaxonomyTerm",
     "CreatedAtMixin",
     "ErasureDecision",
     "ErasureRecord",
@@ -123,6 +131,7 @@ __all__ = [
     "default_database_url",
     "make_engine",
     "make_session_factory",
+    "offer_council_terms",
     "offer_outcome_tags",
     "person_outcome_tags",
     "upgrade",

@@ -24,6 +24,7 @@ from models.people import NEED_LEVEL_MAX, AgeBand, OutcomeTag
 
 if TYPE_CHECKING:
     from models.accounts import Council, User
+    from models.openreferral import CouncilTaxonomyTerm
 
 
 class Provider(TimestampMixin, Base):
@@ -159,6 +160,11 @@ class Offer(TimestampMixin, Base):
     provider: Mapped[Provider] = relationship(back_populates="offers")
     outcome_tags: Mapped[list[OutcomeTag]] = relationship(
         secondary=offer_outcome_tags, order_by=OutcomeTag.slug
+    )
+    # Terms of its council's own taxonomies (models.openreferral), beside the national tags.
+    council_terms: Mapped[list[CouncilTaxonomyTerm]] = relationship(
+        secondary="offer_council_terms",
+        order_by="[CouncilTaxonomyTerm.taxonomy_id, CouncilTaxonomyTerm.position]",
     )
 
     @property
