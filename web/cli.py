@@ -647,3 +647,48 @@ def openreferral_import_cmd(source: str, council_slug: str, url: str | None) -> 
         for note in record.notes:
             click.echo(f"note: {record.kind.value} {record.source_id} ({record.name}): {note}")
     sys.exit(1 if report.refused else 0)
+
+
+@openreferral_group.command("taxonomy")
+@click.argument("file", metavar="FILE")
+@click.option("--council", "council_slug", required=True, help="The council's short name.")
+@click.option("--url", default=None, help=URL_HELP)
+def openreferral_taxonomy_cmd(file: str, council_slug: str, url: str | None) -> None:
+    """Publish the council's own taxonomies from an Open Referral UK taxonomy file (one
+    taxonomy with its taxonomy_terms, a list of them, or a page), beside the national ones.
+
+    Loading the same file again changes nothing; a file without a term the council had
+    removes it. Exit 0 when loaded, 2 with one line per problem (and nothing changed).
+    """
+    import json
+
+    from sqlalchemy import select
+
+    from models.accounts import Council
+    from models.db import make_engine, make_session_factory
+    from web.services.errors import InvalidInput
+    from web.services.openreferral_taxonomies import load_taxonomies
+
+    try:
+        with open(file, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise DatabaseProblem(f"{file}: cannot be read as JSON ({_one_line(error)})") from None
+    engine = make_engine(_database_for_command(url))
+    try:
+        with make_session_factory(engine)() as session:
+            council = session.scalar(select(Council).where(Council.slug == council_slug))
+            if council is None:
+                raise DatabaseProblem(f"--council: no council is called {council_slug!r}")
+            try:
+                changes = load_taxonomies(session, council, document)
+            except InvalidInput as problem:
+                session.rollback()
+                for field, message in problem.errors.items():
+                    click.echo(f"tapestry: {file}: {field}: {message}", err=True)
+                sys.exit(2)
+            session.commit()
+    finally:
+        engine.dispose()
+    for change in changes:
+        click.echo(change.line())

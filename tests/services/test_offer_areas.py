@@ -159,7 +159,9 @@ def test_the_feed_gives_every_area_main_first_and_an_import_keeps_them(
         db_session, member, provider, {**FORM, "other_areas": ["Café Quarter", "east"]}
     )
     offers.publish_offer(db_session, member, provider, offer.id)
-    document = get_service(db_session, provider.council, record_id(SERVICE, offer.id))
+    document = get_service(
+        db_session, provider.council, record_id(SERVICE, offer.id), "https://feed.example"
+    )
     assert [a["name"] for a in document["service_areas"]] == ["north", "Café Quarter", "east"]
 
     other = factories.CouncilFactory(slug="elsewhere", areas=["east", "north", "Café Quarter"])

@@ -65,7 +65,9 @@ def test_the_price_is_one_cost_option_and_an_import_reads_it_back(
     db_session: Session, price: str, pence: int, words: str
 ) -> None:
     offer = _published(db_session, price)
-    document = get_service(db_session, offer.provider.council, record_id(SERVICE, offer.id))
+    document = get_service(
+        db_session, offer.provider.council, record_id(SERVICE, offer.id), "https://feed.example"
+    )
     errors = [f"{e.instance_path}: {e.message}" for e in _validator().iter_errors(document)]
     assert not errors
     [option] = document["cost_options"]
@@ -81,7 +83,9 @@ def test_the_price_is_one_cost_option_and_an_import_reads_it_back(
     assert copy.price_pence == pence
     # And out again: the same cost option, but for its own ids.
     copy.status = offer.status
-    again = get_service(db_session, other, record_id(SERVICE, copy.id))["cost_options"]
+    again = get_service(db_session, other, record_id(SERVICE, copy.id), "https://feed.example")[
+        "cost_options"
+    ]
     assert [{k: v for k, v in o.items() if not k.endswith("id")} for o in again] == [
         {k: v for k, v in option.items() if not k.endswith("id")}
     ]

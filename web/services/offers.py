@@ -5,7 +5,9 @@ Field rules (checked by :func:`clean_offer_fields`, each problem named by its fi
 
 - ``title`` (1 to 200 characters) and ``description`` are required; ``category`` must be one
   of :class:`models.providers.OfferCategory`; ``tags`` are outcome-tag slugs from the shared
-  taxonomy (at most :data:`MAX_TAGS`).
+  taxonomy (at most :data:`MAX_TAGS`); ``council_terms`` are the public ids of terms of the
+  council's own taxonomies (``/openreferral/<council>/taxonomy_terms``), at most
+  :data:`MAX_COUNCIL_TERMS`.
 - The price is whole pence: pages send ``price`` as typed in pounds ("95.50"), the API sends
   ``price_pence`` as an integer. ``capacity`` is a whole number of places, 0 or more.
 - ``area`` is one of the provider's areas served, or empty for a service given online or
@@ -47,11 +49,13 @@ from sqlalchemy.sql.functions import FunctionElement
 from models.accounts import User
 from models.audit import append_event
 from models.base import utcnow
+from models.openreferral import CouncilTaxonomy, CouncilTaxonomyTerm
 from models.people import AGE_BANDS, DAYS, NEED_LEVEL_MAX, TIMES_OF_DAY, AgeBand, OutcomeTag
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from models.rounds import Round, RoundOffer, RoundStatus
 from web.services.catalogue import CATEGORY_LABELS, parse_pounds, parse_whole_number
 from web.services.errors import Conflict, InvalidInput, NotFound, StateConflict
+from web.services.openreferral import COUNCIL_TERM, parse_id, record_id
 from web.services.postcodes import normal_postcode
 from web.services.providers import require_member
 from web.services.recurrence import weekly_rules
@@ -60,6 +64,7 @@ TITLE_MAX = 200
 TEXT_MAX = 5000
 LOCATION_MAX = 300
 MAX_TAGS = 8
+MAX_COUNCIL_TERMS = 20
 MAX_CAPACITY = 100_000
 MAX_PRICE_PENCE = 100_000_00  # £100,000 a place
 MAX_PAGE_SIZE = 100
@@ -73,6 +78,7 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "description",
     "category",
     "tags",
+    "council_terms",
     "price_pence",
     "capacity",
     "area",
@@ -167,6 +173,11 @@ def clean_offer_fields(
         elif len(tags) > MAX_TAGS:
             errors["tags"] = f"Choose {MAX_TAGS} or fewer"
         out["tags"] = sorted(tags, key=lambda t: t.slug)
+    if given("council_terms"):
+        try:
+            out["council_terms"] = council_terms(session, provider, data.get("council_terms") or [])
+        except InvalidInput as error:
+            errors.update(error.errors)
     if given("price_pence") and "price" not in errors:
         raw = data.get("price_pence")
         pence = None if _blank(raw) else _whole_number(raw)
@@ -302,6 +313,32 @@ def clean_offer_fields(
     return out
 
 
+def council_terms(
+    session: Session, provider: Provider, public_ids: Any
+) -> list[CouncilTaxonomyTerm]:
+    """The terms of the provider's council's own taxonomies that ``public_ids`` name."""
+    if not isinstance(public_ids, list | tuple):
+        raise InvalidInput({"council_terms": "Give the council's terms as a list"})
+    wanted = {str(p).strip() for p in public_ids if str(p).strip()}
+    pks = {parse_id(p, COUNCIL_TERM) for p in wanted}
+    terms = list(
+        session.scalars(
+            select(CouncilTaxonomyTerm)
+            .join(CouncilTaxonomy)
+            .where(
+                CouncilTaxonomy.council_id == provider.council_id,
+                CouncilTaxonomyTerm.id.in_([p for p in pks if p is not None]),
+            )
+            .order_by(CouncilTaxonomyTerm.taxonomy_id, CouncilTaxonomyTerm.position)
+        )
+    )
+    if None in pks or len(terms) != len(wanted):
+        raise InvalidInput({"council_terms": "Choose the council's terms from the list"})
+    if len(terms) > MAX_COUNCIL_TERMS:
+        raise InvalidInput({"council_terms": f"Choose {MAX_COUNCIL_TERMS} or fewer"})
+    return terms
+
+
 def _apply(offer: Offer, values: Mapping[str, Any]) -> list[str]:
     changed = []
     for name, value in values.items():
@@ -309,6 +346,9 @@ def _apply(offer: Offer, values: Mapping[str, Any]) -> list[str]:
         before = getattr(offer, attribute)
         if name == "tags":
             if [t.slug for t in before] != [t.slug for t in value]:
+                changed.append(name)
+        elif name == "council_terms":
+            if [t.id for t in before] != [t.id for t in value]:
                 changed.append(name)
         elif before != value:
             changed.append(name)
@@ -481,6 +521,8 @@ def publish_offer(
 def _current(offer: Offer, name: str) -> Any:
     if name == "tags":
         return [t.slug for t in offer.outcome_tags]
+    if name == "council_terms":
+        return [record_id(COUNCIL_TERM, t.id) for t in offer.council_terms]
     value = getattr(offer, name)
     return value.value if isinstance(value, AgeBand | OfferCategory) else value
 

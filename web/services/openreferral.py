@@ -6,15 +6,19 @@ a ``service_area``, its price per place as a ``cost_option`` (pounds, as the pro
 parts of the day gets WEEKLY ones at the hours of each part) and its age bands as
 ``minimum_age`` / ``maximum_age``. An offer with a place or coordinates has one ``location``
 and one ``service_at_location`` (with the offer's address and postcode). Offer categories,
-outcome tags and need levels are the terms of three taxonomies, linked to services by
-``attributes``: an offer for need levels 2 to 4 has the terms of levels 2, 3 and 4 (an offer
-that names no need level has none: it is for any level). Drafts and withdrawn offers never
+outcome tags and need levels are the terms of three national taxonomies (the same in every
+council's feed), and each council may publish taxonomies of its own (``council_taxonomies``)
+whose terms its providers tag offers with; all are linked to services by ``attributes``: an
+offer for need levels 2 to 4 has the terms of levels 2, 3 and 4 (an offer that names no need
+level has none: it is for any level). Drafts and withdrawn offers never
 appear.
 
 Ids are stable UUIDs (version 8, RFC 9562) that carry the kind of record and its database id,
 so an id names the same record for as long as the record exists and can be looked up without
 a table of ids. Records that have no endpoint of their own (attributes, areas, costs,
-schedules) get name-based UUIDs (version 5).
+schedules) get name-based UUIDs (version 5). Each taxonomy's ``uri`` and each term's
+``term_uri`` is the address of its own record in the council's feed, unless the council gave
+the address where it publishes it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from models.accounts import Council
+from models.openreferral import CouncilTaxonomy, CouncilTaxonomyTerm
 from models.people import AGE_BANDS, DAYS, NEED_LEVEL_MAX, AgeBand, OutcomeTag
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from web.services.errors import NotFound
@@ -53,6 +58,7 @@ SERVICE, ORGANIZATION, LOCATION, SERVICE_AT_LOCATION, TAXONOMY, CATEGORY_TERM, T
     1, 8
 )
 NEED_TERM = 8  # a need level's term: its database id is the level plus one
+COUNCIL_TAXONOMY, COUNCIL_TERM = 9, 10  # a council's own taxonomy, and one of its terms
 _ID = re.compile(r"^([0-9a-f]{8})-7a95-8e57-8000-([0-9a-f]{12})$")
 # For the name-based ids of records with no endpoint of their own.
 _NAMESPACE = uuid.UUID("7a95e570-0000-5000-8000-000000000000")
@@ -229,7 +235,10 @@ def _filtered(query: Select[tuple[Offer]], where: ServiceFilter) -> Select[tuple
         category = parse_id(where.taxonomy_term_id, CATEGORY_TERM)
         tag = parse_id(where.taxonomy_term_id, TAG_TERM)
         need = parse_id(where.taxonomy_term_id, NEED_TERM)
-        if category is not None and 1 <= category <= len(CATEGORIES):
+        council_term = parse_id(where.taxonomy_term_id, COUNCIL_TERM)
+        if council_term is not None:
+            query = query.where(Offer.council_terms.any(CouncilTaxonomyTerm.id == council_term))
+        elif category is not None and 1 <= category <= len(CATEGORIES):
             query = query.where(Offer.category == CATEGORIES[category - 1])
         elif need is not None and 1 <= need <= NEED_LEVEL_MAX + 1:
             # The services for people at this level: those whose range of need levels holds it.
@@ -244,7 +253,10 @@ def _filtered(query: Select[tuple[Offer]], where: ServiceFilter) -> Select[tuple
             query = query.where(false())
     if where.taxonomy_id is not None:
         taxonomy = parse_id(where.taxonomy_id, TAXONOMY)
-        if taxonomy == OUTCOME_TAXONOMY:
+        own = parse_id(where.taxonomy_id, COUNCIL_TAXONOMY)
+        if own is not None:
+            query = query.where(Offer.council_terms.any(CouncilTaxonomyTerm.taxonomy_id == own))
+        elif taxonomy == OUTCOME_TAXONOMY:
             query = query.where(Offer.outcome_tags.any())
         elif taxonomy == NEED_TAXONOMY:
             query = query.where(
@@ -406,9 +418,12 @@ def _day_page(
     return everyone[start : start + per_page], len(everyone)
 
 
-def get_service(session: Session, council: Council, public_id: str) -> dict[str, Any]:
-    """The full service ``public_id`` of ``/services/{id}``; NotFound if not published here."""
-    return _service_full(_offer(session, council, parse_id(public_id, SERVICE)))
+def get_service(session: Session, council: Council, public_id: str, base: str) -> dict[str, Any]:
+    """The full service ``public_id`` of ``/services/{id}``; NotFound if not published here.
+
+    ``base`` is the council's feed address (``https://.../openreferral/westmere``), for the
+    ``term_uri`` of each term."""
+    return _service_full(_offer(session, council, parse_id(public_id, SERVICE)), base)
 
 
 def get_service_at_location(session: Session, council: Council, public_id: str) -> dict[str, Any]:
@@ -424,65 +439,151 @@ def _offer(session: Session, council: Council, pk: int | None) -> Offer:
         offer = session.scalar(
             _published(council)
             .where(Offer.id == pk)
-            .options(selectinload(Offer.outcome_tags), selectinload(Offer.provider))
+            .options(
+                selectinload(Offer.outcome_tags),
+                selectinload(Offer.provider),
+                selectinload(Offer.council_terms).selectinload(CouncilTaxonomyTerm.taxonomy),
+            )
         )
     if offer is None:
         raise NotFound("No published service has this id.")
     return offer
 
 
-def list_taxonomies(page: int, per_page: int) -> Page:
-    items = [_taxonomy(pk) for pk in sorted(TAXONOMIES)]
+def _own_taxonomies(session: Session, council: Council) -> list[CouncilTaxonomy]:
+    return list(
+        session.scalars(
+            select(CouncilTaxonomy)
+            .where(CouncilTaxonomy.council_id == council.id)
+            .options(selectinload(CouncilTaxonomy.terms))
+            .order_by(CouncilTaxonomy.name, CouncilTaxonomy.id)
+        )
+    )
+
+
+def _slice(items: list[dict[str, Any]], page: int, per_page: int) -> Page:
     start = (page - 1) * per_page
     return Page(items[start : start + per_page], len(items), page, per_page)
 
 
-def get_taxonomy(public_id: str) -> dict[str, Any]:
+def list_taxonomies(
+    session: Session, council: Council, base: str, page: int, per_page: int
+) -> Page:
+    """A page of ``/taxonomies``: the national ones, then the council's own by name."""
+    items = [_taxonomy(pk, base) for pk in sorted(TAXONOMIES)]
+    items += [_own_taxonomy(t, base) for t in _own_taxonomies(session, council)]
+    return _slice(items, page, per_page)
+
+
+def get_taxonomy(session: Session, council: Council, public_id: str, base: str) -> dict[str, Any]:
+    """``/taxonomies/{id}``: the taxonomy with every one of its terms."""
     pk = parse_id(public_id, TAXONOMY)
-    if pk not in TAXONOMIES:
+    if pk in TAXONOMIES:
+        document = _taxonomy(pk, base)
+        document["taxonomy_terms"] = [
+            t for t in _national_terms(session, base) if t["taxonomy_id"] == document["id"]
+        ]
+        return document
+    own_pk = parse_id(public_id, COUNCIL_TAXONOMY)
+    own = session.get(CouncilTaxonomy, own_pk) if own_pk is not None else None
+    if own is None or own.council_id != council.id:
         raise NotFound("No taxonomy has this id.")
-    return _taxonomy(pk)
+    document = _own_taxonomy(own, base)
+    document["taxonomy_terms"] = [_own_term(t, own, base) for t in own.terms]
+    return document
 
 
-def list_taxonomy_terms(session: Session, page: int, per_page: int) -> Page:
-    terms = _all_terms(session)
-    start = (page - 1) * per_page
-    return Page(terms[start : start + per_page], len(terms), page, per_page)
+def list_taxonomy_terms(
+    session: Session, council: Council, base: str, page: int, per_page: int
+) -> Page:
+    """A page of ``/taxonomy_terms``: the national terms, then the council's own."""
+    terms = _national_terms(session, base) + [
+        _own_term(term, taxonomy, base)
+        for taxonomy in _own_taxonomies(session, council)
+        for term in taxonomy.terms
+    ]
+    return _slice(terms, page, per_page)
 
 
-def get_taxonomy_term(session: Session, public_id: str) -> dict[str, Any]:
+def get_taxonomy_term(
+    session: Session, council: Council, public_id: str, base: str
+) -> dict[str, Any]:
     category = parse_id(public_id, CATEGORY_TERM)
     if category is not None and 1 <= category <= len(CATEGORIES):
-        return _category_term(CATEGORIES[category - 1])
+        return _category_term(CATEGORIES[category - 1], base)
     need = parse_id(public_id, NEED_TERM)
     if need is not None and 1 <= need <= NEED_LEVEL_MAX + 1:
-        return _need_term(need - 1)
+        return _need_term(need - 1, base)
+    own_pk = parse_id(public_id, COUNCIL_TERM)
+    own = session.get(CouncilTaxonomyTerm, own_pk) if own_pk is not None else None
+    if own is not None and own.taxonomy.council_id == council.id:
+        return _own_term(own, own.taxonomy, base)
     tag_pk = parse_id(public_id, TAG_TERM)
     tag = session.get(OutcomeTag, tag_pk) if tag_pk is not None else None
     if tag is None:
         raise NotFound("No taxonomy term has this id.")
-    return _tag_term(tag)
+    return _tag_term(tag, base)
 
 
-def _all_terms(session: Session) -> list[dict[str, Any]]:
+def _national_terms(session: Session, base: str) -> list[dict[str, Any]]:
     tags = session.scalars(select(OutcomeTag).order_by(OutcomeTag.slug))
     return (
-        [_category_term(c) for c in CATEGORIES]
-        + [_tag_term(t) for t in tags]
-        + [_need_term(level) for level in range(NEED_LEVEL_MAX + 1)]
+        [_category_term(c, base) for c in CATEGORIES]
+        + [_tag_term(t, base) for t in tags]
+        + [_need_term(level, base) for level in range(NEED_LEVEL_MAX + 1)]
     )
 
 
-def _need_term(level: int) -> dict[str, Any]:
+def _taxonomy_uri(base: str, public_id: str) -> str:
+    return f"{base}/taxonomies/{public_id}"
+
+
+def _term_uri(base: str, public_id: str) -> str:
+    return f"{base}/taxonomy_terms/{public_id}"
+
+
+def _own_taxonomy(taxonomy: CouncilTaxonomy, base: str) -> dict[str, Any]:
+    public_id = record_id(COUNCIL_TAXONOMY, taxonomy.id)
+    document: dict[str, Any] = {
+        "id": public_id,
+        "name": taxonomy.name,
+        "description": taxonomy.description or taxonomy.name,
+        "uri": taxonomy.uri or _taxonomy_uri(base, public_id),
+    }
+    if taxonomy.version:
+        document["version"] = taxonomy.version
+    return document
+
+
+def _own_term(term: CouncilTaxonomyTerm, taxonomy: CouncilTaxonomy, base: str) -> dict[str, Any]:
+    public_id = record_id(COUNCIL_TERM, term.id)
+    document: dict[str, Any] = {
+        "id": public_id,
+        "name": term.name,
+        "description": term.description or term.name,
+        "code": term.code,
+        "taxonomy": taxonomy.uri or taxonomy.name,
+        "taxonomy_id": record_id(COUNCIL_TAXONOMY, taxonomy.id),
+        "term": term.code,
+        "term_uri": term.term_uri or _term_uri(base, public_id),
+    }
+    if term.parent_id is not None:
+        document["parent_id"] = record_id(COUNCIL_TERM, term.parent_id)
+    return document
+
+
+def _need_term(level: int, base: str) -> dict[str, Any]:
     code = f"need-level-{level}"
+    public_id = record_id(NEED_TERM, level + 1)
     return {
-        "id": record_id(NEED_TERM, level + 1),
+        "id": public_id,
         "name": f"Need level {level}",
         "description": f"For people whose assessed need is at level {level} of {NEED_LEVEL_MAX}.",
         "code": code,
         "taxonomy": TAXONOMIES[NEED_TAXONOMY][0],
         "taxonomy_id": record_id(TAXONOMY, NEED_TAXONOMY),
         "term": code,
+        "term_uri": _term_uri(base, public_id),
     }
 
 
@@ -495,33 +596,43 @@ def need_levels(offer: Offer) -> list[int]:
     return list(range(low, top + 1))
 
 
-def _taxonomy(pk: int) -> dict[str, Any]:
+def _taxonomy(pk: int, base: str) -> dict[str, Any]:
     name, description = TAXONOMIES[pk]
-    return {"id": record_id(TAXONOMY, pk), "name": name, "description": description}
-
-
-def _category_term(category: OfferCategory) -> dict[str, Any]:
-    name = CATEGORY_NAMES[category]
+    public_id = record_id(TAXONOMY, pk)
     return {
-        "id": record_id(CATEGORY_TERM, CATEGORIES.index(category) + 1),
+        "id": public_id,
+        "name": name,
+        "description": description,
+        "uri": _taxonomy_uri(base, public_id),
+    }
+
+
+def _category_term(category: OfferCategory, base: str) -> dict[str, Any]:
+    name = CATEGORY_NAMES[category]
+    public_id = record_id(CATEGORY_TERM, CATEGORIES.index(category) + 1)
+    return {
+        "id": public_id,
         "name": name,
         "description": f"Services of the type: {name}.",
         "code": category.value,
         "taxonomy": TAXONOMIES[CATEGORY_TAXONOMY][0],
         "taxonomy_id": record_id(TAXONOMY, CATEGORY_TAXONOMY),
         "term": category.value,
+        "term_uri": _term_uri(base, public_id),
     }
 
 
-def _tag_term(tag: OutcomeTag) -> dict[str, Any]:
+def _tag_term(tag: OutcomeTag, base: str) -> dict[str, Any]:
+    public_id = record_id(TAG_TERM, tag.id)
     return {
-        "id": record_id(TAG_TERM, tag.id),
+        "id": public_id,
         "name": tag.label,
         "description": tag.description or tag.label,
         "code": tag.slug,
         "taxonomy": TAXONOMIES[OUTCOME_TAXONOMY][0],
         "taxonomy_id": record_id(TAXONOMY, OUTCOME_TAXONOMY),
         "term": tag.slug,
+        "term_uri": _term_uri(base, public_id),
     }
 
 
@@ -573,7 +684,7 @@ def _fees(offer: Offer) -> str:
     return f"£{pounds:,}.{pence:02d} a place"
 
 
-def _service_full(offer: Offer) -> dict[str, Any]:
+def _service_full(offer: Offer, base: str) -> dict[str, Any]:
     service_id = record_id(SERVICE, offer.id)
     document = _service_summary(offer)
     document["cost_options"] = [
@@ -601,7 +712,7 @@ def _service_full(offer: Offer) -> dict[str, Any]:
         if _has_location(offer)
         else []
     )
-    document["attributes"] = _attributes(offer)
+    document["attributes"] = _attributes(offer, base)
     document["languages"] = [
         {"id": _name_id("language", offer.id, name), "service_id": service_id, "name": name}
         for name in offer.languages or []
@@ -659,11 +770,12 @@ def _rule_schedule(
     return document
 
 
-def _attributes(offer: Offer) -> list[dict[str, Any]]:
+def _attributes(offer: Offer, base: str) -> list[dict[str, Any]]:
     terms = (
-        [_category_term(OfferCategory(offer.category))]
-        + [_tag_term(t) for t in offer.outcome_tags]
-        + [_need_term(level) for level in need_levels(offer)]
+        [_category_term(OfferCategory(offer.category), base)]
+        + [_tag_term(t, base) for t in offer.outcome_tags]
+        + [_need_term(level, base) for level in need_levels(offer)]
+        + [_own_term(t, t.taxonomy, base) for t in offer.council_terms]
     )
     return [
         {

@@ -51,6 +51,11 @@ def _fail(error: ServiceError) -> Any:
     abort_for(error)
 
 
+def _base(council_slug: str) -> str:
+    """The council's feed address, for the ``uri`` and ``term_uri`` of taxonomies and terms."""
+    return str(url_for(".root", council_slug=council_slug, _external=True)).rstrip("/")
+
+
 def _council(slug: str) -> Any:
     try:
         return openreferral.council_by_slug(get_session(), slug)
@@ -192,7 +197,7 @@ def services(council_slug: str) -> dict[str, Any]:
 def service(council_slug: str, service_id: str) -> dict[str, Any]:
     council = _council(council_slug)
     try:
-        return openreferral.get_service(get_session(), council, service_id)
+        return openreferral.get_service(get_session(), council, service_id, _base(council_slug))
     except ServiceError as error:
         _fail(error)
 
@@ -219,32 +224,38 @@ def service_at_location(council_slug: str, service_at_location_id: str) -> dict[
 
 @bp.get("/taxonomies")
 def taxonomies(council_slug: str) -> dict[str, Any]:
-    _council(council_slug)
+    council = _council(council_slug)
     page, per_page = _paging()
-    return openreferral.list_taxonomies(page, per_page).as_document()
+    return openreferral.list_taxonomies(
+        get_session(), council, _base(council_slug), page, per_page
+    ).as_document()
 
 
 @bp.get("/taxonomies/<path:taxonomy_id>")
 def taxonomy(council_slug: str, taxonomy_id: str) -> dict[str, Any]:
-    _council(council_slug)
+    council = _council(council_slug)
     try:
-        return openreferral.get_taxonomy(taxonomy_id)
+        return openreferral.get_taxonomy(get_session(), council, taxonomy_id, _base(council_slug))
     except ServiceError as error:
         _fail(error)
 
 
 @bp.get("/taxonomy_terms")
 def taxonomy_terms(council_slug: str) -> dict[str, Any]:
-    _council(council_slug)
+    council = _council(council_slug)
     page, per_page = _paging()
-    return openreferral.list_taxonomy_terms(get_session(), page, per_page).as_document()
+    return openreferral.list_taxonomy_terms(
+        get_session(), council, _base(council_slug), page, per_page
+    ).as_document()
 
 
 @bp.get("/taxonomy_terms/<path:taxonomy_term_id>")
 def taxonomy_term(council_slug: str, taxonomy_term_id: str) -> dict[str, Any]:
-    _council(council_slug)
+    council = _council(council_slug)
     try:
-        return openreferral.get_taxonomy_term(get_session(), taxonomy_term_id)
+        return openreferral.get_taxonomy_term(
+            get_session(), council, taxonomy_term_id, _base(council_slug)
+        )
     except ServiceError as error:
         _fail(error)
 
