@@ -53,6 +53,7 @@ from web.forms import (
 )
 from web.services import account_links, accounts, notifications
 from web.services.errors import InvalidInput, TooManyRequests
+from web.services.words import count
 
 bp = Blueprint("account", __name__)
 
@@ -73,8 +74,8 @@ def _audit(action: str, user: User | None, **details: str) -> None:
 def _wait_words(wait: timedelta | None) -> str:
     seconds = max(1, math.ceil((wait or throttle_policy().first_delay).total_seconds()))
     if seconds < 90:
-        return f"{seconds} seconds"
-    return f"{math.ceil(seconds / 60)} minutes"
+        return count(seconds, "second")
+    return count(math.ceil(seconds / 60), "minute")
 
 
 def _throttled_message(wait: timedelta | None) -> str:

@@ -50,9 +50,9 @@ def money_filter(pence: int | None) -> str:
 
 
 @bp.app_template_filter("count")
-def count_filter(n: int, noun: str, many: str | None = None) -> str:
+def count_filter(n: float, noun: str, many: str | None = None) -> str:
     """``{{ n | count("place") }}``: "1 place", "2 places" (see ``web.services.words``)."""
-    return count_words(int(n), noun, many)
+    return count_words(n if isinstance(n, float) else int(n), noun, many)
 
 
 @bp.app_template_filter("percent")

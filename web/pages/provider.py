@@ -12,7 +12,6 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from models.accounts import User
-from models.people import AGE_BANDS, DAYS, TIMES_OF_DAY
 from models.providers import Offer, Provider
 from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
@@ -20,8 +19,9 @@ from web.services import offers, providers, schedules
 from web.services.catalogue import CATEGORY_LABELS
 from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceError
 from web.services.matching import DAY_NAMES, format_money
-from web.services.profiles import all_outcome_tags
+from web.services.openreferral import COUNCIL_TERM, record_id
 from web.services.recurrence import OFTEN_CHOICES, WEEK_CHOICES, describe_rule, rule_key
+from web.services.words import count
 
 bp = Blueprint("provider", __name__, url_prefix="/provider")
 guard_blueprint(bp, Role.provider)
@@ -121,40 +121,6 @@ def profile() -> str | Response:
 # -- offers -----------------------------------------------------------------------------------
 
 
-def _form_values(*, with_capacity: bool) -> dict[str, Any]:
-    """The offer form as the service takes it: text as typed, lists for checkboxes.
-
-    Places are changed on their own page once the offer exists, so a stale edit form can
-    never put back an old number.
-    """
-    fields = [
-        "title",
-        "description",
-        "category",
-        "price",
-        "area",
-        "location",
-        "min_age_band",
-        "max_age_band",
-        "min_need_level",
-        "max_need_level",
-        "eligibility_text",
-        "accessibility",
-        "address_line",
-        "town",
-        "postcode",
-        "languages",
-        "contact_name",
-    ]
-    data: dict[str, Any] = {name: request.form.get(name, "") for name in fields}
-    data["tags"] = request.form.getlist("tags")
-    data["other_areas"] = request.form.getlist("other_areas")
-    data["schedule"] = {day: request.form.getlist(f"on_{day}") for day in DAYS}
-    if with_capacity:
-        data["capacity"] = request.form.get("capacity", "")
-    return data
-
-
 def _offer_values(offer: Offer) -> dict[str, Any]:
     pounds, pence = divmod(offer.price_pence, 100)
     values: dict[str, Any] = {
@@ -183,71 +149,10 @@ def _offer_values(offer: Offer) -> dict[str, Any]:
         min_need_level="" if offer.min_need_level is None else str(offer.min_need_level),
         max_need_level="" if offer.max_need_level is None else str(offer.max_need_level),
         tags=[t.slug for t in offer.outcome_tags],
+        council_terms=[record_id(COUNCIL_TERM, t.id) for t in offer.council_terms],
         schedule=dict(offer.schedule or {}),
     )
     return values
-
-
-def _render_offer_form(offer: Offer | None, values: dict[str, Any], errors: dict[str, str]) -> str:
-    provider = _provider()
-    schedule = values.get("schedule") or {}
-    for day in DAYS:
-        values[f"on_{day}"] = list(schedule.get(day, []))
-    return render_template(
-        "provider/offer_form.html",
-        offer=offer,
-        values=values,
-        errors=errors,
-        page_has_errors=bool(errors),
-        category_options=list(CATEGORY_LABELS.items()),
-        tag_options=[(t.slug, t.label) for t in all_outcome_tags(get_session())],
-        area_options=[(a, a) for a in provider.areas_served or []],
-        age_options=[(b.value, b.value) for b in AGE_BANDS],
-        days=[(day, DAY_NAMES[day]) for day in DAYS],
-        times=[(t, t.title()) for t in TIMES_OF_DAY],
-    )
-
-
-@bp.route("/offers/new", methods=["GET", "POST"])
-def new_offer() -> str | Response:
-    values: dict[str, Any] = {"tags": [], "schedule": {}}
-    errors: dict[str, str] = {}
-    if request.method == "POST":
-        db = get_session()
-        values = _form_values(with_capacity=True)
-        try:
-            offer = offers.create_offer(db, _me(), _provider(), values, request_id=_request_id())
-        except InvalidInput as error:
-            db.rollback()
-            errors = error.errors
-        else:
-            db.commit()
-            flash(f"“{offer.title}” is saved as a draft. Publish it when it is ready.", "success")
-            return redirect(url_for("provider.edit_offer", offer_id=offer.id))
-    return _render_offer_form(None, values, errors)
-
-
-@bp.route("/offers/<int:offer_id>", methods=["GET", "POST"])
-def edit_offer(offer_id: int) -> str | Response:
-    offer = _own_offer(offer_id)
-    values = _offer_values(offer)
-    errors: dict[str, str] = {}
-    if request.method == "POST":
-        db = get_session()
-        values = _form_values(with_capacity=False)
-        try:
-            offers.update_offer(
-                db, _me(), _provider(), offer.id, values, partial=True, request_id=_request_id()
-            )
-        except InvalidInput as error:
-            db.rollback()
-            errors = error.errors
-            offer = _own_offer(offer_id)
-        else:
-            db.commit()
-            flash("Your changes are saved.", "success")
-            return redirect(url_for("provider.edit_offer", offer_id=offer.id))
-    return _render_offer_form(offer, values, errors)
 
 
 @bp.post("/offers/<int:offer_id>/status")
@@ -299,7 +204,7 @@ def capacity(offer_id: int) -> str | Response:
             return redirect(url_for("provider.dashboard"))
         else:
             db.commit()
-            flash(f"“{offer.title}” now has {offer.capacity} places.", "success")
+            flash(f"“{offer.title}” now has {count(offer.capacity, 'place')}.", "success")
             return redirect(url_for("provider.dashboard"))
     return render_template(
         "provider/capacity.html",
@@ -387,5 +292,6 @@ def feedback() -> str:
     return render_template("provider/feedback.html", items=items)
 
 
-# Placements' answers and the money statement live in their own module, on this blueprint.
-from web.pages import provider_placements  # noqa: E402, F401
+# Placements' answers and the money statement, and the offer form a question at a time, live
+# in their own modules, on this blueprint.
+from web.pages import provider_offer_form, provider_placements  # noqa: E402, F401

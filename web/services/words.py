@@ -19,12 +19,15 @@ def plural(word: str) -> str:
     return word + "s"
 
 
-def count(n: int, noun: str, many: str | None = None) -> str:
+def count(n: float, noun: str, many: str | None = None) -> str:
     """``n`` and the noun in the right number: "1 place", "0 places", "1,200 people".
 
     ``noun`` may go on with a verb or other words: "place is" gives "2 places are", "day
     left" gives "3 days left" (only the first word and a verb from ``IRREGULAR`` change).
-    ``many`` is the whole plural when that rule would get it wrong."""
+    ``many`` is the whole plural when that rule would get it wrong. A whole float is shown as a
+    whole number ("30 seconds"), any other as it is ("2.5 seconds")."""
+    if isinstance(n, float) and n.is_integer():
+        n = int(n)
     if n == 1:
         return f"1 {noun}"
     if many is None:
