@@ -106,13 +106,17 @@ def _derive(text: str, label: bytes) -> bytes:
     return hmac.new(text.encode("utf-8"), label, hashlib.sha256).digest()
 
 
-def _key_text(configured: str | None, folder: Path, file_name: str, setting: str) -> str:
+def _key_text(
+    configured: str | None, folder: Path, file_name: str, setting: str, *, make: bool = True
+) -> str:
     if configured:
         text = configured.strip()
         if len(text) < MIN_KEY_TEXT:
             raise KeyProblem(f"{setting} must be at least {MIN_KEY_TEXT} characters long")
         return text
     path = folder / file_name
+    if not path.exists() and not make:
+        raise KeyProblem(f"there is no key: set {setting}, or put the site's key file at {path}")
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         try:
@@ -187,12 +191,14 @@ def load_keys(
     audit: str | None = None,
     totp: str | None = None,
     retired_audit: str | Sequence[str] | None = None,
+    make: bool = True,
 ) -> Keys:
-    """The keys given as settings, else those in ``folder`` (made there on first use), with
-    the retired audit keys of the setting ``retired_audit`` and of the folder's file."""
+    """The keys given as settings, else those in ``folder`` (made there on first use, unless
+    ``make`` is false: then a missing file is a :class:`KeyProblem`), with the retired audit
+    keys of the setting ``retired_audit`` and of the folder's file."""
     place = Path(folder)
-    audit_text = _key_text(audit, place, AUDIT_KEY_FILE, AUDIT_KEY_ENV)
-    totp_text = _key_text(totp, place, TOTP_KEY_FILE, TOTP_KEY_ENV)
+    audit_text = _key_text(audit, place, AUDIT_KEY_FILE, AUDIT_KEY_ENV, make=make)
+    totp_text = _key_text(totp, place, TOTP_KEY_FILE, TOTP_KEY_ENV, make=make)
     current = _derive_audit(audit_text)
     retired: list[bytes] = []
     for text in _retired_texts(retired_audit, place):
@@ -209,6 +215,7 @@ def load_keys(
             audit=audit,
             totp=totp,
             retired_audit=None if retired_audit is None else list(_setting_texts(retired_audit)),
+            make=make,
         ),
     )
 

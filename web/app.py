@@ -90,17 +90,8 @@ _WEB_DIR = Path(__file__).resolve().parent
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app: config, database, accounts, security, errors, pages and API."""
-    app = Flask("web", instance_relative_config=True)
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_prefixed_env("TAPESTRY")
-    if overrides:
-        app.config.update(overrides)
-    if app.config.get("INSTANCE_PATH"):
-        app.instance_path = str(app.config["INSTANCE_PATH"])
+    app = site_settings(overrides)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-
-    if not app.config.get("DATABASE_URL"):
-        app.config["DATABASE_URL"] = default_database_url(app.instance_path)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))
     if app.config["SESSION_COOKIE_SECURE"] is None:
@@ -130,8 +121,26 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def site_keys(app: Flask) -> Keys:
-    """The audit and TOTP keys of the site: its settings, else its instance folder's files."""
+def site_settings(overrides: dict[str, Any] | None = None) -> Flask:
+    """An app holding only the site's settings (defaults, ``TAPESTRY_*``, ``overrides``), its
+    instance folder and its database URL, found without making or writing anything: the
+    command line reads it to check the database before anything is made (``create_app``
+    goes on to make the instance folder and its keys)."""
+    app = Flask("web", instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("TAPESTRY")
+    if overrides:
+        app.config.update(overrides)
+    if app.config.get("INSTANCE_PATH"):
+        app.instance_path = str(app.config["INSTANCE_PATH"])
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = default_database_url(app.instance_path)
+    return app
+
+
+def site_keys(app: Flask, *, make: bool = True) -> Keys:
+    """The audit and TOTP keys of the site: its settings, else its instance folder's files
+    (made there on first use, unless ``make`` is false: then a missing one is a KeyProblem)."""
     # Settings from the environment are parsed as JSON, so a key of digits may be a number.
     audit, totp = app.config.get("AUDIT_KEY"), app.config.get("TOTP_KEY")
     retired = app.config.get("AUDIT_RETIRED_KEYS")  # one text, or a list of them
@@ -140,6 +149,7 @@ def site_keys(app: Flask) -> Keys:
         audit=None if audit is None else str(audit),
         totp=None if totp is None else str(totp),
         retired_audit=retired if retired is None or isinstance(retired, list) else str(retired),
+        make=make,
     )
 
 

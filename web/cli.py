@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Literal
 
 import click
 
@@ -71,8 +72,9 @@ def db_group() -> None:
 URL_HELP = "Database URL (default: the site's, as the web app's TAPESTRY_* settings give it)."
 
 
-class DatabaseProblem(click.ClickException):
-    """The database cannot be used: one line on standard error, exit status 2."""
+class Refused(click.ClickException):
+    """Input the command cannot use: one line on standard error, exit status 2, and nothing
+    changed (raised before the work is committed)."""
 
     exit_code = 2
 
@@ -80,20 +82,30 @@ class DatabaseProblem(click.ClickException):
         click.echo(f"tapestry: {self.message}", err=True)
 
 
+class DatabaseProblem(Refused):
+    """The database (or a file or key the command needs) cannot be used."""
+
+
+def _overrides(url: str | None) -> dict[str, object]:
+    overrides: dict[str, object] = {"AUTO_UPGRADE_DB": False}
+    if url:
+        overrides["DATABASE_URL"] = url
+    return overrides
+
+
 def _site_database(url: str | None) -> str:
     """The database every command uses: ``--url``, else the site's own (``create_app``'s
     settings: ``TAPESTRY_DATABASE_URL``, else ``tapestry.sqlite`` in its instance folder).
 
-    Loading the site's settings also makes its keys (audit, TOTP) this process's keys.
+    Loading the site's settings also makes its keys (audit, TOTP) this process's keys, and
+    makes them in the instance folder when they are not there yet: commands that may be
+    refused call :func:`_database_for_command`, which checks the database first.
     """
     from web import create_app
     from web.db import database
 
-    overrides: dict[str, object] = {"AUTO_UPGRADE_DB": False}
-    if url:
-        overrides["DATABASE_URL"] = url
     try:
-        app = create_app(overrides)
+        app = create_app(_overrides(url))
     except Exception as error:  # a bad setting or key: say which, without a traceback
         raise DatabaseProblem(_one_line(error)) from None
     database(app).engine.dispose()
@@ -118,7 +130,7 @@ def _require_schema(url: str) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from models.db import alembic_config, current_revision
+    from models.db import alembic_config
 
     upgrade_hint = "run `tapestry db upgrade` first, or give another database with --url"
     parsed = make_url(url)
@@ -134,7 +146,7 @@ def _require_schema(url: str) -> None:
         if not Path(parsed.database).exists():
             raise DatabaseProblem(f"there is no database at {parsed.database}: {upgrade_hint}")
     try:
-        revision = current_revision(url)
+        revision = _current_revision_without_writing(url)
     except SQLAlchemyError as error:
         raise DatabaseProblem(
             f"cannot open the database {_shown(url)}: {_one_line(error)}"
@@ -156,10 +168,65 @@ def _require_schema(url: str) -> None:
         )
 
 
-def _database_for_command(url: str | None) -> str:
-    """The site's database (or ``--url``), checked to be migrated to the newest revision."""
-    target = _site_database(url)
+def _current_revision_without_writing(url: str) -> str | None:
+    """The database's revision, read without changing it: a SQLite file is opened as it is,
+    never created, and not switched to WAL as the site's own connections do (a read-only
+    opening would leave the -wal and -shm files of a WAL database behind; this one, the last
+    to close, removes them)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from models.db import current_revision
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return current_revision(url)
+    import sqlite3
+
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    address = Path(parsed.database).resolve().as_uri() + "?mode=rw"
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(address, uri=True))
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+#: How a command needs the keys kept outside the database (see ``models.keys``).
+KeysNeeded = Literal["make", "existing", "none"]
+
+
+def _database_for_command(url: str | None, *, keys: KeysNeeded = "make") -> str:
+    """The site's database (or ``--url``), checked to be migrated to the newest revision
+    before anything is made, so that a refused command changes nothing.
+
+    ``keys``: ``"make"`` loads the site's keys as the site does (making them in the instance
+    folder on first use); ``"existing"`` loads them and refuses, in one line, when one is
+    missing (a command that only reads, such as ``audit verify``, must not make a key: a new
+    audit key would call the whole trail broken and then sign new events); ``"none"`` loads
+    no key.
+    """
+    from web.app import site_keys, site_settings
+
+    try:
+        settings = site_settings(_overrides(url))
+    except Exception as error:  # a bad setting: say which, without a traceback
+        raise DatabaseProblem(_one_line(error)) from None
+    target = str(settings.config["DATABASE_URL"])
     _require_schema(target)
+    if keys == "make":
+        return _site_database(url)
+    if keys == "existing":
+        from models.keys import KeyProblem, use_keys
+
+        try:
+            use_keys(site_keys(settings, make=False))
+        except KeyProblem as error:
+            raise DatabaseProblem(str(error)) from None
     return target
 
 
@@ -195,7 +262,22 @@ def accounts_group() -> None:
 @click.option("--council", "council_slug", default=None, help="The council's short name.")
 def accounts_create_cmd(email: str, display_name: str, role: str, council_slug: str | None) -> None:
     """Add an account and print its one-off password (the first admin, for example)."""
+    import re
+
     from sqlalchemy import select
+
+    # The options are checked before the database is opened: one line per problem, exit 2.
+    problems = []
+    email = email.strip()
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) or len(email) > 320:
+        problems.append(f"--email: {email!r} is not an email address, such as sam@example.org")
+    display_name = display_name.strip()
+    if not 1 <= len(display_name) <= 200 or not display_name.isprintable():
+        problems.append("--name: give a name of 1 to 200 letters, without control characters")
+    for problem in problems:
+        click.echo(f"tapestry: {problem}", err=True)
+    if problems:
+        sys.exit(2)
 
     from models.accounts import Council, Role
     from models.audit import append_event
@@ -203,12 +285,12 @@ def accounts_create_cmd(email: str, display_name: str, role: str, council_slug: 
 
     def create(session) -> str:  # type: ignore[no-untyped-def]
         if find_user_by_email(session, email) is not None:
-            raise click.ClickException(f"There is already an account for {email}.")
+            raise Refused(f"--email: there is already an account for {email}")
         council_id = None
         if council_slug:
             council = session.scalars(select(Council).where(Council.slug == council_slug)).first()
             if council is None:
-                raise click.ClickException(f"There is no council called {council_slug}.")
+                raise Refused(f"--council: there is no council called {council_slug!r}")
             council_id = council.id
         password = one_off_password()
         user = create_user(
@@ -240,7 +322,7 @@ def accounts_reset_cmd(email: str, second_factor: bool) -> None:
     def reset(session) -> str:  # type: ignore[no-untyped-def]
         user = find_user_by_email(session, email)
         if user is None:
-            raise click.ClickException(f"There is no account for {email}.")
+            raise Refused(f"there is no account for {email}")
         password = reset_account(session, user, now=utcnow(), clear_second_factor=second_factor)
         details = {"second_factor": "cleared"} if second_factor else None
         append_event(
@@ -384,7 +466,7 @@ def audit_verify_cmd(url: str | None, anchor_file: str | None) -> None:
             raise DatabaseProblem(f"--anchor {anchor_file}: {error}") from None
         if not anchors:
             raise DatabaseProblem(f"--anchor {anchor_file}: the file holds no anchor")
-    target = _database_for_command(url)
+    target = _database_for_command(url, keys="existing")
     engine = make_engine(target, sqlite_begin="DEFERRED")
     try:
         with make_session_factory(engine)() as session:
@@ -433,7 +515,7 @@ def audit_anchor_cmd(url: str | None, out: str | None) -> None:
     from models.audit import make_anchor, verify_chain
     from models.db import make_engine, make_session_factory
 
-    target = _database_for_command(url)
+    target = _database_for_command(url, keys="existing")
     engine = make_engine(target, sqlite_begin="DEFERRED")
     try:
         with make_session_factory(engine)() as session:
@@ -483,12 +565,10 @@ def audit_rotate_key_cmd(url: str | None) -> None:
         rotate_audit_key_file,
         use_keys,
     )
-    from web import create_app
-    from web.db import database
+    from web.app import site_settings
 
-    target = _database_for_command(url)
-    app = create_app({"AUTO_UPGRADE_DB": False, "DATABASE_URL": target})
-    database(app).engine.dispose()
+    target = _database_for_command(url, keys="existing")
+    app = site_settings(_overrides(target))
     engine = make_engine(target)
     try:
         with make_session_factory(engine)() as session:
@@ -549,18 +629,32 @@ def privacy_group() -> None:
 def privacy_retention_cmd(settings: tuple[str, ...], url: str | None) -> None:
     """Show how long each kind of data is kept, or change it with --set."""
     from models.db import make_engine, make_session_factory
-    from web.services.errors import InvalidInput
-    from web.services.privacy import retention_periods, set_retention
+    from models.privacy import DEFAULT_RETENTION_DAYS
+    from web.services.privacy import MAX_DAYS, retention_periods, set_retention
 
-    engine = make_engine(_database_for_command(url))
+    # Every --set is checked before the database is opened: one line per problem, exit 2.
+    changes: list[tuple[str, int]] = []
+    problems: list[str] = []
+    for setting in settings:
+        kind, equals, days = (part.strip() for part in setting.partition("="))
+        if not equals or not kind:
+            problems.append(f"--set {setting}: write it as KIND=DAYS, such as sessions=30")
+        elif kind not in DEFAULT_RETENTION_DAYS:
+            known = ", ".join(sorted(DEFAULT_RETENTION_DAYS))
+            problems.append(f"--set {setting}: unknown kind of data {kind!r} (known: {known})")
+        elif not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= MAX_DAYS:
+            problems.append(f"--set {setting}: DAYS must be a whole number from 1 to {MAX_DAYS}")
+        else:
+            changes.append((kind, int(days)))
+    for problem in problems:
+        click.echo(f"tapestry: {problem}", err=True)
+    if problems:
+        sys.exit(2)
+    engine = make_engine(_database_for_command(url, keys="make" if changes else "none"))
     try:
         with make_session_factory(engine)() as session:
-            for setting in settings:
-                kind, _, days = setting.partition("=")
-                try:
-                    set_retention(session, kind.strip(), int(days))
-                except (ValueError, InvalidInput) as error:
-                    raise click.BadParameter(f"{setting}: {error}", param_hint="--set") from None
+            for kind, days in changes:
+                set_retention(session, kind, days)
             session.commit()
             periods = retention_periods(session)
     finally:
@@ -577,15 +671,13 @@ def privacy_purge_cmd(url: str | None) -> None:
     from datetime import timedelta
 
     from models.db import make_engine, make_session_factory
-    from web import create_app
-    from web.db import database
+    from web.app import site_settings
     from web.services.accounts import ThrottlePolicy
     from web.services.consents import ASK_POLICY
     from web.services.privacy import purge_expired
 
     target = _database_for_command(url)
-    app = create_app({"AUTO_UPGRADE_DB": False, "DATABASE_URL": target})
-    database(app).engine.dispose()
+    app = site_settings(_overrides(target))
     sign_in = ThrottlePolicy(window=timedelta(minutes=float(app.config["LOGIN_WINDOW_MINUTES"])))
     engine = make_engine(target)
     try:

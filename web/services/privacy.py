@@ -366,6 +366,10 @@ def retention_periods(session: Session) -> dict[str, int]:
     return {kind: retention_days(session, kind) for kind in sorted(kinds)}
 
 
+#: The longest retention period that can be set (100 years).
+MAX_DAYS = 36500
+
+
 def set_retention(
     session: Session, kind: str, days: int, *, actor_user_id: int | None = None
 ) -> RetentionPolicy:
@@ -374,6 +378,8 @@ def set_retention(
         raise InvalidInput({"kind": f"Unknown kind of data: {kind}"})
     if days < 1:
         raise InvalidInput({"days": "Keep data for at least 1 day"})
+    if days > MAX_DAYS:
+        raise InvalidInput({"days": f"Keep data for at most {MAX_DAYS} days (100 years)"})
     policy = session.scalar(select(RetentionPolicy).where(RetentionPolicy.data_kind == kind))
     if policy is None:
         policy = RetentionPolicy(data_kind=kind, retention_days=days)
