@@ -45,6 +45,7 @@ from models.privacy import ErasureDecision, ErasureRecord, RetentionPolicy
 from models.providers import (
     Offer,
     OfferCategory,
+    OfferDraft,
     OfferStatus,
     Provider,
     ProviderMember,
@@ -104,6 +105,7 @@ __all__ = [
     "Mechanism",
     "Offer",
     "OfferCategory",
+    "OfferDraft",
     "OfferStatus",
     "OutcomeTag",
     "PersonProfile",

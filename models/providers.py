@@ -173,3 +173,22 @@ class Offer(TimestampMixin, Base):
         return ([self.area] if self.area else []) + [
             a for a in self.other_areas or [] if a != self.area
         ]
+
+
+class OfferDraft(TimestampMixin, Base):
+    """A new offer's answers while its provider goes through the form a question at a time.
+
+    ``answers`` holds each question's fields as the pages send them (text as typed, lists for
+    checkboxes), already checked one page at a time; the offer itself is made from them on the
+    check-your-answers page, and the draft is then deleted. Kept on the server, so the pages
+    carry no hidden copies of earlier answers.
+    """
+
+    __tablename__ = "offer_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -208,8 +208,16 @@ def rows() -> list[Row]:
         form={"action": "confirm"})  # fmt: skip
     add("POST", v + "/offers/new", PROVIDERS, form={"title": ""})
     add("GET", v + "/offers/<int:offer_id>", X_ONLY, v + "/offers/{draft_x}", secrets=("draft_x",))
-    add("POST", v + "/offers/<int:offer_id>", X_ONLY, v + "/offers/{draft_x}",
-        form={"title": ""}, secrets=("draft_x",))  # fmt: skip
+    # The offer form a question at a time: X's offer, and X's own draft of a new one.
+    for method in ("GET", "POST"):
+        add(method, v + "/offers/<int:offer_id>/change/<slug>", X_ONLY,
+            v + "/offers/{draft_x}/change/name", form={"title": ""},
+            secrets=("draft_x",))  # fmt: skip
+        add(method, v + "/offers/drafts/<int:draft_id>/<slug>", X_ONLY,
+            v + "/offers/drafts/{offer_draft_x}/name", form={"title": ""},
+            secrets=("offer_draft_x",))  # fmt: skip
+        add(method, v + "/offers/drafts/<int:draft_id>/check", X_ONLY,
+            v + "/offers/drafts/{offer_draft_x}/check", secrets=("offer_draft_x",))  # fmt: skip
     add("POST", v + "/offers/<int:offer_id>/status", X_ONLY, v + "/offers/{offer_x}/status",
         form={"action": "withdraw"}, secrets=("offer_x",))  # fmt: skip
     add("GET", v + "/offers/<int:offer_id>/capacity", X_ONLY, v + "/offers/{offer_x}/capacity",

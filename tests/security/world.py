@@ -21,6 +21,7 @@ from engine.writer import dumps_instance, dumps_result
 from models import (
     AllocationStatus,
     Mechanism,
+    OfferDraft,
     RoundStatus,
     RunStatus,
     SolverRun,
@@ -77,6 +78,11 @@ def make_world(session: Session) -> World:
     draft_x = factories.OfferFactory(
         provider=provider_x, title="Xeriscape-Draft", status="draft", published_at=None
     )
+    # X's answers so far to the offer form's questions (kept on the server).
+    offer_draft_x = OfferDraft(
+        provider_id=provider_x.id, user_id=x.id, answers={"title": "Xenon-Draft-Answer"}
+    )
+    session.add(offer_draft_x)
 
     published = factories.RoundFactory(
         council=council, status=RoundStatus.published, mechanism=Mechanism.welfare
@@ -149,6 +155,7 @@ def make_world(session: Session) -> World:
         "offer_x": offer_x.id,
         "offer_y": offer_y.id,
         "draft_x": draft_x.id,
+        "offer_draft_x": offer_draft_x.id,
         "provider_x": provider_x.id,
         "provider_y": provider_y.id,
         "published_round": published.id,
@@ -165,6 +172,7 @@ def make_world(session: Session) -> World:
         "aspiration_a": "Aspiration-of-Ariadne",
         "offer_x": offer_x.title,
         "draft_x": draft_x.title,
+        "offer_draft_x": "Xenon-Draft-Answer",
         "proposal_a": "Proposal-of-Ariadne",
     }
     assert Role.person == a.role

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from models import Offer, OfferStatus, Role, User
 from tests import factories
 from tests.web.conftest import csrf_token
+from tests.web.offer_form_steps import add_offer, start_offer
 
 _FORM_TOKEN = re.compile(r'name="form_token"[^>]*value="([^"]+)"')
 OFFER_FORM = {
@@ -50,16 +51,20 @@ def test_the_provider_gives_them_and_a_person_sees_them(
     client = app.test_client()
     login(client, provider_user)
 
-    wrong = _post(client, "/provider/offers/new", {**OFFER_FORM, "postcode": "nowhere"})
+    address = start_offer(client).rsplit("/", 1)[0] + "/address"
+    wrong = _post(client, address, {**OFFER_FORM, "postcode": "nowhere"})
     assert wrong.status_code == 200
     assert "Enter a UK postcode, like EX1 1AA" in wrong.get_data(as_text=True)
     assert db_session.scalars(select(Offer)).all() == []
 
-    assert _post(client, "/provider/offers/new", OFFER_FORM).status_code == 302
+    assert add_offer(client, OFFER_FORM).status_code == 302
     offer = db_session.scalars(select(Offer)).one()
     assert (offer.postcode, offer.languages) == ("TR1 1AA", ["Polish", "British Sign Language"])
     edit = client.get(f"/provider/offers/{offer.id}").get_data(as_text=True)
-    assert 'value="Polish, British Sign Language"' in edit and 'value="TR1 1AA"' in edit
+    assert "Polish, British Sign Language" in edit and "TR1 1AA" in edit
+    change = f"/provider/offers/{offer.id}/change"
+    assert 'value="Polish, British Sign Language"' in client.get(f"{change}/languages").text
+    assert 'value="TR1 1AA"' in client.get(f"{change}/address").text
 
     offer.status = OfferStatus.published
     db_session.flush()

@@ -13,6 +13,7 @@ from tests import factories
 from tests.services.person_world import make_world
 from tests.web.api_helpers import assert_error, call
 from tests.web.conftest import csrf_token
+from tests.web.offer_form_steps import add_offer, change_offer, start_offer
 
 FORM = {
     "title": "Cafe training",
@@ -38,29 +39,26 @@ def test_the_provider_chooses_other_areas_and_errors_sit_beside_them(
     user = _provider(db_session, make_user)
     client = app.test_client()
     login(client, user)
-    page = client.get("/provider/offers/new")
+    areas = start_offer(client).rsplit("/", 1)[0] + "/areas"
+    page = client.get(areas)
     html = page.get_data(as_text=True)
     assert 'name="other_areas" type="checkbox" value="east"' in html
     response = client.post(
-        "/provider/offers/new",
-        data={"csrf_token": csrf_token(page), **FORM, "area": "", "other_areas": ["east"]},
+        areas, data={"csrf_token": csrf_token(page), "area": "", "other_areas": ["east"]}
     )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'id="other_areas-error"' in html and "Choose the main area first" in html
     assert db_session.scalars(select(Offer)).first() is None
 
-    response = client.post(
-        "/provider/offers/new",
-        data={"csrf_token": csrf_token(page), **FORM, "other_areas": ["east"]},
-    )
+    response = add_offer(client, {**FORM, "other_areas": ["east"]})
     assert response.status_code == 302
     offer = db_session.scalars(select(Offer)).one()
     assert offer.service_areas == ["north", "east"]
-    edit = client.get(f"/provider/offers/{offer.id}").get_data(as_text=True)
+    edit = client.get(f"/provider/offers/{offer.id}/change/areas").get_data(as_text=True)
     assert 'value="east" checked' in edit
     # Unticking every other area leaves the main one alone.
-    client.post(f"/provider/offers/{offer.id}", data={"csrf_token": csrf_token(edit), **FORM})
+    change_offer(client, offer.id, "areas", FORM)
     db_session.refresh(offer)
     assert offer.service_areas == ["north"]
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from models import AuditEvent, Offer, OfferStatus, Provider, Role, RoundStatus, User
 from tests import factories
 from tests.web.conftest import csrf_token
+from tests.web.offer_form_steps import add_offer, change_offer, start_offer
 
 
 @pytest.fixture
@@ -46,11 +47,8 @@ def test_create_publish_capacity_and_withdraw(
 ) -> None:
     client = app.test_client()
     login(client, provider_user)
-    page = client.get("/provider/offers/new")
-    assert page.status_code == 200
-    response = client.post(
-        "/provider/offers/new", data={"csrf_token": csrf_token(page), **OFFER_FORM}
-    )
+    assert client.get("/provider/offers/new").status_code == 200
+    response = add_offer(client, OFFER_FORM)
     assert response.status_code == 302
     offer = db_session.scalars(
         select(Offer).where(Offer.provider_id == my_provider(provider_user).id)
@@ -78,10 +76,7 @@ def test_create_publish_capacity_and_withdraw(
 
     # A detail edit keeps the places (they have their own page) and changes the price.
     edit = client.get(f"/provider/offers/{offer.id}")
-    client.post(
-        f"/provider/offers/{offer.id}",
-        data={"csrf_token": csrf_token(edit), **OFFER_FORM, "price": "50", "capacity": "1"},
-    )
+    change_offer(client, offer.id, "price", {"price": "50", "capacity": "1"})
     db_session.refresh(offer)
     assert (offer.price_pence, offer.capacity) == (5000, 12)
 
@@ -112,17 +107,22 @@ def test_offer_form_errors_appear_beside_each_field(
 ) -> None:
     client = app.test_client()
     login(client, provider_user)
-    page = client.get("/provider/offers/new")
-    bad = {**OFFER_FORM, "title": "", "price": "4.555", "capacity": "-2", "category": "x"}
-    response = client.post("/provider/offers/new", data={"csrf_token": csrf_token(page), **bad})
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200
-    assert html.count('class="govuk-error-message"') == 4
-    for field in ("title", "price", "capacity", "category"):
+    base = start_offer(client).rsplit("/", 1)[0]
+    bad = {"name": {"title": ""}, "price": {"price": "4.555"}, "places": {"capacity": "-2"},
+           "type": {"category": "x"}}  # fmt: skip
+    for slug, data in bad.items():
+        page = client.get(f"{base}/{slug}")
+        response = client.post(f"{base}/{slug}", data={"csrf_token": csrf_token(page), **data})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert html.count('class="govuk-error-message"') == 1, slug
+        [field] = data
         assert f'href="#{field}"' in html
-    assert "Enter the price in pounds and pence" in html
-    assert "The number of places must be 0 or more" in html
-    assert 'value="4.555"' in html  # what was typed is kept
+        if slug == "price":
+            assert "Enter the price in pounds and pence" in html
+            assert 'value="4.555"' in html  # what was typed is kept
+        if slug == "places":
+            assert "The number of places must be 0 or more" in html
     assert db_session.scalars(select(Offer)).first() is None
 
 

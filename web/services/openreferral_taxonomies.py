@@ -28,7 +28,7 @@ from models.accounts import Council
 from models.audit import append_event
 from models.openreferral import CouncilTaxonomy, CouncilTaxonomyTerm
 from web.services.errors import InvalidInput
-from web.services.openreferral import TAXONOMIES
+from web.services.openreferral import COUNCIL_TERM, TAXONOMIES, record_id
 
 NAME_MAX = 200
 ID_MAX = 200
@@ -337,3 +337,14 @@ def _save(
     if change.result == "unchanged" and (change.added or change.changed or change.removed):
         change.result = "updated"
     return change
+
+
+def council_term_options(session: Session, council_id: int) -> list[tuple[str, str]]:
+    """The council's own terms to tag an offer with: (public id, "Taxonomy: term name")."""
+    rows = session.execute(
+        select(CouncilTaxonomyTerm.id, CouncilTaxonomy.name, CouncilTaxonomyTerm.name)
+        .join(CouncilTaxonomy)
+        .where(CouncilTaxonomy.council_id == council_id)
+        .order_by(CouncilTaxonomy.name, CouncilTaxonomy.id, CouncilTaxonomyTerm.position)
+    )
+    return [(record_id(COUNCIL_TERM, pk), f"{taxonomy}: {name}") for pk, taxonomy, name in rows]
