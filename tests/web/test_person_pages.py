@@ -349,7 +349,8 @@ def test_my_place_explains_the_engines_why_not_by_title(
     db_session.flush()
     html = text(sam.get("/person/place"))
     assert "You did not get the services you put above it:" in html
-    assert "<strong>Café team member</strong> (choice 1): Its places went to people" in html
+    # The sentence is made from the code in the web layer (web.services.explanations).
+    assert "<strong>Café team member</strong> (choice 1): All its places went to people" in html
     assert "o-" + str(world.offers["cafe"].id) not in html
 
 

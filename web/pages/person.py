@@ -122,6 +122,14 @@ def _menu() -> dict[str, Any]:
     }
 
 
+def reader_for(actor: User, person: PersonProfile) -> explanations.Reader:
+    """Who reads this person's pages: the person ("you"), or someone acting for them, who
+    reads about the person by name."""
+    if actor.id == person.user_id:
+        return explanations.PERSON
+    return explanations.Reader(name=person.display_name)
+
+
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     actor, person = _who()
     errors: dict[str, str] = context.pop("errors", None) or {}
@@ -420,6 +428,8 @@ def my_places() -> Any:
         return _fail(error)
     s.commit()
     places = [*found.allocations, *found.earlier]
+    reader = reader_for(actor, person)
+    budget = {"budget_pence": found.budget.amount_pence if found.budget else None}
     try:
         allocations.check_may_decide(s, actor, person)
         may_answer = True
@@ -429,8 +439,8 @@ def my_places() -> Any:
         "person/places.html",
         found=found,
         waiting=waiting,
-        words={a.id: explanations.place_words(s, a.explanation) for a in places},
-        no_place_words=explanations.place_words(s, found.explanation),
+        words={a.id: explanations.place_words(s, a.explanation, reader, **budget) for a in places},
+        no_place_words=explanations.place_words(s, found.explanation, reader, **budget),
         can_give_up=places_cycle.can_give_up,
         has_started=feedback.has_started,
         deadline=places_cycle.describe_deadline,

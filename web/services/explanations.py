@@ -12,6 +12,8 @@ An allocation's ``explanation`` is JSON. Two shapes occur:
   place is offered again after someone said no, and in the demo's history.
 
 :func:`place_words` reads either and names each offer by its title, so pages never show ids.
+The sentences are made here from the engine's codes, in the reader's language (``words._``)
+and voice: "you" to the person, their name to an advocate acting for them (:class:`Reader`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.providers import Offer
+from web.services.words import _
 
-ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who reads the words: the person themself (``name`` None: "you"), or an advocate acting
+    for them, who reads about the person by name ("Amina did not get a place this time.")."""
+
+    name: str | None = None
+
+    def says(self, own: str, theirs: str, **values: object) -> str:
+        """``own`` (to the person) or ``theirs`` (with ``%(name)s``), translated and filled."""
+        if self.name is None:
+            return _(own, **values)
+        return _(theirs, name=self.name, **values)
+
+
+PERSON = Reader()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,26 +67,150 @@ class PlaceWords:
         return not (self.summary or self.reasons or self.why_not)
 
 
-def choice_words(rank: int | None) -> str:
-    """``1`` -> ``"your first choice"``, ``7`` -> ``"your choice number 7"``."""
+def choice_words(rank: int | None, reader: Reader = PERSON) -> str:
+    """``1`` -> ``"your first choice"``, ``7`` -> ``"your choice number 7"`` ("their" for an
+    advocate reading about the person)."""
+    says = reader.says
     if rank is None:
-        return "one of your choices"
-    word = ORDINALS.get(rank)
-    return f"your {word} choice" if word else f"your choice number {rank}"
+        return says("one of your choices", "one of their choices")
+    if rank == 1:
+        return says("your first choice", "their first choice")
+    if rank == 2:
+        return says("your second choice", "their second choice")
+    if rank == 3:
+        return says("your third choice", "their third choice")
+    if rank == 4:
+        return says("your fourth choice", "their fourth choice")
+    if rank == 5:
+        return says("your fifth choice", "their fifth choice")
+    return says("your choice number %(rank)s", "their choice number %(rank)s", rank=rank)
 
 
-def held_words(ranks_held: list[Any]) -> str:
+def held_words(ranks_held: list[Any], reader: Reader = PERSON) -> str:
     """``[]`` -> "You did not get a place this time."; ``[1]`` -> "You got your first choice."."""
     ranks = [r for r in ranks_held if isinstance(r, int)]
     if not ranks:
-        return "You did not get a place this time."
-    if len(ranks) == 1:
-        return f"You got {choice_words(ranks[0])}."
-    return "You got " + " and ".join(choice_words(r) for r in ranks) + "."
+        return reader.says(
+            "You did not get a place this time.", "%(name)s did not get a place this time."
+        )
+    choices = choice_words(ranks[0], reader)
+    for rank in ranks[1:]:
+        choices = _("%(first)s and %(next)s", first=choices, next=choice_words(rank, reader))
+    return reader.says("You got %(choices)s.", "%(name)s got %(choices)s.", choices=choices)
 
 
-def place_words(session: Session, explanation: Any) -> PlaceWords:
-    """Plain words for an allocation's (or a person's) stored explanation; see the module."""
+def _pounds(pence: int) -> str:
+    return f"£{pence // 100:,}.{pence % 100:02d}"
+
+
+def reason_words(
+    code: str | None,
+    reader: Reader = PERSON,
+    *,
+    price_pence: int | None = None,
+    budget_pence: int | None = None,
+) -> str | None:
+    """The sentence for one of the engine's reason codes (``explanations-format.md``), made
+    here so that it can be in the reader's language and voice; None for a code we do not
+    know (the page then keeps the engine's own sentence)."""
+    says = reader.says
+    if code == "over_budget":
+        if price_pence is not None and budget_pence is not None:
+            return says(
+                "This costs %(price)s a place. Your budget is %(budget)s, so it costs too much.",
+                "This costs %(price)s a place. %(name)s’s budget is %(budget)s, so it costs "
+                "too much.",
+                price=_pounds(price_pence),
+                budget=_pounds(budget_pence),
+            )
+        return says("This costs more than your budget.", "This costs more than %(name)s’s budget.")
+    if code == "no_places":
+        return _("This service has no places this round.")
+    if code == "full_higher_priority":
+        return says(
+            "All its places went to people ahead of you in the queue: their need was higher, "
+            "or their need was the same and they came first in the draw.",
+            "All its places went to people ahead of %(name)s in the queue: their need was "
+            "higher, or their need was the same and they came first in the draw.",
+        )
+    if code == "unknown":
+        return says(
+            "We could not work out why you did not get this place. Please ask the council.",
+            "We could not work out why %(name)s did not get this place. Please ask the council.",
+        )
+    if code == "tie":
+        return says(
+            "Someone else got this place, but it would have been just as good overall for you "
+            "to have it. It could have gone either way.",
+            "Someone else got this place, but it would have been just as good overall for "
+            "%(name)s to have it. It could have gone either way.",
+        )
+    if code == "capacity":
+        return says(
+            "All its places went to other people, and that helped more people overall. If it "
+            "had one more place, you could have had it.",
+            "All its places went to other people, and that helped more people overall. If it "
+            "had one more place, %(name)s could have had it.",
+        )
+    if code == "pot":
+        return _("There was not enough money left in the council’s pot to pay for this place.")
+    if code == "rule":
+        return _(
+            "This place went to someone else so that places were shared fairly between "
+            "groups of people, as the council’s rules ask."
+        )
+    if code == "several_limits":
+        return _(
+            "Several limits together stopped this: the number of places, the money, and the "
+            "rules for sharing places fairly."
+        )
+    return None
+
+
+def _reoffer_words(explanation: Mapping[str, Any], reader: Reader) -> PlaceWords:
+    """A place offered again after someone said no (``allocations`` writes ``source``
+    ``reoffer`` with the person's ``rank`` of it, and the ``mechanism`` when it is known)."""
+    rank = explanation.get("rank")
+    summary = _(
+        "A place came free because someone turned it down. It was %(choice)s.",
+        choice=choice_words(rank if isinstance(rank, int) else None, reader),
+    )
+    mechanism = explanation.get("mechanism")
+    if mechanism == "stable":
+        reasons = [
+            reader.says(
+                "You were next in line: among the people who wanted it more than what they "
+                "had, you had the highest priority (need first, then the lottery).",
+                "%(name)s was next in line: among the people who wanted it more than what "
+                "they had, %(name)s had the highest priority (need first, then the lottery).",
+            )
+        ]
+    elif mechanism == "welfare":
+        reasons = [
+            reader.says(
+                "Giving it to you did the most good: it meant more to you than to anyone else "
+                "who wanted it and could afford it.",
+                "Giving it to %(name)s did the most good: it meant more to %(name)s than to "
+                "anyone else who wanted it and could afford it.",
+            )
+        ]
+    else:  # an older row: its own words
+        reasons = [r for r in explanation.get("reasons") or [] if isinstance(r, str)]
+    return PlaceWords(summary=summary, reasons=reasons)
+
+
+def place_words(
+    session: Session,
+    explanation: Any,
+    reader: Reader = PERSON,
+    *,
+    budget_pence: int | None = None,
+) -> PlaceWords:
+    """Plain words for an allocation's (or a person's) stored explanation; see the module.
+
+    ``reader`` is who reads them (the person, or an advocate acting for them); the engine's
+    reasons are made into sentences from their codes for that reader, and
+    ``budget_pence`` is the person's budget, named when an offer costs more than it."""
     if not explanation:
         return PlaceWords()
     entries: list[Any] = []
@@ -77,30 +219,37 @@ def place_words(session: Session, explanation: Any) -> PlaceWords:
     if isinstance(explanation, list):
         entries = explanation
     elif isinstance(explanation, Mapping):
-        if isinstance(explanation.get("summary"), str):
+        if explanation.get("source") == "reoffer":
+            return _reoffer_words(explanation, reader)
+        if isinstance(explanation.get("ranks_held"), list):
+            summary = held_words(explanation["ranks_held"], reader)
+        elif isinstance(explanation.get("summary"), str):
             summary = explanation["summary"]
-        elif isinstance(explanation.get("ranks_held"), list):
-            summary = held_words(explanation["ranks_held"])
         reasons = [r for r in explanation.get("reasons") or [] if isinstance(r, str)]
         for key in ("explanation", "why_not"):
             if isinstance(explanation.get(key), list):
                 entries = explanation[key]
                 break
     entries = [e for e in entries if isinstance(e, Mapping) and isinstance(e.get("message"), str)]
-    titles = _titles(session, [e.get("offer") for e in entries])
-    why_not = [
-        WhyNot(
-            rank=e.get("rank") if isinstance(e.get("rank"), int) else None,
-            title=titles.get(str(e.get("offer")), "A service you chose"),
-            message=e["message"],
-            code=e.get("code") if isinstance(e.get("code"), str) else None,
+    offers = _offers(session, [e.get("offer") for e in entries])
+    why_not = []
+    for e in entries:
+        code = e.get("code") if isinstance(e.get("code"), str) else None
+        title, price = offers.get(str(e.get("offer")), (None, None))
+        words = reason_words(code, reader, price_pence=price, budget_pence=budget_pence)
+        why_not.append(
+            WhyNot(
+                rank=e.get("rank") if isinstance(e.get("rank"), int) else None,
+                title=title or reader.says("A service you chose", "A service %(name)s chose"),
+                message=words or e["message"],
+                code=code,
+            )
         )
-        for e in entries
-    ]
     return PlaceWords(summary=summary, reasons=reasons, why_not=why_not)
 
 
-def _titles(session: Session, keys: list[Any]) -> dict[str, str]:
+def _offers(session: Session, keys: list[Any]) -> dict[str, tuple[str, int]]:
+    """Each engine offer key ("o-17") and its offer's title and price per place."""
     ids: dict[int, str] = {}
     for key in keys:
         text = str(key or "")
@@ -109,5 +258,7 @@ def _titles(session: Session, keys: list[Any]) -> dict[str, str]:
             ids[int(number)] = text
     if not ids:
         return {}
-    rows = session.execute(select(Offer.id, Offer.title).where(Offer.id.in_(list(ids))))
-    return {ids[offer_id]: title for offer_id, title in rows}
+    rows = session.execute(
+        select(Offer.id, Offer.title, Offer.price_pence).where(Offer.id.in_(list(ids)))
+    )
+    return {ids[offer_id]: (title, price) for offer_id, title, price in rows}

@@ -6,6 +6,40 @@ Pages use it as the ``count`` filter (``{{ n | count("place") }}``), services an
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+#: The translations in force: ``gettext(message)`` and ``ngettext(one, many, n)``. Plain
+#: English until the web app installs Flask-Babel's (see ``web.i18n``), so services, the
+#: worker and the command line make the same sentences without Flask.
+_gettext: Callable[[str], str] = str
+
+
+def _english_plural(one: str, many: str, n: int) -> str:
+    return one if n == 1 else many
+
+
+_ngettext: Callable[[str, str, int], str] = _english_plural
+
+
+def use_translations(
+    gettext: Callable[[str], str], ngettext: Callable[[str, str, int], str]
+) -> None:
+    """Make :func:`_` and :func:`n_` look messages up with these (the web app's)."""
+    global _gettext, _ngettext
+    _gettext, _ngettext = gettext, ngettext
+
+
+def _(message: str, **values: object) -> str:
+    """``message`` in the reader's language, with ``%(name)s`` values filled in."""
+    text = _gettext(message)
+    return text % values if values else text
+
+
+def n_(one: str, many: str, n: int, **values: object) -> str:
+    """The form of a message for ``n`` in the reader's language (``%(num)s`` is ``n``)."""
+    return _ngettext(one, many, n) % {"num": f"{n:,}", **values}
+
+
 #: Plurals that are not the word with an "s" on the end, and verbs that follow a count.
 IRREGULAR = {"person": "people", "child": "children", "is": "are", "has": "have", "was": "were"}
 
