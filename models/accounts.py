@@ -95,6 +95,9 @@ class User(TimestampMixin, Base):
     # A one-off password (set by an administrator, or on creation) must be changed before
     # anything else is done.
     must_change_password: Mapped[bool] = mapped_column(default=False)
+    # The language the owner chose for the site and their messages ("en", "cy"); None until
+    # they choose, when the language chosen on the signed-out pages (or English) is used.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     council: Mapped[Council | None] = relationship(back_populates="users")
     sessions: Mapped[list[UserSession]] = relationship(

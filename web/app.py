@@ -109,11 +109,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
-    from web import audit, auth, db, errors, security, submissions
+    from web import audit, auth, db, errors, i18n, security, submissions
 
     db.init_app(app)
     security.init_app(app)
     auth.init_app(app)
+    i18n.init_app(app)
     audit.init_app(app)
     errors.init_app(app)
     submissions.init_app(app)

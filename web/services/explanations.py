@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.providers import Offer
-from web.services.words import _
+from web.services.words import N_, _
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +72,18 @@ def choice_words(rank: int | None, reader: Reader = PERSON) -> str:
     advocate reading about the person)."""
     says = reader.says
     if rank is None:
-        return says("one of your choices", "one of their choices")
+        return says(N_("one of your choices"), N_("one of their choices"))
     if rank == 1:
-        return says("your first choice", "their first choice")
+        return says(N_("your first choice"), N_("their first choice"))
     if rank == 2:
-        return says("your second choice", "their second choice")
+        return says(N_("your second choice"), N_("their second choice"))
     if rank == 3:
-        return says("your third choice", "their third choice")
+        return says(N_("your third choice"), N_("their third choice"))
     if rank == 4:
-        return says("your fourth choice", "their fourth choice")
+        return says(N_("your fourth choice"), N_("their fourth choice"))
     if rank == 5:
-        return says("your fifth choice", "their fifth choice")
-    return says("your choice number %(rank)s", "their choice number %(rank)s", rank=rank)
+        return says(N_("your fifth choice"), N_("their fifth choice"))
+    return says(N_("your choice number %(rank)s"), N_("their choice number %(rank)s"), rank=rank)
 
 
 def held_words(ranks_held: list[Any], reader: Reader = PERSON) -> str:
@@ -91,12 +91,12 @@ def held_words(ranks_held: list[Any], reader: Reader = PERSON) -> str:
     ranks = [r for r in ranks_held if isinstance(r, int)]
     if not ranks:
         return reader.says(
-            "You did not get a place this time.", "%(name)s did not get a place this time."
+            N_("You did not get a place this time."), N_("%(name)s did not get a place this time.")
         )
     choices = choice_words(ranks[0], reader)
     for rank in ranks[1:]:
         choices = _("%(first)s and %(next)s", first=choices, next=choice_words(rank, reader))
-    return reader.says("You got %(choices)s.", "%(name)s got %(choices)s.", choices=choices)
+    return reader.says(N_("You got %(choices)s."), N_("%(name)s got %(choices)s."), choices=choices)
 
 
 def _pounds(pence: int) -> str:
@@ -117,40 +117,60 @@ def reason_words(
     if code == "over_budget":
         if price_pence is not None and budget_pence is not None:
             return says(
-                "This costs %(price)s a place. Your budget is %(budget)s, so it costs too much.",
-                "This costs %(price)s a place. %(name)s’s budget is %(budget)s, so it costs "
-                "too much.",
+                N_(
+                    "This costs %(price)s a place. Your budget is %(budget)s, so it costs too much."
+                ),
+                N_(
+                    "This costs %(price)s a place. %(name)s’s budget is %(budget)s, so it costs "
+                    "too much."
+                ),
                 price=_pounds(price_pence),
                 budget=_pounds(budget_pence),
             )
-        return says("This costs more than your budget.", "This costs more than %(name)s’s budget.")
+        return says(
+            N_("This costs more than your budget."), N_("This costs more than %(name)s’s budget.")
+        )
     if code == "no_places":
         return _("This service has no places this round.")
     if code == "full_higher_priority":
         return says(
-            "All its places went to people ahead of you in the queue: their need was higher, "
-            "or their need was the same and they came first in the draw.",
-            "All its places went to people ahead of %(name)s in the queue: their need was "
-            "higher, or their need was the same and they came first in the draw.",
+            N_(
+                "All its places went to people ahead of you in the queue: their need was higher, "
+                "or their need was the same and they came first in the draw."
+            ),
+            N_(
+                "All its places went to people ahead of %(name)s in the queue: their need was "
+                "higher, or their need was the same and they came first in the draw."
+            ),
         )
     if code == "unknown":
         return says(
-            "We could not work out why you did not get this place. Please ask the council.",
-            "We could not work out why %(name)s did not get this place. Please ask the council.",
+            N_("We could not work out why you did not get this place. Please ask the council."),
+            N_(
+                "We could not work out why %(name)s did not get this place. Please ask the council."
+            ),
         )
     if code == "tie":
         return says(
-            "Someone else got this place, but it would have been just as good overall for you "
-            "to have it. It could have gone either way.",
-            "Someone else got this place, but it would have been just as good overall for "
-            "%(name)s to have it. It could have gone either way.",
+            N_(
+                "Someone else got this place, but it would have been just as good overall for you "
+                "to have it. It could have gone either way."
+            ),
+            N_(
+                "Someone else got this place, but it would have been just as good overall for "
+                "%(name)s to have it. It could have gone either way."
+            ),
         )
     if code == "capacity":
         return says(
-            "All its places went to other people, and that helped more people overall. If it "
-            "had one more place, you could have had it.",
-            "All its places went to other people, and that helped more people overall. If it "
-            "had one more place, %(name)s could have had it.",
+            N_(
+                "All its places went to other people, and that helped more people overall. If it "
+                "had one more place, you could have had it."
+            ),
+            N_(
+                "All its places went to other people, and that helped more people overall. If it "
+                "had one more place, %(name)s could have had it."
+            ),
         )
     if code == "pot":
         return _("There was not enough money left in the council’s pot to pay for this place.")
@@ -179,19 +199,27 @@ def _reoffer_words(explanation: Mapping[str, Any], reader: Reader) -> PlaceWords
     if mechanism == "stable":
         reasons = [
             reader.says(
-                "You were next in line: among the people who wanted it more than what they "
-                "had, you had the highest priority (need first, then the lottery).",
-                "%(name)s was next in line: among the people who wanted it more than what "
-                "they had, %(name)s had the highest priority (need first, then the lottery).",
+                N_(
+                    "You were next in line: among the people who wanted it more than what they "
+                    "had, you had the highest priority (need first, then the lottery)."
+                ),
+                N_(
+                    "%(name)s was next in line: among the people who wanted it more than what "
+                    "they had, %(name)s had the highest priority (need first, then the lottery)."
+                ),
             )
         ]
     elif mechanism == "welfare":
         reasons = [
             reader.says(
-                "Giving it to you did the most good: it meant more to you than to anyone else "
-                "who wanted it and could afford it.",
-                "Giving it to %(name)s did the most good: it meant more to %(name)s than to "
-                "anyone else who wanted it and could afford it.",
+                N_(
+                    "Giving it to you did the most good: it meant more to you than to anyone else "
+                    "who wanted it and could afford it."
+                ),
+                N_(
+                    "Giving it to %(name)s did the most good: it meant more to %(name)s than to "
+                    "anyone else who wanted it and could afford it."
+                ),
             )
         ]
     else:  # an older row: its own words
@@ -240,7 +268,8 @@ def place_words(
         why_not.append(
             WhyNot(
                 rank=e.get("rank") if isinstance(e.get("rank"), int) else None,
-                title=title or reader.says("A service you chose", "A service %(name)s chose"),
+                title=title
+                or reader.says(N_("A service you chose"), N_("A service %(name)s chose")),
                 message=words or e["message"],
                 code=code,
             )

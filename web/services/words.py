@@ -29,6 +29,11 @@ def use_translations(
     _gettext, _ngettext = gettext, ngettext
 
 
+def N_(message: str) -> str:
+    """Marks ``message`` for the catalogue where it is translated later (by :func:`_`)."""
+    return message
+
+
 def _(message: str, **values: object) -> str:
     """``message`` in the reader's language, with ``%(name)s`` values filled in."""
     text = _gettext(message)
@@ -42,6 +47,25 @@ def n_(one: str, many: str, n: int, **values: object) -> str:
 
 #: Plurals that are not the word with an "s" on the end, and verbs that follow a count.
 IRREGULAR = {"person": "people", "child": "children", "is": "are", "has": "have", "was": "were"}
+
+
+#: The counted nouns people read, each through ``ngettext`` so that every language can say
+#: its own number forms (Welsh has six). A noun that is not here is counted in English.
+COUNTED: dict[str, Callable[[int], str]] = {
+    "person": lambda n: n_("%(num)s person", "%(num)s people", n),
+    "place": lambda n: n_("%(num)s place", "%(num)s places", n),
+    "service": lambda n: n_("%(num)s service", "%(num)s services", n),
+    "choice": lambda n: n_("%(num)s choice", "%(num)s choices", n),
+    "idea": lambda n: n_("%(num)s idea", "%(num)s ideas", n),
+    "offer": lambda n: n_("%(num)s offer", "%(num)s offers", n),
+    "budget": lambda n: n_("%(num)s budget", "%(num)s budgets", n),
+    "rating": lambda n: n_("%(num)s rating", "%(num)s ratings", n),
+    "number": lambda n: n_("%(num)s number", "%(num)s numbers", n),
+    "day": lambda n: n_("%(num)s day", "%(num)s days", n),
+    "day left": lambda n: n_("%(num)s day left", "%(num)s days left", n),
+    "second": lambda n: n_("%(num)s second", "%(num)s seconds", n),
+    "minute": lambda n: n_("%(num)s minute", "%(num)s minutes", n),
+}
 
 
 def plural(word: str) -> str:
@@ -62,6 +86,8 @@ def count(n: float, noun: str, many: str | None = None) -> str:
     whole number ("30 seconds"), any other as it is ("2.5 seconds")."""
     if isinstance(n, float) and n.is_integer():
         n = int(n)
+    if many is None and isinstance(n, int) and noun in COUNTED:
+        return COUNTED[noun](n)
     if n == 1:
         return f"1 {noun}"
     if many is None:
