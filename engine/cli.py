@@ -179,6 +179,23 @@ def _person_ids(persons: str | None) -> list[str] | None:
     return None if persons is None else persons.split(",")
 
 
+#: How many processes ``tapestry explain`` may use (default: the cores this process may run on).
+WORKERS_VARIABLE = "TAPESTRY_EXPLAIN_WORKERS"
+
+
+def _explain_workers(problems: list[Problem]) -> int:
+    """The worker processes for the exact programs: ``TAPESTRY_EXPLAIN_WORKERS`` when set
+    (a whole number, at least 1; a problem is added otherwise), else every core this process
+    may use."""
+    text = os.environ.get(WORKERS_VARIABLE)
+    if text is None or not text.strip():
+        return max(1, len(os.sched_getaffinity(0)))
+    if not text.strip().isdigit() or int(text) < 1:
+        problems.append(Problem(WORKERS_VARIABLE, "must be a whole number, at least 1"))
+        return 1
+    return int(text)
+
+
 def run_explain(
     instance_path: str,
     result_path: str,
@@ -200,6 +217,7 @@ def run_explain(
     started = time.perf_counter()
     stderr = sys.stderr
     problems = _option_problems(None, time_limit_s)
+    workers = _explain_workers(problems)
     if instance_path == "-" and result_path == "-":
         problems.append(
             Problem("RESULT", "only one of INSTANCE and RESULT may be - (standard input)")
@@ -242,7 +260,7 @@ def run_explain(
     left = max(limit - (checked - started), 1e-6)
     gc.freeze()
     try:
-        doc = explain(instance, result, persons=wanted, time_limit_s=left)
+        doc = explain(instance, result, persons=wanted, time_limit_s=left, workers=workers)
     finally:
         gc.unfreeze()
     explained = time.perf_counter()

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -52,9 +53,10 @@ from engine.explain import (
     WhyNot,
     message_for,
 )
-from engine.explain_core import PricedCore, SubProgram
+from engine.explain_core import PricedCore, SubProgram, best_with_place, forced_question
 from engine.explain_cycles import ResultCycles
 from engine.explain_network import FlowState
+from engine.explain_pool import TaskPool
 from engine.instance import Instance, Person, Result
 from engine.welfare import best_min_coverage, floors_for, maximise_welfare
 from engine.welfare_flow import floors_can_hold
@@ -143,37 +145,40 @@ def explain_document(
         counts["queue"] += qp.size
     else:
         explainer = WelfareExplainer(instance, arrays, result, deadline, workers, counts)
-        pending = np.arange(qp.size)
-        steps: list[tuple[object, ReasonCode, int | None]] = [
-            ("base", "tie", None),
-            ("capacity", "capacity", None),
-        ]
-        if instance.pot is not None:
-            steps.append(("pot", "pot", None))
-        steps += [(("rule", i), "rule", i) for i in range(len(instance.policy.rules))]
-        for key, code, rule in steps:
-            if pending.size == 0:
-                break
-            if progress is not None:
-                progress("persons", qp.size - pending.size, qp.size)
-            answer = explainer.decide(key, qp[pending], qo[pending])
-            for i in pending[answer == YES].tolist():
-                codes[i] = (code, rule)
-            undecided = pending[answer == UNDECIDED]
-            if undecided.size:
-                complete = False
-            pending = pending[answer == NO]
-        for i in pending.tolist():
-            codes[i] = ("several_limits", None)
-        if persons is None:
-            if progress is not None:
-                progress("rules", 0, len(instance.policy.rules))
-            rules = explainer.rule_prices()
-            if progress is not None:
-                progress("places", 0, arrays.n_offers)
-            places = explainer.place_values()
-            if len(rules) < len(instance.policy.rules) or len(places) < arrays.n_offers:
-                complete = False
+        try:
+            pending = np.arange(qp.size)
+            steps: list[tuple[object, ReasonCode, int | None]] = [
+                ("base", "tie", None),
+                ("capacity", "capacity", None),
+            ]
+            if instance.pot is not None:
+                steps.append(("pot", "pot", None))
+            steps += [(("rule", i), "rule", i) for i in range(len(instance.policy.rules))]
+            for key, code, rule in steps:
+                if pending.size == 0:
+                    break
+                if progress is not None:
+                    progress("persons", qp.size - pending.size, qp.size)
+                answer = explainer.decide(key, qp[pending], qo[pending])
+                for i in pending[answer == YES].tolist():
+                    codes[i] = (code, rule)
+                undecided = pending[answer == UNDECIDED]
+                if undecided.size:
+                    complete = False
+                pending = pending[answer == NO]
+            for i in pending.tolist():
+                codes[i] = ("several_limits", None)
+            if persons is None:
+                if progress is not None:
+                    progress("rules", 0, len(instance.policy.rules))
+                rules = explainer.rule_prices()
+                if progress is not None:
+                    progress("places", 0, arrays.n_offers)
+                places = explainer.place_values()
+                if len(rules) < len(instance.policy.rules) or len(places) < arrays.n_offers:
+                    complete = False
+        finally:
+            explainer.close()
 
     out: list[PersonExplanation] = []
     for i, slot in enumerate(q_slot):
@@ -273,6 +278,7 @@ class WelfareExplainer:
         self._risen_need: IntArray | None = None
         self._widened: dict[int, tuple[WelfareModel, WelfareModel]] = {}
         self._cycles: dict[object, ResultCycles | None] = {}
+        self._pool: TaskPool | None = None
 
     # --- relaxations -------------------------------------------------------------------------
 
@@ -607,15 +613,65 @@ class WelfareExplainer:
             answer[rest[open_[found]]] = YES
             self.counts["result_cycle"] += int(found.sum())
             open_ = open_[~found]
-        for o in np.unique(qo[rest[open_]]).tolist():
-            if time.perf_counter() > self.deadline:
-                answer[rest[open_[qo[rest[open_]] == o]]] = UNDECIDED
-                continue
-            mine = open_[qo[rest[open_]] == o]
-            free = core.free_pairs(core.widen_for(o))
-            sub = SubProgram(base, core.prices, free, core.fixed_on(free), self.target, extra=o)
-            answer[rest[mine]] = self._settle(sub, pairs[mine])
+        answer[rest[open_]] = self._capacity_forced(core, pairs[open_], qo[rest[open_]])
         return answer
+
+    def _capacity_forced(self, core: PricedCore, pairs: IntArray, offers: IntArray) -> IntArray:
+        """Capacity questions no bound or cycle settled: one small program each
+        (:func:`engine.explain_core.forced_question`, shared out over the workers); an
+        allocation found answers every question of the same offer that it holds."""
+        answer = np.full(pairs.size, UNDECIDED, dtype=np.int64)
+
+        def done(i: int, found: tuple[int, IntArray, int]) -> None:
+            decided, held, n_free = found
+            if answer[i] != UNDECIDED:
+                return
+            answer[i] = decided
+            if n_free < 0:
+                self.counts["forced_bound"] += 1
+                return
+            self.counts["exact"] += 1
+            self.counts["forced_free"] += n_free
+            if decided == YES:
+                also = (answer == UNDECIDED) & (offers == offers[i]) & np.isin(pairs, held)
+                answer[also] = YES
+                self.counts["exact_also"] += int(also.sum())
+
+        limit = float(self.instance.policy.time_limit_s)
+        self._tasks(core).run(
+            forced_question,
+            ((i, (int(pairs[i]), int(offers[i]), limit, self.deadline)) for i in range(pairs.size)),
+            done,
+            skip=lambda i: answer[i] != UNDECIDED or time.perf_counter() > self.deadline,
+        )
+        return answer
+
+    def _tasks(self, core: PricedCore | None) -> TaskPool:
+        """The worker pool for the exact programs: each worker holds the instance and the
+        result, and ``core``'s model and side prices (the base model's) when there is one.
+        Started when first used; a pool started without a core is replaced by one with."""
+        if self._pool is not None and core is not None and "model" not in self._pool.state:
+            self.close()
+        if self._pool is None:
+            state: dict[str, object] = {
+                "instance": self.instance,
+                "arrays": self.arrays,
+                "result": self.result,
+                "deadline": self.deadline,
+                "target": self.target,
+            }
+            if core is not None:
+                state.update(model=core.model, prices=core.prices)
+            if self.workers <= 1:
+                state["explainer"] = self  # the tasks run here: this one's models serve
+            self._pool = TaskPool(self.workers, state)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker processes, if any were started."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _with_one_more_place(
         self, answer: IntArray, rest: IntArray, qp: IntArray, qo: IntArray, offers: list[int]
@@ -859,16 +915,25 @@ class WelfareExplainer:
             self.counts["place_flow"] += len(gains)
         elif base is not None and not maximin:
             self._place_values_priced(base, gains)
-        for o in range(self.arrays.n_offers):
-            if o in gains:
-                continue
-            if time.perf_counter() > self.deadline:
-                break
-            value, bound = self.best(("place", o))
+        unproven: list[int] = []
+
+        def solved(o: int, found: tuple[int | None, int | None]) -> None:
+            value, bound = found
             if value is None or bound != value:
-                break
+                unproven.append(o)
+                return
             gains[o] = max(value - self.target, 0)
             self.counts["place_solves"] += 1
+
+        # The rest: one full solve each with one more place, shared out over the workers.
+        self._tasks(
+            self.priced("base") if base is not None and not base.is_network() else None
+        ).run(
+            _best_with_place,
+            ((o, (o,)) for o in range(self.arrays.n_offers) if o not in gains),
+            solved,
+            skip=lambda _: bool(unproven) or time.perf_counter() > self.deadline,
+        )
         ids = self.arrays.offer_ids
         return [PlaceValue(ids[o], gains[o]) for o in sorted(gains, key=lambda j: ids[j])]
 
@@ -886,22 +951,43 @@ class WelfareExplainer:
         in_model = np.bincount(base.offer, minlength=arrays.n_offers)
         bound = core.place_bound()
         start = self._result_in(base)
+        open_: list[int] = []
         for o in np.flatnonzero(in_model == self._wanted).tolist():
-            if time.perf_counter() > self.deadline:
-                return
             if bound[o] <= self.target:
                 gains[o] = 0
                 self.counts["place_bound"] += 1
-                continue
+            else:
+                open_.append(o)
+
+        def task(o: int) -> tuple[int, tuple[object, ...]]:
             free = core.free_pairs(core.widen_for(o))
-            sub = SubProgram(base, core.prices, free, core.fixed_on(free), self.target, extra=o)
-            sub.start_from(start)
             # Most of these prove within a second; a hard one is left to the full solve,
             # which searches differently.
-            value = sub.best(min(self._solve_deadline(), time.perf_counter() + PLACE_TRY_S))
+            return o, (o, free, core.fixed_on(free), start, PLACE_TRY_S, self.deadline)
+
+        def done(o: int, value: int | None) -> None:
             if value is not None:
                 gains[o] = max(value - self.target, 0)
                 self.counts["place_core"] += 1
+
+        self._tasks(core).run(
+            best_with_place,
+            (task(o) for o in open_),
+            done,
+            skip=lambda _: time.perf_counter() > self.deadline,
+        )
+
+
+def _best_with_place(state: dict[str, Any], o: int) -> tuple[int | None, int | None]:
+    """A pool task (:mod:`engine.explain_pool`): :meth:`WelfareExplainer.best` of the
+    instance with one more place at offer ``o``, by an explainer of the worker's own."""
+    explainer = state.get("explainer")
+    if explainer is None:
+        explainer = WelfareExplainer(
+            state["instance"], state["arrays"], state["result"], state["deadline"], 1, Counter()
+        )
+        state["explainer"] = explainer
+    return explainer.best(("place", o))
 
 
 def _level_of(floors: IntArray, sizes: IntArray) -> Fraction:

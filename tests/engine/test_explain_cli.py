@@ -411,6 +411,25 @@ def test_missing_files_and_bad_options_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "cannot write the explanations" in err
 
 
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_bad_worker_count_exits_2_naming_the_variable(
+    value: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TAPESTRY_EXPLAIN_WORKERS", value)
+    out = tmp_path / "doc.json"
+    code, _, err = invoke(*map(str, example("welfare-floor")), "--out", str(out))
+    assert code == 2 and not out.exists()
+    assert err == "TAPESTRY_EXPLAIN_WORKERS: must be a whole number, at least 1\n"
+
+
+def test_two_workers_write_the_same_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPESTRY_EXPLAIN_WORKERS", "2")
+    code, out, err = invoke(*map(str, example("welfare-floor")))
+    assert code == 0 and err == ""
+    expected = json.loads((EXAMPLES / "welfare-floor.explanations.json").read_text())
+    assert without_volatile(json.loads(out)) == without_volatile(expected)
+
+
 # --- --persons, standard input, --out, the stats file ------------------------------------------
 
 
