@@ -38,6 +38,7 @@ from models.people import (
     ConsentStatus,
     OutcomeTag,
     PersonProfile,
+    Postcode,
     age_band_index,
     person_outcome_tags,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "OfferStatus",
     "OutcomeTag",
     "PersonProfile",
+    "Postcode",
     "Proposal",
     "ProposalStatus",
     "ProposalSupport",

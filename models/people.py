@@ -202,3 +202,17 @@ class Consent(CreatedAtMixin, Base):
     @property
     def is_active(self) -> bool:
         return self.status == ConsentStatus.granted
+
+
+class Postcode(Base):
+    """A UK postcode and where it is, from the ONS Postcode Directory (``tapestry postcodes
+    import``). ``terminated`` is the month it stopped being used (ONSPD's ``doterm``), if it
+    has: its point still says where an old address is."""
+
+    __tablename__ = "postcodes"
+
+    # In capitals with one space, as ONSPD's ``pcds`` and web.services.postcodes give it.
+    postcode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    latitude: Mapped[float]
+    longitude: Mapped[float]
+    terminated: Mapped[str | None] = mapped_column(String(7))  # "2011-06"

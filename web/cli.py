@@ -784,3 +784,46 @@ def openreferral_taxonomy_cmd(file: str, council_slug: str, url: str | None) -> 
         engine.dispose()
     for change in changes:
         click.echo(change.line())
+
+
+@main.group("postcodes")
+def postcodes_group() -> None:
+    """The national postcode table (the ONS Postcode Directory)."""
+
+
+@postcodes_group.command("import")
+@click.argument("file", metavar="FILE")
+@click.option("--url", default=None, help=URL_HELP)
+def postcodes_import_cmd(file: str, url: str | None) -> None:
+    """Load the ONS Postcode Directory CSV (its pcds, lat, long and doterm columns) into the
+    national postcode table, which places people and services by their postcodes.
+
+    Reads the file as a stream; a second import of the same file changes nothing. Exit 0 when
+    every row was read, 1 when some were refused (one line each on standard error), 2 when
+    the file cannot be read or has no valid row (then nothing changes).
+    """
+    import csv
+
+    from models.db import make_engine, make_session_factory
+    from web.services.postcodes import ColumnsMissing, import_onspd
+
+    engine = make_engine(_database_for_command(url))
+    try:
+        with make_session_factory(engine)() as session:
+            try:
+                with open(file, encoding="utf-8-sig", newline="") as lines:
+                    report = import_onspd(session, lines)
+            except (OSError, UnicodeDecodeError, csv.Error) as error:
+                raise DatabaseProblem(f"{file}: cannot be read ({_one_line(error)})") from None
+            except ColumnsMissing as error:
+                raise DatabaseProblem(f"{file}: {error}") from None
+            for problem in report.refused:
+                click.echo(f"tapestry: {file}: {problem}", err=True)
+            if not report.valid:
+                session.rollback()
+                raise DatabaseProblem(f"{file}: no row has a postcode Tapestry can use")
+            session.commit()
+    finally:
+        engine.dispose()
+    click.echo(report.summary())
+    sys.exit(1 if report.refused else 0)

@@ -322,7 +322,7 @@ def test_postcode_and_proximity(app: Flask, db_session: Session, world: dict[str
     for query, field, words in [
         ("?postcode=hello", "postcode", "UK postcode"),
         ("?proximity=500", "proximity", "Give a postcode"),
-        ("?postcode=EX1%201AA&proximity=500", "postcode", "do not know where it is"),
+        ("?postcode=EX1%201AA&proximity=500", "postcode", "do not know where the postcode"),
         ("?postcode=TR1%201AA&proximity=near", "proximity", "whole number"),
     ]:
         body = assert_error(client.get(f"{BASE}/service_at_locations{query}"), 422)

@@ -40,6 +40,7 @@ from models.people import AGE_BANDS, DAYS, NEED_LEVEL_MAX, AgeBand, OutcomeTag
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from web.services.errors import NotFound
 from web.services.matching import haversine_km
+from web.services.postcodes import national_point
 from web.services.recurrence import (
     describe_rule,
     rule_key,
@@ -338,11 +339,12 @@ def _meets(offer: Offer, where: ServiceFilter) -> bool:
 
 
 def postcode_point(session: Session, council: Council, postcode: str) -> tuple[float, float] | None:
-    """Where ``postcode`` is: the mean of the coordinates of the council's published offers at
-    that postcode, else in its district; None when none of them has coordinates.
-
-    Tapestry keeps no national postcode file, so it knows the postcodes its own services give.
+    """Where ``postcode`` is: its point in the national postcode table (the ONS Postcode
+    Directory, when it has been imported), else the mean of the coordinates of the council's
+    published offers at that postcode, else in its district; None when none of these knows it.
     """
+    if " " in postcode and (point := national_point(session, postcode)) is not None:
+        return point
     district = postcode.split()[0]
     located = _published(council).where(Offer.latitude.is_not(None), Offer.longitude.is_not(None))
     matches = [Offer.postcode.like(f"{district} %")]  # a district is letters and digits

@@ -46,6 +46,7 @@ def _dump(person: PersonProfile) -> dict[str, Any]:
         "outcome_tags": person.outcome_tags,
         "max_travel_km": person.max_travel_km,
         "availability": person.availability or {},
+        "postcode": person.postcode,
     }
 
 
@@ -87,6 +88,8 @@ class MyProfile(MethodView):
                 tag_slugs=changes.get("outcome_tags", [t.slug for t in person.outcome_tags]),
                 max_travel_km=changes.get("max_travel_km", current["max_travel_km"]),
                 availability=changes.get("availability", current["availability"]),
+                # Not sent: left as it is (None); null: taken away (blank).
+                postcode=(changes["postcode"] or "") if "postcode" in changes else None,
             )
         except ServiceError as error:
             db.rollback()

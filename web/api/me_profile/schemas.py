@@ -14,6 +14,8 @@ from web.api.common import (
 from web.api.schemas import StrictSchema
 from web.services.profiles import ASPIRATIONS_MAX_CHARS, MAX_TRAVEL_KM
 
+POSTCODE_MAX_CHARS = 20  # "ex1   1aa" as typed, spaces and all
+
 
 class ProfileSchema(StrictSchema):
     """What the person told us, and what professionals assessed (read only here)."""
@@ -31,6 +33,14 @@ class ProfileSchema(StrictSchema):
     outcome_tags = ma.fields.List(ma.fields.Nested(OutcomeTagSchema), required=True)
     max_travel_km = ma.fields.Integer(allow_none=True)
     availability = schedule_field(required=True)
+    postcode = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Where the person lives, in capitals with one space; distances to "
+            "services are measured from it",
+            "example": "EX1 1AA",
+        },
+    )
 
 
 class ProfilePatchSchema(StrictSchema):
@@ -47,3 +57,12 @@ class ProfilePatchSchema(StrictSchema):
         allow_none=True, validate=ma.validate.Range(min=0, max=MAX_TRAVEL_KM)
     )
     availability = schedule_field()
+    postcode = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(max=POSTCODE_MAX_CHARS),
+        metadata={
+            "description": "A UK postcode, in any case and spacing (it is kept as EX1 1AA); "
+            "null or empty takes it away. One that is not a UK postcode is refused (422)",
+            "example": "ex1 1aa",
+        },
+    )

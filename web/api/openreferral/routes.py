@@ -148,13 +148,12 @@ def _postcode_search(council: Any, where: openreferral.ServiceFilter) -> openref
     if proximity is not None:
         near = openreferral.postcode_point(get_session(), council, postcode)
         if near is None:
-            # Tapestry knows the postcodes its services give, not every postcode in the land.
+            # Neither the national postcode table (if imported) nor the services know it.
             _fail(
                 InvalidInput(
                     {
-                        "postcode": f"No service here gives the postcode {postcode}, so we do "
-                        "not know where it is. Leave out proximity to list the services in "
-                        "its district."
+                        "postcode": f"We do not know where the postcode {postcode} is. Leave "
+                        "out proximity to list the services in its district."
                     }  # fmt: skip
                 )
             )
