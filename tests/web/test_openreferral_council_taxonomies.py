@@ -307,3 +307,59 @@ def test_the_command_loads_a_file_and_refuses_a_wrong_one(
     assert run(good, "nowhere").exit_code == 2
     with make_session_factory(fresh_engine)() as session:
         assert session.scalar(select(func.count()).select_from(CouncilTaxonomyTerm)) == 3
+
+
+def test_an_import_tags_offers_with_the_councils_own_terms(
+    client: FlaskClient, db_session: Session, world: dict[str, Any]
+) -> None:
+    from web.services.openreferral_import import import_services
+
+    terms = _terms(client)
+    offers.update_offer(
+        db_session,
+        world["member"],
+        world["provider"],
+        world["offer"].id,
+        {"council_terms": [terms["train"]["id"]]},
+        partial=True,
+    )
+    db_session.flush()
+    document = get_record(client, "services", _service_id(client, "Alpha kitchen"))
+    # Another council with the same taxonomy (its own ids): matched by taxonomy and code.
+    other = world["other"]
+    load_taxonomies(db_session, other, _document(id=BUS, taxonomy_terms=[
+        {"id": TRAIN, "name": "Train", "term": "bus"},
+        {"id": DIAL, "name": "Rail", "term": "train"},
+    ]))  # fmt: skip
+    db_session.flush()
+    report = import_services(db_session, other, [document])
+    [offer_record] = [r for r in report.records if r.kind.value == "service"]
+    assert offer_record.result == "created", offer_record
+    assert not any("left out" in n for n in offer_record.notes), offer_record.notes
+    copy = db_session.scalars(
+        select(CouncilTaxonomyTerm)
+        .join(CouncilTaxonomy)
+        .where(CouncilTaxonomy.council_id == other.id)
+    ).all()
+    from models import Offer, SourceRecord
+
+    source = db_session.scalars(
+        select(SourceRecord).where(
+            SourceRecord.council_id == other.id, SourceRecord.offer_id.is_not(None)
+        )
+    ).one()
+    imported = db_session.get(Offer, source.offer_id)
+    assert imported is not None
+    assert [t.name for t in imported.council_terms] == ["Rail"]
+    assert {t.name for t in copy} == {"Train", "Rail"}
+    # Imported again: unchanged, terms and all.
+    again = import_services(db_session, other, [document])
+    assert [r.result for r in again.records if r.kind.value == "service"] == ["unchanged"]
+    # A council without that taxonomy leaves the term out, and says so.
+    third = factories.CouncilFactory(slug="thirdham", areas=["north"])
+    db_session.flush()
+    left = import_services(db_session, third, [document])
+    [record] = [r for r in left.records if r.kind.value == "service"]
+    assert any(
+        "1 taxonomy terms that Tapestry does not use were left out" in n for n in record.notes
+    )

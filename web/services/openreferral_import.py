@@ -11,7 +11,9 @@ per place (pounds to pence); the service areas that name the council's areas are
 areas, the first its main one; the first location gives the place, coordinates and access;
 WEEKLY and MONTHLY schedules give its RFC 5545 rules (and so its days and parts of the day);
 minimum and maximum ages give the age bands that hold them; taxonomy terms whose
-code is a service type or an outcome tag give the category and tags. New offers are drafts
+code is a service type or an outcome tag give the category and tags, and those that name a
+term of the council's own taxonomies (by the term's id or address, or its taxonomy and code)
+tag it with that term. New offers are drafts
 with no places (the provider says how many before publishing); an update never touches places
 or status.
 
@@ -41,12 +43,19 @@ from models.accounts import Council
 from models.audit import append_event
 from models.base import utcnow
 from models.jobs import Job, JobStatus
-from models.openreferral import SourceKind, SourceRecord
+from models.openreferral import CouncilTaxonomy, CouncilTaxonomyTerm, SourceKind, SourceRecord
 from models.people import AGE_BANDS, NEED_LEVEL_MAX, AgeBand, OutcomeTag
 from models.providers import Offer, OfferCategory, OfferStatus, Provider
 from web.services.errors import InvalidInput, NotFound
 from web.services.offers import MAX_TAGS, clean_offer_fields, normal_postcode
-from web.services.openreferral import AGES, CATEGORY_NAMES, HOURS, NEED_CODE
+from web.services.openreferral import (
+    AGES,
+    CATEGORY_NAMES,
+    COUNCIL_TAXONOMY,
+    HOURS,
+    NEED_CODE,
+    record_id,
+)
 from web.services.providers import NAME_MAX
 from web.services.providers import TEXT_MAX as PROVIDER_TEXT_MAX
 from web.services.recurrence import check_rule, pattern_from_rules
@@ -420,9 +429,56 @@ def _terms(service: Mapping[str, Any]) -> list[dict[str, Any]]:
     return terms
 
 
+def _council_term_index(session: Session, council: Council) -> dict[str, CouncilTaxonomyTerm]:
+    """The council's own terms, by every name a feed may give one: the id the council gave
+    it, its address, or its taxonomy (id, name or address) with its code."""
+    index: dict[str, CouncilTaxonomyTerm] = {}
+    for taxonomy in session.scalars(
+        select(CouncilTaxonomy)
+        .where(CouncilTaxonomy.council_id == council.id)
+        .options(selectinload(CouncilTaxonomy.terms))
+    ):
+        names = {
+            taxonomy.source_id,
+            record_id(COUNCIL_TAXONOMY, taxonomy.id),
+            taxonomy.name.casefold(),
+            taxonomy.uri or "",
+        } - {""}
+        for term in taxonomy.terms:
+            # The id the council gave it (not ours: another Tapestry's ids can be the same).
+            index[f"id:{term.source_id}"] = term
+            if term.term_uri:
+                index[f"uri:{term.term_uri}"] = term
+            for name in names:
+                index[f"code:{name}|{term.code}"] = term
+    return index
+
+
+def _council_terms(
+    service: Mapping[str, Any], index: Mapping[str, CouncilTaxonomyTerm]
+) -> list[CouncilTaxonomyTerm]:
+    """The council's own terms that the service's attributes name, in the council's order."""
+    found: dict[int, CouncilTaxonomyTerm] = {}
+    for term in _terms(service):
+        code = _text(term, "term") or _text(term, "code")
+        keys = [f"id:{_text(term, 'id')}", f"uri:{_text(term, 'term_uri')}"]
+        for taxonomy in (_text(term, "taxonomy_id"), _text(term, "taxonomy")):
+            keys += [f"code:{taxonomy}|{code}", f"code:{taxonomy.casefold()}|{code}"]
+        for key in keys:
+            if key in index:
+                found[index[key].id] = index[key]
+                break
+    return sorted(found.values(), key=lambda t: (t.taxonomy_id, t.position, t.id))
+
+
 def _category_and_tags(
-    service: Mapping[str, Any], tags: Mapping[str, OutcomeTag], notes: list[str]
+    service: Mapping[str, Any],
+    tags: Mapping[str, OutcomeTag],
+    notes: list[str],
+    known: int = 0,
 ) -> tuple[OfferCategory, list[str]]:
+    """The category and outcome tags the service's terms give; ``known`` of its terms are the
+    council's own (not counted as left out)."""
     names = {name.lower(): category for category, name in CATEGORY_NAMES.items()}
     category = None
     slugs: list[str] = []
@@ -442,6 +498,7 @@ def _category_and_tags(
     if category is None:
         category = DEFAULT_CATEGORY
         notes.append(f"no service type was given, so it is {CATEGORY_NAMES[category]}: check it")
+    unknown = max(0, unknown - known)
     if unknown:
         notes.append(f"{unknown} taxonomy terms that Tapestry does not use were left out")
     if len(slugs) > MAX_TAGS:
@@ -583,11 +640,13 @@ def _offer_values(
     tags: Mapping[str, OutcomeTag],
     council_areas: Mapping[str, str],
     notes: list[str],
+    council_terms: Mapping[str, CouncilTaxonomyTerm] | None = None,
 ) -> dict[str, Any]:
     name = _text(service, "name")
     if not name:
         raise Refused("the service has no name")
-    category, slugs = _category_and_tags(service, tags, notes)
+    own_terms = _council_terms(service, council_terms or {})
+    category, slugs = _category_and_tags(service, tags, notes, len(own_terms))
     place = _place(service, notes)
     rules = _schedule_rules(service, notes)
     data: dict[str, Any] = {
@@ -613,6 +672,7 @@ def _offer_values(
         raise Refused("; ".join(f"{k}: {v}" for k, v in sorted(error.errors.items()))) from None
     # The slugs are known tags already: no query for them (one per service would be slow).
     values["tags"] = sorted((tags[slug] for slug in slugs), key=lambda t: t.slug)
+    values["council_terms"] = own_terms
     values["latitude"] = place["latitude"]
     values["longitude"] = place["longitude"]
     values["schedule_rules"] = rules
@@ -736,13 +796,22 @@ def import_services(
         for s in session.scalars(select(SourceRecord).where(SourceRecord.council_id == council.id))
     }
     tags = {t.slug: t for t in session.scalars(select(OutcomeTag))}
+    terms = _council_term_index(session, council)
     areas = {a.lower(): a for a in council.areas or []}
     for group in groups:
         savepoint = session.begin_nested()
         try:
             with session.no_autoflush:
                 results = _import_organisation(
-                    session, council, group, sources, tags, areas, actor_user_id, only_provider
+                    session,
+                    council,
+                    group,
+                    sources,
+                    tags,
+                    areas,
+                    actor_user_id,
+                    only_provider,
+                    terms,
                 )
         except Refused as error:
             savepoint.rollback()
@@ -800,6 +869,7 @@ def _import_organisation(
     areas: Mapping[str, str],
     actor_user_id: int | None,
     only_provider: Provider | None,
+    council_terms: Mapping[str, CouncilTaxonomyTerm] | None = None,
 ) -> list[RecordResult]:
     """Import one organisation and its services, or raise :class:`Refused` for all of it."""
     service_failures: list[tuple[str, str, str]] = list(group.refused)
@@ -858,7 +928,7 @@ def _import_organisation(
         for o in session.scalars(
             select(Offer)
             .where(Offer.provider_id == provider.id)
-            .options(selectinload(Offer.outcome_tags))
+            .options(selectinload(Offer.outcome_tags), selectinload(Offer.council_terms))
         )
     }
     results: list[RecordResult] = []
@@ -868,7 +938,7 @@ def _import_organisation(
         notes: list[str] = []
         name = _text(service, "name") or "(no name)"
         try:
-            values = _offer_values(session, provider, service, tags, areas, notes)
+            values = _offer_values(session, provider, service, tags, areas, notes, council_terms)
         except Refused as error:
             service_failures.append((service_id, name, str(error)))
             continue
@@ -945,6 +1015,8 @@ def _set(offer: Offer, values: Mapping[str, Any]) -> bool:
         before = getattr(offer, attribute)
         if name == "tags":
             same = [t.slug for t in before] == [t.slug for t in value]
+        elif name == "council_terms":
+            same = [t.id for t in before] == [t.id for t in value]
         else:
             same = before == value
         if not same:
