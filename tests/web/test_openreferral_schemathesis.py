@@ -20,12 +20,21 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models import CouncilTaxonomy
 from models.people import AgeBand
 from tests import factories
 from web.api.openreferral.routes import PROFILE, corrected_openapi
-from web.services.openreferral import SERVICE, SERVICE_AT_LOCATION, TAG_TERM, TAXONOMY, record_id
+from web.services.openreferral import (
+    COUNCIL_TAXONOMY,
+    COUNCIL_TERM,
+    SERVICE,
+    SERVICE_AT_LOCATION,
+    record_id,
+)
+from web.services.openreferral_taxonomies import load_taxonomies
 
 MAX_EXAMPLES = 10
 ERROR_KEYS = {"code", "status", "message", "errors"}
@@ -73,12 +82,34 @@ def feed(db_session: Session) -> dict[str, str]:
     )
     factories.OfferFactory(provider=provider, area=None, location=None, price_pence=0)
     db_session.flush()
+    # The council's own taxonomy, a tree of two terms, one of them on the offer.
+    [own] = load_taxonomies(db_session, council, {
+        "id": "9b3c6d1e-0000-4000-8000-00000000000a", "name": "Westmere headings",
+        "description": "The council's own.", "uri": "https://westmere.example.gov.uk/headings",
+        "version": "1",
+        "taxonomy_terms": [
+            {"id": "9b3c6d1e-0000-4000-8000-0000000000b1", "name": "Food", "term": "food"},
+            {"id": "9b3c6d1e-0000-4000-8000-0000000000b2", "name": "Cooking", "term": "cook",
+             "parent_id": "9b3c6d1e-0000-4000-8000-0000000000b1"},
+        ],
+    })  # fmt: skip
+    assert own.result == "created"
+    db_session.flush()
+    taxonomy = council_taxonomy(db_session, council.id)
+    offer.council_terms = [taxonomy.terms[1]]
+    db_session.flush()
     return {
         "/services/{id}": record_id(SERVICE, offer.id),
         "/service_at_locations/{id}": record_id(SERVICE_AT_LOCATION, offer.id),
-        "/taxonomies/{id}": record_id(TAXONOMY, 2),
-        "/taxonomy_terms/{id}": record_id(TAG_TERM, tag.id),
+        "/taxonomies/{id}": record_id(COUNCIL_TAXONOMY, taxonomy.id),
+        "/taxonomy_terms/{id}": record_id(COUNCIL_TERM, taxonomy.terms[1].id),
     }
+
+
+def council_taxonomy(session: Session, council_id: int) -> CouncilTaxonomy:
+    return session.scalars(
+        select(CouncilTaxonomy).where(CouncilTaxonomy.council_id == council_id)
+    ).one()
 
 
 def _check(strategy: Any, mode: GenerationMode, label: str) -> None:
