@@ -242,3 +242,23 @@ def test_the_councils_own_terms_are_offered_and_saved(
     change_offer(client, offer.id, "helps-with", {"tags": [], "council_terms": [term.group(1)]})
     db_session.refresh(offer)
     assert [t.name for t in offer.council_terms] == ["Cooking"] and offer.outcome_tags == []
+
+
+def test_an_unfinished_service_can_be_picked_up_again(client: FlaskClient) -> None:
+    first = start_offer(client)
+    post_page(client, first, {"title": "Cafe training"})
+    start = client.get("/provider/offers/new").get_data(as_text=True)
+    assert "Services you have not finished adding" in start
+    description = first.replace("/name", "/description")
+    assert f'href="{description}">Go on with Cafe training</a>' in start
+
+
+def test_an_offer_with_days_alone_says_when_it_runs(
+    client: FlaskClient, db_session: Session, provider_user: User
+) -> None:
+    offer = factories.OfferFactory(
+        provider=_provider(provider_user), schedule={"tue": ["morning"]}, schedule_rules=[]
+    )
+    db_session.flush()
+    page = client.get(f"/provider/offers/{offer.id}").get_data(as_text=True)
+    assert "Every Tuesday" in page, page

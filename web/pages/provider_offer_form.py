@@ -28,7 +28,7 @@ from web.services.matching import DAY_NAMES
 from web.services.offer_drafts import Question
 from web.services.openreferral_taxonomies import council_term_options
 from web.services.profiles import all_outcome_tags
-from web.services.recurrence import describe_rule
+from web.services.recurrence import describe_rule, weekly_rules
 
 
 def _own_draft(draft_id: int) -> OfferDraft:
@@ -112,10 +112,26 @@ def new_offer() -> str | Response:
         db.commit()
         first = offer_drafts.QUESTIONS[0].slug
         return redirect(url_for("provider.draft_question", draft_id=draft.id, slug=first))
+    drafts = [
+        {
+            "name": (d.answers or {}).get("title") or "A service not named yet",
+            "href": _resume_url(d),
+        }
+        for d in offer_drafts.open_drafts(get_session(), _me(), _provider())
+    ]
     return render_template(
         "provider/offer_start.html",
         questions=offer_drafts.questions_for(new=True),
+        drafts=drafts,
     )
+
+
+def _resume_url(draft: OfferDraft) -> str:
+    """Where to go on with a draft: its first question not answered, else the check page."""
+    missing = offer_drafts.unanswered(draft)
+    if missing:
+        return url_for("provider.draft_question", draft_id=draft.id, slug=missing[0].slug)
+    return url_for("provider.draft_check", draft_id=draft.id)
 
 
 @bp.route("/offers/drafts/<int:draft_id>/<slug>", methods=["GET", "POST"])
@@ -226,7 +242,9 @@ def edit_offer(offer_id: int) -> str:
         offer_drafts.questions_for(new=False),
         lambda slug: url_for("provider.change_offer", offer_id=offer_id, slug=slug),
     )
-    when = [describe_rule(r) for r in offer.schedule_rules or []]
+    # An offer saved with days and parts of the day alone runs weekly at those times.
+    rules = offer.schedule_rules or weekly_rules(offer.schedule or {}, None)
+    when = [describe_rule(r) for r in rules]
     return render_template("provider/offer.html", offer=offer, rows=rows, when=when)
 
 

@@ -109,6 +109,18 @@ def start_draft(session: Session, actor: User, provider: Provider) -> OfferDraft
     return draft
 
 
+def open_drafts(session: Session, actor: User, provider: Provider) -> list[OfferDraft]:
+    """``actor``'s unfinished drafts for ``provider``, the newest first."""
+    require_member(session, actor, provider)
+    return list(
+        session.scalars(
+            select(OfferDraft)
+            .where(OfferDraft.provider_id == provider.id, OfferDraft.user_id == actor.id)
+            .order_by(OfferDraft.updated_at.desc(), OfferDraft.id.desc())
+        )
+    )
+
+
 def own_draft(session: Session, actor: User, provider: Provider, draft_id: int) -> OfferDraft:
     """``actor``'s draft ``draft_id`` for ``provider``; NotFound for anyone else's."""
     require_member(session, actor, provider)
