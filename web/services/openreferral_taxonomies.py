@@ -301,7 +301,9 @@ def _save(
     for read_term in read.terms:
         term = by_source.get(read_term.source_id)
         if term is not None and term.code != read_term.code:
-            term.code = f"\x00{term.id}"
+            # A control character: no code read from a file has one (and PostgreSQL text may
+            # not hold \x00).
+            term.code = f"\x01{term.id}"
     session.flush()
     touched: set[str] = set()
     for position, read_term in enumerate(read.terms):
