@@ -14,10 +14,11 @@ request's translations). ``babel.cfg`` says where to look; the catalogue check i
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
-from flask_babel import Babel, get_locale, get_translations
+from flask_babel import Babel, format_date, get_locale, get_translations
 from werkzeug.wrappers import Response
 
 from web.services import languages, words
@@ -39,6 +40,9 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.globals["language_links"] = language_links
     app.jinja_env.globals["page_language"] = page_language
+    app.jinja_env.filters["long_date"] = long_date
+    # Marks a string for the catalogue where it is translated later (``yo(N_(..), N_(..))``).
+    app.jinja_env.globals["N_"] = words.N_
     app.after_request(_remember_query_language)
     app.register_blueprint(bp)
 
@@ -57,6 +61,13 @@ def select_language() -> str:
         or languages.known(request.cookies.get(COOKIE))
         or languages.DEFAULT
     )
+
+
+def long_date(value: date | datetime | None) -> str:
+    """``4 December 2026`` in the page's language (``4 Rhagfyr 2026``); "" for none."""
+    if value is None:
+        return ""
+    return str(format_date(value, "d MMMM y"))
 
 
 def page_language() -> str:

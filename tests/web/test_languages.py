@@ -79,3 +79,45 @@ def test_an_accounts_choice_is_saved_and_used_everywhere(
     assert '<html lang="cy"' in shown and "Allgofnodi" in shown
     # The account's choice comes before a cookie or a query left from signed-out pages.
     assert '<html lang="cy"' in _text(other, "/person/place?lang=en")
+
+
+def test_the_person_reads_their_place_and_home_page_in_welsh(
+    app: Flask, login: Callable, db_session: Session, session_factory: Callable
+) -> None:
+    from sqlalchemy import select
+
+    from models import Allocation
+    from tests import factories
+    from tests.services.commissioning_world import make_round, solved_run
+    from web.services import allocations
+
+    world = make_round(db_session)
+    allocations.publish_run(
+        db_session, world.commissioner, world.round, solved_run(world, session_factory)
+    )
+    db_session.flush()
+    held = set(db_session.scalars(select(Allocation.person_id)))
+    name, person = next((n, p) for n, p in world.people.items() if p.id not in held)
+    person.user.language = "cy"
+    db_session.flush()
+    own = app.test_client()
+    login(own, person.user)
+    home = _text(own, "/person/")
+    assert '<html lang="cy"' in home and f"Helo, {name}" in home and "Fy lle" in home
+    place = _text(own, "/person/place")
+    assert "Chawsoch chi ddim lle y tro hwn." in place and "Rhestrau aros" in place
+    assert "You did not get" not in place and "Waiting lists" not in place
+    # An advocate acting for them, in Welsh, reads about the person by name.
+    advocate = factories.AdvocateFactory(council=world.council)
+    advocate.language = "cy"
+    factories.ConsentFactory(person=person, advocate=advocate, can_submit=True)
+    db_session.flush()
+    helper = app.test_client()
+    login(helper, advocate)
+    from tests.web.conftest import csrf_token
+
+    token = csrf_token(helper.get("/advocate/"))
+    helper.post(f"/advocate/act/{person.id}", data={"csrf_token": token})
+    theirs = _text(helper, "/advocate/acting/place")
+    assert f"Chafodd {name} ddim lle y tro hwn." in theirs
+    assert f"Rydych chi’n gweithredu ar ran {name}" in theirs

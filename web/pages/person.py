@@ -42,6 +42,7 @@ from web.services.matching import (
     slots_from_schedule,
 )
 from web.services.recurrence import describe_rules
+from web.services.words import N_, _
 
 Loader = Callable[[], tuple[User, PersonProfile]]
 
@@ -59,14 +60,15 @@ DAY_WORDS = {
 }
 
 # The menu: (endpoint, words). Relative endpoints, so a mounted copy links to itself.
+#: The person's menu: each page and its words (translated when the menu is shown).
 MENU = [
-    ("dashboard", "Home"),
-    ("about_me", "About me"),
-    ("matches", "Matched for you"),
-    ("offers", "All services"),
-    ("my_choices", "My choices"),
-    ("my_places", "My place"),
-    ("ideas", "Ideas"),
+    ("dashboard", N_("Home")),
+    ("about_me", N_("About me")),
+    ("matches", N_("Matched for you")),
+    ("offers", N_("All services")),
+    ("my_choices", N_("My choices")),
+    ("my_places", N_("My place")),
+    ("ideas", N_("Ideas")),
 ]
 
 _loaders: dict[str, Loader] = {}
@@ -110,7 +112,7 @@ def may(scope: acting.Scope) -> bool:
 def _menu() -> dict[str, Any]:
     current = (request.endpoint or "").rpartition(".")[2]
     items = [
-        {"href": url_for(f".{ep}"), "text": words, "active": ep == current} for ep, words in MENU
+        {"href": url_for(f".{ep}"), "text": _(words), "active": ep == current} for ep, words in MENU
     ]
     return {
         "nav_items": items,
@@ -676,5 +678,5 @@ SHARED_MENU_BLUEPRINTS = frozenset({"person_consents"})
 def _menu_for_other_person_pages() -> dict[str, Any]:
     if request.blueprint not in SHARED_MENU_BLUEPRINTS:
         return {}
-    items = [{"href": url_for(f"person.{ep}"), "text": words} for ep, words in MENU]
+    items = [{"href": url_for(f"person.{ep}"), "text": _(words)} for ep, words in MENU]
     return {"nav_items": items}
