@@ -71,6 +71,10 @@ class Notification(CreatedAtMixin, Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    # When a worker last began handing the message to the sender (recorded and committed just
+    # before the SMTP conversation or Notify call): a row taken over from a dead worker with
+    # this set may have been delivered; without it, it certainly was not.
+    handed_over_at: Mapped[datetime | None]
     # What the sender gave back (GOV.UK Notify's id for the message), when it gave anything.
     sender_reference: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)

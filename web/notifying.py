@@ -54,6 +54,7 @@ from web.services.notifications import (
     claim_due,
     mark_failed_try,
     mark_sent,
+    record_handover,
 )
 
 log = logging.getLogger(__name__)
@@ -432,6 +433,10 @@ def deliver_due(
                         continue
                 if step:
                     step("sending", item)
+                if not record_handover(session, item.id, worker_id, now=now):
+                    continue  # another worker took it over: it is theirs to send
+                if step:
+                    step("handed_over", item)
                 reference = sender.send(message)
             except Refused as error:
                 log.warning("notification %s refused: %s", item.id, error)

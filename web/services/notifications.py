@@ -15,7 +15,8 @@ The worker (``tapestry worker``, :mod:`web.notifying`) sends the outbox:
    (status='pending' AND next_attempt_at<=now)`` and commit. Only the worker whose update
    changed one row owns it; others move on. The first claim also fixes the channel and the
    address (email, text, letter), so a message tried again goes the same way.
-2. **Send**, with a message identity derived from the row and nothing else: the email's
+2. **Record the hand-over** (:func:`record_handover`: ``handed_over_at``, committed), then
+   **send**, with a message identity derived from the row and nothing else: the email's
    ``Message-ID`` is ``<tapestry-notification-{id}-{key hash}@{domain}>`` and GOV.UK Notify's
    ``reference`` is ``tapestry-notification-{id}``.
 3. **Mark sent** with a guarded update (``WHERE id=:id AND claimed_by=:me AND
@@ -34,16 +35,24 @@ only makes the row wait: backoff is capped, so it is tried within 10 minutes of 
 Why nothing is sent twice, and where that needs the receiver's help: the one moment that
 cannot be made atomic is between the sender accepting a message and our commit of "sent". A
 worker killed in that gap leaves a row that was delivered but still says ``sending``. The
-redo is detectable, because the claim that takes over an expired lease knows the earlier
-attempt's outcome is unknown (:attr:`ClaimedNotification.outcome_unknown`):
+claim that takes over an expired lease knows whether the dead worker had begun the hand-over
+(``handed_over_at``): if not, the message certainly did not go and is simply sent; if so, its
+outcome is unknown (:attr:`ClaimedNotification.outcome_unknown`) and:
 
 - with GOV.UK Notify the redo first asks Notify for a notification with the row's
   ``reference``; if one exists the row is marked sent and nothing is sent again. That is
   exactly once.
 - SMTP has no way to ask. The redo sends the same message again with the same
   ``Message-ID``, so a mailbox that drops a repeated ``Message-ID`` (as the big ones do, and
-  the tests' server does) shows it once. Honestly: over SMTP this is at-least-once delivery
-  made exactly-once by that identity, and a redo happens only after a crash in that gap.
+  the tests' server does) shows it once.
+
+The guarantee, honestly: every message is delivered at least once; it is handed to the
+sender a second time only when a worker died after the hand-over began and before "sent" was
+committed, and then with the same identity. With Notify that second hand-over is caught by
+the reference, so it is exactly once. Over SMTP no protocol can do better (the server's "250
+accepted" and our commit cannot be one step): a message is transmitted again only after a
+crash in that gap (counted in ``tests/web/test_notification_sending.py``), and it is
+exactly once to the reader wherever the receiving mailbox drops a ``Message-ID`` it has.
 
 Leases make a slow worker safe too: its mark-sent is guarded on ``claimed_by``, so a worker
 whose lease ran out and was taken over cannot overwrite the row. Keep :data:`LEASE` well
@@ -341,7 +350,9 @@ class ClaimedNotification:
     attempts: int
     user_name: str
     about_name: str | None
-    #: True when an earlier worker claimed it and vanished: it may have been sent already.
+    #: True when an earlier worker began handing it to the sender and vanished before saying
+    #: how that went: it may have been delivered already. A worker that died before it began
+    #: (``handed_over_at`` still empty) leaves this False: the message certainly did not go.
     outcome_unknown: bool
     created_at: datetime = field(compare=False)
 
@@ -394,13 +405,13 @@ def claim_due(
     session.commit()
     claimed: list[ClaimedNotification] = []
     for row_id, status in candidates:
-        outcome_unknown = status == NotificationStatus.sending
+        taken_over = status == NotificationStatus.sending
         guard = (
             and_(
                 Notification.status == NotificationStatus.sending,
                 Notification.lease_until < now,
             )
-            if outcome_unknown
+            if taken_over
             else and_(
                 Notification.status == NotificationStatus.pending,
                 Notification.next_attempt_at <= now,
@@ -445,7 +456,7 @@ def claim_due(
             attempts=row.attempts,
             user_name=user.display_name if user is not None else "",
             about_name=about.display_name if about is not None else None,
-            outcome_unknown=outcome_unknown,
+            outcome_unknown=taken_over and row.handed_over_at is not None,
             created_at=row.created_at,
         )
         session.commit()
@@ -459,6 +470,24 @@ def _guarded(row_id: int, worker_id: str) -> Any:
         Notification.claimed_by == worker_id,
         Notification.status == NotificationStatus.sending,
     )
+
+
+def record_handover(
+    session: Session, row_id: int, worker_id: str, *, now: datetime | None = None
+) -> bool:
+    """Record, and commit, that this worker is about to hand the message to the sender.
+
+    From here until :func:`mark_sent` the message may be delivered without our knowing it; a
+    worker that takes the row over later treats it so (``outcome_unknown``). False when the
+    row is no longer this worker's: then it must not be sent."""
+    done = session.execute(
+        update(Notification)
+        .where(_guarded(row_id, worker_id))
+        .values(handed_over_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return done == 1
 
 
 def mark_sent(
