@@ -187,6 +187,9 @@ def test_a_whole_round(
     # Open the round.
     page.goto(round_url.replace("/places", ""))
     page.get_by_role("button", name="Open the round for choices").click()
+    expect(page.get_by_text("A message cannot be taken back once it is sent.")).to_be_visible()
+    axe(page)
+    page.get_by_role("button", name="Yes, open the round").click()
     expect(page.get_by_text("The round is open. People can now choose.")).to_be_visible()
     axe(page)
 

@@ -257,6 +257,7 @@ def rows() -> list[Row]:
     sent_back = {**COMMISSIONER, "commissioner": MOVED}
     add("GET", c + run + "/publish", sent_back, rnd + "/runs/{run}/publish")
     add("GET", c + "/rounds/<int:round_id>/close", sent_back, rnd + "/close")
+    add("GET", c + "/rounds/<int:round_id>/open", sent_back, rnd + "/open")
     add("GET", c + "/rounds/<int:round_id>/held", COMMISSIONER, rnd + "/held")
     held = "/rounds/<int:round_id>/held/<int:allocation_id>"
     add("GET", c + held, COMMISSIONER, rnd + "/held/{offered_a}")

@@ -164,7 +164,11 @@ def test_create_a_round_set_places_budgets_policy_open_and_close(
     )
     assert bad_rule.status_code == 400
 
-    assert post(client, f"{base}/open", {}, page_url=base).status_code == 302
+    # Opening asks "Are you sure?" first (people are told at once), and a bare post only asks.
+    assert post(client, f"{base}/open", {}, page_url=base).status_code == 200
+    db_session.expire_all()
+    assert round_.status == RoundStatus.draft
+    assert post(client, f"{base}/open", {"confirm": "yes"}, page_url=base).status_code == 302
     db_session.expire_all()
     assert round_.status == RoundStatus.open
     # Closing asks "Are you sure?" first, and a bare post only asks again.

@@ -283,15 +283,32 @@ def places(round_id: int) -> Any:
     )
 
 
-@bp.post("/rounds/<int:round_id>/open")
-def open_round(round_id: int) -> Response:
+@bp.route("/rounds/<int:round_id>/open", methods=["GET", "POST"])
+def open_round(round_id: int) -> Any:
     round_ = _round(round_id)
     to = url_for(".round_page", round_id=round_id)
-    try:
-        rounds.open_round(get_session(), _actor(), round_)
-    except ServiceError as error:
-        return _refuse(error, to)
-    return _commit_and_go("The round is open. People can now choose.", to)
+    if request.method == "POST" and _confirmed():
+        try:
+            rounds.open_round(get_session(), _actor(), round_)
+        except ServiceError as error:
+            return _refuse(error, to)
+        return _commit_and_go("The round is open. People can now choose.", to)
+    if round_.status != RoundStatus.draft:
+        flash("Only a draft round can be opened.", "error")
+        return redirect(to)
+    return _page(
+        "commissioner/confirm.html",
+        round=round_,
+        question="Are you sure you want to open this round for choices?",
+        words=rounds.open_words(get_session(), round_),
+        action=url_for(".open_round", round_id=round_id),
+        back=to,
+        yes="Yes, open the round",
+        no="No, keep it as a draft",
+        danger=False,
+        breaches=[],
+        values={},
+    )
 
 
 def _confirmed() -> bool:

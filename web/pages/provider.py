@@ -166,7 +166,10 @@ def change_status(offer_id: int) -> Response:
             message = f"“{offer.title}” is published. People can now see it."
         elif action == "withdraw":
             offers.withdraw_offer(db, _me(), _provider(), offer.id, request_id=_request_id())
-            message = f"“{offer.title}” is withdrawn. People cannot see it now."
+            message = (
+                f"“{offer.title}” is withdrawn. People cannot see it now. "
+                "To undo this, publish it again."
+            )
         else:
             abort(400)
     except InvalidInput as error:

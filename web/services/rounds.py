@@ -604,6 +604,26 @@ def close_round(session: Session, actor: User, round_: Round) -> Round:
     return _move(session, actor, round_, RoundStatus.closed, "round.close")
 
 
+def open_words(session: Session, round_: Round) -> list[str]:
+    """What opening ``round_`` means, for the page that asks "Are you sure?"."""
+    people = session.scalar(select(func.count()).select_from(_people_in_scope(round_).subquery()))
+    offers = sum(1 for ro in round_.round_offers if ro.places > 0)
+    told = "1 person will be told" if people == 1 else f"{people or 0} people will be told"
+    words = [
+        f"{told} that the round is open, by email, text or letter, as each of them chose. "
+        "A message cannot be taken back once it is sent.",
+        f"They can then choose from {offers} {'service' if offers == 1 else 'services'}.",
+    ]
+    if round_.choice_deadline is not None:
+        deadline = round_.choice_deadline
+        words.append(f"The last day for choices is {deadline.day} {deadline:%B %Y}.")
+    words.append(
+        "Once it is open, the round cannot go back to being a draft. "
+        "You can still change its details."
+    )
+    return words
+
+
 def close_words(round_: Round, now: datetime | None = None) -> list[str]:
     """What closing ``round_`` means, for the page that asks "Are you sure?"."""
     now = now or utcnow()
