@@ -179,21 +179,15 @@ def _person_ids(persons: str | None) -> list[str] | None:
     return None if persons is None else persons.split(",")
 
 
-#: How many processes ``tapestry explain`` may use (default: the cores this process may run on).
-WORKERS_VARIABLE = "TAPESTRY_EXPLAIN_WORKERS"
-
-
 def _explain_workers(problems: list[Problem]) -> int:
-    """The worker processes for the exact programs: ``TAPESTRY_EXPLAIN_WORKERS`` when set
-    (a whole number, at least 1; a problem is added otherwise), else every core this process
-    may use."""
-    text = os.environ.get(WORKERS_VARIABLE)
-    if text is None or not text.strip():
-        return max(1, len(os.sched_getaffinity(0)))
-    if not text.strip().isdigit() or int(text) < 1:
-        problems.append(Problem(WORKERS_VARIABLE, "must be a whole number, at least 1"))
+    """:func:`engine.explain.workers_from_environment`, a problem added when it is set wrong."""
+    from engine.explain import WORKERS_VARIABLE, workers_from_environment
+
+    try:
+        return workers_from_environment()
+    except ValueError as error:
+        problems.append(Problem(WORKERS_VARIABLE, str(error)))
         return 1
-    return int(text)
 
 
 def run_explain(

@@ -18,6 +18,7 @@ which the tests and the benchmark compare against.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -166,6 +167,22 @@ def message_for(code: ReasonCode, person: Person, offer: Offer, rule: Rule | Non
         "Several limits together stopped this: the number of places, the money, and the "
         "rules for sharing places fairly."
     )
+
+
+#: How many processes an explanation may use (default: the cores this process may run on).
+WORKERS_VARIABLE = "TAPESTRY_EXPLAIN_WORKERS"
+
+
+def workers_from_environment() -> int:
+    """The worker processes for an explanation's exact programs: ``TAPESTRY_EXPLAIN_WORKERS``
+    when set, else every core this process may use. Raises ValueError (its message names
+    what is wrong) when the variable is not a whole number of at least 1."""
+    text = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if not text:
+        return max(1, len(os.sched_getaffinity(0)))
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("must be a whole number, at least 1")
+    return int(text)
 
 
 def explain(

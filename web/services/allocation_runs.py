@@ -588,7 +588,7 @@ def execute_run(
     run_id: int,
     report: Callable[[int, str | None], bool] | None = None,
     *,
-    explain_workers: int = 1,
+    explain_workers: int | None = None,
     explain_time_limit_s: float = float("inf"),
 ) -> SolverRun:
     """Solve a queued run's stored instance, explain the result, and keep both.
@@ -599,14 +599,23 @@ def execute_run(
     explanations are :func:`engine.explain.explain`'s document, by default with no time limit
     of its own (each of the engine's internal solves keeps the policy's limit), kept as
     ``run.analysis`` (``explanations_to_dict``). The result and the document are stored in
-    the same transaction that marks the run finished. If anything fails, or the engine could
+    the same transaction that marks the run finished. The explanation's exact programs are
+    shared out over ``explain_workers`` processes (default ``TAPESTRY_EXPLAIN_WORKERS``, else
+    every core the worker may use). If anything fails, or the engine could
     not decide every explanation, the run is failed with the reason and nothing of it is kept.
     """
-    from engine.explain import explain
+    from engine.explain import explain, workers_from_environment
     from engine.explain_io import explanations_to_dict
     from engine.reader import read_instance
     from engine.solve import solve
     from engine.writer import result_to_dict
+
+    if explain_workers is None:
+        try:
+            explain_workers = workers_from_environment()
+        except ValueError as error:
+            log.warning("TAPESTRY_EXPLAIN_WORKERS %s: explaining in one process", error)
+            explain_workers = 1
 
     def progress(phase: str, done: int = 0, total: int = 0) -> None:
         # Progress is for people watching; a busy database must not stop the work.
