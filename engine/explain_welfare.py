@@ -75,6 +75,8 @@ YES, NO, UNDECIDED = 1, 0, -1
 #: Seconds a place value's solve on the free pairs may take before the full solve does it.
 PLACE_TRY_S = 2.0
 COVER_ROUNDS = 30
+#: Open capacity questions an offer needs before covering programs are tried there.
+COVER_AT_LEAST = 3
 COVER_SECONDS = 3.0
 
 
@@ -621,6 +623,7 @@ class WelfareExplainer:
         (:func:`engine.explain_core.forced_question`, shared out over the workers); an
         allocation found answers every question of the same offer that it holds."""
         answer = np.full(pairs.size, UNDECIDED, dtype=np.int64)
+        self._capacity_covers(core, pairs, offers, answer)
 
         def done(i: int, found: tuple[int, IntArray, int]) -> None:
             decided, held, n_free = found
@@ -645,6 +648,38 @@ class WelfareExplainer:
             skip=lambda i: answer[i] != UNDECIDED or time.perf_counter() > self.deadline,
         )
         return answer
+
+    def _capacity_covers(
+        self, core: PricedCore, pairs: IntArray, offers: IntArray, answer: IntArray
+    ) -> None:
+        """Where an offer has several open questions, covering programs first: one
+        allocation with one more place there may hold several of them (on rounds with a gap
+        most are "yes"). Each offer's covers stop at the first that answers fewer than two
+        questions, or runs out of its seconds; the forced programs take what is left."""
+        for o in np.unique(offers).tolist():
+            mine = np.flatnonzero((offers == o) & (answer == UNDECIDED))
+            if mine.size < COVER_AT_LEAST:
+                continue
+            free = core.free_pairs(core.widen_for(o))
+            sub = SubProgram(
+                core.model, core.prices, free, core.fixed_on(free), self.target, extra=o
+            )
+            for _ in range(COVER_ROUNDS):
+                left = mine[answer[mine] == UNDECIDED]
+                if left.size < 2 or time.perf_counter() > self.deadline:
+                    break
+                stop = min(self._solve_deadline(), time.perf_counter() + COVER_SECONDS)
+                held, none = sub.cover(pairs[left], stop)
+                self.counts["cover_mips"] += 1
+                if none:
+                    answer[left] = NO
+                    self.counts["cover_no"] += left.size
+                    break
+                hit = left[np.isin(pairs[left], held)]
+                answer[hit] = YES
+                self.counts["cover_yes"] += hit.size
+                if hit.size < 2:
+                    break
 
     def _tasks(self, core: PricedCore | None) -> TaskPool:
         """The worker pool for the exact programs: each worker holds the instance and the
