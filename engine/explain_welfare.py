@@ -546,24 +546,9 @@ class WelfareExplainer:
         MIPs first (each answers every question its allocation holds), then one feasibility
         MIP per question left."""
         answer = np.full(pairs.size, UNDECIDED, dtype=np.int64)
-        left = np.arange(pairs.size)
         sub.start_from(self._result_in(sub.model))
-        for _ in range(COVER_ROUNDS):
-            if left.size == 0 or time.perf_counter() > self.deadline:
-                break
-            stop = min(self._solve_deadline(), time.perf_counter() + COVER_SECONDS)
-            held, none = sub.cover(pairs[left], stop)
-            self.counts["cover_mips"] += 1
-            if none:
-                answer[left] = NO
-                self.counts["cover_no"] += left.size
-                return answer
-            if held.size == 0:
-                break
-            hit = np.isin(pairs[left], held)
-            answer[left[hit]] = YES
-            self.counts["cover_yes"] += int(hit.sum())
-            left = left[~hit]
+        self._cover_rounds(sub, pairs, answer, np.arange(pairs.size), least=1)
+        left = np.flatnonzero(answer == UNDECIDED)
         for i in left.tolist():
             if answer[i] != UNDECIDED:
                 continue  # held by an allocation found for an earlier question
@@ -664,22 +649,31 @@ class WelfareExplainer:
             sub = SubProgram(
                 core.model, core.prices, free, core.fixed_on(free), self.target, extra=o
             )
-            for _ in range(COVER_ROUNDS):
-                left = mine[answer[mine] == UNDECIDED]
-                if left.size < 2 or time.perf_counter() > self.deadline:
-                    break
-                stop = min(self._solve_deadline(), time.perf_counter() + COVER_SECONDS)
-                held, none = sub.cover(pairs[left], stop)
-                self.counts["cover_mips"] += 1
-                if none:
-                    answer[left] = NO
-                    self.counts["cover_no"] += left.size
-                    break
-                hit = left[np.isin(pairs[left], held)]
-                answer[hit] = YES
-                self.counts["cover_yes"] += hit.size
-                if hit.size < 2:
-                    break
+            self._cover_rounds(sub, pairs, answer, mine, least=2)
+
+    def _cover_rounds(
+        self, sub: SubProgram, pairs: IntArray, answer: IntArray, among: IntArray, least: int
+    ) -> None:
+        """Covering programs on ``sub`` for the questions ``among`` (positions in ``pairs``
+        and ``answer``) still undecided: each says YES where its allocation holds them, or NO
+        to all of them at once when none can be held; they stop when one answers fewer than
+        ``least`` or time is up."""
+        for _ in range(COVER_ROUNDS):
+            left = among[answer[among] == UNDECIDED]
+            if left.size < max(least, 1) or time.perf_counter() > self.deadline:
+                return
+            stop = min(self._solve_deadline(), time.perf_counter() + COVER_SECONDS)
+            held, none = sub.cover(pairs[left], stop)
+            self.counts["cover_mips"] += 1
+            if none:
+                answer[left] = NO
+                self.counts["cover_no"] += left.size
+                return
+            hit = left[np.isin(pairs[left], held)]
+            answer[hit] = YES
+            self.counts["cover_yes"] += hit.size
+            if hit.size < least:
+                return
 
     def _tasks(self, core: PricedCore | None) -> TaskPool:
         """The worker pool for the exact programs: each worker holds the instance and the
