@@ -97,6 +97,8 @@ def rows() -> list[Row]:
     add("GET", "/assets/<path:filename>", EVERYONE, "/assets/images/favicon.ico")
     add("GET", "/api/v1/openapi.json", EVERYONE)
     add("GET", "/api/v1/docs", EVERYONE)
+    # The language switch saves the choice and sends everyone back to a page of the site.
+    add("GET", "/language/<code>", {a: MOVED for a in ACTORS}, "/language/cy")
 
     # -- accounts ---------------------------------------------------------------------------
     signed_in_moves = {**{a: MOVED for a in SIGNED_IN}, "anonymous": OK}
