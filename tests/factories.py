@@ -29,6 +29,8 @@ from models import (
     Consent,
     ConsentStatus,
     Council,
+    CouncilTaxonomy,
+    CouncilTaxonomyTerm,
     ErasureDecision,
     ErasureRecord,
     Feedback,
@@ -42,9 +44,11 @@ from models import (
     NotificationStatus,
     Offer,
     OfferCategory,
+    OfferDraft,
     OfferStatus,
     OutcomeTag,
     PersonProfile,
+    Postcode,
     Proposal,
     ProposalSupport,
     Provider,
@@ -457,3 +461,46 @@ class SourceRecordFactory(BaseFactory):
     kind = SourceKind.organization
     source_id = factory.Faker("uuid4")
     provider_id = factory.LazyAttribute(lambda _: ProviderFactory().id)
+
+
+class CouncilTaxonomyFactory(BaseFactory):
+    class Meta:
+        model = CouncilTaxonomy
+
+    council_id = factory.LazyAttribute(lambda _: CouncilFactory().id)
+    source_id = factory.Faker("uuid4")
+    name = factory.Sequence(lambda n: f"Local support types {n}")
+    description = "The kinds of support this council lists."
+    uri = "https://example.org/taxonomies/local-support"
+    version = "1.0"
+
+
+class CouncilTaxonomyTermFactory(BaseFactory):
+    class Meta:
+        model = CouncilTaxonomyTerm
+
+    taxonomy_id = factory.LazyAttribute(lambda _: CouncilTaxonomyFactory().id)
+    source_id = factory.Faker("uuid4")
+    code = factory.Sequence(lambda n: f"term-{n}")
+    name = factory.Sequence(lambda n: f"Term {n}")
+    term_uri = factory.Sequence(lambda n: f"https://example.org/taxonomies/local-support/{n}")
+    position = factory.Sequence(lambda n: n)
+
+
+class OfferDraftFactory(BaseFactory):
+    class Meta:
+        model = OfferDraft
+
+    provider_id = factory.LazyAttribute(lambda _: ProviderFactory().id)
+    user_id = factory.LazyAttribute(lambda _: ProviderUserFactory().id)
+    answers = factory.LazyFunction(lambda: {"title": "Gardening club", "outcomes": ["work"]})
+
+
+class PostcodeFactory(BaseFactory):
+    class Meta:
+        model = Postcode
+
+    postcode = factory.Sequence(lambda n: f"ZZ{n % 100} {n % 10}ZZ")
+    latitude = 51.5
+    longitude = -0.12
+    terminated = None

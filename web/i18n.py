@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["language_links"] = language_links
     app.jinja_env.globals["page_language"] = page_language
     app.jinja_env.filters["long_date"] = long_date
+    app.jinja_env.filters["day_date"] = day_date
     # Marks a string for the catalogue where it is translated later (``yo(N_(..), N_(..))``).
     app.jinja_env.globals["N_"] = words.N_
     app.after_request(_remember_query_language)
@@ -68,6 +69,14 @@ def long_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
     return str(format_date(value, "d MMMM y"))
+
+
+def day_date(value: date | datetime | None) -> str:
+    """``Friday 4 December 2026`` in the page's language (``Dydd Gwener 4 Rhagfyr 2026``): for
+    the day something starts, where the name of the day helps; "" for none."""
+    if value is None:
+        return ""
+    return str(format_date(value, "EEEE d MMMM y"))
 
 
 def page_language() -> str:

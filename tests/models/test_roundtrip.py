@@ -42,6 +42,10 @@ MODEL_FACTORIES: list[type[factories.BaseFactory]] = [
     factories.NotificationSettingFactory,
     factories.AccountTokenFactory,
     factories.SourceRecordFactory,
+    factories.CouncilTaxonomyFactory,
+    factories.CouncilTaxonomyTermFactory,
+    factories.OfferDraftFactory,
+    factories.PostcodeFactory,
 ]
 
 # Written only through models.audit.append_event (tested in test_audit.py).

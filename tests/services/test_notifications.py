@@ -25,6 +25,7 @@ from web.services.notifications import (
     mark_failed_try,
     mark_sent,
     notify,
+    record_handover,
     retry_delay,
     set_preferences,
 )
@@ -107,12 +108,25 @@ def test_an_expired_lease_is_claimed_again_as_a_redo(db_session: Session) -> Non
     notify(db_session, user_id=user.id, event=CONSENT_ASKED, data={}, key="k2")
     [first] = claim_due(db_session, "dead", available=ALL)
 
+    assert record_handover(db_session, first.id, "dead")  # then it died mid-send
+
     later = utcnow() + notifications.LEASE + timedelta(seconds=1)
     [redo] = claim_due(db_session, "alive", available=ALL, now=later)
 
     assert redo.id == first.id and redo.outcome_unknown and redo.attempts == 2
     assert not mark_sent(db_session, first.id, "dead")
     assert mark_sent(db_session, first.id, "alive")
+
+
+def test_an_expired_lease_never_handed_over_is_a_plain_retry(db_session: Session) -> None:
+    user = factories.UserFactory()
+    notify(db_session, user_id=user.id, event=CONSENT_ASKED, data={}, key="k3")
+    [first] = claim_due(db_session, "dead", available=ALL)  # died before it sent anything
+
+    later = utcnow() + notifications.LEASE + timedelta(seconds=1)
+    [redo] = claim_due(db_session, "alive", available=ALL, now=later)
+
+    assert redo.id == first.id and not redo.outcome_unknown and redo.attempts == 2
 
 
 def test_a_failed_try_waits_longer_each_time_then_gives_up(db_session: Session) -> None:
