@@ -63,6 +63,8 @@ DEFAULT_RETENTION_DAYS: dict[str, int] = {
     "login_throttles": 1,
     "idempotency_records": 2,
     "jobs": 90,
+    # A new offer's answers that its provider left unfinished (the form a question at a time).
+    "offer_drafts": 30,
     "feedback_comments": 2 * 365,
     "inactive_accounts": 3 * 365,
     "financial_records": 6 * 365,

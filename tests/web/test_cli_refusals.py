@@ -134,7 +134,7 @@ def test_retention_settings_are_all_checked_before_the_database_is_opened(site: 
         "tapestry: --set jobs: write it as KIND=DAYS, such as sessions=30",
         "tapestry: --set nothing=3: unknown kind of data 'nothing' (known: audit_events, "
         "feedback_comments, financial_records, idempotency_records, inactive_accounts, jobs, "
-        "login_throttles, user_sessions)",
+        "login_throttles, offer_drafts, user_sessions)",
         "tapestry: --set jobs=0: DAYS must be a whole number from 1 to 36500",
         "tapestry: --set jobs=99999999999999999999: DAYS must be a whole number from 1 to 36500",
         "tapestry: --set jobs=٣: DAYS must be a whole number from 1 to 36500",

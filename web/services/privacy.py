@@ -44,7 +44,7 @@ from models.privacy import (
     person_references,
     retention_days,
 )
-from models.providers import Offer
+from models.providers import Offer, OfferDraft
 from models.rounds import Choice, Round, RoundStatus
 from models.voice import Feedback
 from web.services.accounts import ThrottlePolicy
@@ -78,6 +78,7 @@ PURGED_KINDS: dict[str, str] = {
     "login_throttles": "counts of failed sign-ins older than this",
     "idempotency_records": "stored answers to repeated requests older than this",
     "jobs": "finished background jobs older than this",
+    "offer_drafts": "unfinished new services no one has touched for this long",
     "feedback_comments": "the words of feedback older than this (the rating is kept)",
 }
 
@@ -448,6 +449,9 @@ def purge_expired(
                 Job.status.in_([JobStatus.done, JobStatus.failed]),
                 Job.finished_at < cutoff("jobs"),
             )
+        ).rowcount,
+        "offer_drafts": session.execute(
+            delete(OfferDraft).where(OfferDraft.updated_at < cutoff("offer_drafts"))
         ).rowcount,
         "feedback_comments": session.execute(
             update(Feedback)
