@@ -39,6 +39,7 @@ from models.people import REFERENCE_ALPHABET, AgeBand, reference_check_symbol
 from models.rounds import Round
 from tests.security.world import AREAS, TAGS, World
 from web.services import rounds
+from web.services.openreferral import COUNCIL_TERM, record_id
 
 MAX_EXAMPLES = 8
 # Each role that is not the operation's caller gets fewer: those answers are mostly 403.
@@ -74,10 +75,15 @@ schemathesis.openapi.format(
     "rule-attribute", st.sampled_from(["area", "age_band", "need_band", "ethnicity"])
 )
 schemathesis.openapi.format("rule-group", st.text(min_size=1, max_size=12))
+schemathesis.openapi.format(
+    "council-term", st.integers(1, 99).map(lambda n: record_id(COUNCIL_TERM, n))
+)
 # The world's published offers and the groups of each attribute people of the open round are
 # in, set by each test (they differ between worlds).
 PUBLISHED_OFFERS: list[int] = []
 RULE_GROUPS: dict[str, list[str]] = {}
+# The ids of the terms of the world's council taxonomy (format ``council-term``).
+COUNCIL_TERMS: list[str] = []
 
 
 def _world_values(ctx: Any, body: Any) -> Any:
@@ -85,12 +91,13 @@ def _world_values(ctx: Any, body: Any) -> Any:
 
     OpenAPI 3.0 has no ``propertyNames``, so schemathesis ignores the document's "offer id"
     keys of ``places``; it sometimes puts a string the document mentions elsewhere into a
-    field whose format names stored values (``served-area``); and pairs of bounds that the
-    document says must be in order (``min_age_band`` .. ``max_age_band``), fields that depend
-    on others (further areas need a main one; a rule's groups are groups of its attribute; the
-    stable mechanism allows 1 place each) and "at most one maximize_min_coverage rule" have no
-    OpenAPI 3.0 keyword. These are put right here, in positive mode only, as the document says
-    them in words, so ``positive_data_acceptance`` tests what the API does with valid data.
+    field whose format names stored values (``served-area``, ``council-term``); and pairs of
+    bounds that the document says must be in order (``min_age_band`` .. ``max_age_band``),
+    fields that depend on others (further areas need a main one; a rule's groups are groups of
+    its attribute; the stable mechanism allows 1 place each) and "at most one
+    maximize_min_coverage rule" have no OpenAPI 3.0 keyword. These are put right here, in
+    positive mode only, as the document says them in words, so ``positive_data_acceptance``
+    tests what the API does with valid data.
     """
     if not isinstance(body, dict):
         return body
@@ -102,6 +109,8 @@ def _world_values(ctx: Any, body: Any) -> Any:
         }
     if isinstance(body.get("area"), str) and body["area"] not in AREAS:
         body["area"] = AREAS[len(body["area"]) % len(AREAS)]
+    if isinstance(body.get("council_terms"), list) and COUNCIL_TERMS:
+        body["council_terms"] = COUNCIL_TERMS[: len(body["council_terms"])]
     if body.get("other_areas") and not body.get("area"):
         body["area"] = AREAS[0]  # "they need a main area"
     for low, high, order in (
@@ -257,6 +266,7 @@ def _fuzzer(
 def _learn_world(world: World, db_session: Session) -> None:
     """Note the world's published offers and the groups people of its open round are in."""
     PUBLISHED_OFFERS[:] = [world.ids["offer_x"], world.ids["offer_y"]]
+    COUNCIL_TERMS[:] = [record_id(COUNCIL_TERM, world.ids["council_term"])]
     open_round = db_session.get(Round, world.ids["open_round"])
     assert open_round is not None
     RULE_GROUPS.clear()

@@ -83,6 +83,13 @@ def make_world(session: Session) -> World:
         provider_id=provider_x.id, user_id=x.id, answers={"title": "Xenon-Draft-Answer"}
     )
     session.add(offer_draft_x)
+    # The council's own taxonomy (published with `tapestry openreferral taxonomy` or its page):
+    # providers tag offers with its terms.
+    taxonomy = factories.CouncilTaxonomyFactory(council_id=council.id, name="Westmere support")
+    council_term = factories.CouncilTaxonomyTermFactory(
+        taxonomy_id=taxonomy.id, code="day", name="Day opportunities"
+    )
+    offer_x.council_terms = [council_term]
 
     published = factories.RoundFactory(
         council=council, status=RoundStatus.published, mechanism=Mechanism.welfare
@@ -165,6 +172,8 @@ def make_world(session: Session) -> World:
         "accepted_a": accepted_a.id,
         "offered_b": offered_b.id,
         "proposal_a": proposal.id,
+        "council_taxonomy": taxonomy.id,
+        "council_term": council_term.id,
     }
     secrets = {
         "name_a": a.display_name,

@@ -98,6 +98,8 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "contact_name",
 )
 REQUIRED_FIELDS: tuple[str, ...] = ("title", "description", "category", "price_pence", "capacity")
+# The offer's council terms with their taxonomies, read with it (the API names both).
+_TERMS = selectinload(Offer.council_terms).selectinload(CouncilTaxonomyTerm.taxonomy)
 # Rounds whose places still follow the provider's capacity.
 ROUNDS_FOLLOWING_CAPACITY = (RoundStatus.draft, RoundStatus.open)
 # Rounds whose places were settled by the council: a lower capacity lowers them, a higher one
@@ -400,7 +402,7 @@ def create_offer(
 def own_offer(session: Session, actor: User, provider: Provider, offer_id: int) -> Offer:
     """One of ``provider``'s offers; :class:`NotFound` for anyone else's (they look missing)."""
     require_member(session, actor, provider)
-    offer = session.get(Offer, offer_id, options=[selectinload(Offer.outcome_tags)])
+    offer = session.get(Offer, offer_id, options=[selectinload(Offer.outcome_tags), _TERMS])
     if offer is None or offer.provider_id != provider.id:
         raise NotFound("We could not find that service.")
     return offer
@@ -413,7 +415,7 @@ def provider_offers(session: Session, actor: User, provider: Provider) -> list[O
         session.scalars(
             select(Offer)
             .where(Offer.provider_id == provider.id)
-            .options(selectinload(Offer.outcome_tags))
+            .options(selectinload(Offer.outcome_tags), _TERMS)
             .order_by(Offer.title, Offer.id)
         )
     )
@@ -741,7 +743,7 @@ def published_offers(
     page = max(1, page)
     items = list(
         session.scalars(
-            query.options(selectinload(Offer.outcome_tags), selectinload(Offer.provider))
+            query.options(selectinload(Offer.outcome_tags), selectinload(Offer.provider), _TERMS)
             .order_by(Offer.title, Offer.id)
             .offset((page - 1) * per_page)
             .limit(per_page)

@@ -2,7 +2,9 @@
 
 Open Referral (HSDS) names used: ``name`` (our offer's title), ``description``,
 ``organization`` (the provider), ``status``; ``outcome_tags`` play the part of HSDS taxonomy
-terms. Money is whole pence in ``price_pence`` (GBP).
+terms, and ``council_terms`` are terms of the council's own taxonomies (the same ids as in
+its Open Referral feed, ``/openreferral/<council>/taxonomy_terms``). Money is whole pence in
+``price_pence`` (GBP).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from models.people import AgeBand
 from models.providers import OfferCategory, OfferStatus
 from web.api.common import OutcomeTagSchema, PageArgsSchema, PageSchema, schedule_field
 from web.api.schemas import StrictSchema
+from web.services.openreferral import COUNCIL_TAXONOMY, COUNCIL_TERM, record_id
 
 
 class OrganizationRefSchema(StrictSchema):
@@ -21,6 +24,32 @@ class OrganizationRefSchema(StrictSchema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True)
     url = ma.fields.String(attribute="website", allow_none=True)
+
+
+class CouncilTermSchema(StrictSchema):
+    """A term of the council's own taxonomy that the offer is tagged with."""
+
+    id = ma.fields.Function(
+        lambda term: record_id(COUNCIL_TERM, term.id),
+        required=True,
+        metadata={
+            "type": "string",
+            "description": "The term's id, as in the council's Open Referral feed",
+            "example": "0000000a-7a95-8e57-8000-000000000001",
+        },
+    )
+    name = ma.fields.String(required=True, metadata={"example": "Day opportunities"})
+    code = ma.fields.String(required=True, metadata={"example": "day-opportunities"})
+    taxonomy = ma.fields.Function(
+        lambda term: term.taxonomy.name,
+        required=True,
+        metadata={"type": "string", "description": "The name of the council's taxonomy"},
+    )
+    taxonomy_id = ma.fields.Function(
+        lambda term: record_id(COUNCIL_TAXONOMY, term.taxonomy_id),
+        required=True,
+        metadata={"type": "string", "description": "The taxonomy's id in the feed"},
+    )
 
 
 class OfferSchema(StrictSchema):
@@ -32,6 +61,7 @@ class OfferSchema(StrictSchema):
     status = ma.fields.Enum(OfferStatus, by_value=True, required=True)
     category = ma.fields.Enum(OfferCategory, by_value=True, required=True)
     outcome_tags = ma.fields.List(ma.fields.Nested(OutcomeTagSchema), required=True)
+    council_terms = ma.fields.List(ma.fields.Nested(CouncilTermSchema), required=True)
     price_pence = ma.fields.Integer(required=True, metadata={"description": "Price of a place"})
     currency = ma.fields.Constant("GBP")
     capacity = ma.fields.Integer(required=True, metadata={"description": "Places it has"})

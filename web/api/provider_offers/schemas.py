@@ -1,8 +1,9 @@
 """Schemas for ``/api/v1/provider/offers``: a provider's own offers, in every status.
 
 Offers are written with the names they are read with (``name``, ``outcome_tags``,
-``eligibility_description``); ``outcome_tags`` are written as slugs and read as objects.
-Prices are whole pence.
+``eligibility_description``); ``outcome_tags`` are written as slugs and ``council_terms`` as
+the ids of the council's own terms (its feed's ``/taxonomy_terms``), and both are read as
+objects. Prices are whole pence.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from web.services.offers import (
     LANGUAGE_MAX,
     LOCATION_MAX,
     MAX_CAPACITY,
+    MAX_COUNCIL_TERMS,
     MAX_LANGUAGES,
     MAX_PRICE_PENCE,
     TEXT_MAX,
@@ -29,6 +31,8 @@ from web.services.offers import (
 #: A format of the document's own: one of the areas the signed-in provider serves (data, so
 #: no enum can list it).
 SERVED_AREA_FORMAT = "served-area"
+#: The id of a term of the provider's council's own taxonomies (stored data, like the areas).
+COUNCIL_TERM_FORMAT = "council-term"
 # Text the service refuses when it is only spaces: at least one other character.
 NOT_BLANK = {"pattern": r"\S"}
 # A UK postcode, any case, spaces around and between its halves (the service tidies them).
@@ -63,6 +67,17 @@ class OfferInputSchema(StrictSchema):
         data_key="outcome_tags",
         load_default=list,
         metadata={"description": OUTCOME_TAGS_WORDS},
+    )
+    council_terms = ma.fields.List(
+        ma.fields.String(metadata={"format": COUNCIL_TERM_FORMAT}),
+        load_default=list,
+        validate=ma.validate.Length(max=MAX_COUNCIL_TERMS),
+        metadata={
+            "description": "Terms of the council's own taxonomies, by the ids its Open "
+            "Referral feed gives them (/openreferral/{council}/taxonomy_terms, format "
+            f"council-term), {MAX_COUNCIL_TERMS} at most; an id that is not one of its "
+            "council's terms is refused (422)"
+        },
     )
     price_pence = ma.fields.Integer(
         required=True, validate=ma.validate.Range(min=0, max=MAX_PRICE_PENCE)
