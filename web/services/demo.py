@@ -14,6 +14,9 @@ What it holds (with the default 300 persons):
 - 25 providers with Open Referral-style fields, each with a member who signs in;
 - 80 offers across work, training, day activities, help at home, social and creative
   activities (76 published, 3 drafts, 1 withdrawn), with prices in pence and capacities;
+- the council's own taxonomy, "Westmere support types" (:data:`COUNCIL_TAXONOMY`, a tree of
+  seven terms, published in its Open Referral feed as ``tapestry openreferral taxonomy``
+  would), whose terms tag every offer but the creative ones, by their type of service;
 - an earlier round, already published, whose accepted places people can rate, with some
   ratings; an open round with a budget for every person and choices already made by most of
   them (each picks among the offers that match them best, as the site shows them). Places
@@ -40,11 +43,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.accounts import Council, Role, User
 from models.audit import append_event
 from models.base import utcnow
+from models.openreferral import CouncilTaxonomy, CouncilTaxonomyTerm
 from models.people import (
     DAYS,
     TIMES_OF_DAY,
@@ -71,6 +76,7 @@ from models.rounds import (
 from models.voice import Feedback, Proposal, ProposalStatus, ProposalSupport
 from web.services.accounts import hash_password
 from web.services.matching import match_offers
+from web.services.openreferral_taxonomies import load_taxonomies
 from web.services.profiles import facts_for, offer_facts
 from web.services.recurrence import weekly_rules
 
@@ -494,6 +500,42 @@ class DemoLogins:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+#: The council's own taxonomy, as an Open Referral UK ``taxonomy`` document (what a council
+#: loads with ``tapestry openreferral taxonomy`` or the commissioner's page).
+COUNCIL_TAXONOMY: dict[str, object] = {
+    "id": "westmere-support-types",
+    "name": "Westmere support types",
+    "description": "The kinds of support Westmere Council lists in its local offer.",
+    "uri": "https://westmere.example/taxonomies/support-types",
+    "version": "2026",
+    "taxonomy_terms": [
+        {"id": "wm-community", "term": "community-life", "name": "Community life",
+         "description": "Things to do and people to meet near where you live."},
+        {"id": "wm-day", "term": "day-opportunities", "name": "Day opportunities",
+         "description": "Day centres and planned days out.", "parent_id": "wm-community"},
+        {"id": "wm-groups", "term": "clubs-and-groups", "name": "Clubs and groups",
+         "description": "Clubs, groups and friends to meet.", "parent_id": "wm-community"},
+        {"id": "wm-work", "term": "work-and-learning", "name": "Work and learning",
+         "description": "Help to get a job or learn new skills."},
+        {"id": "wm-jobs", "term": "help-to-find-work", "name": "Help to find work",
+         "description": "Job coaching, work placements and supported jobs.",
+         "parent_id": "wm-work"},
+        {"id": "wm-courses", "term": "courses-and-training", "name": "Courses and training",
+         "description": "Courses for everyday skills and for work.", "parent_id": "wm-work"},
+        {"id": "wm-home", "term": "support-at-home", "name": "Support at home",
+         "description": "A support worker helps you at home and when you go out."},
+    ],
+}  # fmt: skip
+#: Which term of :data:`COUNCIL_TAXONOMY` tags each type of service (creative ones: none).
+COUNCIL_TERM_FOR = {
+    OfferCategory.day_opportunity: "day-opportunities",
+    OfferCategory.social: "clubs-and-groups",
+    OfferCategory.employment: "help-to-find-work",
+    OfferCategory.training: "courses-and-training",
+    OfferCategory.home_support: "support-at-home",
+}
+
+
 def build_demo(
     session: Session, *, persons: int = DEFAULT_PERSONS, seed: int = DEFAULT_SEED
 ) -> DemoLogins:
@@ -589,6 +631,7 @@ class _Builder:
         advocates = self.advocates(council, persons)
         providers = self.providers(council)
         offers = self.offers(providers, tags)
+        self.council_taxonomy(council, admin, offers)
         self.offer_facts = {o.id: offer_facts(o, self.now.date()) for o in offers}
         past = self.past_round(council, persons, offers, commissioner)
         current = self.open_round(council, persons, offers, commissioner)
@@ -846,6 +889,23 @@ class _Builder:
             out.append(offer)
         self.s.flush()
         return out
+
+    def council_taxonomy(self, council: Council, admin: User, offers: list[Offer]) -> None:
+        """Publish the council's own taxonomy and tag the offers with its terms (no rng: the
+        demo's other draws stay as they were)."""
+        load_taxonomies(self.s, council, COUNCIL_TAXONOMY, actor_user_id=admin.id)
+        terms = {
+            t.code: t
+            for t in self.s.scalars(
+                select(CouncilTaxonomyTerm)
+                .join(CouncilTaxonomy)
+                .where(CouncilTaxonomy.council_id == council.id)
+            )
+        }
+        for offer in offers:
+            code = COUNCIL_TERM_FOR.get(offer.category)
+            offer.council_terms = [terms[code]] if code else []
+        self.s.flush()
 
     # -- rounds ----------------------------------------------------------------------------
 
