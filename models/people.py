@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -136,6 +137,9 @@ class PersonProfile(TimestampMixin, Base):
     postcode: Mapped[str | None] = mapped_column(String(10))
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]
+    # Easy Read (issue 13): short lines, a picture beside each, larger type, on the person's
+    # pages (for them and for anyone acting for them) and in the messages sent to them.
+    easy_read: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     user: Mapped[User] = relationship(back_populates="person_profile", foreign_keys=[user_id])
     need_set_by: Mapped[User | None] = relationship(foreign_keys=[need_set_by_user_id])

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from models.accounts import User
 from models.people import DAYS, TIMES_OF_DAY, PersonProfile
 from models.providers import OfferCategory
+from web import easy_read
 from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
 from web.services import (
@@ -33,6 +34,7 @@ from web.services import (
     profiles,
     proposals,
 )
+from web.services import easy_read as easy_read_words
 from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound, ServiceError
 from web.services.matching import (
     KM_PER_MILE,
@@ -89,6 +91,7 @@ def person_pages(name: str, url_prefix: str, load: Loader) -> Blueprint:
         blueprint.add_url_rule(rule, endpoint, view, methods=methods)
     blueprint.context_processor(_menu)
     blueprint.add_app_template_global(may, "may")
+    blueprint.add_app_template_global(easy_read.switch, "easy_read_switch")
     return blueprint
 
 
@@ -136,7 +139,7 @@ def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     actor, person = _who()
     errors: dict[str, str] = context.pop("errors", None) or {}
     html = render_template(
-        template,
+        easy_read.templates(template, person),
         actor=actor,
         person=person,
         errors=errors,
@@ -432,6 +435,8 @@ def my_places() -> Any:
     places = [*found.allocations, *found.earlier]
     reader = reader_for(actor, person)
     budget = {"budget_pence": found.budget.amount_pence if found.budget else None}
+    # The same reasons, in the words the person reads: Easy Read, or plain.
+    words_for = easy_read_words.place_words if person.easy_read else explanations.place_words
     try:
         allocations.check_may_decide(s, actor, person)
         may_answer = True
@@ -441,8 +446,8 @@ def my_places() -> Any:
         "person/places.html",
         found=found,
         waiting=waiting,
-        words={a.id: explanations.place_words(s, a.explanation, reader, **budget) for a in places},
-        no_place_words=explanations.place_words(s, found.explanation, reader, **budget),
+        words={a.id: words_for(s, a.explanation, reader, **budget) for a in places},
+        no_place_words=words_for(s, found.explanation, reader, **budget),
         can_give_up=places_cycle.can_give_up,
         has_started=feedback.has_started,
         deadline=places_cycle.describe_deadline,
@@ -649,6 +654,40 @@ def support_idea(proposal_id: int) -> Response:
     return redirect(url_for(".ideas") + f"#idea-{proposal_id}")
 
 
+# --- Easy Read ---------------------------------------------------------------------------------
+
+
+def easy_read_setting() -> Any:
+    """The Easy Read question (from the account page), and the switch at the top of every
+    person page: both post here, and go back where they came from (``next``)."""
+    actor, person = _who()
+    s = get_session()
+    back = easy_read.safe_back(request.values.get("next"))
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            on = easy_read_words.set_easy_read(
+                s, actor, person, easy_read_words.parse_choice(request.form.get("easy_read"))
+            )
+        except InvalidInput as invalid:
+            s.rollback()
+            errors = invalid.errors
+        except ServiceError as error:
+            return _fail(error)
+        else:
+            s.commit()
+            flash(_("Easy Read is on.") if on else _("Easy Read is off."), "success")
+            return redirect(back or url_for("account.account_home"))
+    elif not may("draft"):
+        abort(403)
+    return _page(
+        "person/easy_read_setting.html",
+        status=400 if errors else 200,
+        errors=errors,
+        back=back,
+    )
+
+
 _ROUTES: list[tuple[str, str, Callable[..., Any], list[str]]] = [
     ("/", "dashboard", dashboard, ["GET"]),
     ("/about-me", "about_me", about_me, ["GET", "POST"]),
@@ -665,6 +704,7 @@ _ROUTES: list[tuple[str, str, Callable[..., Any], list[str]]] = [
     ("/ideas", "ideas", ideas, ["GET"]),
     ("/ideas/new", "new_idea", new_idea, ["GET", "POST"]),
     ("/ideas/<int:proposal_id>/support", "support_idea", support_idea, ["POST"]),
+    ("/easy-read", "easy_read", easy_read_setting, ["GET", "POST"]),
 ]
 
 bp = person_pages("person", "/person", _load_self)

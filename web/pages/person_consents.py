@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from models.accounts import User
 from models.people import PersonProfile
+from web import easy_read
 from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
 from web.services import consents
@@ -35,7 +36,7 @@ def who_can_help() -> str:
     user, person = _me()
     view = consents.consents_for_person(get_session(), user, person)
     return render_template(
-        "person/who_can_help.html",
+        easy_read.templates("person/who_can_help.html", person),
         view=view,
         scope_labels=consents.SCOPE_LABELS,
         scopes=consents.SCOPES,

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from models.accounts import User
 from models.privacy import ErasureRecord
+from web import easy_read
 from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
 from web.services import privacy, readable_data
@@ -46,7 +47,7 @@ def export_response(user: User) -> Response:
 
 @my_data_bp.get("/")
 def my_data() -> str:
-    return render_template("person/my_data.html")
+    return render_template(easy_read.templates("person/my_data.html", _me().person_profile))
 
 
 @my_data_bp.get("/read")

@@ -18,7 +18,7 @@ and voice: "you" to the person, their name to an advocate acting for them (:clas
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,9 @@ class Reader:
 
 
 PERSON = Reader()
+
+#: Makes the sentence for a reason code: ``(code, reader, *, price_pence, budget_pence)``.
+ReasonWords = Callable[..., str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,12 +236,16 @@ def place_words(
     reader: Reader = PERSON,
     *,
     budget_pence: int | None = None,
+    words_for: ReasonWords | None = None,
 ) -> PlaceWords:
     """Plain words for an allocation's (or a person's) stored explanation; see the module.
 
     ``reader`` is who reads them (the person, or an advocate acting for them); the engine's
     reasons are made into sentences from their codes for that reader, and
-    ``budget_pence`` is the person's budget, named when an offer costs more than it."""
+    ``budget_pence`` is the person's budget, named when an offer costs more than it.
+    ``words_for`` makes those sentences (this module's, unless another is given, such as
+    Easy Read's in :mod:`web.services.easy_read`)."""
+    make_reason = words_for or reason_words
     if not explanation:
         return PlaceWords()
     entries: list[Any] = []
@@ -264,7 +271,7 @@ def place_words(
     for e in entries:
         code = e.get("code") if isinstance(e.get("code"), str) else None
         title, price = offers.get(str(e.get("offer")), (None, None))
-        words = reason_words(code, reader, price_pence=price, budget_pence=budget_pence)
+        words = make_reason(code, reader, price_pence=price, budget_pence=budget_pence)
         why_not.append(
             WhyNot(
                 rank=e.get("rank") if isinstance(e.get("rank"), int) else None,
