@@ -208,6 +208,7 @@ def _register_blueprints(app: Flask) -> None:
         admin,
         advocate,
         commissioner,
+        council_taxonomies,
         directory_import,
         market,
         person,
@@ -226,6 +227,7 @@ def _register_blueprints(app: Flask) -> None:
         advocate,
         provider,
         commissioner,
+        council_taxonomies,
         admin,
     ):
         app.register_blueprint(module.bp)

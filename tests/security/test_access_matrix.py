@@ -370,6 +370,9 @@ def rows() -> list[Row]:
     for who, prefix in ((COMMISSIONER, "/commissioner"), (PROVIDERS, "/provider")):
         add("GET", prefix + "/directory/import", who)
         add("POST", prefix + "/directory/import", who, form={"address": ""})
+    # The council's own service types (Open Referral taxonomies): its commissioners only.
+    add("GET", "/commissioner/taxonomies", COMMISSIONER)
+    add("POST", "/commissioner/taxonomies", COMMISSIONER)
     # Each import's report is its importer's own; no import is numbered 999999, so it is 404.
     add("GET", "/commissioner/directory/imports/<int:record_id>", only(hide=("commissioner",)),
         "/commissioner/directory/imports/999999")  # fmt: skip

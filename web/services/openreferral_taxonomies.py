@@ -21,14 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models.accounts import Council
 from models.audit import append_event
-from models.openreferral import CouncilTaxonomy, CouncilTaxonomyTerm
+from models.openreferral import CouncilTaxonomy, CouncilTaxonomyTerm, offer_council_terms
 from web.services.errors import InvalidInput
-from web.services.openreferral import COUNCIL_TERM, TAXONOMIES, record_id
+from web.services.openreferral import COUNCIL_TAXONOMY, COUNCIL_TERM, TAXONOMIES, record_id
+from web.services.words import count
 
 NAME_MAX = 200
 ID_MAX = 200
@@ -52,6 +53,50 @@ class TaxonomyChange:
     def line(self) -> str:
         terms = f"{self.added} terms added, {self.changed} changed, {self.removed} removed"
         return f"{self.result} taxonomy {self.name!r}: {terms}"
+
+    def sentence(self) -> str:
+        """What happened, in a sentence for the commissioner's page."""
+        if self.result == "unchanged":
+            return f"{self.name} was already the same, so nothing changed."
+        parts = [
+            f"{count(n, 'term')} {word}"
+            for n, word in (
+                (self.added, "added"),
+                (self.changed, "changed"),
+                (self.removed, "taken away"),
+            )
+            if n
+        ]
+        done = "is published" if self.result == "created" else "is updated"
+        if not parts:
+            return f"{self.name} {done}."
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        return f"{self.name} {done}: {listed}."
+
+
+@dataclass(frozen=True)
+class TermView:
+    """One term of a council taxonomy as its page shows it, with the terms under it."""
+
+    public_id: str
+    name: str
+    code: str
+    description: str
+    offers: int  # offers tagged with it
+    children: list[TermView]
+
+
+@dataclass(frozen=True)
+class TaxonomyView:
+    """One of the council's own taxonomies, for its page."""
+
+    public_id: str
+    name: str
+    description: str
+    uri: str | None
+    version: str | None
+    terms: list[TermView]  # the top of the tree, in the file's order
+    term_count: int
 
 
 def taxonomy_documents(document: Any) -> list[Any]:
@@ -115,6 +160,7 @@ class _Term:
     description: str
     parent: str | None
     term_uri: str | None
+    at: int = 0  # its place in the file's list of terms, to name it in a problem
 
 
 @dataclass
@@ -170,12 +216,14 @@ def _read_taxonomy(record: Any, where: str, errors: dict[str, str]) -> _Taxonomy
                 errors[f"{at}term"] = f"Term {seen_codes[code]} is this term too"
             seen_codes.setdefault(code, n)
         if term_id and term_name and code:
-            terms.append(_Term(term_id, code, term_name, term_description or "", parent, term_uri))
-    for n, term in enumerate(terms):
+            terms.append(
+                _Term(term_id, code, term_name, term_description or "", parent, term_uri, n)
+            )
+    for term in terms:
         if term.parent is not None and (
             term.parent not in seen_ids or term.parent == term.source_id
         ):
-            errors[f"{where}taxonomy_terms[{n}].parent_id"] = (
+            errors[f"{where}taxonomy_terms[{term.at}].parent_id"] = (
                 "The parent must be another term of the same taxonomy"
             )
     if len(errors) == start and _has_cycle(terms):
@@ -350,3 +398,80 @@ def council_term_options(session: Session, council_id: int) -> list[tuple[str, s
         .order_by(CouncilTaxonomy.name, CouncilTaxonomy.id, CouncilTaxonomyTerm.position)
     )
     return [(record_id(COUNCIL_TERM, pk), f"{taxonomy}: {name}") for pk, taxonomy, name in rows]
+
+
+def council_taxonomies(session: Session, council: Council) -> list[TaxonomyView]:
+    """The council's own taxonomies by name, each with its tree of terms and how many offers
+    each term tags."""
+    taxonomies = list(
+        session.scalars(
+            select(CouncilTaxonomy)
+            .where(CouncilTaxonomy.council_id == council.id)
+            .options(selectinload(CouncilTaxonomy.terms))
+            .order_by(CouncilTaxonomy.name, CouncilTaxonomy.id)
+        )
+    )
+    tagged = dict(
+        session.execute(
+            select(offer_council_terms.c.term_id, func.count())
+            .join(CouncilTaxonomyTerm, CouncilTaxonomyTerm.id == offer_council_terms.c.term_id)
+            .join(CouncilTaxonomy)
+            .where(CouncilTaxonomy.council_id == council.id)
+            .group_by(offer_council_terms.c.term_id)
+        ).all()
+    )
+
+    def tree(
+        under: dict[int | None, list[CouncilTaxonomyTerm]], parent: int | None
+    ) -> list[TermView]:
+        return [
+            TermView(
+                record_id(COUNCIL_TERM, t.id),
+                t.name,
+                t.code,
+                t.description,
+                tagged.get(t.id, 0),
+                tree(under, t.id),
+            )
+            for t in under.get(parent, [])
+        ]
+
+    out = []
+    for taxonomy in taxonomies:
+        terms = sorted(taxonomy.terms, key=lambda t: t.position)
+        under: dict[int | None, list[CouncilTaxonomyTerm]] = {}
+        for term in terms:
+            under.setdefault(term.parent_id, []).append(term)
+        out.append(
+            TaxonomyView(
+                record_id(COUNCIL_TAXONOMY, taxonomy.id),
+                taxonomy.name,
+                taxonomy.description,
+                taxonomy.uri,
+                taxonomy.version,
+                tree(under, None),
+                len(terms),
+            )
+        )
+    return out
+
+
+def problem_place(field: str) -> str:
+    """Where in the file a problem of :func:`load_taxonomies` is, in words: ``[1].taxonomy_terms
+    [2].name`` is "Taxonomy 2, term 3, its name"."""
+    words: list[str] = []
+    rest = field
+    while rest:
+        if match := re.match(r"\[(\d+)\]\.?", rest):
+            words.append(f"Taxonomy {int(match.group(1)) + 1}")
+        elif match := re.match(r"taxonomy_terms\[(\d+)\]\.?", rest):
+            words.append(f"term {int(match.group(1)) + 1}")
+        elif rest in ("taxonomy", "taxonomy_terms"):
+            words.append("its terms" if rest == "taxonomy_terms" else "the file")
+            break
+        else:
+            words.append(f"its {rest.rstrip('.')}")
+            break
+        rest = rest[match.end() :]
+    text = ", ".join(words) or "the file"
+    return text[0].upper() + text[1:]
