@@ -140,8 +140,13 @@ _ENV = _environment()
 
 
 def render(item: ClaimedNotification, *, public_url: str, sent_from: str = DEFAULT_FROM) -> Message:
-    """The message for ``item`` from its event's template (and the copy note for advocates)."""
-    template = _ENV.get_template(f"{item.event}.txt")
+    """The message for ``item`` from its event's template (and the copy note for advocates).
+
+    A reader who chose Easy Read gets the event's Easy Read template
+    (``notifications/easy_read/<event>.txt``: one idea a line, short words), where it has one.
+    """
+    names = [f"easy_read/{item.event}.txt", f"{item.event}.txt"] if item.easy_read else []
+    template = _ENV.select_template(names or [f"{item.event}.txt"])
     text = template.render(
         data=item.data,
         name=item.user_name,
@@ -159,11 +164,11 @@ def render(item: ClaimedNotification, *, public_url: str, sent_from: str = DEFAU
             f"You help {item.about_name}, so we are sending you a copy of this message to "
             f"them.\n\n{body}"
         )
-    body += (
-        "\n\nTo change how we tell you things, go to "
-        + public_url.rstrip("/")
-        + ("/account/notifications")
-    )
+    change = public_url.rstrip("/") + "/account/notifications"
+    if item.easy_read:
+        body += f"\n\nWant us to tell you in another way? Go to {change}"
+    else:
+        body += f"\n\nTo change how we tell you things, go to {change}"
     domain = email.utils.parseaddr(sent_from)[1].partition("@")[2] or "tapestry.localhost"
     return Message(
         channel=item.channel,

@@ -355,6 +355,9 @@ class ClaimedNotification:
     #: (``handed_over_at`` still empty) leaves this False: the message certainly did not go.
     outcome_unknown: bool
     created_at: datetime = field(compare=False)
+    #: The reader chose Easy Read (``PersonProfile.easy_read``): the message is written so.
+    #: Never for an advocate's copy: it goes to the advocate, who reads the usual words.
+    easy_read: bool = False
 
     @property
     def reference(self) -> str:
@@ -458,6 +461,11 @@ def claim_due(
             about_name=about.display_name if about is not None else None,
             outcome_unknown=taken_over and row.handed_over_at is not None,
             created_at=row.created_at,
+            easy_read=bool(
+                user is not None
+                and user.person_profile is not None
+                and user.person_profile.easy_read
+            ),
         )
         session.commit()
         claimed.append(item)
