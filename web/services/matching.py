@@ -59,6 +59,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
+from web.services.words import count as count_words
+
 #: The most points each part can earn; they add up to 100.
 WEIGHTS: Mapping[str, int] = {
     "aspirations": 40,
@@ -402,9 +404,9 @@ def _availability_of_runs(person: PersonFacts, runs: tuple[Run, ...]) -> _Part:
     if can == 0:
         text = f"It runs {when}. You are busy on {busy_words}."
         return 0, [Reason("availability", "bad", text)]
-    noun = "session" if total == 1 else "sessions"
     text = (
-        f"It runs {when}. You can go to {can} of its {total} {noun} in {LOOK_AHEAD_WORDS}."
+        f"It runs {when}. You can go to {can} of its {count_words(total, 'session')} in "
+        f"{LOOK_AHEAD_WORDS}."
         f" You are busy on {busy_words}."
     )
     return pts, [Reason("availability", "neutral", text)]
@@ -435,7 +437,7 @@ def format_distance(km: float) -> str:
     if miles < 0.5:
         return "less than 1 mile"
     whole = round(miles)
-    return "1 mile" if whole == 1 else f"{whole} miles"
+    return count_words(whole, "mile")
 
 
 def say_distance(km: float) -> str:

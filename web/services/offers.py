@@ -59,6 +59,7 @@ from web.services.openreferral import COUNCIL_TERM, parse_id, record_id
 from web.services.postcodes import normal_postcode
 from web.services.providers import require_member
 from web.services.recurrence import weekly_rules
+from web.services.words import count
 
 TITLE_MAX = 200
 TEXT_MAX = 5000
@@ -595,9 +596,8 @@ def held_places_words(session: Session, offer: Offer) -> str:
     if not rows:
         return "People hold places on this service."
     name, held = rows[0]
-    places = "1 place" if held == 1 else f"{held} places"
-    verb = "is" if held == 1 else "are"
-    return f"{places} on this service {verb} offered to or taken by people in {name}."
+    places = count(held, "place on this service is")
+    return f"{places} offered to or taken by people in {name}."
 
 
 def set_capacity(
@@ -653,7 +653,7 @@ def _change_capacity(
         if result.rowcount != 1:  # type: ignore[attr-defined]
             session.refresh(round_offer)
             held = round_offer.places_taken
-            places = "1 place is" if held == 1 else f"{held} places are"
+            places = count(held, "place is")
             raise StateConflict(
                 {
                     "capacity": f"{places} offered to or taken by people in "

@@ -59,6 +59,7 @@ from web.services.openreferral import (
 from web.services.providers import NAME_MAX
 from web.services.providers import TEXT_MAX as PROVIDER_TEXT_MAX
 from web.services.recurrence import check_rule, pattern_from_rules
+from web.services.words import count
 
 log = logging.getLogger(__name__)
 
@@ -569,7 +570,7 @@ def _areas(
     if given and not found:
         notes.append("no service area is one of the council's areas, so it has no area")
     elif left_out:
-        areas = "1 service area is" if left_out == 1 else f"{left_out} service areas are"
+        areas = count(left_out, "service area is", "service areas are")
         notes.append(f"{areas} not one of the council's areas, so left out")
     return found
 

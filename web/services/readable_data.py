@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from models.accounts import User
 from web.services.privacy import export_person
+from web.services.words import count
 
 #: Kind of record (table) -> (heading, what it is, in a sentence). In the order shown.
 SECTIONS: dict[str, tuple[str, str]] = {
@@ -87,8 +88,7 @@ class Section:
 
     @property
     def count_words(self) -> str:
-        n = len(self.records)
-        return "1 record" if n == 1 else f"{n} records"
+        return count(len(self.records), "record")
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from web.services.errors import Conflict, InvalidInput, NotFound, StateConflict
 from web.services.jobs import register_periodic
 from web.services.notifications import ROUND_CLOSING, ROUND_OPENED, notify
 from web.services.offers import MAX_CAPACITY
+from web.services.words import count as count_words
 
 NAME_MAX_CHARS = 200
 MAX_TIME_LIMIT_S = 3600
@@ -339,7 +340,9 @@ def set_places(
         if wanted == 0 and offer_id in chosen:
             errors[f"places-{offer_id}"] = "People have chosen this offer, so keep it in the round"
         elif wanted < ro.places_taken:
-            errors[f"places-{offer_id}"] = f"{ro.places_taken} places are already taken"
+            errors[f"places-{offer_id}"] = (
+                f"{count_words(ro.places_taken, 'place is')} already taken"
+            )
     if errors:
         raise StateConflict(errors)
     for offer_id, count in places.items():
@@ -608,11 +611,11 @@ def open_words(session: Session, round_: Round) -> list[str]:
     """What opening ``round_`` means, for the page that asks "Are you sure?"."""
     people = session.scalar(select(func.count()).select_from(_people_in_scope(round_).subquery()))
     offers = sum(1 for ro in round_.round_offers if ro.places > 0)
-    told = "1 person will be told" if people == 1 else f"{people or 0} people will be told"
+    told = count_words(people or 0, "person will be told")
     words = [
         f"{told} that the round is open, by email, text or letter, as each of them chose. "
         "A message cannot be taken back once it is sent.",
-        f"They can then choose from {offers} {'service' if offers == 1 else 'services'}.",
+        f"They can then choose from {count_words(offers, 'service')}.",
     ]
     if round_.choice_deadline is not None:
         deadline = round_.choice_deadline
@@ -635,7 +638,13 @@ def close_words(round_: Round, now: datetime | None = None) -> list[str]:
         day = f"{deadline.day} {deadline:%B %Y}"
         days = (deadline.date() - now.date()).days
         if deadline > now:
-            left = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
+            left = (
+                "today"
+                if days == 0
+                else "tomorrow"
+                if days == 1
+                else f"in {count_words(days, 'day')}"
+            )
             words.append(
                 f"The last day for choices is {day}, {left}. You are closing it before then."
             )
