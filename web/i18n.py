@@ -18,7 +18,7 @@ from datetime import date, datetime
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, current_app, has_request_context, redirect, request, url_for
-from flask_babel import Babel, format_date, get_locale, get_translations
+from flask_babel import Babel, format_date, format_datetime, get_locale, get_translations
 from werkzeug.wrappers import Response
 
 from web.services import languages, words
@@ -40,8 +40,11 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.globals["language_links"] = language_links
     app.jinja_env.globals["page_language"] = page_language
+    app.jinja_env.globals["language_name"] = language_name
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["day_date"] = day_date
+    app.jinja_env.filters["time_word"] = words.time_word
+    app.jinja_env.filters["date_time"] = date_time
     # Marks a string for the catalogue where it is translated later (``yo(N_(..), N_(..))``).
     app.jinja_env.globals["N_"] = words.N_
     app.after_request(_remember_query_language)
@@ -77,6 +80,23 @@ def day_date(value: date | datetime | None) -> str:
     if value is None:
         return ""
     return str(format_date(value, "EEEE d MMMM y"))
+
+
+def date_time(value: datetime | None) -> str:
+    """``4 December 2026, 3:05pm`` in English, ``4 Rhagfyr 2026, 15:05`` in Welsh (the
+    24-hour clock, as Welsh public services write times); "" for none."""
+    if value is None:
+        return ""
+    if page_language() == "en":
+        return (
+            str(format_datetime(value, "d MMMM y, h:mma")).replace("AM", "am").replace("PM", "pm")
+        )
+    return str(format_datetime(value, "d MMMM y, HH:mm"))
+
+
+def language_name(code: str | None) -> str:
+    """The name of a language in itself ("Cymraeg"), English for none or one we lack."""
+    return languages.LANGUAGES.get(languages.known(code) or languages.DEFAULT, "English")
 
 
 def page_language() -> str:
@@ -121,6 +141,11 @@ def _remember_query_language(response: Response) -> Response:
     if language and request.cookies.get(COOKIE) != language:
         _set_cookie(response, language)
     return response
+
+
+def remember_language(response: Response, language: str) -> None:
+    """Keep ``language`` in the reader's cookie too (for the pages before signing in)."""
+    _set_cookie(response, language)
 
 
 def _set_cookie(response: Response, language: str) -> None:

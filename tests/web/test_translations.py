@@ -36,6 +36,19 @@ PERSON_AREAS = (
     "web/services/words.py",
     "web/i18n.py",
     "web/services/languages.py",
+    "web/services/consents.py",
+    "web/services/account_links.py",
+    "web/services/accounts.py",
+    "web/services/acting.py",
+    "web/services/catalogue.py",
+    "web/services/choice_lists.py",
+    "web/services/choices.py",
+    "web/services/feedback.py",
+    "web/services/notifications.py",
+    "web/services/passwords.py",
+    "web/services/profiles.py",
+    "web/services/proposals.py",
+    "web/forms.py",
 )
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
@@ -45,7 +58,7 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     pot = tmp_path_factory.mktemp("babel") / "messages.pot"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-         "-k", "n_:1,2", "-o", str(pot), "."],
+         "-k", "n_:1,2", "-k", "_l", "-o", str(pot), "."],
         cwd=ROOT, check=True, capture_output=True,
     )  # fmt: skip
     with pot.open("rb") as handle:

@@ -22,6 +22,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import force_locale
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -46,14 +47,16 @@ from web.forms import (
     ButtonForm,
     ChangePasswordForm,
     ForgotPasswordForm,
+    LanguageForm,
     NewPasswordForm,
     NotificationSettingsForm,
     SecondFactorForm,
     SignInForm,
 )
-from web.services import account_links, accounts, notifications
+from web.i18n import remember_language
+from web.services import account_links, accounts, languages, notifications
 from web.services.errors import InvalidInput, TooManyRequests
-from web.services.words import count
+from web.services.words import N_, _, count
 
 bp = Blueprint("account", __name__)
 
@@ -79,7 +82,10 @@ def _wait_words(wait: timedelta | None) -> str:
 
 
 def _throttled_message(wait: timedelta | None) -> str:
-    return f"You have tried to sign in too many times. Wait {_wait_words(wait)}, then try again."
+    return _(
+        "You have tried to sign in too many times. Wait %(wait)s, then try again.",
+        wait=_wait_words(wait),
+    )
 
 
 def _retry_after(wait: timedelta | None) -> dict[str, str]:
@@ -234,7 +240,7 @@ def sign_out() -> Response:
         _audit("account.sign_out", row.user)
         db.commit()
     session.clear()
-    flash("You have signed out", "success")
+    flash(_("You have signed out"), "success")
     response = redirect(url_for("public.start"))
     clear_auth_cookie(response)
     return response
@@ -270,7 +276,7 @@ def change_password() -> Any:
         row.second_factor_at = current_user.user_session.second_factor_at
         _audit("account.password_changed", user)
         db.commit()
-        flash("Your password has been changed. You have been signed out everywhere else.")
+        flash(_("Your password has been changed. You have been signed out everywhere else."))
         response = redirect(home_url(user))
         set_auth_cookie(response, token)
         return response
@@ -300,7 +306,7 @@ def _one_off_password_first() -> Any:
     endpoint = request.endpoint or ""
     if endpoint in _BEFORE_CHANGING or endpoint.startswith("public."):
         return None
-    message = "You signed in with a one-off password. Choose your own password first."
+    message = _("You signed in with a one-off password. Choose your own password first.")
     if request.path.startswith("/api/"):
         response = jsonify(error_payload(403, message, {"password": message}))
         response.status_code = 403
@@ -358,7 +364,7 @@ def reset_password() -> Any:
     if account_links.reset_link_user(db, token, now=utcnow()) is None:
         session.pop(_RESET_TOKEN, None)
         status = 400 if request.method == "POST" else 200
-        return render_template("account/bad_link.html", message=BAD_LINK_TEXT), status
+        return render_template("account/bad_link.html", message=_(BAD_LINK_TEXT)), status
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
@@ -373,14 +379,14 @@ def reset_password() -> Any:
             db.rollback()
             if "token" in error.errors:
                 session.pop(_RESET_TOKEN, None)
-                return render_template("account/bad_link.html", message=BAD_LINK_TEXT), 400
+                return render_template("account/bad_link.html", message=_(BAD_LINK_TEXT)), 400
             for name, message in error.errors.items():
                 getattr(form, name).errors = [message]
             return render_template("account/reset_password.html", form=form), 400
         _audit("account.password_reset", user)
         db.commit()
         session.pop(_RESET_TOKEN, None)
-        flash("Your new password is set. Sign in with it now.", "success")
+        flash(_("Your new password is set. Sign in with it now."), "success")
         return redirect(url_for("account.sign_in"))
     status = 400 if form.is_submitted() else 200
     return render_template("account/reset_password.html", form=form), status
@@ -409,7 +415,7 @@ def send_confirmation() -> Response:
     db = get_session()
     user = current_user.user
     if user.email_confirmed_at is not None:
-        flash("Your email address is confirmed already.", "info")
+        flash(_("Your email address is confirmed already."), "info")
         return redirect(url_for("account.account_home"))
     try:
         account_links.send_email_confirmation(db, user, now=utcnow())
@@ -418,7 +424,10 @@ def send_confirmation() -> Response:
         flash(error.message, "info")
         return redirect(url_for("account.account_home"))
     db.commit()
-    flash(f"We have sent a link to {user.email}. Open it to confirm your address.", "success")
+    flash(
+        _("We have sent a link to %(email)s. Open it to confirm your address.", email=user.email),
+        "success",
+    )
     return redirect(url_for("account.account_home"))
 
 
@@ -430,10 +439,10 @@ def confirm_email(token: str) -> Any:
     except InvalidInput:
         db.rollback()
         # A page that explains, not an error: old links are opened every day.
-        return render_template("account/bad_link.html", message=BAD_LINK_TEXT)
+        return render_template("account/bad_link.html", message=_(BAD_LINK_TEXT))
     _audit("account.email_confirmed", user)
     db.commit()
-    flash("Thank you. Your email address is confirmed.", "success")
+    flash(_("Thank you. Your email address is confirmed."), "success")
     if current_user.is_authenticated:
         return redirect(url_for("account.account_home"))
     return redirect(url_for("account.sign_in"))
@@ -466,11 +475,40 @@ def notification_settings() -> Any:
             return render_template("account/notifications.html", form=form), 400
         _audit("account.notifications_changed", user)
         db.commit()
-        flash("Saved. We will tell you things the way you chose.", "success")
+        flash(_("Saved. We will tell you things the way you chose."), "success")
         return redirect(url_for("account.account_home"))
     else:
         return render_template("account/notifications.html", form=form), 400
     return render_template("account/notifications.html", form=form)
+
+
+@bp.route("/account/language", methods=["GET", "POST"])
+@login_required
+def language_setting() -> Any:
+    """The language of the account's pages and messages (also set by the header's links)."""
+    user = current_user.user
+    form = LanguageForm()
+    if request.method == "GET":
+        form.language.data = user.language or languages.DEFAULT
+        return render_template("account/language.html", form=form, languages=languages.LANGUAGES)
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            chosen = languages.choose_language(db, user, form.language.data or "")
+        except InvalidInput as error:
+            db.rollback()
+            form.language.errors = [error.errors["language"]]
+        else:
+            _audit("account.language_changed", user)
+            db.commit()
+            response = redirect(url_for("account.account_home"))
+            remember_language(response, chosen)
+            # Said in the language just chosen: the next page is in it.
+            with force_locale(chosen):
+                flash(_("Saved. Your pages and messages will be in %(language)s.",
+                        language=languages.LANGUAGES[chosen]), "success")  # fmt: skip
+            return response
+    return render_template("account/language.html", form=form, languages=languages.LANGUAGES), 400
 
 
 def _phone_words(phone: str | None) -> str:
@@ -505,13 +543,13 @@ def end_session(session_id: int) -> Response:
     db = get_session()
     this = current_user.user_session
     if this is not None and this.id == session_id:
-        flash("To sign out here, use Sign out at the top of the page.", "info")
+        flash(_("To sign out here, use Sign out at the top of the page."), "info")
         return redirect(url_for("account.signed_in_sessions"))
     if accounts.end_own_session(db, current_user.user, session_id, now=utcnow()):
         _audit("account.session_ended", current_user.user)
-        flash("You are signed out there now.", "success")
+        flash(_("You are signed out there now."), "success")
     else:
-        flash("That one was signed out already.", "info")
+        flash(_("That one was signed out already."), "info")
     db.commit()
     return redirect(url_for("account.signed_in_sessions"))
 
@@ -529,7 +567,9 @@ def end_other_sessions() -> Response:
     _audit("account.other_sessions_ended", current_user.user)
     db.commit()
     flash(
-        "You are signed out everywhere else." if ended else "You were not signed in anywhere else.",
+        _("You are signed out everywhere else.")
+        if ended
+        else _("You were not signed in anywhere else."),
         "success",
     )
     return redirect(url_for("account.signed_in_sessions"))
@@ -539,10 +579,11 @@ def _device_words(user_agent: str | None) -> str:
     """A short name for a browser, like "Firefox on Windows", from its User-Agent."""
     text = user_agent or ""
     browser = next(
-        (name for key, name in _BROWSERS if key in text), "A web browser" if text else "Unknown"
+        (_(name) for key, name in _BROWSERS if key in text),
+        _("A web browser") if text else _("Unknown"),
     )
-    system = next((name for key, name in _SYSTEMS if key in text), None)
-    return f"{browser} on {system}" if system else browser
+    system = next((_(name) for key, name in _SYSTEMS if key in text), None)
+    return _("%(browser)s on %(system)s", browser=browser, system=system) if system else browser
 
 
 _BROWSERS = (
@@ -551,14 +592,14 @@ _BROWSERS = (
     ("Firefox/", "Firefox"),
     ("Chrome/", "Chrome"),
     ("Safari/", "Safari"),
-    ("curl/", "A program (curl)"),
+    ("curl/", N_("A program (curl)")),
 )
 _SYSTEMS = (
-    ("Android", "an Android phone or tablet"),
-    ("iPhone", "an iPhone"),
-    ("iPad", "an iPad"),
+    ("Android", N_("an Android phone or tablet")),
+    ("iPhone", N_("an iPhone")),
+    ("iPad", N_("an iPad")),
     ("Windows", "Windows"),
-    ("Mac OS X", "a Mac"),
-    ("CrOS", "a Chromebook"),
+    ("Mac OS X", N_("a Mac")),
+    ("CrOS", N_("a Chromebook")),
     ("Linux", "Linux"),
 )

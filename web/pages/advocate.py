@@ -38,12 +38,13 @@ from web.db import get_session
 from web.pages.person import person_pages
 from web.services import consents
 from web.services.errors import InvalidInput, NotFound, TooManyRequests
+from web.services.words import N_, _
 
 bp = Blueprint("advocate", __name__, url_prefix="/advocate")
 guard_blueprint(bp, Role.advocate)
 
 ACTING_KEY = "acting_for_person_id"
-NO_LONGER_HELPING = "This person no longer lets you help them."
+NO_LONGER_HELPING = N_("This person no longer lets you help them.")
 SCOPE_OPTIONS = [(scope, consents.SCOPE_LABELS_FOR_ADVOCATE[scope]) for scope in consents.SCOPES]
 
 
@@ -61,11 +62,11 @@ def _advocate_context() -> dict[str, Any]:
 def _nav() -> list[dict[str, Any]]:
     endpoint = request.endpoint or ""
     items = [
-        ("Your caseload", "advocate.dashboard"),
-        ("Ask to help someone", "advocate.ask"),
+        (N_("Your caseload"), "advocate.dashboard"),
+        (N_("Ask to help someone"), "advocate.ask"),
     ]
     return [
-        {"href": url_for(name), "text": text, "active": endpoint == name} for text, name in items
+        {"href": url_for(name), "text": _(text), "active": endpoint == name} for text, name in items
     ]
 
 
@@ -106,14 +107,14 @@ def ask() -> tuple[str, int] | Response:
             status = 429
         else:
             db.commit()
-            flash(consents.ASKED_MESSAGE, "success")
+            flash(_(consents.ASKED_MESSAGE), "success")
             return redirect(url_for("advocate.dashboard"))
     page = render_template(
         "advocate/ask.html",
         values=values,
         errors=errors,
         page_has_errors=bool(errors),
-        scope_options=SCOPE_OPTIONS,
+        scope_options=[(scope, _(label)) for scope, label in SCOPE_OPTIONS],
     )
     return page, status
 
@@ -131,7 +132,7 @@ def start_acting(person_id: int) -> Response:
 @bp.post("/act/stop")
 def stop_acting() -> Response:
     session.pop(ACTING_KEY, None)
-    flash("You have stopped acting for someone.", "info")
+    flash(_("You have stopped acting for someone."), "info")
     return redirect(url_for("advocate.dashboard"))
 
 
@@ -153,14 +154,14 @@ def _check_consent() -> Response | None:
     """Find the live consent on every request, or refuse: revocation works at once."""
     person_id = session.get(ACTING_KEY)
     if person_id is None:
-        flash("Choose who you are helping first.", "info")
+        flash(_("Choose who you are helping first."), "info")
         return redirect(url_for("advocate.dashboard"))
     try:
         g.acting_consent = consents.consent_to_act(get_session(), _me(), int(person_id))
     except NotFound:
         # Not the generic 403: say what happened, on a page the advocate can use.
         session.pop(ACTING_KEY, None)
-        flash(NO_LONGER_HELPING, "info")
+        flash(_(NO_LONGER_HELPING), "info")
         return redirect(url_for("advocate.dashboard"))
     return None
 

@@ -52,13 +52,13 @@ Loader = Callable[[], tuple[User, PersonProfile]]
 MAX_TRAVEL_MILES = 120
 
 DAY_WORDS = {
-    "mon": "Monday",
-    "tue": "Tuesday",
-    "wed": "Wednesday",
-    "thu": "Thursday",
-    "fri": "Friday",
-    "sat": "Saturday",
-    "sun": "Sunday",
+    "mon": N_("Monday"),
+    "tue": N_("Tuesday"),
+    "wed": N_("Wednesday"),
+    "thu": N_("Thursday"),
+    "fri": N_("Friday"),
+    "sat": N_("Saturday"),
+    "sun": N_("Sunday"),
 }
 
 # The menu: (endpoint, words). Relative endpoints, so a mounted copy links to itself.
@@ -236,7 +236,7 @@ def about_me() -> Any:
             s.rollback()
         else:
             s.commit()
-            flash("We have saved your changes.", "success")
+            flash(_("We have saved your changes."), "success")
             return redirect(url_for(".about_me"))
     return _page(
         "person/about_me.html",
@@ -260,9 +260,11 @@ def _travel_km(text: str) -> tuple[int | None, str | None]:
         return None, None
     miles = catalogue.parse_whole_number(text)
     if miles is None or miles < 0:
-        return None, "How far you can travel must be a whole number of miles, like 5"
+        return None, _("How far you can travel must be a whole number of miles, like 5")
     if miles > MAX_TRAVEL_MILES:
-        return None, f"How far you can travel must be {MAX_TRAVEL_MILES} miles or less"
+        return None, _(
+            "How far you can travel must be %(most)s miles or less", most=MAX_TRAVEL_MILES
+        )
     return round(miles * KM_PER_MILE), None
 
 
@@ -391,7 +393,7 @@ def add_choice() -> Any:
     except ServiceError as error:
         return _fail(error)
     s.commit()
-    flash("We have added it to your choices.", "success")
+    flash(_("We have added it to your choices."), "success")
     return redirect(url_for(".my_choices"))
 
 
@@ -402,10 +404,10 @@ def change_choice(offer_id: int) -> Any:
     try:
         if action == "remove":
             choices.remove_choice(s, actor, person, offer_id)
-            message = "We have removed it from your choices."
+            message = _("We have removed it from your choices.")
         elif action in ("up", "down"):
             choices.move_choice(s, actor, person, offer_id, action)  # type: ignore[arg-type]
-            message = "We have changed the order of your choices."
+            message = _("We have changed the order of your choices.")
         else:
             abort(400)
     except Conflict as conflict:
@@ -482,7 +484,7 @@ def give_up_place(allocation_id: int) -> Any:
     except ServiceError as error:
         return _fail(error)
     s.commit()
-    flash("The place is given up. Your money is back in your budget.", "success")
+    flash(_("The place is given up. Your money is back in your budget."), "success")
     return redirect(url_for(".my_places"))
 
 
@@ -504,16 +506,16 @@ def decide_place(allocation_id: int) -> Any:
         try:
             if answer == "accept":
                 allocations.accept_place(s, actor, person, allocation_id)
-                message = "You said yes. The place is yours."
+                message = _("You said yes. The place is yours.")
             elif answer == "decline" and request.form.get("confirm") != "yes":
                 # Turning a place down cannot be undone: ask once more, on a page of its own.
                 allocations.check_may_decide(s, actor, person)
                 return _page("person/confirm_decline.html", place=place, found=found)
             elif answer == "decline":
                 allocations.decline_place(s, actor, person, allocation_id)
-                message = "You said no. We will offer the place to someone else."
+                message = _("You said no. We will offer the place to someone else.")
             else:
-                raise InvalidInput({"answer": "Choose yes or no"})
+                raise InvalidInput({"answer": _("Choose yes or no")})
         except InvalidInput as invalid:
             s.rollback()
             errors = invalid.errors
@@ -537,12 +539,12 @@ def decide_place(allocation_id: int) -> Any:
 
 def _answered_words(status: str) -> str:
     return {
-        "accepted": "You have said yes to this place already.",
-        "declined": "You said no to this place.",
-        "expired": "This offer ended because there was no answer in time.",
-        "given_up": "You gave up this place.",
-        "provider_declined": "The service cannot take you, so this place has ended.",
-    }.get(status, "This place has changed, so there is nothing to answer.")
+        "accepted": _("You have said yes to this place already."),
+        "declined": _("You said no to this place."),
+        "expired": _("This offer ended because there was no answer in time."),
+        "given_up": _("You gave up this place."),
+        "provider_declined": _("The service cannot take you, so this place has ended."),
+    }.get(status, _("This place has changed, so there is nothing to answer."))
 
 
 def rate_place(allocation_id: int) -> Any:
@@ -576,7 +578,7 @@ def rate_place(allocation_id: int) -> Any:
             return _fail(error)
         else:
             s.commit()
-            flash("Thank you. We have saved what you said.", "success")
+            flash(_("Thank you. We have saved what you said."), "success")
             return redirect(url_for(".my_places"))
     return _page(
         "person/rate_place.html",
@@ -626,7 +628,7 @@ def new_idea() -> Any:
             return _fail(error)
         else:
             s.commit()
-            flash("Thank you. We have shared your idea with the council.", "success")
+            flash(_("Thank you. We have shared your idea with the council."), "success")
             return redirect(url_for(".ideas"))
     return _page(
         "person/new_idea.html",
@@ -643,10 +645,10 @@ def support_idea(proposal_id: int) -> Response:
     try:
         if request.form.get("action") == "withdraw":
             proposals.withdraw_support(s, actor, person, proposal_id)
-            message = "You no longer support this idea."
+            message = _("You no longer support this idea.")
         else:
             proposals.support(s, actor, person, proposal_id)
-            message = "You support this idea."
+            message = _("You support this idea.")
     except ServiceError as error:
         _fail(error)
     s.commit()

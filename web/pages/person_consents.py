@@ -18,6 +18,7 @@ from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
 from web.services import consents
 from web.services.errors import Conflict, InvalidInput, NotFound
+from web.services.words import _
 
 bp = Blueprint("person_consents", __name__, url_prefix="/person")
 guard_blueprint(bp, Role.person)
@@ -63,13 +64,13 @@ def answer(consent_id: int) -> Response:
         if decision == "grant":
             scopes = request.form.getlist("scopes")
             consent = consents.grant_consent(db, user, person, consent_id, scopes=scopes)
-            message = f"{consent.advocate.display_name} can now help you."
+            message = _("%(name)s can now help you.", name=consent.advocate.display_name)
         elif decision == "refuse":
             consent = consents.refuse_consent(db, user, person, consent_id)
-            message = f"You said no to {consent.advocate.display_name}."
+            message = _("You said no to %(name)s.", name=consent.advocate.display_name)
         elif decision == "revoke":
             consent = consents.revoke_consent(db, user, person, consent_id)
-            message = f"{consent.advocate.display_name} cannot help you any more."
+            message = _("%(name)s cannot help you any more.", name=consent.advocate.display_name)
         else:
             abort(400)
     except NotFound:

@@ -39,6 +39,7 @@ from web.services.accounts import (
 from web.services.errors import InvalidInput, TooManyRequests
 from web.services.notifications import EMAIL_CONFIRM, PASSWORD_RESET, notify
 from web.services.passwords import password_problem
+from web.services.words import N_, _, count
 
 RESET_VALID = timedelta(hours=1)
 CONFIRM_VALID = timedelta(days=7)
@@ -54,7 +55,7 @@ RESET_EMAIL_KEY = "reset:email:"
 RESET_ADDRESS_KEY = "reset:ip:"
 CONFIRM_KEY = "confirm:user:"
 
-BAD_LINK = "This link does not work. It may be old, or it may have been used already."
+BAD_LINK = N_("This link does not work. It may be old, or it may have been used already.")
 
 
 def _hash(token: str) -> str:
@@ -88,7 +89,7 @@ def request_password_reset(
     now = now or utcnow()
     wanted = normalise_email(email)
     if not wanted or "@" not in wanted or len(wanted) > 320:
-        raise InvalidInput({"email": "Enter your email address, like name@example.org"})
+        raise InvalidInput({"email": _("Enter your email address, like name@example.org")})
     wait = claim_try(
         session, f"{RESET_ADDRESS_KEY}{address or 'unknown'}", RESET_POLICY.per_address, now,
         RESET_POLICY,
@@ -96,7 +97,10 @@ def request_password_reset(
     if wait is not None:
         minutes = max(1, -(-int(wait.total_seconds()) // 60))
         raise TooManyRequests(
-            f"You have asked for too many links. Wait {minutes} minutes, then try again."
+            _(
+                "You have asked for too many links. Wait %(wait)s, then try again.",
+                wait=count(minutes, "minute"),
+            )
         )
     if claim_try(session, f"{RESET_EMAIL_KEY}{wanted}", RESET_POLICY.per_account, now,
                  RESET_POLICY) is not None:  # fmt: skip
@@ -161,15 +165,15 @@ def reset_password(
     now = now or utcnow()
     found = _live_token(session, token, AccountTokenPurpose.password_reset, now)
     if found is None or not can_sign_in(found[1]):
-        raise InvalidInput({"token": BAD_LINK})
+        raise InvalidInput({"token": _(BAD_LINK)})
     row, user = found
     problem = password_problem(new, email=user.email)
     if problem:
         raise InvalidInput({"new_password": problem})
     if new != confirm:
-        raise InvalidInput({"confirm_password": "The two new passwords must be the same"})
+        raise InvalidInput({"confirm_password": _("The two new passwords must be the same")})
     if not _use(session, row, now):
-        raise InvalidInput({"token": BAD_LINK})
+        raise InvalidInput({"token": _(BAD_LINK)})
     # Every other password link of this account stops working too.
     session.execute(
         update(AccountToken)
@@ -204,7 +208,7 @@ def send_email_confirmation(session: Session, user: User, *, now: datetime | Non
     now = now or utcnow()
     if claim_try(session, f"{CONFIRM_KEY}{user.id}", CONFIRM_POLICY.per_account, now,
                  CONFIRM_POLICY) is not None:  # fmt: skip
-        raise TooManyRequests("We have sent you 3 links in the last hour. Look for them first.")
+        raise TooManyRequests(_("We have sent you 3 links in the last hour. Look for them first."))
     row, token = _new_token(session, user, AccountTokenPurpose.email_confirm, CONFIRM_VALID, now)
     notify(
         session,
@@ -220,10 +224,10 @@ def confirm_email(session: Session, token: str, *, now: datetime | None = None) 
     now = now or utcnow()
     found = _live_token(session, token, AccountTokenPurpose.email_confirm, now)
     if found is None:
-        raise InvalidInput({"token": BAD_LINK})
+        raise InvalidInput({"token": _(BAD_LINK)})
     row, user = found
     if not _use(session, row, now):
-        raise InvalidInput({"token": BAD_LINK})
+        raise InvalidInput({"token": _(BAD_LINK)})
     user.email_confirmed_at = now
     session.flush()
     return user

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session, joinedload
 from models.accounts import LoginThrottle, Role, User, UserSession
 from web.services.errors import InvalidInput
 from web.services.passwords import password_problem
+from web.services.words import _
 
 PASSWORD_HASHER = PasswordHasher()  # argon2id, RFC 9106 "low memory" parameters
 # Checked against when no account has the email given, so a wrong email costs the same time as
@@ -142,7 +143,7 @@ def claim_try(
     A compare-and-set on the row's count, so concurrent workers never both take the last free
     try; a try that is waiting is not counted (it does not lengthen the wait).
     """
-    for _ in range(_CLAIM_ROUNDS):
+    for _attempt in range(_CLAIM_ROUNDS):
         row = session.execute(
             select(
                 LoginThrottle.attempts, LoginThrottle.window_start, LoginThrottle.next_try_at
@@ -482,7 +483,7 @@ def change_password(session: Session, user: User, current: str, new: str, *, now
     device that made the change.
     """
     if not _password_matches(user.password_hash, current):
-        raise InvalidInput({"current_password": "Your current password is not right"})
+        raise InvalidInput({"current_password": _("Your current password is not right")})
     if current == new:
         raise InvalidInput(
             {"new_password": "Your new password must be different from your current password"}

@@ -18,6 +18,7 @@ from models.accounts import Role, User
 from models.audit import AuditEvent, append_event
 from models.people import Consent, ConsentStatus, PersonProfile
 from web.services.errors import NotAllowed
+from web.services.words import _
 
 Scope = Literal["view", "draft", "submit"]
 
@@ -25,7 +26,7 @@ Scope = Literal["view", "draft", "submit"]
 def authorise(session: Session, actor: User, person: PersonProfile, scope: Scope) -> None:
     """Raise :class:`NotAllowed` unless ``actor`` may act for ``person`` within ``scope``."""
     if not actor.is_active:
-        raise NotAllowed("Your account is not active.")
+        raise NotAllowed(_("Your account is not active."))
     if actor.id == person.user_id:
         return
     if actor.role == Role.advocate:
@@ -39,7 +40,7 @@ def authorise(session: Session, actor: User, person: PersonProfile, scope: Scope
         if consent is not None and scope in consent.scopes:
             return
         raise NotAllowed(f"{person.display_name} has not agreed that you can do this for them.")
-    raise NotAllowed("You cannot do this for someone else.")
+    raise NotAllowed(_("You cannot do this for someone else."))
 
 
 def may(session: Session, actor: User, person: PersonProfile, scope: Scope) -> bool:

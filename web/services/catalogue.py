@@ -23,17 +23,18 @@ from web.services.acting import authorise
 from web.services.errors import InvalidInput, NotFound
 from web.services.matching import Match, match_offers
 from web.services.profiles import offer_facts, open_round_for, person_facts
+from web.services.words import N_, _
 
 PAGE_SIZE = 10
 SEARCH_TEXT_MAX = 100
 
 CATEGORY_LABELS: dict[str, str] = {
-    OfferCategory.employment: "Work",
-    OfferCategory.training: "Learning and training",
-    OfferCategory.day_opportunity: "Day activities",
-    OfferCategory.home_support: "Help at home",
-    OfferCategory.social: "Meeting people",
-    OfferCategory.creative: "Art, music and making",
+    OfferCategory.employment: N_("Work"),
+    OfferCategory.training: N_("Learning and training"),
+    OfferCategory.day_opportunity: N_("Day activities"),
+    OfferCategory.home_support: N_("Help at home"),
+    OfferCategory.social: N_("Meeting people"),
+    OfferCategory.creative: N_("Art, music and making"),
 }
 
 
@@ -154,14 +155,14 @@ def search_offers(
     errors: dict[str, str] = {}
     text = text.strip()
     if len(text) > SEARCH_TEXT_MAX:
-        errors["q"] = f"Search words must be {SEARCH_TEXT_MAX} characters or fewer"
+        errors["q"] = _("Search words must be %(most)s characters or fewer", most=SEARCH_TEXT_MAX)
     if category and category not in CATEGORY_LABELS:
-        errors["category"] = "Choose a type of service from the list"
+        errors["category"] = _("Choose a type of service from the list")
     price_cap: int | None = None
     if max_price.strip():
         price_cap = parse_pounds(max_price)
         if price_cap is None:
-            errors["max_price"] = "Enter a price in pounds, like 120 or 95.50"
+            errors["max_price"] = _("Enter a price in pounds, like 120 or 95.50")
     if errors:
         raise InvalidInput(errors)
 
@@ -224,7 +225,7 @@ def offer_detail(
     authorise(session, actor, person, "view")
     offer = session.scalars(_published(person.user.council_id).where(Offer.id == offer_id)).first()
     if offer is None:
-        raise NotFound("We could not find that service.")
+        raise NotFound(_("We could not find that service."))
     round_ = open_round_for(session, person)
     round_offer = _round_offers(session, round_).get(offer.id)
     demand = 0

@@ -21,6 +21,7 @@ from web.services import choices
 from web.services.acting import authorise, record
 from web.services.errors import Conflict, InvalidInput, NotFound, StateConflict
 from web.services.profiles import open_round_for
+from web.services.words import _
 
 
 def replace_choices(
@@ -37,14 +38,16 @@ def replace_choices(
     authorise(session, actor, person, "draft")
     choices.lock_choices(session, person)
     if len(set(offer_ids)) != len(offer_ids):
-        raise InvalidInput({"offer_ids": "Choose each service only once"})
+        raise InvalidInput({"offer_ids": _("Choose each service only once")})
     round_ = open_round_for(session, person)
     if round_ is None:
-        raise Conflict("There is no round open for choices just now.")
+        raise Conflict(_("There is no round open for choices just now."))
     if round_.choice_deadline is not None and utcnow() > round_.choice_deadline:
-        raise Conflict("The time for choosing in this round has ended.")
+        raise Conflict(_("The time for choosing in this round has ended."))
     if len(offer_ids) > round_.max_choices:
-        raise StateConflict({"offer_ids": f"You can choose up to {round_.max_choices} services"})
+        raise StateConflict(
+            {"offer_ids": _("You can choose up to %(most)s services", most=round_.max_choices)}
+        )
     existing = list(
         session.scalars(
             select(Choice)
@@ -60,10 +63,18 @@ def replace_choices(
         try:
             choices.add_choice(session, actor, person, offer_id)
         except NotFound as error:
-            raise StateConflict({"offer_ids": f"Choice {position}: {error.message}"}) from error
+            raise StateConflict(
+                {
+                    "offer_ids": _(
+                        "Choice %(rank)s: %(problem)s", rank=position, problem=error.message
+                    )
+                }
+            ) from error
         except InvalidInput as error:
             message = " ".join(error.errors.values())
-            raise StateConflict({"offer_ids": f"Choice {position}: {message}"}) from error
+            raise StateConflict(
+                {"offer_ids": _("Choice %(rank)s: %(problem)s", rank=position, problem=message)}
+            ) from error
     record(
         session,
         actor,

@@ -30,6 +30,7 @@ from web.services.acting import authorise, on_behalf_of, record
 from web.services.errors import Conflict, InvalidInput, NotFound
 from web.services.matching import score_offer
 from web.services.profiles import offer_facts, open_round_for, person_facts
+from web.services.words import _
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,17 +148,17 @@ def _unchanged_meanwhile(session: Session) -> Iterator[None]:
             session.flush()
     except IntegrityError as error:
         raise Conflict(
-            "Your choices changed while you were making this change. Look at them and try again."
+            _("Your choices changed while you were making this change. Look at them and try again.")
         ) from error
 
 
 def _open_round(session: Session, person: PersonProfile) -> Round:
     round_ = open_round_for(session, person)
     if round_ is None:
-        raise Conflict("There is no round open for choices just now.")
+        raise Conflict(_("There is no round open for choices just now."))
     deadline = round_.choice_deadline
     if deadline is not None and utcnow() > deadline.astimezone(UTC):
-        raise Conflict("The time for choosing in this round has ended.")
+        raise Conflict(_("The time for choosing in this round has ended."))
     return round_
 
 
@@ -171,15 +172,17 @@ def add_choice(session: Session, actor: User, person: PersonProfile, offer_id: i
         select(RoundOffer).where(RoundOffer.round_id == round_.id, RoundOffer.offer_id == offer_id)
     ).first()
     if offer is None or offer.status != OfferStatus.published or in_round is None:
-        raise NotFound("You cannot choose that service in this round.")
+        raise NotFound(_("You cannot choose that service in this round."))
     choices = _choices(session, person, round_)
     if any(c.offer_id == offer_id for c in choices):
-        raise InvalidInput({"offer_id": "You have already chosen this service"})
+        raise InvalidInput({"offer_id": _("You have already chosen this service")})
     if len(choices) >= round_.max_choices:
         raise InvalidInput(
             {
-                "offer_id": f"You can choose up to {round_.max_choices} services. "
-                "Remove one before you add another"
+                "offer_id": _(
+                    "You can choose up to %(most)s services. Remove one before you add another",
+                    most=round_.max_choices,
+                )
             }
         )
     match = score_offer(person_facts(session, person, round_), offer_facts(offer))
@@ -214,7 +217,7 @@ def remove_choice(session: Session, actor: User, person: PersonProfile, offer_id
     choices = _choices(session, person, round_)
     target = next((c for c in choices if c.offer_id == offer_id), None)
     if target is None:
-        raise NotFound("That service is not one of your choices.")
+        raise NotFound(_("That service is not one of your choices."))
     with _unchanged_meanwhile(session):
         session.delete(target)
         session.flush()
@@ -244,12 +247,12 @@ def move_choice(
     authorise(session, actor, person, "draft")
     lock_choices(session, person)
     if direction not in ("up", "down"):
-        raise InvalidInput({"direction": "Choose up or down"})
+        raise InvalidInput({"direction": _("Choose up or down")})
     round_ = _open_round(session, person)
     choices = _choices(session, person, round_)
     index = next((i for i, c in enumerate(choices) if c.offer_id == offer_id), None)
     if index is None:
-        raise NotFound("That service is not one of your choices.")
+        raise NotFound(_("That service is not one of your choices."))
     other_index = index - 1 if direction == "up" else index + 1
     if not 0 <= other_index < len(choices):
         return  # already first (or last): nothing to do

@@ -37,18 +37,19 @@ from models.people import Consent, ConsentStatus, PersonProfile, reference_check
 from web.services.accounts import ThrottlePolicy, claim_try
 from web.services.errors import Conflict, InvalidInput, NotAllowed, NotFound, TooManyRequests
 from web.services.notifications import CONSENT_ASKED, CONSENT_ENDED, CONSENT_GRANTED, notify
+from web.services.words import N_, _, count
 
 SCOPES: tuple[str, ...] = ("view", "draft", "submit")
 SCOPE_LABELS: dict[str, str] = {
-    "view": "See your About me, your matches, your choices and your place",
-    "draft": "Change your About me, your choices, ratings and ideas",
-    "submit": "Say yes or no to a place for you",
+    "view": N_("See your About me, your matches, your choices and your place"),
+    "draft": N_("Change your About me, your choices, ratings and ideas"),
+    "submit": N_("Say yes or no to a place for you"),
 }
 # The same scopes as an advocate reads them, about the person they help.
 SCOPE_LABELS_FOR_ADVOCATE: dict[str, str] = {
-    "view": "See their About me, their matches, their choices and their place",
-    "draft": "Change their About me, their choices, ratings and ideas",
-    "submit": "Say yes or no to a place for them",
+    "view": N_("See their About me, their matches, their choices and their place"),
+    "draft": N_("Change their About me, their choices, ratings and ideas"),
+    "submit": N_("Say yes or no to a place for them"),
 }
 NOTE_MAX_CHARS = 500
 REFERENCE_PREFIX = "P"
@@ -58,7 +59,7 @@ _OLD_REFERENCE = re.compile(r"^P-?0*(\d{1,9})$")
 #: spaces or hyphens anywhere.
 _REFERENCE = re.compile(r"^P[0-9A-Z]{8}[0-9A-Z*~$=]$")
 LIVE = (ConsentStatus.requested, ConsentStatus.granted)
-ASKED_MESSAGE = (
+ASKED_MESSAGE = N_(
     "If someone in your council has that email address or reference, we have asked them. "
     "You will see their name here once they say yes."
 )
@@ -74,20 +75,20 @@ ASK_POLICY = ThrottlePolicy(
 
 # What each recorded action means, written to the person ("Sam changed your About me").
 ACTION_WORDS: dict[str, str] = {
-    "profile.updated": "changed your About me",
-    "choice.added": "added a choice",
-    "choice.removed": "removed a choice",
-    "choice.moved": "changed the order of your choices",
-    "choices.replaced": "changed your choices",
-    "choices.submitted": "sent your choices",
-    "feedback.given": "gave your rating of a place",
-    "feedback.changed": "changed your rating of a place",
-    "proposal.created": "suggested a new service for you",
-    "proposal.supported": "supported an idea for you",
-    "proposal.support_withdrawn": "stopped supporting an idea for you",
-    "allocation.accept": "said yes to your place",
-    "allocation.decline": "said no to your place",
-    "special_category.read": "looked at your needs",
+    "profile.updated": N_("changed your About me"),
+    "choice.added": N_("added a choice"),
+    "choice.removed": N_("removed a choice"),
+    "choice.moved": N_("changed the order of your choices"),
+    "choices.replaced": N_("changed your choices"),
+    "choices.submitted": N_("sent your choices"),
+    "feedback.given": N_("gave your rating of a place"),
+    "feedback.changed": N_("changed your rating of a place"),
+    "proposal.created": N_("suggested a new service for you"),
+    "proposal.supported": N_("supported an idea for you"),
+    "proposal.support_withdrawn": N_("stopped supporting an idea for you"),
+    "allocation.accept": N_("said yes to your place"),
+    "allocation.decline": N_("said no to your place"),
+    "special_category.read": N_("looked at your needs"),
 }
 
 
@@ -113,7 +114,7 @@ def parse_reference(text: str) -> str | None:
     read = cleaned[1:].translate(str.maketrans("ILO", "110"))
     body, check = read[:-1], read[-1]
     if "U" in body or reference_check_symbol(body) != check:
-        raise InvalidInput({"who": "That reference has a mistake in it. Check each letter"})
+        raise InvalidInput({"who": _("That reference has a mistake in it. Check each letter")})
     return f"{REFERENCE_PREFIX}{body}{check}"
 
 
@@ -122,7 +123,7 @@ def scopes_from(values: Iterable[str]) -> frozenset[str]:
     chosen = {v.strip() for v in values if v and v.strip()}
     unknown = chosen - set(SCOPES)
     if unknown:
-        raise InvalidInput({"scopes": "Choose what you can do from the list"})
+        raise InvalidInput({"scopes": _("Choose what you can do from the list")})
     return frozenset(chosen | {"view"})
 
 
@@ -144,7 +145,7 @@ def find_person(session: Session, advocate: User, who: str) -> PersonProfile | N
     """
     text = (who or "").strip()
     if not text:
-        raise InvalidInput({"who": "Enter the person's email address or reference"})
+        raise InvalidInput({"who": _("Enter the person’s email address or reference")})
     query = (
         select(PersonProfile)
         .join(User, User.id == PersonProfile.user_id)
@@ -162,8 +163,9 @@ def find_person(session: Session, advocate: User, who: str) -> PersonProfile | N
     else:
         raise InvalidInput(
             {
-                "who": "Enter an email address, like name@example.org, or a reference, "
-                "like P7K3M9QHXC"
+                "who": _(
+                    "Enter an email address, like name@example.org, or a reference, like P7K3M9QHXC"
+                )
             }
         )
     return session.scalars(query).first()
@@ -171,13 +173,13 @@ def find_person(session: Session, advocate: User, who: str) -> PersonProfile | N
 
 def _require_advocate(actor: User) -> None:
     if actor.role != Role.advocate or not actor.is_active:
-        raise NotAllowed("Only advocates can ask to help someone.")
+        raise NotAllowed(_("Only advocates can ask to help someone."))
 
 
 def _require_person(actor: User, person: PersonProfile) -> None:
     # Only the person decides who may help them: nobody can grant consent for someone else.
     if actor.id != person.user_id or not actor.is_active:
-        raise NotAllowed("Only the person themselves can decide who helps them.")
+        raise NotAllowed(_("Only the person themselves can decide who helps them."))
 
 
 def request_consent(
@@ -211,16 +213,18 @@ def request_consent(
         errors.update(error.errors)
     text = (note or "").strip()
     if len(text) > NOTE_MAX_CHARS:
-        errors["note"] = f"Your message must be {NOTE_MAX_CHARS} characters or fewer"
+        errors["note"] = _("Your message must be %(most)s characters or fewer", most=NOTE_MAX_CHARS)
     if errors:
         raise InvalidInput(errors)
     wait = claim_try(session, f"{ASK_KEY_PREFIX}{advocate.id}", ASK_POLICY.per_account,
                      now or utcnow(), ASK_POLICY)  # fmt: skip
     if wait is not None:
         minutes = max(1, -(-int(wait.total_seconds()) // 60))
-        words = "1 minute" if minutes == 1 else f"{minutes} minutes"
         raise TooManyRequests(
-            f"You have asked for help too many times. Wait {words}, then try again."
+            _(
+                "You have asked for help too many times. Wait %(wait)s, then try again.",
+                wait=count(minutes, "minute"),
+            )
         )
     if person is None or _live_consent(session, person.id, advocate.id) is not None:
         return None
@@ -306,7 +310,7 @@ def consents_for_person(session: Session, actor: User, person: PersonProfile) ->
 def _persons_consent(session: Session, person: PersonProfile, consent_id: int) -> Consent:
     consent = session.get(Consent, consent_id)
     if consent is None or consent.person_id != person.id:
-        raise NotFound("We could not find that request.")
+        raise NotFound(_("We could not find that request."))
     return consent
 
 
@@ -322,11 +326,11 @@ def grant_consent(
     _require_person(actor, person)
     consent = _persons_consent(session, person, consent_id)
     if consent.status != ConsentStatus.requested:
-        raise Conflict("You have already answered this request.")
+        raise Conflict(_("You have already answered this request."))
     asked = consent.scopes
     chosen = asked if scopes is None else scopes_from(scopes)
     if not chosen <= asked:
-        raise InvalidInput({"scopes": "You can only agree to what the advocate asked for"})
+        raise InvalidInput({"scopes": _("You can only agree to what the advocate asked for")})
     _set_scopes(consent, chosen)
     consent.status = ConsentStatus.granted
     consent.granted_at = utcnow()
@@ -349,7 +353,7 @@ def refuse_consent(
     _require_person(actor, person)
     consent = _persons_consent(session, person, consent_id)
     if consent.status != ConsentStatus.requested:
-        raise Conflict("You have already answered this request.")
+        raise Conflict(_("You have already answered this request."))
     consent.status = ConsentStatus.declined
     session.flush()
     _record_answer(session, actor, person, consent, "consent.declined")
@@ -370,7 +374,7 @@ def revoke_consent(
     _require_person(actor, person)
     consent = _persons_consent(session, person, consent_id)
     if consent.status != ConsentStatus.granted:
-        raise Conflict("This advocate is not helping you now.")
+        raise Conflict(_("This advocate is not helping you now."))
     consent.status = ConsentStatus.revoked
     consent.revoked_at = utcnow()
     session.flush()
@@ -460,7 +464,7 @@ def consent_to_act(session: Session, advocate: User, person_id: int) -> Consent:
         .options(selectinload(Consent.person))
     ).first()
     if consent is None:
-        raise NotFound("This person has not agreed that you can help them.")
+        raise NotFound(_("This person has not agreed that you can help them."))
     return consent
 
 
@@ -511,8 +515,10 @@ def _events_for(
     return [
         ChangeForPerson(
             when=e.occurred_at,
-            who=names.get(e.actor_user_id or 0, "Someone"),
-            what=ACTION_WORDS.get(e.action, e.action.replace(".", " ").replace("_", " ")),
+            who=names.get(e.actor_user_id or 0) or _("Someone"),
+            what=_(ACTION_WORDS[e.action])
+            if e.action in ACTION_WORDS
+            else e.action.replace(".", " ").replace("_", " "),
             action=e.action,
         )
         for e in events

@@ -18,6 +18,7 @@ from models.rounds import Allocation, AllocationStatus
 from models.voice import Feedback
 from web.services.acting import authorise, record
 from web.services.errors import Conflict, InvalidInput, NotFound
+from web.services.words import _
 
 COMMENT_MAX_CHARS = 1000
 
@@ -53,10 +54,12 @@ def rate_place(
     except ValueError:
         value = None
     if value is None or not 1 <= value <= 5:
-        errors["rating"] = "Choose how good it was, from 1 to 5 stars"
+        errors["rating"] = _("Choose how good it was, from 1 to 5 stars")
     text = (comment or "").strip()
     if len(text) > COMMENT_MAX_CHARS:
-        errors["comment"] = f"Your comment must be {COMMENT_MAX_CHARS} characters or fewer"
+        errors["comment"] = _(
+            "Your comment must be %(most)s characters or fewer", most=COMMENT_MAX_CHARS
+        )
     if errors or value is None:
         raise InvalidInput(errors)
 
@@ -108,9 +111,9 @@ def _accepted_place(session: Session, person: PersonProfile, allocation_id: int)
         or allocation.person_id != person.id
         or allocation.status != AllocationStatus.accepted
     ):
-        raise NotFound("You can only rate a place you have taken.")
+        raise NotFound(_("You can only rate a place you have taken."))
     if not has_started(allocation):
-        raise Conflict("You can say how it went once the place has started.")
+        raise Conflict(_("You can say how it went once the place has started."))
     return allocation
 
 

@@ -76,6 +76,7 @@ from models.base import utcnow
 from models.notifications import Channel, Notification, NotificationSetting, NotificationStatus
 from models.people import Consent, ConsentStatus, PersonProfile
 from web.services.errors import InvalidInput
+from web.services.words import _
 
 # -- events -----------------------------------------------------------------------------------
 
@@ -274,25 +275,25 @@ def set_preferences(
     try:
         chosen = Channel(channel)
     except ValueError:
-        errors["channel"] = "Choose how you want to be told"
+        errors["channel"] = _("Choose how you want to be told")
         chosen = Channel.email
     number = normalise_phone(phone) if phone.strip() else None
     if phone.strip() and number is None:
-        errors["phone"] = "Enter a UK mobile number, like 07700 900123"
+        errors["phone"] = _("Enter a UK mobile number, like 07700 900123")
     elif chosen == Channel.text and number is None:
-        errors["phone"] = "Enter your mobile number, so we can send you texts"
+        errors["phone"] = _("Enter your mobile number, so we can send you texts")
     lines = [line.strip() for line in postal_address.replace("\r", "").split("\n")]
     lines = [line for line in lines if line]
     if lines and (len(lines) < 3 or len(lines) > MAX_ADDRESS_LINES):
-        errors["postal_address"] = (
+        errors["postal_address"] = _(
             "Write your address on 3 to 6 lines: your house and street, your town, your postcode"
         )
     elif any(len(line) > MAX_ADDRESS_LINE for line in lines):
-        errors["postal_address"] = (
-            f"Each line of your address must be {MAX_ADDRESS_LINE} letters or fewer"
+        errors["postal_address"] = _(
+            "Each line of your address must be %(most)s letters or fewer", most=MAX_ADDRESS_LINE
         )
     elif chosen == Channel.letter and not lines:
-        errors["postal_address"] = "Enter your address, so we can send you letters"
+        errors["postal_address"] = _("Enter your address, so we can send you letters")
     if errors:
         raise InvalidInput(errors)
     setting = session.get(NotificationSetting, user.id)

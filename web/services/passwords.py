@@ -20,6 +20,8 @@ import re
 from functools import cache
 from pathlib import Path
 
+from web.services.words import N_, _
+
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 LIST_FILE = Path(__file__).parent / "data" / "common_passwords.txt"
@@ -39,7 +41,7 @@ _RUNS = (
     "azertyuiopqsdfghjklmwxcvbn",
 )
 
-TOO_EASY = (
+TOO_EASY = N_(
     "This password is too easy to guess. Try 3 or 4 random words together, "
     "or let your browser make one up"
 )
@@ -84,9 +86,9 @@ def _cores(password: str) -> set[str]:
 def password_problem(password: str, *, email: str | None = None) -> str | None:
     """Why ``password`` cannot be used, in plain words, or None when it is fine."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Your password must be at least {MIN_PASSWORD_LENGTH} characters long"
+        return _("Your password must be at least %(num)s characters long", num=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
-        return f"Your password must be {MAX_PASSWORD_LENGTH} characters or fewer"
+        return _("Your password must be %(most)s characters or fewer", most=MAX_PASSWORD_LENGTH)
     lowered = password.strip().lower()
     joined = _SEPARATORS.sub("", lowered)
     if email:
@@ -94,12 +96,12 @@ def password_problem(password: str, *, email: str | None = None) -> str | None:
         local = address.partition("@")[0]
         local = _SEPARATORS.sub("", local)
         if address in lowered or (len(local) >= 4 and local in joined):
-            return "Your password must not have your email address in it"
+            return _("Your password must not have your email address in it")
     if len(set(joined)) < 5 or _repeats_a_short_piece(joined):
-        return TOO_EASY
+        return _(TOO_EASY)
     if _is_run(joined) or _is_run(joined.translate(_LOOK_ALIKES)):
-        return TOO_EASY
+        return _(TOO_EASY)
     blocked = common_passwords()
     if any(core in blocked for core in _cores(password)):
-        return TOO_EASY
+        return _(TOO_EASY)
     return None

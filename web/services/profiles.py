@@ -36,6 +36,7 @@ from web.services.recurrence import (
     until_date,
     weekly_rules,
 )
+from web.services.words import _
 
 ASPIRATIONS_MAX_CHARS = 2000
 MAX_TAGS = 8
@@ -144,16 +145,16 @@ def update_about_me(
 
     text = (aspirations_text or "").strip()
     if len(text) > ASPIRATIONS_MAX_CHARS:
-        errors["aspirations_text"] = (
-            f"Your words must be {ASPIRATIONS_MAX_CHARS} characters or fewer"
+        errors["aspirations_text"] = _(
+            "Your words must be %(most)s characters or fewer", most=ASPIRATIONS_MAX_CHARS
         )
 
     slugs = sorted(set(tag_slugs))
     tags = list(session.scalars(select(OutcomeTag).where(OutcomeTag.slug.in_(slugs))))
     if len(tags) != len(slugs):
-        errors["tags"] = "Choose wishes from the list"
+        errors["tags"] = _("Choose wishes from the list")
     elif len(tags) > MAX_TAGS:
-        errors["tags"] = f"Choose {MAX_TAGS} wishes or fewer"
+        errors["tags"] = _("Choose %(most)s wishes or fewer", most=MAX_TAGS)
 
     travel: int | None = None
     raw = "" if max_travel_km is None else str(max_travel_km).strip()
@@ -161,18 +162,19 @@ def update_about_me(
         try:
             travel = int(raw)
         except ValueError:
-            errors["max_travel_km"] = "How far you can travel must be a whole number, like 5"
+            errors["max_travel_km"] = _("How far you can travel must be a whole number, like 5")
         else:
             if not 0 <= travel <= MAX_TRAVEL_KM:
-                errors["max_travel_km"] = (
-                    f"How far you can travel must be between 0 and {MAX_TRAVEL_KM} kilometres"
+                errors["max_travel_km"] = _(
+                    "How far you can travel must be between 0 and %(most)s kilometres",
+                    most=MAX_TRAVEL_KM,
                 )
 
     free: dict[str, list[str]] = {}
     for day, parts in availability.items():
         parts = list(parts)
         if day not in DAYS or any(p not in TIMES_OF_DAY for p in parts):
-            errors["availability"] = "Choose days and times from the list"
+            errors["availability"] = _("Choose days and times from the list")
             break
         if parts:
             free[day] = [p for p in TIMES_OF_DAY if p in parts]
@@ -181,7 +183,7 @@ def update_about_me(
     if postcode is not None:
         code = normal_postcode(postcode) if postcode.strip() else None
         if postcode.strip() and code is None:
-            errors["postcode"] = "Enter a real postcode, like EX1 1AA"
+            errors["postcode"] = _("Enter a real postcode, like EX1 1AA")
 
     if errors:
         raise InvalidInput(errors)

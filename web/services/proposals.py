@@ -17,15 +17,16 @@ from models.people import OutcomeTag, PersonProfile
 from models.voice import Proposal, ProposalStatus, ProposalSupport
 from web.services.acting import authorise, record
 from web.services.errors import InvalidInput, NotFound
+from web.services.words import N_, _
 
 TITLE_MAX_CHARS = 120
 DESCRIPTION_MAX_CHARS = 2000
 
 STATUS_WORDS: dict[str, str] = {
-    ProposalStatus.open: "Waiting for an answer",
-    ProposalStatus.under_consideration: "The council is thinking about it",
-    ProposalStatus.commissioned: "The council is buying it",
-    ProposalStatus.declined: "The council said no",
+    ProposalStatus.open: N_("Waiting for an answer"),
+    ProposalStatus.under_consideration: N_("The council is thinking about it"),
+    ProposalStatus.commissioned: N_("The council is buying it"),
+    ProposalStatus.declined: N_("The council said no"),
 }
 
 
@@ -76,17 +77,19 @@ def propose(
     description = (description or "").strip()
     errors: dict[str, str] = {}
     if not title:
-        errors["title"] = "Enter a short name for your idea"
+        errors["title"] = _("Enter a short name for your idea")
     elif len(title) > TITLE_MAX_CHARS:
-        errors["title"] = f"The name must be {TITLE_MAX_CHARS} characters or fewer"
+        errors["title"] = _("The name must be %(most)s characters or fewer", most=TITLE_MAX_CHARS)
     if not description:
-        errors["description"] = "Tell us about your idea"
+        errors["description"] = _("Tell us about your idea")
     elif len(description) > DESCRIPTION_MAX_CHARS:
-        errors["description"] = f"Your words must be {DESCRIPTION_MAX_CHARS} characters or fewer"
+        errors["description"] = _(
+            "Your words must be %(most)s characters or fewer", most=DESCRIPTION_MAX_CHARS
+        )
     slugs = sorted(set(tag_slugs or []))
     known = set(session.scalars(select(OutcomeTag.slug).where(OutcomeTag.slug.in_(slugs))))
     if known != set(slugs):
-        errors["tags"] = "Choose wishes from the list"
+        errors["tags"] = _("Choose wishes from the list")
     if errors:
         raise InvalidInput(errors)
     proposal = Proposal(
@@ -159,5 +162,5 @@ def withdraw_support(
 def _proposal(session: Session, person: PersonProfile, proposal_id: int) -> Proposal:
     proposal = session.get(Proposal, proposal_id)
     if proposal is None or proposal.council_id != person.user.council_id:
-        raise NotFound("We could not find that idea.")
+        raise NotFound(_("We could not find that idea."))
     return proposal

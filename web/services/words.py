@@ -45,6 +45,19 @@ def n_(one: str, many: str, n: int, **values: object) -> str:
     return _ngettext(one, many, n) % {"num": f"{n:,}", **values}
 
 
+#: The parts of a day people say they are free in (``models.people.TIMES_OF_DAY``).
+TIME_WORDS: dict[str, str] = {
+    "morning": N_("morning"),
+    "afternoon": N_("afternoon"),
+    "evening": N_("evening"),
+}
+
+
+def time_word(part: str) -> str:
+    """ "morning" in the reader's language ("bore"); a part we do not know as it is."""
+    return _(TIME_WORDS[part]) if part in TIME_WORDS else part
+
+
 #: Plurals that are not the word with an "s" on the end, and verbs that follow a count.
 IRREGULAR = {"person": "people", "child": "children", "is": "are", "has": "have", "was": "were"}
 
