@@ -31,6 +31,7 @@ without the web app):
 from __future__ import annotations
 
 import email.utils
+import gettext
 import logging
 import os
 import smtplib
@@ -39,14 +40,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from babel.dates import format_date
+from babel.support import Translations
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from models.notifications import Channel
+from web.services import languages
 from web.services.notifications import (
     LEASE,
     SEND_TIMEOUT_S,
@@ -56,10 +61,12 @@ from web.services.notifications import (
     mark_sent,
     record_handover,
 )
+from web.services.words import N_
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates" / "notifications"
+TRANSLATIONS = Path(__file__).parent / "translations"
 DEFAULT_FROM = "Tapestry <no-reply@tapestry.localhost>"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
 
@@ -103,16 +110,15 @@ class Sender(Protocol):
         ...
 
 
-def _nice_date(value: object) -> str:
+def _nice_date(value: object, language: str = "en") -> str:
+    """``Friday 5 March 2027`` (``Dydd Gwener 5 Mawrth 2027`` in Welsh)."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
             return value
-    if isinstance(value, datetime):
-        return f"{value:%A} {value.day} {value:%B %Y}"
-    if isinstance(value, date):
-        return f"{value:%A} {value.day} {value:%B %Y}"
+    if isinstance(value, date):  # a datetime is a date too
+        return str(format_date(value, "EEEE d MMMM y", locale=language))
     return str(value)
 
 
@@ -122,7 +128,19 @@ def _pounds(pence: object) -> str:
     return f"£{pence // 100:,}" if pence % 100 == 0 else f"£{pence / 100:,.2f}"
 
 
-def _environment() -> Environment:
+@cache
+def _translations(language: str) -> gettext.NullTranslations:
+    """The site's catalogue for ``language`` (``web/translations``): the pages' own words, so a
+    message reads as the site does. English, and a language without a catalogue, as written."""
+    if languages.known(language) in (None, languages.DEFAULT):
+        return gettext.NullTranslations()
+    return Translations.load(str(TRANSLATIONS), [language])
+
+
+@cache
+def _environment(language: str = "en") -> Environment:
+    """The templates' environment for one language (built once each; the worker's threads
+    share them, and nothing in them changes after they are built)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=(), default_for_string=False),
@@ -130,13 +148,17 @@ def _environment() -> Environment:
         keep_trailing_newline=False,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    env.filters["nice_date"] = _nice_date
+    # jinja2.ext.i18n adds install_gettext_translations; newstyle: _("..", name=x) fills %(name)s
+    env.install_gettext_translations(_translations(language), newstyle=True)
+    env.filters["nice_date"] = lambda value: _nice_date(value, language)
     env.filters["pounds"] = _pounds
     return env
 
 
-_ENV = _environment()
+def _say(language: str, message: str, **values: object) -> str:
+    return _translations(language).gettext(message) % values
 
 
 def render(item: ClaimedNotification, *, public_url: str, sent_from: str = DEFAULT_FROM) -> Message:
@@ -146,7 +168,8 @@ def render(item: ClaimedNotification, *, public_url: str, sent_from: str = DEFAU
     (``notifications/easy_read/<event>.txt``: one idea a line, short words), where it has one.
     """
     names = [f"easy_read/{item.event}.txt", f"{item.event}.txt"] if item.easy_read else []
-    template = _ENV.select_template(names or [f"{item.event}.txt"])
+    language = languages.known(item.language) or languages.DEFAULT
+    template = _environment(language).select_template(names or [f"{item.event}.txt"])
     text = template.render(
         data=item.data,
         name=item.user_name,
@@ -159,16 +182,24 @@ def render(item: ClaimedNotification, *, public_url: str, sent_from: str = DEFAU
     subject = first.removeprefix("Subject:").strip()
     body = rest.strip()
     if item.about_name:
-        subject = f"For {item.about_name}: {subject}"
-        body = (
-            f"You help {item.about_name}, so we are sending you a copy of this message to "
-            f"them.\n\n{body}"
+        subject = _say(
+            language, N_("For %(name)s: %(subject)s"), name=item.about_name, subject=subject
         )
+        copy = _say(
+            language,
+            N_("You help %(name)s, so we are sending you a copy of this message to them."),
+            name=item.about_name,
+        )
+        body = f"{copy}\n\n{body}"
     change = public_url.rstrip("/") + "/account/notifications"
     if item.easy_read:
-        body += f"\n\nWant us to tell you in another way? Go to {change}"
+        body += "\n\n" + _say(
+            language, N_("Want us to tell you in another way? Go to %(link)s"), link=change
+        )
     else:
-        body += f"\n\nTo change how we tell you things, go to {change}"
+        body += "\n\n" + _say(
+            language, N_("To change how we tell you things, go to %(link)s"), link=change
+        )
     domain = email.utils.parseaddr(sent_from)[1].partition("@")[2] or "tapestry.localhost"
     return Message(
         channel=item.channel,

@@ -49,6 +49,7 @@ PERSON_AREAS = (
     "web/services/profiles.py",
     "web/services/proposals.py",
     "web/forms.py",
+    "web/notifying.py",
 )
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

@@ -359,6 +359,8 @@ class ClaimedNotification:
     #: The reader chose Easy Read (``PersonProfile.easy_read``): the message is written so.
     #: Never for an advocate's copy: it goes to the advocate, who reads the usual words.
     easy_read: bool = False
+    #: The reader's language (``User.language``, "en" when not chosen): the message is in it.
+    language: str = "en"
 
     @property
     def reference(self) -> str:
@@ -467,6 +469,7 @@ def claim_due(
                 and user.person_profile is not None
                 and user.person_profile.easy_read
             ),
+            language=(user.language if user is not None else None) or "en",
         )
         session.commit()
         claimed.append(item)

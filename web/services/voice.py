@@ -206,6 +206,11 @@ def _tell_about_answer(session: Session, proposal: Proposal) -> None:
             data={
                 "idea_title": proposal.title,
                 "status_words": proposal_status_words(proposal),
+                # The words are made again from these in the reader's language.
+                "status": proposal.status.value,
+                "round_name": proposal.commissioned_round.name
+                if proposal.commissioned_round
+                else None,
                 "answer": proposal.response,
                 "supported": supported,
                 "path": "/person/ideas",
