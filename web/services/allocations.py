@@ -642,20 +642,9 @@ def offer_free_places(
 
 
 def _reoffer_explanation(candidate: _Candidate, mechanism: str) -> dict[str, Any]:
-    why = (
-        "You were next in line: among the people who wanted it more than what they had, you "
-        "had the highest priority (need first, then the lottery)."
-        if mechanism == "stable"
-        else "Giving it to you did the most good: it meant more to you than to anyone else "
-        "who wanted it and could afford it."
-    )
-    return {
-        "summary": f"A place came free because someone turned it down. It was your choice "
-        f"number {candidate.rank}.",
-        "reasons": [why],
-        "source": "reoffer",
-        "rank": candidate.rank,
-    }
+    # Codes: the words are made when they are read, in the reader's language and voice
+    # (web.services.explanations), so an advocate reads the person's name, not "you".
+    return {"source": "reoffer", "rank": candidate.rank, "mechanism": mechanism}
 
 
 def _candidates(

@@ -1193,12 +1193,6 @@ ACCESS = [
 
 
 def _history_explanation(rank: int) -> dict[str, object]:
-    ordinal = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(rank, f"{rank}th")
-    return {
-        "rank": rank,
-        "summary": f"You got your {ordinal} choice.",
-        "reasons": [
-            f"This was your {ordinal} choice.",
-            "It had a place for you and it fitted your budget.",
-        ],
-    }
+    # Codes: the words are made when they are read, in the reader's language and voice
+    # (web.services.explanations).
+    return {"source": "history", "rank": rank}

@@ -8,8 +8,14 @@ An allocation's ``explanation`` is JSON. Two shapes occur:
   reason per offer the person ranked above the place they got (or every offer, if they got
   none), each ``{"offer": "o-17", "rank": 1, "code": "full_higher_priority", "rule": null,
   "message": "..."}``. Older rows keep the reasons as a list, or under ``"explanation"``;
-* a summary with plain reasons, ``{"summary": "...", "reasons": ["..."]}``, written when a
-  place is offered again after someone said no, and in the demo's history.
+* codes that the words are made from here: ``{"source": "reoffer", "rank": 2, "mechanism":
+  "stable"}`` for a place offered again after someone said no; ``{"source": "history", "rank":
+  1}`` for the demo's earlier round; ``{"source": "council", "action": "moved_here" |
+  "moved_away" | "taken_away", "to_offer_id": 9, "reasons": ["..."]}`` when the council moved
+  or took away a place (the reasons are the commissioner's own words, kept as written; a
+  ``summary`` beside an action is kept for older readers and is not shown);
+* older rows: a summary with plain reasons, ``{"summary": "...", "reasons": ["..."]}``, shown
+  as stored.
 
 :func:`place_words` reads either and names each offer by its title, so pages never show ids.
 The sentences are made here from the engine's codes, in the reader's language (``words._``)
@@ -230,6 +236,46 @@ def _reoffer_words(explanation: Mapping[str, Any], reader: Reader) -> PlaceWords
     return PlaceWords(summary=summary, reasons=reasons)
 
 
+def _history_words(explanation: Mapping[str, Any], reader: Reader) -> PlaceWords:
+    """A place of the demo's earlier round (``source`` ``history``, with the person's ``rank``)."""
+    rank = explanation.get("rank")
+    return PlaceWords(
+        summary=held_words([rank] if isinstance(rank, int) else [None], reader),
+        reasons=[
+            reader.says(
+                N_("It had a place for you, and it fitted your budget."),
+                N_("It had a place for %(name)s, and it fitted their budget."),
+            )
+        ],
+    )
+
+
+#: What the council did to a place (``source`` ``council``), each said at read time.
+COUNCIL_ACTIONS = ("moved_here", "moved_away", "taken_away")
+
+
+def _council_words(session: Session, explanation: Mapping[str, Any], reader: Reader) -> PlaceWords:
+    """A place the council moved or took away; its reasons are the commissioner's words."""
+    action = explanation["action"]
+    if action == "moved_here":
+        summary = reader.says(
+            N_("The council moved your place to this service."),
+            N_("The council moved %(name)s’s place to this service."),
+        )
+    elif action == "moved_away":
+        to = explanation.get("to_offer_id")
+        offer = session.get(Offer, to) if isinstance(to, int) else None
+        summary = (
+            _("The council moved this place to %(service)s.", service=offer.title)
+            if offer is not None
+            else _("The council moved this place to another service.")
+        )
+    else:
+        summary = _("The council took this place away.")
+    reasons = [r for r in explanation.get("reasons") or [] if isinstance(r, str)]
+    return PlaceWords(summary=summary, reasons=reasons)
+
+
 def place_words(
     session: Session,
     explanation: Any,
@@ -254,8 +300,13 @@ def place_words(
     if isinstance(explanation, list):
         entries = explanation
     elif isinstance(explanation, Mapping):
-        if explanation.get("source") == "reoffer":
+        source = explanation.get("source")
+        if source == "reoffer":
             return _reoffer_words(explanation, reader)
+        if source == "history":
+            return _history_words(explanation, reader)
+        if source == "council" and explanation.get("action") in COUNCIL_ACTIONS:
+            return _council_words(session, explanation, reader)
         if isinstance(explanation.get("ranks_held"), list):
             summary = held_words(explanation["ranks_held"], reader)
         elif isinstance(explanation.get("summary"), str):

@@ -119,11 +119,26 @@ def _check_round(round_: Round, allocation: Allocation) -> None:
 
 
 def _leave(
-    session: Session, allocation: Allocation, actor: User, summary: str, reason: str
+    session: Session,
+    allocation: Allocation,
+    actor: User,
+    reason: str,
+    to_offer: Offer | None = None,
 ) -> bool:
     """Mark the held place withdrawn, only if it is still as it was (guarded). Its explanation
-    becomes the council's words, so the person sees why (the run keeps the engine's)."""
-    words = {"summary": summary, "reasons": [reason], "source": "council"}
+    becomes what the council did (moved to ``to_offer``, or taken away) and the council's
+    reason, so the person sees why (the run keeps the engine's). The words are made from the
+    ``action`` when read (``web.services.explanations``); the plain English ``summary`` stays
+    for pages and API readers that look at the stored row."""
+    words: dict[str, object] = {"source": "council", "reasons": [reason]}
+    if to_offer is None:
+        words |= {"action": "taken_away", "summary": "The council took this place away."}
+    else:
+        words |= {
+            "action": "moved_away",
+            "to_offer_id": to_offer.id,
+            "summary": f"The council moved this place to {to_offer.title}.",
+        }
     moved = session.execute(
         update(Allocation)
         .where(Allocation.id == allocation.id, Allocation.status == allocation.status)
@@ -177,7 +192,7 @@ def release_place(
     allocation = get_held_place(session, round_, allocation_id)
     _check_round(round_, allocation)
     was = allocation.status
-    if not _leave(session, allocation, actor, "The council took this place away.", text):
+    if not _leave(session, allocation, actor, text):
         raise Conflict("Someone changed this place meanwhile. Look at it again.")
     given = release_money(session, allocation) if was == AllocationStatus.accepted else 0
     give_back_place(session, round_.id, allocation.offer_id)
@@ -296,8 +311,7 @@ def move_place(
                 {"to_offer_id": f"Moving this place to {target.title} would spend more than "
                  "the round's pot"}
             )  # fmt: skip
-    moved_words = f"The council moved this place to {target.title}."
-    if not _leave(session, allocation, actor, moved_words, text):
+    if not _leave(session, allocation, actor, text, target):
         raise Conflict("Someone changed this place meanwhile. Look at it again.")
     given = release_money(session, allocation) if was == AllocationStatus.accepted else 0
     give_back_place(session, round_.id, allocation.offer_id)
@@ -316,11 +330,7 @@ def move_place(
         decided_at=utcnow() if was == AllocationStatus.accepted else None,
         decided_by_user_id=actor.id if was == AllocationStatus.accepted else None,
         answer_by=answer_deadline(round_) if was == AllocationStatus.offered else None,
-        explanation={
-            "summary": "The council moved your place to this service.",
-            "reasons": [text],
-            "source": "council",
-        },
+        explanation={"source": "council", "action": "moved_here", "reasons": [text]},
     )
     try:
         with session.begin_nested():
