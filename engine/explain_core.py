@@ -143,7 +143,9 @@ class PricedCore:
 class SubProgram:
     """The model's allocations worth ``target`` or more, on the ``free`` pairs with ``fixed``
     pairs held (their places, spend and counts moved into the right-hand sides), as a HiGHS
-    MIP built once. ``extra``: an offer with one more place."""
+    MIP built once. ``extra``: an offer with one more place. ``extras``: offers of which one,
+    any one, may have one more place (a binary column per offer after the pairs' columns,
+    adding to its capacity, and a row: at most one of them)."""
 
     def __init__(
         self,
@@ -153,6 +155,7 @@ class SubProgram:
         fixed: IntArray,
         target: int | None,
         extra: int | None = None,
+        extras: IntArray | None = None,
     ) -> None:
         arrays = model.arrays
         self.model = model
@@ -160,6 +163,13 @@ class SubProgram:
         self.fixed = fixed
         n = free.size
         self.n = n
+        # Only offers with free pairs: one more place elsewhere changes nothing here.
+        self.extras = (
+            np.zeros(0, dtype=np.int64)
+            if extras is None
+            else np.intersect1d(extras, model.offer[free]).astype(np.int64)
+        )
+        self.n_cols = n + self.extras.size
         person, offer = model.person[free], model.offer[free]
         fixed_person = np.bincount(model.person[fixed], minlength=arrays.n_persons)
         fixed_offer = np.bincount(model.offer[fixed], minlength=arrays.n_offers)
@@ -173,14 +183,14 @@ class SubProgram:
         upper: list[np.ndarray] = []
         count = 0
 
-        def add(r: IntArray, c: IntArray, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        def add(r: IntArray, c: IntArray, v: np.ndarray, lo: Any, hi: Any) -> None:
             nonlocal count
             rows_r.append(r + count)
             rows_c.append(c)
             rows_v.append(v.astype(np.float64))
-            lower.append(lo.astype(np.float64))
-            upper.append(hi.astype(np.float64))
-            count += lo.size
+            lower.append(np.asarray(lo, dtype=np.float64))
+            upper.append(np.asarray(hi, dtype=np.float64))
+            count += lower[-1].size
 
         # No person holds more than max_placements places (those held already count).
         ps, local = np.unique(person, return_inverse=True)
@@ -193,13 +203,17 @@ class SubProgram:
         )
         # No offer takes more people than it has places.
         os_, local = np.unique(offer, return_inverse=True)
+        k = self.extras.size
+        extra_row = np.searchsorted(os_, self.extras)
         add(
-            local,
-            np.arange(n),
-            np.ones(n),
+            np.concatenate([local, extra_row]),
+            np.concatenate([np.arange(n), n + np.arange(k)]),
+            np.concatenate([np.ones(n), -np.ones(k)]),
             np.full(os_.size, -np.inf),
             capacity[os_] - fixed_offer[os_],
         )
+        if k:
+            add(np.zeros(k, dtype=np.int64), n + np.arange(k), np.ones(k), [-np.inf], [1.0])
         # Every side row (pot, budgets, floors, gaps) with the fixed pairs' share moved over.
         rows = prices.rows
         entry_row = rows.row_of_entry()
@@ -238,6 +252,7 @@ class SubProgram:
         self.column = where
         self.start: np.ndarray | None = None
         self.cost = np.zeros(n)
+        self.extra_values: np.ndarray | None = None
 
     def _build(self, *, feasibility_jump: bool) -> _Highs:
         highs = highs_until(time.perf_counter() + 3600)
@@ -245,7 +260,7 @@ class SubProgram:
         highs.setOptionValue("mip_abs_gap", 0.99)
         highs.setOptionValue("mip_heuristic_run_feasibility_jump", feasibility_jump)
         entries, lower, upper = self._rows
-        pass_columns(highs, np.zeros(self.n), entries, lower, upper, integral=True)
+        pass_columns(highs, np.zeros(self.n_cols), entries, lower, upper, integral=True)
         return highs
 
     def start_from(self, allocation: IntArray) -> None:
@@ -253,7 +268,7 @@ class SubProgram:
         target that agrees with the fixed pairs, such as the result itself. HiGHS then has an
         incumbent from the start and proves far sooner."""
         cols = self.column[allocation]
-        values = np.zeros(self.n)
+        values = np.zeros(self.n_cols)
         values[cols[cols >= 0]] = 1.0
         self.start = values
 
@@ -271,7 +286,9 @@ class SubProgram:
         if status == highspy.HighsModelStatus.kInfeasible:
             return "infeasible", None, None
         has = info.primal_solution_status == 2
-        values = np.asarray(self.highs.getSolution().col_value[: self.n]) if has else None
+        every = np.asarray(self.highs.getSolution().col_value) if has else None
+        self.extra_values = None if every is None else every[self.n : self.n_cols]
+        values = None if every is None else every[: self.n]
         if (
             values is not None
             and self.start is not None
@@ -367,6 +384,15 @@ class SubProgram:
         chosen = np.flatnonzero(values > 0.5)
         return self.fixed_utility + int(self.model.utility[self.free[chosen]].sum())
 
+    def best_extra(self, stop_at: float) -> tuple[int | None, int | None]:
+        """:meth:`best` of a program with ``extras``, and the offer whose one more place the
+        best allocation found uses (None when it uses none)."""
+        value = self.best(stop_at)
+        if value is None or self.extra_values is None:
+            return value, None
+        used = np.flatnonzero(self.extra_values > 0.5)
+        return value, int(self.extras[used[0]]) if used.size else None
+
 
 def forced_split(
     prices: SidePrices, target_scaled: int, pair: int, extra: int | None = None
@@ -432,6 +458,41 @@ def best_with_place(
     sub = SubProgram(model, prices, free, fixed, target, extra=extra)
     sub.start_from(start)
     return sub.best(_stop_at(limit_s, deadline))
+
+
+def best_of_places(
+    state: dict[str, Any],
+    extras: IntArray,
+    free: IntArray,
+    fixed: IntArray,
+    start: IntArray,
+    limit_s: float,
+    deadline: float,
+) -> tuple[dict[int, int], IntArray]:
+    """A pool task: the best welfare with one more place at each offer of ``extras``, for
+    offers where one more place is likely worth nothing, proven together. One program lets
+    any one of them have one more place: when its best is ``V``, no offer of them gains;
+    otherwise the offer its best allocation uses has exactly that best (no other offer of
+    them does better), and the program is asked again without that offer. The pairs must be
+    free for every offer of ``extras``. Returns the best welfare of each offer decided, and
+    the offers left when a program was not proven in time."""
+    model, prices, target = state["model"], state["prices"], int(state["target"])
+    left = np.asarray(extras, dtype=np.int64)
+    found: dict[int, int] = {}
+    while left.size:
+        sub = SubProgram(model, prices, free, fixed, target, extras=left)
+        if sub.extras.size == 0:
+            break
+        sub.start_from(start)
+        value, used = sub.best_extra(_stop_at(limit_s, deadline))
+        if value is None:
+            return found, left
+        if used is None or value <= target:
+            break
+        found[used] = value
+        left = left[left != used]
+    found.update({int(o): target for o in left.tolist()})
+    return found, np.zeros(0, dtype=np.int64)
 
 
 def _outcome(highs: _Highs, stop_at: float, n: int) -> tuple[str, np.ndarray | None]:

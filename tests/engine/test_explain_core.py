@@ -8,10 +8,11 @@ from collections import Counter
 from dataclasses import replace
 
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from engine.arrays import to_arrays
+from engine.explain_core import best_of_places
 from engine.explain_welfare import WelfareExplainer
 from engine.instance import Instance
 from engine.result_reader import read_result
@@ -100,3 +101,35 @@ def test_one_tree_values_every_place_that_raises_the_level(instance: Instance) -
         value, bound = explainer.best(("place", o))
         assert value is not None and value == bound
         assert gain == max(value - explainer.target, 0), o
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(st.sampled_from(("pot", "gap", "mixed")).flatmap(tiny_instances))
+def test_one_program_for_several_offers_values_each_as_the_brute_force(
+    instance: Instance,
+) -> None:
+    # Every offer at once, not only those where the priced flow does not rise: the program
+    # must find each gaining offer in turn, best first, and prove the rest gain nothing.
+    best = brute_welfare(instance).value
+    assume(best is not None)
+    arrays = to_arrays(instance)
+    result = solve_welfare(instance, arrays, 10)
+    explainer = WelfareExplainer(instance, arrays, result, time.perf_counter() + 60, 1, Counter())
+    base = explainer.model("base")
+    assume(base is not None and not base.is_network())
+    core = explainer.priced("base")
+    assume(core is not None)
+    wanted = np.flatnonzero(np.bincount(base.offer, minlength=arrays.n_offers) == explainer._wanted)
+    assume(wanted.size > 0)
+    free = core.free_pairs(max(core.widen_for(int(o)) for o in wanted))
+    state = {"model": base, "prices": core.prices, "target": explainer.target}
+    start = explainer._result_in(base)
+    found, left = best_of_places(
+        state, wanted, free, core.fixed_on(free), start, 60, time.perf_counter() + 60
+    )
+    assert left.size == 0 and sorted(found) == wanted.tolist()
+    for o, value in found.items():
+        expected = brute_welfare(_one_more_place(instance, o)).value
+        assert expected is not None
+        assert value == expected, (o, value, expected)
+        event("an offer gains" if value > best else "an offer gains nothing")
