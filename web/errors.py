@@ -22,6 +22,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, 
 
 from models.keys import SealedValueUnreadable
 from web.security import is_api_request
+from web.services.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -29,36 +30,37 @@ log = logging.getLogger(__name__)
 # and 400's otherwise.
 PAGE_TEXT: dict[int, tuple[str, str]] = {
     400: (
-        "Sorry, there is a problem with that request",
-        "Something in the request was wrong or out of date. Go back, reload the page and try "
-        "again.",
+        N_("Sorry, there is a problem with that request"),
+        N_(
+            "Something in the request was wrong or out of date. Go back, reload the page and try "
+            "again."
+        ),
     ),
-    401: ("You need to sign in", "Sign in to see this page."),
+    401: (N_("You need to sign in"), N_("Sign in to see this page.")),
     403: (
-        "You cannot see this page",
-        "Your account does not let you see this page. If you think it should, ask the council.",
+        N_("You cannot see this page"),
+        N_("Your account does not let you see this page. If you think it should, ask the council."),
     ),
     404: (
-        "Page not found",
-        "If you typed the web address, check it is correct. If you pasted the web address, "
-        "check you copied the entire address.",
+        N_("Page not found"),
+        N_(
+            "If you typed the web address, check it is correct. If you pasted the web address, "
+            "check you copied the entire address."
+        ),
     ),
-    405: ("Sorry, that did not work", "This page cannot be used in that way."),
-    413: (
-        "What you sent is too big",
-        "Try again with less text or a smaller file.",
-    ),
+    405: (N_("Sorry, that did not work"), N_("This page cannot be used in that way.")),
+    413: (N_("What you sent is too big"), N_("Try again with less text or a smaller file.")),
     429: (
-        "Too many tries",
-        "You have tried too many times. Wait a few minutes, then try again.",
+        N_("Too many tries"),
+        N_("You have tried too many times. Wait a few minutes, then try again."),
     ),
     500: (
-        "Sorry, there is a problem with the service",
-        "Try again later. Nothing you have saved has been lost.",
+        N_("Sorry, there is a problem with the service"),
+        N_("Try again later. Nothing you have saved has been lost."),
     ),
     503: (
-        "Sorry, the service is unavailable",
-        "Try again in a few minutes. Nothing you have saved has been lost.",
+        N_("Sorry, the service is unavailable"),
+        N_("Try again in a few minutes. Nothing you have saved has been lost."),
     ),
 }
 
@@ -187,10 +189,12 @@ def handle_http_exception(error: HTTPException) -> Any:
 
 
 SECOND_FACTOR_UNREADABLE = (
-    "Your second factor cannot be read",
-    "The key that opens the secret behind your one-time codes has changed or is lost. Your "
-    "password is fine. Ask an admin to run tapestry accounts reset --second-factor with your "
-    "email address. Then sign in and set up your app again.",
+    N_("Your second factor cannot be read"),
+    N_(
+        "The key that opens the secret behind your one-time codes has changed or is lost. Your "
+        "password is fine. Ask an admin to run tapestry accounts reset --second-factor with your "
+        "email address. Then sign in and set up your app again."
+    ),
 )
 
 

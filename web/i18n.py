@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
     words.use_translations(
         lambda message: get_translations().gettext(message),
         lambda one, many, n: get_translations().ngettext(one, many, n),
+        lambda: page_language() if has_request_context() else languages.DEFAULT,
     )
     app.jinja_env.globals["language_links"] = language_links
     app.jinja_env.globals["page_language"] = page_language

@@ -50,6 +50,9 @@ PERSON_AREAS = (
     "web/services/proposals.py",
     "web/forms.py",
     "web/notifying.py",
+    "web/errors.py",
+    "web/services/matching.py",
+    "web/services/recurrence.py",
 )
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

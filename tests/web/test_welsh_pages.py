@@ -143,3 +143,31 @@ def test_an_advocate_reads_their_pages_in_welsh(
     wrong = client.post("/advocate/ask", data={**token, "who": ""})
     shown = html_lib.unescape(wrong.get_data(as_text=True))
     assert "Rhowch gyfeiriad e-bost neu gyfeirnod y person" in shown
+
+
+def test_a_service_and_why_it_matches_read_in_welsh(
+    app: Flask, db_session: Session, login: Callable, client: FlaskClient
+) -> None:
+    from tests.services.person_world import make_world
+
+    world = make_world()
+    cafe = world.offers["cafe"]
+    cafe.schedule_rules = [
+        {
+            "rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU",
+            "dtstart": "2027-01-05",
+            "opens_at": "10:00",
+            "closes_at": "13:30",
+            "exdates": [],
+        }
+    ]
+    world.user.language = "cy"
+    db_session.flush()
+    login(client, world.user)
+    shown = _text(client, f"/person/services/{cafe.id}")
+    assert "Bob yn ail Dydd Mawrth, 10yb tan 1:30yh, o 5 Ionawr 2027." in shown
+    assert "Sut mae’n cyfateb i chi" in shown and "o’ch cyllideb" in shown
+    for english in ("It costs", "It runs", "It happens", "Every other", "Tuesday"):
+        assert english not in shown, english
+    matches = _text(client, "/person/matches")
+    assert "Mae’n costio" in matches and "It costs" not in matches

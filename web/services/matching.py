@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
+from web.services.words import N_, _, current_language, n_
 from web.services.words import count as count_words
 
 #: The most points each part can earn; they add up to 100.
@@ -78,18 +79,18 @@ FURTHER_TAG_POINTS = 15
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_MILE = 1.609344
 
-#: How far ahead matching counts an offer's sessions, and the same in words.
+#: How far ahead matching counts an offer's sessions ("the next 3 months" in the reasons).
 LOOK_AHEAD = timedelta(weeks=13)
-LOOK_AHEAD_WORDS = "the next 3 months"
 
+#: Day names, marked for the catalogue (say them with ``_(DAY_NAMES[day])``).
 DAY_NAMES = {
-    "mon": "Monday",
-    "tue": "Tuesday",
-    "wed": "Wednesday",
-    "thu": "Thursday",
-    "fri": "Friday",
-    "sat": "Saturday",
-    "sun": "Sunday",
+    "mon": N_("Monday"),
+    "tue": N_("Tuesday"),
+    "wed": N_("Wednesday"),
+    "thu": N_("Thursday"),
+    "fri": N_("Friday"),
+    "sat": N_("Saturday"),
+    "sun": N_("Sunday"),
 }
 PART_NAMES = {"morning": "morning", "afternoon": "afternoon", "evening": "evening"}
 DAY_ORDER = list(DAY_NAMES)
@@ -227,8 +228,8 @@ def score_offer(person: PersonFacts, offer: OfferFacts) -> Match:
         ("eligibility", _eligibility(person, offer)),
         ("availability", _availability(person, offer)),
     ]
-    points = {name: pts for name, (pts, _) in parts}
-    reasons = tuple(reason for _, (_, rs) in parts for reason in rs)
+    points = {name: pts for name, (pts, _rs) in parts}
+    reasons = tuple(reason for _name, (_pts, rs) in parts for reason in rs)
     fits = not any(r.kind == "blocker" for r in reasons)
     score = sum(points.values()) if fits else 0
     return Match(offer=offer, score=score, fits=fits, points=points, reasons=reasons)
@@ -243,16 +244,20 @@ def _aspirations(person: PersonFacts, offer: OfferFacts) -> _Part:
     shared = [code for code in offer.outcome_tags if code in person.outcome_tags]
     if not shared:
         if not person.outcome_tags:
-            text = "You have not told us what you want yet, so we cannot match your wishes."
+            text = _("You have not told us what you want yet, so we cannot match your wishes.")
             return 0, [Reason("aspirations", "neutral", text)]
-        return 0, [Reason("aspirations", "bad", "This does not match any of your wishes.")]
+        return 0, [Reason("aspirations", "bad", _("This does not match any of your wishes."))]
     if len(shared) == len(person.outcome_tags):
         pts = WEIGHTS["aspirations"]
     else:
         pts = min(WEIGHTS["aspirations"], FIRST_TAG_POINTS + FURTHER_TAG_POINTS * (len(shared) - 1))
     labels = [_lower_first(person.outcome_tags[code]) for code in shared]
-    noun = "wish" if len(labels) == 1 else "wishes"
-    text = f"This matches your {noun}: {_join_words(labels)}."
+    text = n_(
+        "This matches your wish: %(wishes)s.",
+        "This matches your wishes: %(wishes)s.",
+        len(labels),
+        wishes=_join_words(labels),
+    )
     return pts, [Reason("aspirations", "good", text)]
 
 
@@ -260,30 +265,37 @@ def _budget(person: PersonFacts, offer: OfferFacts) -> _Part:
     weight = WEIGHTS["budget"]
     price = offer.price_pence
     if person.budget_pence is None:
-        text = f"It costs {format_money(price)}. You do not have a budget for this round yet."
+        text = _(
+            "It costs %(price)s. You do not have a budget for this round yet.",
+            price=format_money(price),
+        )
         return weight // 2, [Reason("budget", "neutral", text)]
     budget = person.budget_pence
-    what = (
-        f"the {format_money(budget)} left in your budget"
-        if person.budget_is_partly_spent
-        else f"your budget of {format_money(budget)}"
-    )
+    money = {"price": format_money(price), "budget": format_money(budget)}
     if price > budget:
-        text = f"It costs {format_money(price)}, which is more than {what}."
+        if person.budget_is_partly_spent:
+            text = _("It costs %(price)s, which is more than the %(budget)s left in your budget.",
+                     **money)  # fmt: skip
+        else:
+            text = _("It costs %(price)s, which is more than your budget of %(budget)s.", **money)
         return 0, [Reason("budget", "blocker", text)]
     # Cheaper leaves more for other things: full points when free, half at the whole budget.
     pts = weight if budget == 0 else round(weight - (weight / 2) * price / budget)
-    return pts, [Reason("budget", "good", f"It costs {format_money(price)}, which fits {what}.")]
+    if person.budget_is_partly_spent:
+        text = _("It costs %(price)s, which fits the %(budget)s left in your budget.", **money)
+    else:
+        text = _("It costs %(price)s, which fits your budget of %(budget)s.", **money)
+    return pts, [Reason("budget", "good", text)]
 
 
 def _place(person: PersonFacts, offer: OfferFacts) -> _Part:
     weight = WEIGHTS["place"]
     if offer.online:
-        return weight, [Reason("place", "good", "It happens online, so you can join from home.")]
+        text = _("It happens online, so you can join from home.")
+        return weight, [Reason("place", "good", text)]
     home = bool(person.area) and person.area in (offer.area, *offer.other_areas)
     # Say the person's own area when the offer serves it, else the offer's main area.
     shown = person.area if home else offer.area
-    where = f"It is in {shown}" if shown else "It"
     have_coords = None not in (
         person.latitude,
         person.longitude,
@@ -293,50 +305,60 @@ def _place(person: PersonFacts, offer: OfferFacts) -> _Part:
     if have_coords:
         km = haversine_km(person.latitude, person.longitude, offer.latitude, offer.longitude)  # type: ignore[arg-type]
         far = say_distance(km)
+        if shown:
+            where = _("It is in %(area)s, %(distance)s away.", area=shown, distance=far)
+        else:
+            where = _("It is %(distance)s away.", distance=far)
         limit = person.max_travel_km
         if limit is None:
             pts = weight if home else weight // 2
-            return pts, [Reason("place", "neutral", f"{where}, {far} away.")]
+            return pts, [Reason("place", "neutral", where)]
         if km <= limit:
             pts = weight if limit == 0 else round(weight - (weight / 2) * km / limit)
-            return pts, [Reason("place", "good", f"{where}, {far} away.")]
+            return pts, [Reason("place", "good", where)]
         if limit < KM_PER_MILE / 2:
-            text = f"{where}, {far} away. You said you cannot travel."
+            text = f"{where} {_('You said you cannot travel.')}"
         else:
-            can = format_distance(limit)
-            text = f"{where}, {far} away. That is further than the {can} you said you can travel."
+            further = _(
+                "That is further than the %(distance)s you said you can travel.",
+                distance=format_distance(limit),
+            )
+            text = f"{where} {further}"
         return 0, [Reason("place", "bad", text)]
     if not person.area or not offer.area:
-        return weight // 2, [Reason("place", "neutral", "We do not know how far away it is.")]
+        return weight // 2, [Reason("place", "neutral", _("We do not know how far away it is."))]
     if home:
-        return weight, [Reason("place", "good", f"It is in {person.area}, where you live.")]
-    return 5, [Reason("place", "bad", f"It is in {offer.area}, not in {person.area}.")]
+        text = _("It is in %(area)s, where you live.", area=person.area)
+        return weight, [Reason("place", "good", text)]
+    text = _("It is in %(area)s, not in %(home)s.", area=offer.area, home=person.area)
+    return 5, [Reason("place", "bad", text)]
 
 
 def _eligibility(person: PersonFacts, offer: OfferFacts) -> _Part:
     reasons: list[Reason] = []
     if offer.eligible_age_bands and person.age_band not in offer.eligible_age_bands:
-        text = (
-            f"It is only for people {describe_ages(offer.eligible_age_bands)}, so you cannot join."
+        text = _(
+            "It is only for people %(ages)s, so you cannot join.",
+            ages=describe_ages(offer.eligible_age_bands),
         )
         reasons.append(Reason("eligibility", "blocker", text))
     need = person.need_level
     if offer.min_need_level is not None and (need is None or need < offer.min_need_level):
-        text = (
-            f"It is for people with a need level of {offer.min_need_level} or more,"
-            " so you cannot join."
+        text = _(
+            "It is for people with a need level of %(level)s or more, so you cannot join.",
+            level=offer.min_need_level,
         )
         reasons.append(Reason("eligibility", "blocker", text))
     if offer.max_need_level is not None and (need is None or need > offer.max_need_level):
-        text = (
-            f"It is for people with a need level of {offer.max_need_level} or less,"
-            " so you cannot join."
+        text = _(
+            "It is for people with a need level of %(level)s or less, so you cannot join.",
+            level=offer.max_need_level,
         )
         reasons.append(Reason("eligibility", "blocker", text))
     if reasons:
         return 0, reasons
     if offer.eligible_age_bands or offer.min_need_level is not None:
-        return WEIGHTS["eligibility"], [Reason("eligibility", "good", "You can join it.")]
+        return WEIGHTS["eligibility"], [Reason("eligibility", "good", _("You can join it."))]
     return WEIGHTS["eligibility"], []
 
 
@@ -345,20 +367,26 @@ def _availability(person: PersonFacts, offer: OfferFacts) -> _Part:
         return _availability_of_runs(person, offer.runs)
     weight = WEIGHTS["availability"]
     if not offer.slots:
-        text = "The provider has not said when it happens."
+        text = _("The provider has not said when it happens.")
         return weight // 2, [Reason("availability", "neutral", text)]
-    when = _describe_slot_set(offer.slots)
+    when = _describe_slot_set(offer.slots, current_language())
     if not person.free_slots:
-        text = f"It happens on {when}. Tell us when you are free to match this."
+        text = _("It happens on %(when)s. Tell us when you are free to match this.", when=when)
         return weight // 2, [Reason("availability", "neutral", text)]
     free = offer.slots & person.free_slots
     pts = round(weight * len(free) / len(offer.slots))
     if free == offer.slots:
-        return pts, [Reason("availability", "good", f"It happens on {when}, when you are free.")]
+        text = _("It happens on %(when)s, when you are free.", when=when)
+        return pts, [Reason("availability", "good", text)]
     if free:
-        text = f"It happens on {when}. You are free on {_describe_slot_set(free)}."
+        text = _(
+            "It happens on %(when)s. You are free on %(free)s.",
+            when=when,
+            free=_describe_slot_set(free, current_language()),
+        )
         return pts, [Reason("availability", "neutral", text)]
-    return 0, [Reason("availability", "bad", f"It happens on {when}, when you are busy.")]
+    text = _("It happens on %(when)s, when you are busy.", when=when)
+    return 0, [Reason("availability", "bad", text)]
 
 
 def _availability_of_runs(person: PersonFacts, runs: tuple[Run, ...]) -> _Part:
@@ -371,21 +399,21 @@ def _availability_of_runs(person: PersonFacts, runs: tuple[Run, ...]) -> _Part:
         starts = [run.starts for run in runs if run.starts]
         if starts:
             text = (
-                f"It starts on {starts[0]}."
+                _("It starts on %(date)s.", date=starts[0])
                 if len(starts) == 1
-                else f"It starts later than {LOOK_AHEAD_WORDS}."
+                else _("It starts later than the next 3 months.")
             )
             return weight // 2, [Reason("availability", "neutral", text)]
         if ended and len(ended) == len(runs):
-            text = "It has stopped running." + (
-                f" Its last session was on {ended[0]}." if len(ended) == 1 else ""
-            )
+            text = _("It has stopped running.")
+            if len(ended) == 1:
+                text += " " + _("Its last session was on %(date)s.", date=ended[0])
             return 0, [Reason("availability", "bad", text)]
-        text = f"It has no sessions in {LOOK_AHEAD_WORDS}."
+        text = _("It has no sessions in the next 3 months.")
         return weight // 2, [Reason("availability", "neutral", text)]
     when = _join_words([run.words for run in running])
     if not person.free_slots:
-        text = f"It runs {when}. Tell us when you are free to match this."
+        text = _("It runs %(when)s. Tell us when you are free to match this.", when=when)
         return weight // 2, [Reason("availability", "neutral", text)]
     total = can = 0
     busy: set[str] = set()
@@ -399,15 +427,19 @@ def _availability_of_runs(person: PersonFacts, runs: tuple[Run, ...]) -> _Part:
                 can += count
     pts = round(weight * can / total)
     if can == total:
-        return pts, [Reason("availability", "good", f"It runs {when}. You are free then.")]
-    busy_words = _describe_slot_set(frozenset(busy))
+        text = _("It runs %(when)s. You are free then.", when=when)
+        return pts, [Reason("availability", "good", text)]
+    busy_words = _describe_slot_set(frozenset(busy), current_language())
     if can == 0:
-        text = f"It runs {when}. You are busy on {busy_words}."
+        text = _("It runs %(when)s. You are busy on %(busy)s.", when=when, busy=busy_words)
         return 0, [Reason("availability", "bad", text)]
-    text = (
-        f"It runs {when}. You can go to {can} of its {count_words(total, 'session')} in "
-        f"{LOOK_AHEAD_WORDS}."
-        f" You are busy on {busy_words}."
+    text = _(
+        "It runs %(when)s. You can go to %(can)s of its %(sessions)s in the next 3 months. "
+        "You are busy on %(busy)s.",
+        when=when,
+        can=can,
+        sessions=count_words(total, "session"),
+        busy=busy_words,
     )
     return pts, [Reason("availability", "neutral", text)]
 
@@ -435,7 +467,7 @@ def format_distance(km: float) -> str:
     """A distance in whole miles, as people in the UK say it ("3 miles", "less than 1 mile")."""
     miles = km / KM_PER_MILE
     if miles < 0.5:
-        return "less than 1 mile"
+        return _("less than 1 mile")
     whole = round(miles)
     return count_words(whole, "mile")
 
@@ -443,8 +475,8 @@ def format_distance(km: float) -> str:
 def say_distance(km: float) -> str:
     """How far away something is, in words: ``"about 3 miles"``, ``"less than a mile"``."""
     if km / KM_PER_MILE < 0.5:
-        return "less than a mile"
-    return f"about {format_distance(km)}"
+        return _("less than a mile")
+    return _("about %(distance)s", distance=format_distance(km))
 
 
 def slots_from_schedule(schedule: Mapping[str, Iterable[str]] | None) -> frozenset[str]:
@@ -466,16 +498,17 @@ def describe_ages(bands: Iterable[str]) -> str:
     ``("65+",)`` -> ``"aged 65 and over"``."""
     bands = list(bands)
     if not bands:
-        return "of any age"
+        return _("of any age")
     low = bands[0].split("-")[0].rstrip("+")
     last = bands[-1]
     if last.endswith("+"):
-        return f"aged {low} and over"
-    return f"aged {low} to {last.split('-')[-1]}"
+        return _("aged %(low)s and over", low=low)
+    return _("aged %(low)s to %(high)s", low=low, high=last.split("-")[-1])
 
 
 @functools.lru_cache(maxsize=4096)
-def _describe_slot_set(slots: frozenset[str]) -> str:
+def _describe_slot_set(slots: frozenset[str], language: str) -> str:
+    # Cached per language: the words are the reader's.
     return describe_slots(slots)
 
 
@@ -484,7 +517,7 @@ def describe_slots(slots: Iterable[str]) -> str:
     and Friday afternoon"``; unknown slots are left out."""
     by_part: dict[str, list[str]] = {}
     for slot in slots:
-        day, _, part = slot.partition("-")
+        day, _sep, part = slot.partition("-")
         if day in DAY_NAMES and part in PART_NAMES:
             by_part.setdefault(part, []).append(day)
     phrases = []
@@ -492,16 +525,24 @@ def describe_slots(slots: Iterable[str]) -> str:
         days = sorted(by_part.get(part, []), key=DAY_ORDER.index)
         if not days:
             continue
-        names = [DAY_NAMES[d] for d in days]
-        noun = PART_NAMES[part] + ("s" if len(names) > 1 else "")
-        phrases.append(f"{_join_words(names)} {noun}")
-    return _join_words(phrases) if phrases else "days it has not named"
+        names = _join_words([_(DAY_NAMES[d]) for d in days])
+        phrases.append(_PART_PHRASES[part](len(days), names))
+    return _join_words(phrases) if phrases else _("days it has not named")
 
 
-def _join_words(words: list[str], last: str = "and") -> str:
+#: "Monday morning", "Monday and Friday mornings": each part of the day with its days.
+_PART_PHRASES = {
+    "morning": lambda n, days: n_("%(days)s morning", "%(days)s mornings", n, days=days),
+    "afternoon": lambda n, days: n_("%(days)s afternoon", "%(days)s afternoons", n, days=days),
+    "evening": lambda n, days: n_("%(days)s evening", "%(days)s evenings", n, days=days),
+}
+
+
+def _join_words(words: list[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"`` in the reader's language."""
     if len(words) <= 1:
         return "".join(words)
-    return f"{', '.join(words[:-1])} {last} {words[-1]}"
+    return _("%(items)s and %(last)s", items=", ".join(words[:-1]), last=words[-1])
 
 
 def _lower_first(label: str) -> str:

@@ -36,7 +36,7 @@ from web.services.recurrence import (
     until_date,
     weekly_rules,
 )
-from web.services.words import _
+from web.services.words import _, current_language
 
 ASPIRATIONS_MAX_CHARS = 2000
 MAX_TAGS = 8
@@ -285,15 +285,16 @@ def offer_runs(offer: Offer, today: date) -> tuple[Run, ...]:
     runs = []
     for rule in rules:
         try:
-            runs.append(_run(json.dumps(rule, sort_keys=True), today))
+            runs.append(_run(json.dumps(rule, sort_keys=True), today, current_language()))
         except (LookupError, TypeError, ValueError):
             continue
     return tuple(runs)
 
 
 @functools.lru_cache(maxsize=4096)
-def _run(text: str, today: date) -> Run:
-    # Cached by the rule's text and the day: every page that matches reads the same rules.
+def _run(text: str, today: date, language: str) -> Run:
+    # Cached by the rule's text, the day and the reader's language (its words are in it):
+    # every page that matches reads the same rules.
     rule = json.loads(text)
     # The rule in short words: how often and when, without its first and last dates.
     kept = ";".join(f"{k}={v}" for k, v in rule_parts(rule).items() if k != "UNTIL")

@@ -38,6 +38,7 @@ from dateutil.rrule import rruleset, rrulestr
 from models.people import DAYS, TIMES_OF_DAY
 from web.services.errors import InvalidInput
 from web.services.matching import DAY_NAMES
+from web.services.words import N_, _
 
 #: RFC 5545 weekday codes of our day names.
 BYDAY = dict(zip(DAYS, ("MO", "TU", "WE", "TH", "FR", "SA", "SU"), strict=True))
@@ -53,8 +54,28 @@ OFTEN_CHOICES = {
 #: Which one of the month's weekdays: RFC 5545's BYDAY position.
 WEEK_CHOICES = {"1": "first", "2": "second", "3": "third", "4": "fourth", "-1": "last"}
 MONTH_WORDS = (
-    "January February March April May June July August September October November December"
-).split()
+    N_("January"), N_("February"), N_("March"), N_("April"), N_("May"), N_("June"),
+    N_("July"), N_("August"), N_("September"), N_("October"), N_("November"), N_("December"),
+)  # fmt: skip
+#: "the first Monday", as a reader reads it (``WEEK_CHOICES`` are the provider form's words).
+_WEEK_WORDS = {
+    "1": N_("the first %(day)s"),
+    "2": N_("the second %(day)s"),
+    "3": N_("the third %(day)s"),
+    "4": N_("the fourth %(day)s"),
+    "-1": N_("the last %(day)s"),
+}
+#: The days of a month: "the 15th" (Welsh writes "y 15fed").
+_MONTH_DAYS = {
+    1: N_("the 1st"), 2: N_("the 2nd"), 3: N_("the 3rd"), 4: N_("the 4th"), 5: N_("the 5th"),
+    6: N_("the 6th"), 7: N_("the 7th"), 8: N_("the 8th"), 9: N_("the 9th"), 10: N_("the 10th"),
+    11: N_("the 11th"), 12: N_("the 12th"), 13: N_("the 13th"), 14: N_("the 14th"),
+    15: N_("the 15th"), 16: N_("the 16th"), 17: N_("the 17th"), 18: N_("the 18th"),
+    19: N_("the 19th"), 20: N_("the 20th"), 21: N_("the 21st"), 22: N_("the 22nd"),
+    23: N_("the 23rd"), 24: N_("the 24th"), 25: N_("the 25th"), 26: N_("the 26th"),
+    27: N_("the 27th"), 28: N_("the 28th"), 29: N_("the 29th"), 30: N_("the 30th"),
+    31: N_("the 31st"), -1: N_("the last day"),
+}  # fmt: skip
 #: Where the parts of the day meet (the feed's hours: morning to 12:00, evening from 17:00).
 PART_ENDS = {"morning": 12 * 60, "afternoon": 17 * 60, "evening": 24 * 60}
 #: How far ahead matching looks for sessions: a quarter of a year.
@@ -81,7 +102,7 @@ def rule_parts(rule: Mapping[str, Any]) -> dict[str, str]:
     """``"FREQ=WEEKLY;BYDAY=TU"`` -> ``{"FREQ": "WEEKLY", "BYDAY": "TU"}``."""
     parts: dict[str, str] = {}
     for item in str(rule.get("rrule", "")).split(";"):
-        name, _, value = item.partition("=")
+        name, _sep, value = item.partition("=")
         if name.strip():
             parts[name.strip().upper()] = value.strip().upper()
     return parts
@@ -183,7 +204,7 @@ def weekly_rules(pattern: Mapping[str, Iterable[str]], start: date | None) -> li
 
 def say_date(value: date, *, with_year: bool = True) -> str:
     """``2027-01-06`` -> ``"6 January 2027"``."""
-    text = f"{value.day} {MONTH_WORDS[value.month - 1]}"
+    text = f"{value.day} {_(MONTH_WORDS[value.month - 1])}"
     return f"{text} {value.year}" if with_year else text
 
 
@@ -191,22 +212,25 @@ def say_time(clock: str) -> str:
     """``"10:00"`` -> ``"10am"``, ``"12:00"`` -> ``"12 noon"``, ``"14:30"`` -> ``"2:30pm"``."""
     hours, minutes = (int(x) for x in clock.split(":"))
     if (hours, minutes) == (12, 0):
-        return "12 noon"
+        return _("12 noon")
     if (hours, minutes) == (0, 0):
-        return "midnight"
-    suffix = "am" if hours < 12 else "pm"
+        return _("midnight")
     shown = hours % 12 or 12
-    return f"{shown}{suffix}" if minutes == 0 else f"{shown}:{minutes:02d}{suffix}"
+    clock = str(shown) if minutes == 0 else f"{shown}:{minutes:02d}"
+    return _("%(time)sam", time=clock) if hours < 12 else _("%(time)spm", time=clock)
 
 
-def _ordinal(n: int) -> str:
-    if 10 <= n % 100 <= 20:
-        return f"{n}th"
-    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th') }"
+def _month_day(n: int) -> str:
+    """``15`` -> "the 15th" in the reader's language (RFC 5545 allows -31 to 31)."""
+    if n in _MONTH_DAYS:
+        return _(_MONTH_DAYS[n])
+    return _("day %(number)s", number=n)
 
 
 def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+    if len(words) == 1:
+        return words[0]
+    return _("%(items)s and %(last)s", items=", ".join(words[:-1]), last=words[-1])
 
 
 def describe_rule(rule: Mapping[str, Any]) -> str:
@@ -214,36 +238,46 @@ def describe_rule(rule: Mapping[str, Any]) -> str:
     parts = rule_parts(rule)
     codes = [c for c in parts.get("BYDAY", "").split(",") if c]
     interval = int(parts.get("INTERVAL", "1") or 1)
-    names = [DAY_WORDS[DAY_OF_CODE[c[-2:]]] for c in codes if c[-2:] in DAY_OF_CODE]
+    names = [_(DAY_WORDS[DAY_OF_CODE[c[-2:]]]) for c in codes if c[-2:] in DAY_OF_CODE]
     if parts.get("FREQ") == "MONTHLY" and parts.get("BYMONTHDAY"):
-        days = [_ordinal(int(d)) for d in parts["BYMONTHDAY"].split(",") if d.lstrip("-").isdigit()]
-        how = f"On the {_join(days)} of every month"
+        days = [
+            _month_day(int(d)) for d in parts["BYMONTHDAY"].split(",") if d.lstrip("-").isdigit()
+        ]
+        how = _("On %(days)s of every month", days=_join(days))
     elif parts.get("FREQ") == "MONTHLY":
         placed = []
         for code in codes:
             position, day = code[:-2] or "1", DAY_OF_CODE.get(code[-2:])
             if day is not None:
-                placed.append(
-                    f"{WEEK_CHOICES.get(position, _ordinal(int(position)))} {DAY_WORDS[day]}"
-                )
-        how = f"On the {_join(placed)} of every month"
+                which = _WEEK_WORDS.get(position, N_("the %(day)s in week %(week)s"))
+                placed.append(_(which, day=_(DAY_WORDS[day]), week=position))
+        how = _("On %(days)s of every month", days=_join(placed))
     elif interval == 2:
-        how = f"Every other {_join(names)}"
+        how = _("Every other %(days)s", days=_join(names))
     elif interval > 2:
-        how = f"Every {interval} weeks on {_join(names)}"
+        how = _("Every %(weeks)s weeks on %(days)s", weeks=interval, days=_join(names))
     else:
-        how = f"Every {_join(names)}"
+        how = _("Every %(days)s", days=_join(names))
     if parts.get("FREQ") == "MONTHLY" and interval > 1:
-        how += f" (every {interval} months)"
-    text = f"{how}, {say_time(rule['opens_at'])} to {say_time(rule['closes_at'])}"
-    if rule.get("dtstart"):
-        text += f", from {say_date(_iso(rule['dtstart']))}"
+        how = _("%(how)s (every %(months)s months)", how=how, months=interval)
+    text = _(
+        "%(how)s, %(opens)s to %(closes)s",
+        how=how,
+        opens=say_time(rule["opens_at"]),
+        closes=say_time(rule["closes_at"]),
+    )
+    start = say_date(_iso(rule["dtstart"])) if rule.get("dtstart") else None
     until = until_date(rule)
-    if until is not None:
-        text += f" to {say_date(until)}"
+    end = say_date(until) if until is not None else None
+    if start and end:
+        text = _("%(text)s, from %(start)s to %(end)s", text=text, start=start, end=end)
+    elif start:
+        text = _("%(text)s, from %(start)s", text=text, start=start)
+    elif end:
+        text = _("%(text)s to %(end)s", text=text, end=end)
     exdates = [say_date(_iso(d)) for d in rule.get("exdates") or []]
     if exdates:
-        text += f". Not on {_join(exdates)}"
+        text = _("%(text)s. Not on %(dates)s", text=text, dates=_join(exdates))
     return text
 
 

@@ -21,12 +21,28 @@ def _english_plural(one: str, many: str, n: int) -> str:
 _ngettext: Callable[[str, str, int], str] = _english_plural
 
 
+def _english() -> str:
+    return "en"
+
+
+_language: Callable[[], str] = _english
+
+
 def use_translations(
-    gettext: Callable[[str], str], ngettext: Callable[[str, str, int], str]
+    gettext: Callable[[str], str],
+    ngettext: Callable[[str, str, int], str],
+    language: Callable[[], str] = _english,
 ) -> None:
-    """Make :func:`_` and :func:`n_` look messages up with these (the web app's)."""
-    global _gettext, _ngettext
-    _gettext, _ngettext = gettext, ngettext
+    """Make :func:`_` and :func:`n_` look messages up with these (the web app's), and
+    :func:`current_language` answer with ``language``."""
+    global _gettext, _ngettext, _language
+    _gettext, _ngettext, _language = gettext, ngettext, language
+
+
+def current_language() -> str:
+    """The reader's language code ("en", "cy"): for caches of words, which must be kept per
+    language."""
+    return _language()
 
 
 def N_(message: str) -> str:
@@ -78,6 +94,8 @@ COUNTED: dict[str, Callable[[int], str]] = {
     "day left": lambda n: n_("%(num)s day left", "%(num)s days left", n),
     "second": lambda n: n_("%(num)s second", "%(num)s seconds", n),
     "minute": lambda n: n_("%(num)s minute", "%(num)s minutes", n),
+    "mile": lambda n: n_("%(num)s mile", "%(num)s miles", n),
+    "session": lambda n: n_("%(num)s session", "%(num)s sessions", n),
 }
 
 
