@@ -181,3 +181,23 @@ def test_another_councils_taxonomy_is_not_shown(client: FlaskClient, db_session:
     factories.CouncilTaxonomyFactory(name="Eastholm bus routes")
     db_session.flush()
     assert "Eastholm bus routes" not in client.get(URL).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("Bus\\ud800 routes", "Name has a character that cannot be kept"),
+        ("Bus\\u0000 routes", "Name has a character that cannot be kept"),
+        ("x" * 201, "Its name: The name must be 200 characters or fewer."),
+    ],
+    ids=["lone surrogate", "NUL", "too long"],
+)
+def test_text_that_cannot_be_stored_is_a_problem_not_a_crash(
+    client: FlaskClient, db_session: Session, name: str, words: str
+) -> None:
+    content = _bytes(_document()).replace(b'"Westmere transport"', f'"{name}"'.encode())
+    answer = _post(client, content)
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 400, text[:300]
+    assert words in text
+    assert db_session.scalar(select(func.count()).select_from(CouncilTaxonomy)) == 0

@@ -18,7 +18,7 @@ from models.accounts import Council, User
 from web.auth import Role, current_account, guard_blueprint
 from web.db import get_session
 from web.services.errors import InvalidInput
-from web.services.openreferral_import import SourceProblem, parse_json
+from web.services.openreferral_import import SourceProblem, UnstorableText, parse_json
 from web.services.openreferral_taxonomies import (
     council_taxonomies,
     load_taxonomies,
@@ -49,6 +49,9 @@ def _read_file() -> tuple[Any, dict[str, str]]:
         return None, {"file": "Choose a taxonomy file to publish"}
     try:
         return parse_json(upload.read(), upload.filename), {}
+    except UnstorableText as problem:
+        text = problem.problems[0].removeprefix(f"{upload.filename}: ")
+        return None, {"file": text[0].upper() + text[1:]}
     except SourceProblem:
         return None, {"file": "The file is not JSON. Choose an Open Referral taxonomy file"}
 

@@ -22,6 +22,7 @@ from web.db import get_session
 from web.services.errors import NotFound
 from web.services.openreferral_import import (
     SourceProblem,
+    UnstorableText,
     import_services,
     parse_json,
     read_feed,
@@ -81,6 +82,8 @@ def _read_form() -> tuple[list[dict[str, Any]] | None, str, dict[str, str]]:
     name = upload.filename or "file"
     try:
         document = parse_json(upload.read(), name)
+    except UnstorableText as problem:
+        return None, name, {"file": _plain(problem, name)}
     except SourceProblem:
         return None, name, {"file": "The file is not JSON. Choose an Open Referral JSON file"}
     try:

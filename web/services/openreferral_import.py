@@ -85,6 +85,15 @@ class SourceProblem(Exception):
         self.problems = problems
 
 
+class UnstorableText(SourceProblem):
+    """The JSON is well formed, but some text in it cannot be stored: NUL, or half of a
+    surrogate pair (``"\\ud800"``), which no database keeps as text."""
+
+
+# What JSON text may hold that a database cannot store as text.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
 @dataclass(frozen=True)
 class RecordResult:
     """What the import did with one organisation or service of the feed."""
@@ -189,13 +198,39 @@ def _no_constant(name: str) -> Any:
 
 def parse_json(body: bytes, where: str) -> Any:
     """The JSON document in ``body``; :class:`SourceProblem` for anything else, including the
-    NaN and Infinity that Python would accept and a nesting too deep to read."""
+    NaN and Infinity that Python would accept and a nesting too deep to read, and
+    :class:`UnstorableText` naming the first text that cannot be stored."""
     try:
-        return json.loads(body, parse_constant=_no_constant)
+        document = json.loads(body, parse_constant=_no_constant)
     except RecursionError:
         raise SourceProblem([f"{where}: not JSON Tapestry can read (nested too deeply)"]) from None
     except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError is a ValueError
         raise SourceProblem([f"{where}: not JSON ({error})"]) from None
+    if (place := unstorable_text(document)) is not None:
+        raise UnstorableText(
+            [f"{where}: {place} has a character that cannot be kept (NUL, or half of a pair)"]
+        )
+    return document
+
+
+def unstorable_text(document: Any) -> str | None:
+    """Where in ``document`` the first key or text that cannot be stored is (``services[2].
+    name``), or None. Walked without recursion, so any depth json could read is fine."""
+    stack: list[tuple[str, Any]] = [("the document", document)]
+    while stack:
+        place, value = stack.pop()
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                return place
+        elif isinstance(value, dict):
+            for key, item in reversed(list(value.items())):
+                if _UNSTORABLE.search(key):
+                    return place
+                stack.append((key if place == "the document" else f"{place}.{key}", item))
+        elif isinstance(value, list):
+            for n in range(len(value) - 1, -1, -1):
+                stack.append((f"{place}[{n}]", value[n]))
+    return None
 
 
 def read_file(path: Path) -> list[dict[str, Any]]:

@@ -37,7 +37,9 @@ URI_MAX = 500
 VERSION_MAX = 50
 TEXT_MAX = 5000
 MAX_TERMS = 2000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and half a surrogate pair (JSON may hold "\ud800"), which no database
+# can store as text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass
