@@ -109,3 +109,35 @@ def test_a_place_taken_away_and_older_rows(
     # Rows written before the codes keep their own words.
     older = {"source": "council", "summary": "Old words.", "reasons": ["Why."]}
     assert place_words(db_session, older).summary == "Old words."
+
+
+def test_a_waiting_list_one_cannot_be_on_says_why_in_each_voice(
+    db_session: Session, session_factory: Callable[[], Session]
+) -> None:
+    from tests import factories
+    from tests.services.commissioning_world import PEOPLE
+    from tests.services.test_places_cycle import published as published_cycle
+    from web.services import places_cycle
+
+    # Dot ranks the cafe first but cannot pay for it (£150 a place, £90 in her budget).
+    people = {**PEOPLE, "Dot": ("north", 3, 9_000, ["cafe", "garden"])}
+    world = published_cycle(db_session, session_factory, people=people)
+    dot = world.people["Dot"]
+    cafe = world.offers["cafe"].id
+
+    def reason(actor: object) -> str | None:
+        lines = places_cycle.waiting_lists(db_session, actor, dot, remember=False).lines
+        line = next(x for x in lines if x.offer.id == cafe)
+        assert line.position is None
+        return line.reason
+
+    assert reason(dot.user) == (
+        "You are not on this list: it costs more than you have left, or the council has no "
+        "money left for it."
+    )
+    advocate = factories.ConsentFactory(person=dot).advocate
+    db_session.flush()
+    assert reason(advocate) == (
+        "Dot is not on this list: it costs more than they have left, or the council has no "
+        "money left for it."
+    )

@@ -55,6 +55,7 @@ from models.rounds import (
 from web.services import allocations
 from web.services.acting import authorise, record
 from web.services.errors import Conflict, InvalidInput, NotFound
+from web.services.explanations import PERSON, Reader
 from web.services.jobs import register_periodic
 from web.services.notifications import (
     OFFER_EXPIRED,
@@ -65,6 +66,7 @@ from web.services.notifications import (
 )
 from web.services.place_moves import release_money
 from web.services.providers import require_member
+from web.services.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -350,6 +352,8 @@ def waiting_lists(
         )
     }
     order = waiting_order(session, round_, [c.offer_id for c in above])
+    # An advocate acting for the person reads about them by name, not as "you".
+    reader = PERSON if actor.id == person.user_id else Reader(name=person.display_name)
     lines: list[WaitingLine] = []
     for choice in above:
         queue = order.get(choice.offer_id, [])
@@ -357,9 +361,15 @@ def waiting_lists(
         before = previous[choice.offer_id].position if choice.offer_id in previous else None
         reason = None
         if position is None:
-            reason = (
-                "You are not on this list: it costs more than you have left, or the council "
-                "has no money left for it."
+            reason = reader.says(
+                N_(
+                    "You are not on this list: it costs more than you have left, or the "
+                    "council has no money left for it."
+                ),
+                N_(
+                    "%(name)s is not on this list: it costs more than they have left, or the "
+                    "council has no money left for it."
+                ),
             )
         lines.append(WaitingLine(choice.offer, choice.rank, position, before, len(queue), reason))
         if remember and position is not None:
