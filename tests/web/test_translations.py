@@ -53,6 +53,10 @@ PERSON_AREAS = (
     "web/errors.py",
     "web/services/matching.py",
     "web/services/recurrence.py",
+    "web/services/readable_data.py",
+    "web/templates/public/start.html",
+    "web/templates/public/accessibility.html",
+    "web/templates/public/cookies.html",
 )
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

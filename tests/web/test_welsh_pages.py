@@ -171,3 +171,19 @@ def test_a_service_and_why_it_matches_read_in_welsh(
         assert english not in shown, english
     matches = _text(client, "/person/matches")
     assert "Mae’n costio" in matches and "It costs" not in matches
+
+
+def test_the_start_cookies_and_my_data_pages_in_welsh(
+    app: Flask, login: Callable, make_user: Callable[..., User], db_session: Session
+) -> None:
+    visitor = app.test_client()
+    start = _text(visitor, "/?lang=cy")
+    assert "Dewiswch y cymorth sy’n iawn i chi" in start and "Mewngofnodi" in start
+    cookies = _text(visitor, "/cookies")
+    assert "Cwcis hanfodol" in cookies and "tapestry_lang" in cookies
+    assert "Mae’n cofio’r iaith a ddewisoch chi" in cookies
+    client = _welsh_person(app, login, make_user, db_session)
+    copy = _text(client, "/person/my-data/read")
+    assert "Eich data" in copy and "Eich cyfrif" in copy and "Cyfeiriad e-bost" in copy
+    assert " am " in copy  # "3 Rhagfyr 2026 am 14:05"
+    assert "Your account" not in copy and "Email address" not in copy

@@ -7,6 +7,7 @@ from flask import Blueprint, render_template
 from sqlalchemy import text
 
 from web.db import get_session
+from web.i18n import COOKIE as LANGUAGE_COOKIE
 
 bp = Blueprint("public", __name__)
 
@@ -23,7 +24,7 @@ def accessibility() -> str:
 
 @bp.get("/cookies")
 def cookies() -> str:
-    return render_template("public/cookies.html")
+    return render_template("public/cookies.html", language_cookie=LANGUAGE_COOKIE)
 
 
 @bp.get("/health")

@@ -18,31 +18,35 @@ from sqlalchemy.orm import Session
 
 from models.accounts import User
 from web.services.privacy import export_person
-from web.services.words import count
+from web.services.recurrence import say_date
+from web.services.words import N_, _, count
 
 #: Kind of record (table) -> (heading, what it is, in a sentence). In the order shown.
 SECTIONS: dict[str, tuple[str, str]] = {
-    "users": ("Your account", "How you sign in and what we call you."),
-    "person_profiles": ("About you", "What you and the council told us about you."),
-    "person_outcome_tags": ("What you want help with", "The things you picked."),
-    "budgets": ("Your budget", "Money the council set aside for you."),
-    "choices": ("Your choices", "Services you said you want, best first."),
-    "allocations": ("Your places", "Places you were offered, and what happened to them."),
-    "commitments": ("Money for your places", "Money taken from your budget for a place."),
-    "waiting_positions": ("Waiting lists", "Where you were on a waiting list."),
-    "feedback": ("What you said about services", "Your stars and words about a place."),
-    "proposals": ("Your ideas", "Ideas for new services that you shared."),
-    "proposal_supports": ("Ideas you backed", "Other people's ideas you said yes to."),
-    "consents": ("Who can help you", "People you let help you, or who asked to."),
-    "notifications": ("Messages we sent you", "Emails, texts and letters about your places."),
-    "notification_settings": ("How we contact you", "The way you chose to hear from us."),
-    "user_sessions": ("When you signed in", "Each time you signed in, and when it ended."),
+    "users": (N_("Your account"), N_("How you sign in and what we call you.")),
+    "person_profiles": (N_("About you"), N_("What you and the council told us about you.")),
+    "person_outcome_tags": (N_("What you want help with"), N_("The things you picked.")),
+    "budgets": (N_("Your budget"), N_("Money the council set aside for you.")),
+    "choices": (N_("Your choices"), N_("Services you said you want, best first.")),
+    "allocations": (N_("Your places"), N_("Places you were offered, and what happened to them.")),
+    "commitments": (N_("Money for your places"), N_("Money taken from your budget for a place.")),
+    "waiting_positions": (N_("Waiting lists"), N_("Where you were on a waiting list.")),
+    "feedback": (N_("What you said about services"), N_("Your stars and words about a place.")),
+    "proposals": (N_("Your ideas"), N_("Ideas for new services that you shared.")),
+    "proposal_supports": (N_("Ideas you backed"), N_("Other people's ideas you said yes to.")),
+    "consents": (N_("Who can help you"), N_("People you let help you, or who asked to.")),
+    "notifications": (
+        N_("Messages we sent you"),
+        N_("Emails, texts and letters about your places."),
+    ),
+    "notification_settings": (N_("How we contact you"), N_("The way you chose to hear from us.")),
+    "user_sessions": (N_("When you signed in"), N_("Each time you signed in, and when it ended.")),
     "audit_events": (
-        "What happened on your account",
-        "A record of changes, kept so nobody can change things in secret.",
+        N_("What happened on your account"),
+        N_("A record of changes, kept so nobody can change things in secret."),
     ),
 }
-OTHER = ("Other records", "Other things we keep that name you.")
+OTHER = (N_("Other records"), N_("Other things we keep that name you."))
 
 #: Fields that only join records or check the audit trail: not shown (the JSON has them).
 HIDDEN_FIELDS = frozenset(
@@ -50,27 +54,54 @@ HIDDEN_FIELDS = frozenset(
 )
 #: Field -> label, where turning the field's name into words would not be plain enough.
 LABELS: dict[str, str] = {
-    "display_name": "Name",
-    "email": "Email address",
-    "aspirations_text": "What you want to do",
-    "assessed_needs": "Your needs (from the council)",
-    "need_level": "How much help you need (0 to 10)",
-    "max_travel_km": "How far you can travel (km)",
-    "equity_attributes": "Things about you, to check fairness",
-    "equity_consent_at": "When you let us use them",
-    "offer_id": "Service",
-    "rank": "Place in your list",
-    "status": "What happened",
-    "rating": "Stars (out of 5)",
-    "comment": "What you said",
-    "created_at": "When",
-    "updated_at": "Last changed",
-    "last_login_at": "Last signed in",
-    "can_view": "May see your pages",
-    "can_draft": "May change your answers",
-    "can_submit": "May say yes or no to a place for you",
-    "event_type": "What happened",
-    "occurred_at": "When",
+    "display_name": N_("Name"),
+    "email": N_("Email address"),
+    "aspirations_text": N_("What you want to do"),
+    "assessed_needs": N_("Your needs (from the council)"),
+    "need_level": N_("How much help you need (0 to 10)"),
+    "max_travel_km": N_("How far you can travel (km)"),
+    "equity_attributes": N_("Things about you, to check fairness"),
+    "equity_consent_at": N_("When you let us use them"),
+    "offer_id": N_("Service"),
+    "rank": N_("Place in your list"),
+    "status": N_("What happened"),
+    "rating": N_("Stars (out of 5)"),
+    "comment": N_("What you said"),
+    "created_at": N_("When"),
+    "updated_at": N_("Last changed"),
+    "last_login_at": N_("Last signed in"),
+    "can_view": N_("May see your pages"),
+    "can_draft": N_("May change your answers"),
+    "can_submit": N_("May say yes or no to a place for you"),
+    "event_type": N_("What happened"),
+    "occurred_at": N_("When"),
+}
+
+
+#: What a record's status (or a message's way) was, in words; others are shown as they are.
+VALUE_WORDS: dict[str, str] = {
+    "offered": N_("offered"),
+    "accepted": N_("accepted"),
+    "declined": N_("declined"),
+    "withdrawn": N_("withdrawn"),
+    "expired": N_("expired"),
+    "given_up": N_("given up"),
+    "provider_declined": N_("the service could not take you"),
+    "requested": N_("asked"),
+    "granted": N_("said yes"),
+    "revoked": N_("stopped"),
+    "open": N_("open"),
+    "under_consideration": N_("being thought about"),
+    "commissioned": N_("bought by the council"),
+    "pending": N_("waiting to be sent"),
+    "sending": N_("being sent"),
+    "sent": N_("sent"),
+    "failed": N_("could not be sent"),
+    "skipped": N_("not sent"),
+    "email": N_("email"),
+    "text": N_("text message"),
+    "letter": N_("letter"),
+    "none": N_("none"),
 }
 
 
@@ -110,7 +141,10 @@ def readable_copy(session: Session, person: User) -> ReadableCopy:
     sections: list[Section] = []
     empty: list[str] = []
     for name in order:
-        heading, about = SECTIONS.get(name, (_words(name).capitalize(), OTHER[1]))
+        if name in SECTIONS:
+            heading, about = (_(text) for text in SECTIONS[name])
+        else:
+            heading, about = _words(name).capitalize(), _(OTHER[1])
         rows = tables[name]
         if not rows:
             empty.append(heading)
@@ -140,20 +174,20 @@ def _fields(row: dict[str, Any], offers: dict[str, str]) -> list[tuple[str, str]
 
 def label(field: str) -> str:
     if field in LABELS:
-        return LABELS[field]
+        return _(LABELS[field])
     if field.endswith("_pence"):
         return _words(field.removesuffix("_pence")).capitalize()
     if field.endswith("_at"):
-        return "When " + _words(field.removesuffix("_at"))
+        return _("When %(what)s", what=_words(field.removesuffix("_at")))
     return _words(field).capitalize()
 
 
 def plain_value(field: str, value: Any, offers: dict[str, str]) -> str:
     """One value in words: pounds for pence, a date in words, yes or no, names for ids."""
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return _("Yes") if value else _("No")
     if field == "offer_id":
-        return offers.get(str(value), f"Service number {value}")
+        return offers.get(str(value)) or _("Service number %(number)s", number=value)
     if field.endswith("_pence") and isinstance(value, int):
         return money(value)
     if isinstance(value, str) and (field.endswith("_at") or field.endswith("_on")):
@@ -167,19 +201,22 @@ def plain_value(field: str, value: Any, offers: dict[str, str]) -> str:
         return "; ".join(
             f"{_words(str(k))}: {plain_value(str(k), v, offers)}" for k, v in value.items()
         )
+    if isinstance(value, str) and field in ("status", "channel") and value in VALUE_WORDS:
+        return _(VALUE_WORDS[value])
     if isinstance(value, str):
         return _words(value) if value.replace("_", "").isalpha() and "_" in value else value
     return str(value)
 
 
 def money(pence: int) -> str:
-    sign = "minus " if pence < 0 else ""
     pounds, rest = divmod(abs(pence), 100)
-    return f"{sign}£{pounds:,}" + (f".{rest:02d}" if rest else "")
+    amount = f"£{pounds:,}" + (f".{rest:02d}" if rest else "")
+    return _("minus %(money)s", money=amount) if pence < 0 else amount
 
 
 def when(moment: datetime) -> str:
-    return f"{moment.day} {moment:%B %Y} at {moment:%H:%M}"
+    """``3 December 2026 at 14:05`` in the reader's language."""
+    return _("%(date)s at %(time)s", date=say_date(moment.date()), time=f"{moment:%H:%M}")
 
 
 def _words(name: str) -> str:

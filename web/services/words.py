@@ -96,6 +96,7 @@ COUNTED: dict[str, Callable[[int], str]] = {
     "minute": lambda n: n_("%(num)s minute", "%(num)s minutes", n),
     "mile": lambda n: n_("%(num)s mile", "%(num)s miles", n),
     "session": lambda n: n_("%(num)s session", "%(num)s sessions", n),
+    "record": lambda n: n_("%(num)s record", "%(num)s records", n),
 }
 
 
