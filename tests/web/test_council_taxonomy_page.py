@@ -201,3 +201,22 @@ def test_text_that_cannot_be_stored_is_a_problem_not_a_crash(
     assert answer.status_code == 400, text[:300]
     assert words in text
     assert db_session.scalar(select(func.count()).select_from(CouncilTaxonomy)) == 0
+
+
+def test_terms_are_counted_from_1_in_every_problem(client: FlaskClient) -> None:
+    twice = _document()
+    twice["taxonomy_terms"][2]["id"] = "bus"  # the third term has the first one's id
+    text = _post(client, _bytes(twice)).get_data(as_text=True)
+    assert "Term 3, its id: Term 1 has this id too." in text
+
+
+def test_a_repeated_id_among_many_taxonomies_is_named(
+    client: FlaskClient, db_session: Session
+) -> None:
+    many = [_document(id=f"t{n}", name=f"Types {n}", taxonomy_terms=[]) for n in range(3000)]
+    many.append(_document(id="t7", name="Types again", taxonomy_terms=[]))
+    answer = _post(client, _bytes(many))
+    assert answer.status_code == 400
+    assert "Taxonomy 3001, its name: Another taxonomy in the file has this name or id." in (
+        answer.get_data(as_text=True)
+    )

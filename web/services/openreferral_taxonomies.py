@@ -211,11 +211,11 @@ def _read_taxonomy(record: Any, where: str, errors: dict[str, str]) -> _Taxonomy
         term_uri = _uri(raw, "term_uri", at, errors)
         if term_id is not None:
             if term_id in seen_ids:
-                errors[f"{at}id"] = f"Term {seen_ids[term_id]} has this id too"
+                errors[f"{at}id"] = f"Term {seen_ids[term_id] + 1} has this id too"
             seen_ids.setdefault(term_id, n)
         if code is not None:
             if code in seen_codes:
-                errors[f"{at}term"] = f"Term {seen_codes[code]} is this term too"
+                errors[f"{at}term"] = f"Term {seen_codes[code] + 1} is this term too"
             seen_codes.setdefault(code, n)
         if term_id and term_name and code:
             terms.append(
@@ -268,11 +268,13 @@ def load_taxonomies(
         taxonomy = _read_taxonomy(record, where, errors)
         if taxonomy is not None:
             read.append(taxonomy)
-    names = [t.name.casefold() for t in read]
-    ids = [t.source_id for t in read]
+    first_name: dict[str, int] = {}
+    first_id: dict[str, int] = {}
     for n, taxonomy in enumerate(read):
-        if names.index(taxonomy.name.casefold()) != n or ids.index(taxonomy.source_id) != n:
+        named = first_name.setdefault(taxonomy.name.casefold(), n)
+        if named != n or first_id.setdefault(taxonomy.source_id, n) != n:
             errors[f"[{n}].name"] = "Another taxonomy in the file has this name or id"
+    ids = set(first_id)
     if errors:
         raise InvalidInput(errors)
     existing = {
