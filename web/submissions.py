@@ -48,12 +48,13 @@ from web import security
 from web.auth import current_account, home_url
 from web.db import database, get_session
 from web.security import is_api_request
+from web.services.words import N_, _
 
 log = logging.getLogger(__name__)
 
 FIELD = "form_token"
 KEY_PREFIX = "form:"
-ALREADY_DONE = "You sent this form already, so we did not do it again. This is what happened."
+ALREADY_DONE = N_("You sent this form already, so we did not do it again. This is what happened.")
 OUT_OF_DATE = "This form is out of date. Go back, reload the page and try again."
 #: A kept answer page is shown once, and only if the browser comes for it this soon.
 ANSWER_SECONDS = 10 * 60
@@ -201,7 +202,7 @@ def _watch(s: Session, user_id: int, token: str) -> None:
 
 def _already_done(location: str | None) -> Response:
     g.form_token_replayed = True
-    flash(ALREADY_DONE, "info")
+    flash(_(ALREADY_DONE), "info")
     return redirect(location or _gettable_target(), 303)
 
 

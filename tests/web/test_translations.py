@@ -54,6 +54,7 @@ PERSON_AREAS = (
     "web/services/matching.py",
     "web/services/recurrence.py",
     "web/services/readable_data.py",
+    "web/submissions.py",
     "web/templates/public/start.html",
     "web/templates/public/accessibility.html",
     "web/templates/public/cookies.html",
