@@ -33,6 +33,7 @@ PERSON_AREAS = (
     "web/pages/advocate.py",
     "web/pages/account.py",
     "web/services/explanations.py",
+    "web/services/easy_read.py",
     "web/services/words.py",
     "web/i18n.py",
     "web/services/languages.py",
