@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -185,7 +186,11 @@ def _acting(
 
 
 def test_someone_acting_for_the_person_sees_easy_read_and_may_switch_it_with_draft(
-    client: FlaskClient, login: Callable[..., object], person: User, db_session: Session
+    app: Flask,
+    client: FlaskClient,
+    login: Callable[..., object],
+    person: User,
+    db_session: Session,
 ) -> None:
     profile = person.person_profile
     profile.easy_read = True
@@ -201,6 +206,11 @@ def test_someone_acting_for_the_person_sees_easy_read_and_may_switch_it_with_dra
     db_session.refresh(profile)
     assert profile.easy_read is False
     assert EASY not in text(helper.get("/advocate/acting/"))
+    # The person can see who switched it, on "Changes made for you".
+    own = app.test_client()
+    login(own, person)
+    changes = text(own.get("/person/changes-made-for-you"))
+    assert "Switched Easy Read off for you" in changes
 
 
 def test_someone_who_may_only_look_sees_easy_read_but_cannot_switch_it(

@@ -175,3 +175,59 @@ def test_every_journey_page_is_at_or_below_its_grade(
         if measured > most:
             too_hard[url] = measured
     assert too_hard == {}, f"grade above {most}: {too_hard}"
+
+
+def test_every_other_person_page_is_at_or_below_the_plain_grade(
+    client: FlaskClient,
+    login: Callable[..., object],
+    choosing: CommissioningWorld,
+) -> None:
+    """The person pages with no Easy Read template of their own are plain in both modes."""
+    world = choosing
+    ben = world.people["Ben"]
+    login(client, ben.user)
+    cafe = world.offers["cafe"].id
+    pages = [
+        "/person/services",
+        f"/person/services/{cafe}",
+        "/person/ideas/new",
+        "/person/changes-made-for-you",
+        "/person/my-data/read",
+        "/person/easy-read",
+    ]
+    too_hard = {}
+    for easy in (False, True):
+        ben.easy_read = easy
+        world.session.flush()
+        for url in pages:
+            response = client.get(url)
+            assert response.status_code == 200, url
+            measured = grade(main_text(response.get_data(as_text=True)))
+            if measured > PLAIN_GRADE:
+                too_hard[(url, easy)] = measured
+    assert too_hard == {}, f"grade above {PLAIN_GRADE}: {too_hard}"
+
+
+def test_a_place_to_say_yes_or_no_to_is_at_or_below_each_grade(
+    client: FlaskClient, login: Callable[..., object], shared: CommissioningWorld
+) -> None:
+    offered = [
+        allocation
+        for person in shared.people.values()
+        for allocation in allocations.my_places(shared.session, person.user, person).allocations
+        if allocation.status == "offered"
+    ]
+    assert offered, "someone has a place to say yes or no to"
+    place = offered[0]
+    person = next(p for p in shared.people.values() if p.id == place.person_id)
+    login(client, person.user)
+    for url in (f"/person/place/{place.id}", "/person/place"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert grade(main_text(response.get_data(as_text=True))) <= PLAIN_GRADE, url
+    # The same person's place, waiting for an answer, in Easy Read.
+    person.easy_read = True
+    shared.session.flush()
+    html = client.get("/person/place").get_data(as_text=True)
+    assert 'class="app-easy-read"' in html and "Answer by" in html
+    assert grade(main_text(html)) <= EASY_READ_GRADE

@@ -76,6 +76,8 @@ ASK_POLICY = ThrottlePolicy(
 # What each recorded action means, written to the person ("Sam changed your About me").
 ACTION_WORDS: dict[str, str] = {
     "profile.updated": N_("changed your About me"),
+    "profile.easy_read_on": N_("switched Easy Read on for you"),
+    "profile.easy_read_off": N_("switched Easy Read off for you"),
     "choice.added": N_("added a choice"),
     "choice.removed": N_("removed a choice"),
     "choice.moved": N_("changed the order of your choices"),

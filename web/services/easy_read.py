@@ -44,10 +44,9 @@ def set_easy_read(session: Session, actor: User, person: PersonProfile, on: bool
         record(
             session,
             actor,
-            "profile.easy_read",
+            "profile.easy_read_on" if on else "profile.easy_read_off",
             person=person,
             subject=("person_profile", person.id),
-            data={"easy_read": on},
         )
     return on
 
