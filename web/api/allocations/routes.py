@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from flask import Response, abort, request
@@ -36,6 +37,7 @@ from web.db import get_session
 from web.errors import error_payload
 from web.services import allocations, idempotency, places_cycle, providers
 from web.services.errors import InvalidInput, NotFound, ServiceError
+from web.services.explanations import place_words
 
 blp = Blueprint(
     "allocations",
@@ -75,13 +77,22 @@ class Mine(MethodView):
             found = allocations.my_places(get_session(), actor, person)
         except ServiceError as error:
             abort_for(error)
+        session = get_session()
+        budget = found.budget.amount_pence if found.budget else None
+        explained = [(a.id, a.explanation) for a in found.allocations]
+        words = [
+            {"allocation_id": key, **asdict(place_words(session, stored, budget_pence=budget))}
+            for key, stored in [*explained, (None, found.explanation)]
+            if stored
+        ]
         return {
             "round_id": found.round.id if found.round else None,
             "round_name": found.round.name if found.round else None,
-            "budget_pence": found.budget.amount_pence if found.budget else None,
+            "budget_pence": budget,
             "committed_pence": found.budget.committed_pence if found.budget else None,
             "allocations": found.allocations,
             "explanation": found.explanation,
+            "words": words,
         }
 
 

@@ -33,10 +33,36 @@ class AllocationSchema(StrictSchema):
     explanation = ma.fields.Dict(
         allow_none=True,
         metadata={
-            "description": "The person's entry of the run's explanations document: id, "
-            "ranks_held and why_not (each with offer, rank, code, rule and message)"
+            "description": "As stored: the person's entry of the run's explanations document "
+            "(id, ranks_held and why_not, each with offer, rank, code, rule and message), or "
+            "codes for a place offered again (source reoffer), moved or taken away by the "
+            "council (source council, action) or from the demo's history; words has them "
+            "in plain words"
         },
     )
+
+
+class WhyNotWordsSchema(StrictSchema):
+    """Why the person did not get one service they ranked above their place."""
+
+    rank = ma.fields.Integer(allow_none=True, metadata={"description": "Its rank, 1 = first"})
+    title = ma.fields.String(required=True, metadata={"description": "The service's name"})
+    message = ma.fields.String(required=True)
+    code = ma.fields.String(
+        allow_none=True, metadata={"description": "The engine's reason code, when known"}
+    )
+
+
+class PlaceWordsSchema(StrictSchema):
+    """An explanation in plain words for the person, made from its codes when it is read."""
+
+    allocation_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "The place it explains; null: why the person got no place"},
+    )
+    summary = ma.fields.String(allow_none=True)
+    reasons = ma.fields.List(ma.fields.String(), required=True)
+    why_not = ma.fields.List(ma.fields.Nested(WhyNotWordsSchema), required=True)
 
 
 class MyPlacesSchema(StrictSchema):
@@ -46,6 +72,14 @@ class MyPlacesSchema(StrictSchema):
     committed_pence = ma.fields.Integer(allow_none=True)
     allocations = ma.fields.List(ma.fields.Nested(AllocationSchema))
     explanation = ma.fields.Dict(allow_none=True)
+    words = ma.fields.List(
+        ma.fields.Nested(PlaceWordsSchema),
+        metadata={
+            "description": "Each explanation in plain words, in the language asked for: one "
+            "per allocation that has one, and one with allocation_id null when the round's "
+            "explanation says why the person got no place"
+        },
+    )
 
 
 class PersonStatementSchema(StrictSchema):
