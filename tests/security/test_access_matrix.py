@@ -163,6 +163,8 @@ def rows() -> list[Row]:
     add("POST", p + "/who-can-help-me/<int:consent_id>", A_ONLY,
         p + "/who-can-help-me/{consent_a}", form={"decision": "revoke"})  # fmt: skip
 
+    add("GET", p + "/easy-read", PERSONS)
+    add("POST", p + "/easy-read", PERSONS, form={"easy_read": "maybe"})
     add("GET", p + "/my-data/", PERSONS)
     add("GET", p + "/my-data/download", PERSONS)
     add("GET", p + "/my-data/read", PERSONS)
@@ -196,6 +198,8 @@ def rows() -> list[Row]:
         q + "/place/{accepted_a}/give-up")  # fmt: skip
     add("POST", q + "/ideas/<int:proposal_id>/support", ADVOCATE,
         q + "/ideas/{proposal_a}/support")  # fmt: skip
+    add("GET", q + "/easy-read", ADVOCATE)
+    add("POST", q + "/easy-read", ADVOCATE, form={"easy_read": "maybe"})
 
     # -- provider pages (X's offers) --------------------------------------------------------
     v = "/provider"

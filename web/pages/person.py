@@ -661,7 +661,8 @@ def support_idea(proposal_id: int) -> Response:
 
 def easy_read_setting() -> Any:
     """The Easy Read question (from the account page), and the switch at the top of every
-    person page: both post here, and go back where they came from (``next``)."""
+    person page: both post here, and go back where they came from (``next``). Someone who
+    may only look is told so instead of shown the question."""
     actor, person = _who()
     s = get_session()
     back = easy_read.safe_back(request.values.get("next"))
@@ -680,8 +681,6 @@ def easy_read_setting() -> Any:
             s.commit()
             flash(_("Easy Read is on.") if on else _("Easy Read is off."), "success")
             return redirect(back or url_for("account.account_home"))
-    elif not may("draft"):
-        abort(403)
     return _page(
         "person/easy_read_setting.html",
         status=400 if errors else 200,
