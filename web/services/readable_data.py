@@ -60,6 +60,7 @@ LABELS: dict[str, str] = {
     "assessed_needs": N_("Your needs (from the council)"),
     "need_level": N_("How much help you need (0 to 10)"),
     "max_travel_km": N_("How far you can travel (km)"),
+    "easy_read": N_("Easy Read"),
     "equity_attributes": N_("Things about you, to check fairness"),
     "equity_consent_at": N_("When you let us use them"),
     "offer_id": N_("Service"),
