@@ -36,6 +36,7 @@ SAMPLE: dict[str, object] = {
     **OFFER,
     "advocate_name": "Priya Sharma",
     "idea_title": "Evening swimming",
+    "status": "under_consideration",
     "status_words": "The council is thinking about it",
     "answer": "We will ask the pool.",
     "supported": True,
@@ -100,6 +101,21 @@ def test_an_easy_read_letter_is_in_easy_read_too(
     assert letter.startswith("Letter to:\nSam\n1 High Street")
     assert "You have a place at Garden club." in letter
     assert "No answer? Then the place goes to someone else." in letter
+
+
+def test_a_welsh_reader_who_chose_easy_read_gets_easy_read_in_welsh(
+    db_session: Session, session_factory: Callable[[], Session], tmp_path: Path
+) -> None:
+    person = factories.PersonProfileFactory(
+        user__email="cai@example.org", user__language="cy", easy_read=True
+    )
+    notify(db_session, user_id=person.user_id, event=PLACE_OFFERED, data=OFFER, key="offer:4")
+    db_session.commit()
+    deliver_due(session_factory, FolderSender(tmp_path), "w")
+    mail = _files(tmp_path)["cai@example.org"]
+    assert mail.startswith("Newyddion da: mae gennych chi le yn Garden club\n")
+    assert "\nMae gennych chi le yn Garden club.\n" in mail
+    assert "You have a place" not in mail
 
 
 def test_turning_easy_read_off_sends_the_usual_words_again(
