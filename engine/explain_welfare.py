@@ -166,6 +166,12 @@ def explain_document(
                 if progress is not None:
                     progress("persons", qp.size - pending.size, qp.size)
                 answer = explainer.decide(key, qp[pending], qo[pending])
+                # A solve that ran out of its own time is asked again with longer, while the
+                # whole deadline allows: with none (the site's runs), every question is decided.
+                again = np.flatnonzero(answer == UNDECIDED)
+                while again.size and explainer.give_longer():
+                    answer[again] = explainer.decide(key, qp[pending[again]], qo[pending[again]])
+                    again = again[answer[again] == UNDECIDED]
                 for i in pending[answer == YES].tolist():
                     codes[i] = (code, rule)
                 undecided = pending[answer == UNDECIDED]
@@ -285,6 +291,9 @@ class WelfareExplainer:
         self._widened: dict[int, tuple[WelfareModel, WelfareModel]] = {}
         self._cycles: dict[object, ResultCycles | None] = {}
         self._pool: TaskPool | None = None
+        #: How long one exact solve may take: the policy's limit, made longer when questions
+        #: are left undecided and there is time (see :meth:`give_longer`).
+        self.solve_limit_s = float(instance.policy.time_limit_s)
 
     # --- relaxations -------------------------------------------------------------------------
 
@@ -456,7 +465,16 @@ class WelfareExplainer:
 
     def _solve_deadline(self) -> float:
         """When one solve must stop: the instance's own time limit, within the whole one."""
-        return min(self.deadline, time.perf_counter() + self.instance.policy.time_limit_s)
+        return min(self.deadline, time.perf_counter() + self.solve_limit_s)
+
+    def give_longer(self) -> bool:
+        """Let each solve take four times as long, for the questions a solve left undecided;
+        False when the whole deadline has passed (then they stay undecided)."""
+        if time.perf_counter() >= self.deadline:
+            return False
+        self.solve_limit_s *= 4
+        self.counts["longer"] += 1
+        return True
 
     def _decide_general(
         self, key: object, model: WelfareModel, qp: IntArray, qo: IntArray, answer: IntArray
@@ -629,7 +647,7 @@ class WelfareExplainer:
                 answer[also] = YES
                 self.counts["exact_also"] += int(also.sum())
 
-        limit = float(self.instance.policy.time_limit_s)
+        limit = self.solve_limit_s
         self._tasks(core).run(
             forced_question,
             ((i, (int(pairs[i]), int(offers[i]), limit, self.deadline)) for i in range(pairs.size)),
@@ -997,7 +1015,7 @@ class WelfareExplainer:
                 self.counts["place_bound"] += 1
             else:
                 (rising if rises[o] else flat).append(o)
-        limit = self.instance.policy.time_limit_s
+        limit = self.solve_limit_s
 
         def tasks() -> Iterator[tuple[int, tuple[object, ...]]]:
             if flat:

@@ -12,10 +12,12 @@ capacities may be 0 and prices may be above budgets.
 
 from __future__ import annotations
 
+import math
 import random
+from dataclasses import replace
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from engine import solve
@@ -510,3 +512,27 @@ def test_explain_agrees_with_the_re_solve_method_on_generated_instances(variant:
         assert [(w.offer, w.code, w.rule) for w in by_id[pid].why_not] == [
             (r.offer, r.code, r.rule) for r in old[pid]
         ], pid
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(st.sampled_from(["pot", "gap", "mixed", "placements"]).flatmap(tiny_instances))
+def test_solves_cut_short_are_asked_again_until_everything_is_decided(
+    instance: Instance,
+) -> None:
+    """With no deadline for the whole (as the site explains a run), a solve that runs out of
+    the policy's own time limit is asked again with longer, so nothing stays undecided."""
+    note(f"instance = {instance!r}")
+    result = solved(instance)
+    if result is None:
+        return
+    hurried = replace(instance, policy=replace(instance.policy, time_limit_s=1e-6))
+    got = explain(hurried, result, time_limit_s=math.inf)
+    assert got.complete
+    assert_same(document(got), brute_explanations(instance, result))
+    event("asked again" if got.settled.get("longer") else "decided at once")
