@@ -3,8 +3,8 @@
 Sam switches Easy Read on from the top of the page (a form: no JavaScript needed), then goes
 through every journey page in Easy Read, with axe on each: About me (a mistake, then saved),
 Matched for you (adds a choice), My choices (moves it), My place (the reasons in Easy Read
-words), Ideas (supports one), Who can help me and My data; then switches it off again. Every
-picture loads and has its alt text.
+words), Ideas (supports one), Who can help me and My data; reads two of them in Welsh; then
+switches it off again. Every picture loads and has its alt text.
 """
 
 from __future__ import annotations
@@ -110,6 +110,21 @@ def test_person_journey_in_easy_read(page: Any, live_server: LiveServer, axe: An
     page.get_by_role("link", name="My data").click()
     page.wait_for_url("**/person/my-data/")
     check_easy_read(page, axe)
+
+    # In Welsh too: the same Easy Read page, its words and pictures' alt text in Welsh.
+    page.get_by_role("navigation", name="Choose a language").get_by_role(
+        "link", name="Cymraeg"
+    ).click()
+    page.wait_for_url("**/person/my-data/")
+    expect(page.locator("html")).to_have_attribute("lang", "cy")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Fy nata")
+    check_easy_read(page, axe)
+    assert page.locator("img.app-er-line__picture").first.get_attribute("alt") == "Ffolder"
+    page.goto("/person/place")
+    expect(page).to_have_title("Fy lle - Tapestry")
+    check_easy_read(page, axe)
+    page.get_by_role("navigation", name="Dewis iaith").get_by_role("link", name="English").click()
+    page.goto("/person/my-data/")
 
     # Off again, from the same place at the top, and back on the same page.
     page.get_by_role("region", name="Easy Read").get_by_role(
