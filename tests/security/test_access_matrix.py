@@ -122,6 +122,8 @@ def rows() -> list[Row]:
     add("POST", "/account/reset", EVERYONE, form={"new_password": "x"})
     add("GET", "/account/notifications", ANY_SIGNED_IN)
     add("POST", "/account/notifications", ANY_SIGNED_IN, form={"channel": "pigeon"})
+    add("GET", "/account/language", ANY_SIGNED_IN)
+    add("POST", "/account/language", ANY_SIGNED_IN, form={"language": "klingon"})
     add("GET", "/account/sessions", ANY_SIGNED_IN)
     add("POST", "/account/sessions/<int:session_id>/end", ANY_SIGNED_IN,
         "/account/sessions/999999/end")  # fmt: skip
