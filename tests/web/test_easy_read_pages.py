@@ -261,3 +261,34 @@ def test_my_place_gives_the_reasons_why_not_in_easy_read_words(
     assert re.search(r"You are number 1 of 1\.", html)
     # Ben saw the plain page first: his place in the line is remembered across both.
     assert "No change since you last looked." in html
+
+
+def test_saying_no_in_easy_read_asks_once_more_then_the_place_goes(
+    client: FlaskClient, login: Callable[..., object], world: CommissioningWorld
+) -> None:
+    offered = [
+        (person, allocation)
+        for person in world.people.values()
+        for allocation in allocations.my_places(world.session, person.user, person).allocations
+        if allocation.status == "offered"
+    ]
+    person, place = offered[0]
+    person.easy_read = True
+    world.session.flush()
+    login(client, person.user)
+    url = f"/person/place/{place.id}"
+    page = client.get(url)
+    html = text(page)
+    assert EASY in html and "If you say no, someone else gets it." in html
+    missing = client.post(url, data={"csrf_token": csrf_token(page)})
+    assert missing.status_code == 400 and EASY in text(missing)
+    assert "Choose yes or no" in text(missing)
+    ask = client.post(url, data={"csrf_token": csrf_token(page), "answer": "decline"})
+    assert ask.status_code == 200
+    assert EASY in text(ask) and "Are you sure?" in text(ask)
+    done = client.post(
+        url, data={"csrf_token": csrf_token(page), "answer": "decline", "confirm": "yes"}
+    )
+    assert done.status_code == 302
+    world.session.refresh(place)
+    assert place.status == "declined"

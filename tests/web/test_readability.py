@@ -36,6 +36,7 @@ JOURNEY = [
     "/person/choices",
     "/person/place",
     "/person/ideas",
+    "/person/ideas/new",
     "/person/who-can-help-me",
     "/person/my-data/",
 ]
@@ -190,7 +191,6 @@ def test_every_other_person_page_is_at_or_below_the_plain_grade(
     pages = [
         "/person/services",
         f"/person/services/{cafe}",
-        "/person/ideas/new",
         "/person/changes-made-for-you",
         "/person/my-data/read",
         "/person/easy-read",
@@ -230,4 +230,7 @@ def test_a_place_to_say_yes_or_no_to_is_at_or_below_each_grade(
     shared.session.flush()
     html = client.get("/person/place").get_data(as_text=True)
     assert 'class="app-easy-read"' in html and "Answer by" in html
+    assert grade(main_text(html)) <= EASY_READ_GRADE
+    html = client.get(f"/person/place/{place.id}").get_data(as_text=True)
+    assert 'class="app-easy-read"' in html and 'name="answer"' in html
     assert grade(main_text(html)) <= EASY_READ_GRADE
