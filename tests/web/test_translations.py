@@ -56,6 +56,8 @@ PERSON_AREAS = (
     "web/services/recurrence.py",
     "web/services/readable_data.py",
     "web/submissions.py",
+    "web/services/allocations.py",
+    "web/services/places_cycle.py",
     "web/templates/public/start.html",
     "web/templates/public/accessibility.html",
     "web/templates/public/cookies.html",

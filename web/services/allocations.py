@@ -82,6 +82,7 @@ from web.services.notifications import (
     notify,
 )
 from web.services.offers import lock_offer_for_a_place
+from web.services.words import _
 
 log = logging.getLogger(__name__)
 
@@ -406,9 +407,9 @@ def my_places(session: Session, actor: User, person: PersonProfile) -> MyPlaces:
 def _person_allocation(session: Session, person: PersonProfile, allocation_id: int) -> Allocation:
     allocation = session.get(Allocation, allocation_id)
     if allocation is None or allocation.person_id != person.id:
-        raise NotFound("There is no such place.")
+        raise NotFound(_("There is no such place."))
     if allocation.round.status != RoundStatus.published:
-        raise Conflict("This round is not published.")
+        raise Conflict(_("This round is not published."))
     return allocation
 
 
@@ -445,10 +446,10 @@ def accept_place(
         select(Budget).where(Budget.round_id == allocation.round_id, Budget.person_id == person.id)
     ).first()
     if budget is None:
-        raise Conflict("You have no budget in this round.")
+        raise Conflict(_("You have no budget in this round."))
     if allocation.price_pence > 0:
         if not commit_money(session, budget.id, allocation.price_pence):
-            raise Conflict("There is not enough money left in your budget for this place.")
+            raise Conflict(_("There is not enough money left in your budget for this place."))
         session.add(
             Commitment(
                 allocation_id=allocation.id,
@@ -499,8 +500,10 @@ def _check_place_still_there(session: Session, allocation: Allocation) -> None:
     guarded can be so)."""
     if not lock_offer_for_a_place(session, allocation.offer_id):
         raise Conflict(
-            "This service was withdrawn by its provider, so this place cannot be accepted. "
-            "Ask the council what happens next."
+            _(
+                "This service was withdrawn by its provider, so this place cannot be accepted. "
+                "Ask the council what happens next."
+            )
         )
     offer = session.get(Offer, allocation.offer_id)
     accepted = session.scalar(
@@ -512,8 +515,10 @@ def _check_place_still_there(session: Session, allocation: Allocation) -> None:
     )
     if offer is None or (accepted or 0) >= offer.capacity:
         raise Conflict(
-            "This service has no place left for you, so this place cannot be accepted. "
-            "Ask the council what happens next."
+            _(
+                "This service has no place left for you, so this place cannot be accepted. "
+                "Ask the council what happens next."
+            )
         )
 
 
@@ -541,16 +546,16 @@ def decline_place(
 
 def _decided_message(allocation: Allocation) -> str:
     words = {
-        AllocationStatus.accepted: "You have already accepted this place.",
-        AllocationStatus.declined: "You have already turned this place down.",
+        AllocationStatus.accepted: _("You have already accepted this place."),
+        AllocationStatus.declined: _("You have already turned this place down."),
         AllocationStatus.withdrawn: (
-            "The council moved or took away this place."
+            _("The council moved or took away this place.")
             if isinstance(allocation.explanation, dict)
             and allocation.explanation.get("source") == "council"
-            else "This place was replaced by one you wanted more."
+            else _("This place was replaced by one you wanted more.")
         ),
     }
-    return words.get(allocation.status, "This place has already been decided.")
+    return words.get(allocation.status) or _("This place has already been decided.")
 
 
 # -- places that come free --------------------------------------------------------------------
@@ -621,7 +626,7 @@ def offer_free_places(
                     session.add(allocation)
                     session.flush()
             except IntegrityError as error:
-                raise Conflict("This place was offered twice. Try again.") from error
+                raise Conflict(_("This place was offered twice. Try again.")) from error
             append_event(
                 session,
                 "allocation.reoffer",
@@ -662,7 +667,7 @@ def _candidates(
     wanting = [(p, pref) for p in instance.persons for pref in p.preferences if pref.offer == key]
     if not wanting:
         return []
-    ids = [key_id(p.id) for p, _ in wanting]
+    ids = [key_id(p.id) for p, _gain in wanting]
     allocations = list(
         session.scalars(
             select(Allocation).where(

@@ -66,7 +66,7 @@ from web.services.notifications import (
 )
 from web.services.place_moves import release_money
 from web.services.providers import require_member
-from web.services.words import N_
+from web.services.words import N_, _
 
 log = logging.getLogger(__name__)
 
@@ -251,15 +251,15 @@ def give_up_place(
     authorise(session, actor, person, "submit")
     allocation = session.get(Allocation, allocation_id)
     if allocation is None or allocation.person_id != person.id:
-        raise NotFound("There is no such place.")
+        raise NotFound(_("There is no such place."))
     round_ = allocations._lock_round(session, allocation.round_id)
     session.refresh(allocation)
     if round_.status != RoundStatus.published:
-        raise Conflict("This round is not published.")
+        raise Conflict(_("This round is not published."))
     if allocation.status != AllocationStatus.accepted:
-        raise Conflict("You can only give up a place you said yes to.")
+        raise Conflict(_("You can only give up a place you said yes to."))
     if not can_give_up(allocation):
-        raise Conflict("This place has started, so it cannot be given up here. Ask the council.")
+        raise Conflict(_("This place has started, so it cannot be given up here. Ask the council."))
     moved = session.execute(
         update(Allocation)
         .where(Allocation.id == allocation.id, Allocation.status == AllocationStatus.accepted)
@@ -272,7 +272,7 @@ def give_up_place(
         .execution_options(synchronize_session=False)
     ).rowcount
     if moved != 1:
-        raise Conflict("Someone changed this place meanwhile. Look at it again.")
+        raise Conflict(_("Someone changed this place meanwhile. Look at it again."))
     given = release_money(session, allocation)
     allocations.give_back_place(session, round_.id, allocation.offer_id)
     session.refresh(allocation)
