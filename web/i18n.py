@@ -38,6 +38,7 @@ def init_app(app: Flask) -> None:
         lambda message: get_translations().gettext(message),
         lambda one, many, n: get_translations().ngettext(one, many, n),
         lambda: page_language() if has_request_context() else languages.DEFAULT,
+        lambda context, message: get_translations().pgettext(context, message),
     )
     app.jinja_env.globals["language_links"] = language_links
     app.jinja_env.globals["page_language"] = page_language

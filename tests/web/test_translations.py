@@ -96,7 +96,7 @@ def test_every_person_and_advocate_string_is_in_welsh(extracted: Catalog, welsh:
     for message in extracted:
         if not message.id or not _for_people(message):
             continue
-        found = welsh.get(message.id)
+        found = welsh.get(message.id, message.context)
         if found is None:
             problems.append(f"missing: {message.id!r} ({_where(message)})")
         elif found.fuzzy:

@@ -165,7 +165,7 @@ def test_a_service_and_why_it_matches_read_in_welsh(
     db_session.flush()
     login(client, world.user)
     shown = _text(client, f"/person/services/{cafe.id}")
-    assert "Bob yn ail Dydd Mawrth, 10yb tan 1:30yh, o 5 Ionawr 2027." in shown
+    assert "Bob pythefnos, dydd Mawrth, 10yb tan 1:30yh, o 5 Ionawr 2027." in shown
     assert "Sut mae’n cyfateb i chi" in shown and "o’ch cyllideb" in shown
     for english in ("It costs", "It runs", "It happens", "Every other", "Tuesday"):
         assert english not in shown, english

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
-from web.services.words import N_, _, current_language, n_
+from web.services.words import N_, _, current_language, n_, pgettext
 from web.services.words import count as count_words
 
 #: The most points each part can earn; they add up to 100.
@@ -91,6 +91,17 @@ DAY_NAMES = {
     "fri": N_("Friday"),
     "sat": N_("Saturday"),
     "sun": N_("Sunday"),
+}
+#: Each day's name inside a sentence ("every Monday"): some languages write it otherwise
+#: there (Welsh: "dydd Llun", where a heading says "Dydd Llun").
+DAY_IN_SENTENCE = {
+    "mon": lambda: pgettext("in a sentence", "Monday"),
+    "tue": lambda: pgettext("in a sentence", "Tuesday"),
+    "wed": lambda: pgettext("in a sentence", "Wednesday"),
+    "thu": lambda: pgettext("in a sentence", "Thursday"),
+    "fri": lambda: pgettext("in a sentence", "Friday"),
+    "sat": lambda: pgettext("in a sentence", "Saturday"),
+    "sun": lambda: pgettext("in a sentence", "Sunday"),
 }
 PART_NAMES = {"morning": "morning", "afternoon": "afternoon", "evening": "evening"}
 DAY_ORDER = list(DAY_NAMES)
@@ -525,7 +536,7 @@ def describe_slots(slots: Iterable[str]) -> str:
         days = sorted(by_part.get(part, []), key=DAY_ORDER.index)
         if not days:
             continue
-        names = _join_words([_(DAY_NAMES[d]) for d in days])
+        names = _join_words([DAY_IN_SENTENCE[d]() for d in days])
         phrases.append(_PART_PHRASES[part](len(days), names))
     return _join_words(phrases) if phrases else _("days it has not named")
 

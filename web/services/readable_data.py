@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models.accounts import User
+from web.services.languages import LANGUAGES
 from web.services.privacy import export_person
 from web.services.recurrence import say_date
 from web.services.words import N_, _, count
@@ -76,6 +77,47 @@ LABELS: dict[str, str] = {
     "can_submit": N_("May say yes or no to a place for you"),
     "event_type": N_("What happened"),
     "occurred_at": N_("When"),
+    "action": N_("What was done"),
+    "age_band": N_("Your age"),
+    "amount_pence": N_("Amount"),
+    "answer_by": N_("Answer by"),
+    "area": N_("Where you live"),
+    "availability": N_("When you are free"),
+    "committed_pence": N_("Money given to places"),
+    "confirmed_at": N_("When the service said yes"),
+    "decided_at": N_("When you answered"),
+    "details": N_("More about it"),
+    "email_confirmed_at": N_("When you confirmed your email address"),
+    "erased_at": N_("When your data was erased"),
+    "expires_at": N_("When it ends"),
+    "explanation": N_("Why"),
+    "failed_login_count": N_("Wrong passwords in a row"),
+    "granted_at": N_("When you said yes"),
+    "hash_scheme": N_("How the record is sealed"),
+    "ip": N_("Internet address"),
+    "is_active": N_("Account open"),
+    "language": N_("Language"),
+    "last_seen_at": N_("Last used"),
+    "latitude": N_("Latitude (where your postcode is)"),
+    "locked_until": N_("Locked until"),
+    "longitude": N_("Longitude (where your postcode is)"),
+    "must_change_password": N_("Must choose a new password"),
+    "need_set_at": N_("When your needs were noted"),
+    "note": N_("Message"),
+    "object_type": N_("What it was about"),
+    "password_changed_at": N_("When your password changed"),
+    "postcode": N_("Postcode"),
+    "price_pence": N_("Price"),
+    "provider_reason": N_("What the service said"),
+    "reference": N_("Your reference"),
+    "released_at": N_("When the money came back"),
+    "requested_at": N_("When they asked"),
+    "revoked_at": N_("When it was stopped"),
+    "role": N_("Kind of account"),
+    "second_factor_at": N_("When the second check was passed"),
+    "start_date": N_("Start date"),
+    "user_agent": N_("Web browser"),
+    "utility": N_("How much it meant to you (points)"),
 }
 
 
@@ -103,6 +145,8 @@ VALUE_WORDS: dict[str, str] = {
     "text": N_("text message"),
     "letter": N_("letter"),
     "none": N_("none"),
+    "person": N_("person"),
+    "advocate": N_("advocate"),
 }
 
 
@@ -202,8 +246,10 @@ def plain_value(field: str, value: Any, offers: dict[str, str]) -> str:
         return "; ".join(
             f"{_words(str(k))}: {plain_value(str(k), v, offers)}" for k, v in value.items()
         )
-    if isinstance(value, str) and field in ("status", "channel") and value in VALUE_WORDS:
+    if isinstance(value, str) and field in ("status", "channel", "role") and value in VALUE_WORDS:
         return _(VALUE_WORDS[value])
+    if field == "language" and isinstance(value, str):
+        return LANGUAGES.get(value, value)
     if isinstance(value, str):
         return _words(value) if value.replace("_", "").isalpha() and "_" in value else value
     return str(value)

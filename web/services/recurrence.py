@@ -37,7 +37,7 @@ from dateutil.rrule import rruleset, rrulestr
 
 from models.people import DAYS, TIMES_OF_DAY
 from web.services.errors import InvalidInput
-from web.services.matching import DAY_NAMES
+from web.services.matching import DAY_IN_SENTENCE, DAY_NAMES
 from web.services.words import N_, _
 
 #: RFC 5545 weekday codes of our day names.
@@ -238,7 +238,7 @@ def describe_rule(rule: Mapping[str, Any]) -> str:
     parts = rule_parts(rule)
     codes = [c for c in parts.get("BYDAY", "").split(",") if c]
     interval = int(parts.get("INTERVAL", "1") or 1)
-    names = [_(DAY_WORDS[DAY_OF_CODE[c[-2:]]]) for c in codes if c[-2:] in DAY_OF_CODE]
+    names = [DAY_IN_SENTENCE[DAY_OF_CODE[c[-2:]]]() for c in codes if c[-2:] in DAY_OF_CODE]
     if parts.get("FREQ") == "MONTHLY" and parts.get("BYMONTHDAY"):
         days = [
             _month_day(int(d)) for d in parts["BYMONTHDAY"].split(",") if d.lstrip("-").isdigit()
@@ -250,7 +250,7 @@ def describe_rule(rule: Mapping[str, Any]) -> str:
             position, day = code[:-2] or "1", DAY_OF_CODE.get(code[-2:])
             if day is not None:
                 which = _WEEK_WORDS.get(position, N_("the %(day)s in week %(week)s"))
-                placed.append(_(which, day=_(DAY_WORDS[day]), week=position))
+                placed.append(_(which, day=DAY_IN_SENTENCE[day](), week=position))
         how = _("On %(days)s of every month", days=_join(placed))
     elif interval == 2:
         how = _("Every other %(days)s", days=_join(names))

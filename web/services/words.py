@@ -28,15 +28,23 @@ def _english() -> str:
 _language: Callable[[], str] = _english
 
 
+def _no_context(context: str, message: str) -> str:
+    return message
+
+
+_pgettext: Callable[[str, str], str] = _no_context
+
+
 def use_translations(
     gettext: Callable[[str], str],
     ngettext: Callable[[str, str, int], str],
     language: Callable[[], str] = _english,
+    pgettext: Callable[[str, str], str] = _no_context,
 ) -> None:
-    """Make :func:`_` and :func:`n_` look messages up with these (the web app's), and
-    :func:`current_language` answer with ``language``."""
-    global _gettext, _ngettext, _language
-    _gettext, _ngettext, _language = gettext, ngettext, language
+    """Make :func:`_`, :func:`n_` and :func:`pgettext` look messages up with these (the web
+    app's), and :func:`current_language` answer with ``language``."""
+    global _gettext, _ngettext, _language, _pgettext
+    _gettext, _ngettext, _language, _pgettext = gettext, ngettext, language, pgettext
 
 
 def current_language() -> str:
@@ -53,6 +61,13 @@ def N_(message: str) -> str:
 def _(message: str, **values: object) -> str:
     """``message`` in the reader's language, with ``%(name)s`` values filled in."""
     text = _gettext(message)
+    return text % values if values else text
+
+
+def pgettext(context: str, message: str, **values: object) -> str:
+    """``message`` as said in ``context`` ("in a sentence": "Monday" is "dydd Llun" there,
+    "Dydd Llun" on its own), with ``%(name)s`` values filled in."""
+    text = _pgettext(context, message)
     return text % values if values else text
 
 
