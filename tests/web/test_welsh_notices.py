@@ -76,7 +76,7 @@ SAMPLE: dict[str, object] = {
     **OFFER,
     "advocate_name": "Priya",
     "person_name": "Sam",
-    "scopes": ["See their About me, their matches, their choices and their place"],
+    "scopes": ["see their details, choices and places", "say yes or no to places for them"],
     "idea_title": "Evening swimming",
     "status": "commissioned",
     "round_name": "Spring",

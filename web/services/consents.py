@@ -259,10 +259,11 @@ def request_consent(
     return consent
 
 
+#: What an advocate may do, as their email says it (translated when the email is written).
 SCOPE_WORDS = {
-    "view": "see their details, choices and places",
-    "draft": "change their details and choices",
-    "submit": "say yes or no to places for them",
+    "view": N_("see their details, choices and places"),
+    "draft": N_("change their details and choices"),
+    "submit": N_("say yes or no to places for them"),
 }
 
 
