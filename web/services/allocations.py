@@ -576,10 +576,15 @@ class _Candidate:
 def offer_free_places(
     session: Session, round_: Round, offer_ids: Iterable[int]
 ) -> list[Allocation]:
-    """Offer every free place of ``offer_ids`` to the next person by the round's mechanism.
+    """Offer every free place of ``offer_ids`` to the next person by the round's mechanism,
+    then the free places of the round's other offers.
 
-    A person who moves up gives back an offered place, which is offered on in turn. Returns the
-    new allocations. Each move strictly improves someone's rank, so this always ends.
+    A place given back frees money too (the person's budget, the round's pot), so someone who
+    could not take another offer's free place may now: those are looked at after ``offer_ids``,
+    except places the council freed by moving or taking away someone's place (they stay free,
+    so the provider can cut them; :mod:`web.services.place_moves`). A person who moves up gives
+    back an offered place, which is offered on in turn. Returns the new allocations. Each move
+    strictly improves someone's rank, so this always ends.
     """
     run = round_.published_run
     if run is None or run.instance_json is None:
@@ -590,6 +595,7 @@ def offer_free_places(
     mechanism = instance.policy.mechanism
     prefs = {p.id: p for p in instance.persons}
     queue = list(dict.fromkeys(offer_ids))
+    queue += [o for o in _other_free_offers(session, round_) if o not in queue]
     created: list[Allocation] = []
     while queue:
         offer_id = queue.pop(0)
@@ -644,6 +650,30 @@ def offer_free_places(
             queue.append(offer_id)  # it may have more free places
             break
     return created
+
+
+def _other_free_offers(session: Session, round_: Round) -> list[int]:
+    """The round's offers with a free place, but for those the council freed places of."""
+    free = session.scalars(
+        select(RoundOffer.offer_id)
+        .where(RoundOffer.round_id == round_.id, RoundOffer.places_taken < RoundOffer.places)
+        .order_by(RoundOffer.offer_id)
+    ).all()
+    if not free:
+        return []
+    withdrawn = session.execute(
+        select(Allocation.offer_id, Allocation.explanation).where(
+            Allocation.round_id == round_.id,
+            Allocation.status == AllocationStatus.withdrawn,
+            Allocation.offer_id.in_(free),
+        )
+    )
+    council_freed = {
+        offer_id
+        for offer_id, explanation in withdrawn
+        if isinstance(explanation, dict) and explanation.get("source") == "council"
+    }
+    return [o for o in free if o not in council_freed]
 
 
 def _reoffer_explanation(candidate: _Candidate, mechanism: str) -> dict[str, Any]:
