@@ -46,11 +46,13 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, send_from_directory
-from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from jinja2 import BytecodeCache, ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from jinja2.bccache import Bucket
 
 from models.db import default_database_url
 from models.keys import Keys, load_keys, use_keys
@@ -86,6 +88,38 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _WEB_DIR = Path(__file__).resolve().parent
+
+
+class _CompiledTemplates(BytecodeCache):
+    """Compiled templates kept in memory and shared by every app made in this process.
+
+    Each Flask app has its own Jinja environment, which would otherwise parse and compile
+    every template again; the test suite makes an app per test, where that was a third of
+    the time. Jinja checks each template's source against the checksum stored with its
+    code, so an edited template is compiled afresh. Every app sets the same Jinja options
+    (``_configure_templates``), so code compiled for one is right for all.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        code = bucket.bytecode_to_string()
+        with self._lock:
+            self._code[bucket.key] = code
+
+    def clear(self) -> None:
+        with self._lock:
+            self._code.clear()
+
+
+_COMPILED_TEMPLATES = _CompiledTemplates()
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -183,6 +217,7 @@ def _configure_templates(app: Flask) -> None:
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    app.jinja_env.bytecode_cache = _COMPILED_TEMPLATES
 
     from govuk_frontend_wtf.main import WTFormsHelpers
 
