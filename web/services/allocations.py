@@ -41,7 +41,7 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -594,8 +594,13 @@ def offer_free_places(
     instance = read_instance(run.instance_json)
     mechanism = instance.policy.mechanism
     prefs = {p.id: p for p in instance.persons}
+    wanting = wanting_index(instance)
     queue = list(dict.fromkeys(offer_ids))
-    queue += [o for o in _other_free_offers(session, round_) if o not in queue]
+    queue += [
+        o
+        for o in _other_free_offers(session, round_)
+        if o not in queue and offer_key(o) in wanting  # nobody ranked it: nobody waits
+    ]
     created: list[Allocation] = []
     while queue:
         offer_id = queue.pop(0)
@@ -607,7 +612,9 @@ def offer_free_places(
         session.refresh(ro)
         if ro.places_taken >= ro.places or ro.offer.status != OfferStatus.published:
             continue  # no free place, or a withdrawn service: nobody moves for it
-        for candidate in _candidates(session, round_, run, instance, prefs, offer_id, mechanism):
+        for candidate in _candidates(
+            session, round_, run, instance, prefs, offer_id, mechanism, wanting
+        ):
             if candidate.give_up is not None:
                 if not _set_status(session, candidate.give_up, AllocationStatus.withdrawn, None):
                     continue  # they accepted it meanwhile; they stay where they are
@@ -652,6 +659,16 @@ def offer_free_places(
     return created
 
 
+def wanting_index(instance: Any) -> dict[str, list[tuple[Any, Any]]]:
+    """Each offer's key and who ranked it: (person, their preference for it), in the run's
+    order. Made once per call, so many offers do not each scan every person."""
+    index: dict[str, list[tuple[Any, Any]]] = {}
+    for person in instance.persons:
+        for pref in person.preferences:
+            index.setdefault(pref.offer, []).append((person, pref))
+    return index
+
+
 def _other_free_offers(session: Session, round_: Round) -> list[int]:
     """The round's offers with a free place, but for those the council freed places of."""
     free = session.scalars(
@@ -690,13 +707,17 @@ def _candidates(
     prefs: dict[str, Any],
     offer_id: int,
     mechanism: str,
+    wanting_by_offer: Mapping[str, list[tuple[Any, Any]]] | None = None,
 ) -> list[_Candidate]:
-    """Everyone who could take a free place of ``offer_id``, best first (module docs)."""
+    """Everyone who could take a free place of ``offer_id``, best first (module docs).
+    ``wanting_by_offer`` is :func:`wanting_index` of ``instance``, when the caller has it."""
     key = offer_key(offer_id)
-    price = session.scalar(select(Offer.price_pence).where(Offer.id == offer_id)) or 0
-    wanting = [(p, pref) for p in instance.persons for pref in p.preferences if pref.offer == key]
+    if wanting_by_offer is None:
+        wanting_by_offer = wanting_index(instance)
+    wanting = wanting_by_offer.get(key, [])
     if not wanting:
         return []
+    price = session.scalar(select(Offer.price_pence).where(Offer.id == offer_id)) or 0
     ids = [key_id(p.id) for p, _gain in wanting]
     allocations = list(
         session.scalars(

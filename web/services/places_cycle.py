@@ -413,11 +413,12 @@ def waiting_order(session: Session, round_: Round, offer_ids: list[int]) -> dict
     instance = read_instance(run.instance_json)
     prefs = {p.id: p for p in instance.persons}
     mechanism = instance.policy.mechanism
+    wanting = allocations.wanting_index(instance)
     return {
         offer_id: [
             c.person_id
             for c in allocations._candidates(
-                session, round_, run, instance, prefs, offer_id, mechanism
+                session, round_, run, instance, prefs, offer_id, mechanism, wanting
             )
         ]
         for offer_id in offer_ids
