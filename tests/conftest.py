@@ -213,3 +213,11 @@ def dialect_name(db_engine: Engine) -> str:
 def skip_unless_postgres(dialect_name: str) -> None:
     if dialect_name != "postgresql":
         pytest.skip("needs PostgreSQL (set TAPESTRY_TEST_DATABASE_URL)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests marked ``slow`` first, keeping the order otherwise. ``scripts/test``
+    splits the run between two workers with ``--dist worksteal``: a worker that starts with
+    the long tests runs them while the other does the short ones and then takes over the
+    first worker's remaining short ones, so no long test is left to run alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
