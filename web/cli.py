@@ -752,20 +752,25 @@ def openreferral_taxonomy_cmd(file: str, council_slug: str, url: str | None) -> 
     Loading the same file again changes nothing; a file without a term the council had
     removes it. Exit 0 when loaded, 2 with one line per problem (and nothing changed).
     """
-    import json
-
     from sqlalchemy import select
 
     from models.accounts import Council
     from models.db import make_engine, make_session_factory
     from web.services.errors import InvalidInput
+    from web.services.openreferral_import import SourceProblem, parse_json
     from web.services.openreferral_taxonomies import load_taxonomies
 
     try:
-        with open(file, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+        with open(file, "rb") as handle:
+            body = handle.read()
+    except OSError as error:
         raise DatabaseProblem(f"{file}: cannot be read as JSON ({_one_line(error)})") from None
+    try:
+        # The import's reader: NaN, nesting too deep and text no database can store are
+        # refused here, each in one line.
+        document = parse_json(body, file)
+    except SourceProblem as problem:
+        raise DatabaseProblem(problem.problems[0]) from None
     engine = make_engine(_database_for_command(url))
     try:
         with make_session_factory(engine)() as session:

@@ -2,7 +2,8 @@
 written as ``"\\ud800"``) are refused with where it is, never a 500, and change nothing.
 
 Each of these once answered 500 (or a traceback on the command line): the import page, the
-council taxonomy page and ``tapestry openreferral taxonomy``.
+council taxonomy page and ``tapestry openreferral taxonomy`` (which also printed a traceback
+for JSON nested too deeply).
 """
 
 from __future__ import annotations
@@ -56,13 +57,23 @@ def test_the_place_is_named_however_deep_and_in_keys() -> None:
         parse_json(deep.encode(), "deep.json")
 
 
-def test_the_taxonomy_command_refuses_half_a_pair(
-    fresh_database_url: str, fresh_engine: Engine, tmp_path: Path
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        ('{"id": "t", "name": "Bus' + HALF_PAIR + '", "taxonomy_terms": []}',
+         "name has a character that cannot be kept (NUL, or half of a pair)"),
+        ("[" * 100_000 + "]" * 100_000, "not JSON Tapestry can read (nested too deeply)"),
+        ('{"id": "t", "name": NaN}', "not JSON (NaN is not a number JSON allows)"),
+    ],
+    ids=["half a pair", "too deep", "NaN"],
+)  # fmt: skip
+def test_the_taxonomy_command_refuses_what_it_cannot_read_in_one_line(
+    fresh_database_url: str, fresh_engine: Engine, tmp_path: Path, content: str, line: str
 ) -> None:
     with make_session_factory(fresh_engine).begin() as session:
         session.add(Council(name="Eastholm", slug="eastholm", areas=["north"]))
     path = tmp_path / "types.json"
-    path.write_text('{"id": "t", "name": "Bus' + HALF_PAIR + '", "taxonomy_terms": []}', "utf-8")
+    path.write_text(content, "utf-8")
     try:
         result = CliRunner().invoke(
             main,
@@ -72,8 +83,6 @@ def test_the_taxonomy_command_refuses_half_a_pair(
     finally:
         use_keys(None)
     assert result.exit_code == 2, result.output
-    assert result.stderr.splitlines() == [
-        f"tapestry: {path}: name: The name has characters that cannot be shown"
-    ]
+    assert result.stderr.splitlines() == [f"tapestry: {path}: {line}"]
     with make_session_factory(fresh_engine)() as session:
         assert session.scalar(select(func.count()).select_from(CouncilTaxonomy)) == 0
