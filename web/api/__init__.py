@@ -21,6 +21,7 @@ Conventions every client can rely on:
 
 from __future__ import annotations
 
+import threading
 from importlib import import_module
 from typing import Any
 
@@ -50,13 +51,57 @@ RESOURCES: list[str] = [
 
 
 class TapestryApi(Api):  # type: ignore[misc]
-    """flask-smorest's ``Api`` with Tapestry's error shape.
+    """flask-smorest's ``Api`` with Tapestry's error shape, writing its OpenAPI document when
+    it is first asked for.
 
     Errors are answered by ``web.errors`` for the whole app (pages get HTML, the API gets JSON),
     so the API does not register a handler of its own.
+
+    Each blueprint's routes are added to the app at once, but its operations are put in the
+    document (``spec``) only when the document is first read (``/api/v1/openapi.json``, the
+    docs page, ``flask openapi``), in the order the blueprints were registered: turning every
+    schema into JSON Schema took most of the time of making an app, which the tests do for
+    every test and a server for every worker.
     """
 
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._document: Any = None
+        self._undocumented: list[tuple[Any, str, Any]] = []
+        self._documenting = False
+        self._document_lock = threading.RLock()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def spec(self) -> Any:
+        """The OpenAPI document (``apispec.APISpec``), with every registered blueprint."""
+        with self._document_lock:
+            if self._undocumented and not self._documenting:
+                self._documenting = True
+                try:
+                    while self._undocumented:
+                        blp, name, parameters = self._undocumented.pop(0)
+                        blp.register_views_in_doc(
+                            self, self._app, self._document, name=name, parameters=parameters
+                        )
+                        self._document.tag({"name": name, "description": blp.description})
+                finally:
+                    self._documenting = False
+            return self._document
+
+    @spec.setter
+    def spec(self, document: Any) -> None:
+        self._document = document
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        """Register the blueprint's routes now and its operations in the document later (the
+        same steps as flask-smorest's, which does both at once)."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        with self._document_lock:
+            self._undocumented.append((blp, name, parameters))
 
     def _register_error_handlers(self) -> None:
         return None
