@@ -252,7 +252,7 @@ class SubProgram:
         self.column = where
         self.start: np.ndarray | None = None
         self.cost = np.zeros(n)
-        self.extra_values: np.ndarray | None = None
+        self.best_pairs = np.zeros(0, dtype=np.int64)
 
     def _build(self, *, feasibility_jump: bool) -> _Highs:
         highs = highs_until(time.perf_counter() + 3600)
@@ -286,9 +286,7 @@ class SubProgram:
         if status == highspy.HighsModelStatus.kInfeasible:
             return "infeasible", None, None
         has = info.primal_solution_status == 2
-        every = np.asarray(self.highs.getSolution().col_value) if has else None
-        self.extra_values = None if every is None else every[self.n : self.n_cols]
-        values = None if every is None else every[: self.n]
+        values = np.asarray(self.highs.getSolution().col_value[: self.n]) if has else None
         if (
             values is not None
             and self.start is not None
@@ -373,6 +371,44 @@ class SubProgram:
         held = cols[values[cols] > 0.5]
         return self.free[held], False
 
+    def cover_extras(
+        self, pairs: IntArray, offers: IntArray, stop_at: float
+    ) -> tuple[IntArray, bool]:
+        """For a program with ``extras``: positions in ``pairs`` of the pairs that one
+        allocation worth the target holds *with one more place at the pair's own offer*
+        ``offers[i]`` (at least one of them); and True when it is proven that no question
+        can be answered so. Like :meth:`cover`, with for each pair a column ``z <= x`` and
+        ``z <= y`` of its offer, and a row "the ``z`` add up to at least 1"."""
+        slot = np.full(self.model.arrays.n_offers, -1, dtype=np.int64)
+        slot[self.extras] = self.n + np.arange(self.extras.size)
+        x = self.column[pairs]
+        y = slot[offers]
+        ask = np.flatnonzero((x >= 0) & (y >= 0))
+        if ask.size == 0:
+            return np.zeros(0, dtype=np.int64), True
+        highs = self._build(feasibility_jump=True)
+        highs.changeColsCost(
+            self.n,
+            np.arange(self.n, dtype=np.int32),
+            self.model.utility[self.free].astype(np.float64),
+        )
+        highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        k = ask.size
+        z = self.n_cols + np.arange(k)
+        highs.addVars(k, np.zeros(k), np.ones(k))
+        for i in range(k):
+            for other in (x[ask[i]], y[ask[i]]):
+                highs.addRow(
+                    -np.inf, 0.0, 2, np.array([z[i], other], dtype=np.int32), np.array([1.0, -1.0])
+                )
+        highs.addRow(1.0, np.inf, k, z.astype(np.int32), np.ones(k))
+        highs.setOptionValue("mip_max_improving_sols", 1)
+        status, values = _outcome(highs, stop_at, self.n_cols)
+        if values is None:
+            return np.zeros(0, dtype=np.int64), status == "infeasible"
+        held = (values[x[ask]] > 0.5) & (values[y[ask]] > 0.5)
+        return ask[held], False
+
     def best(self, stop_at: float) -> int | None:
         """The best welfare (fixed pairs included) of the allocations here; None if time ran
         out first or there is none."""
@@ -382,16 +418,26 @@ class SubProgram:
         if status != "optimal" or values is None:
             return None
         chosen = np.flatnonzero(values > 0.5)
+        self.best_pairs = self.free[chosen]
         return self.fixed_utility + int(self.model.utility[self.free[chosen]].sum())
 
     def best_extra(self, stop_at: float) -> tuple[int | None, int | None]:
         """:meth:`best` of a program with ``extras``, and the offer whose one more place the
         best allocation found uses (None when it uses none)."""
         value = self.best(stop_at)
-        if value is None or self.extra_values is None:
-            return value, None
-        used = np.flatnonzero(self.extra_values > 0.5)
-        return value, int(self.extras[used[0]]) if used.size else None
+        if value is None:
+            return None, None
+        # Read from the allocation itself, not from the columns that allow the place: the
+        # offer it fills past its capacity.
+        model = self.model
+        arrays = model.arrays
+        held = np.concatenate([self.fixed, self.best_pairs])
+        over = np.flatnonzero(
+            np.bincount(model.offer[held], minlength=arrays.n_offers) > arrays.capacity
+        )
+        if over.size > 1 or not np.isin(over, self.extras).all():
+            raise RuntimeError("a program of one more place returned an allocation it forbids")
+        return value, int(over[0]) if over.size else None
 
 
 def forced_split(
@@ -474,8 +520,10 @@ def best_of_places(
     any one of them have one more place: when its best is ``V``, no offer of them gains;
     otherwise the offer its best allocation uses has exactly that best (no other offer of
     them does better), and the program is asked again without that offer. The pairs must be
-    free for every offer of ``extras``. Returns the best welfare of each offer decided, and
-    the offers left when a program was not proven in time."""
+    free for every offer of ``extras``, and the model must have every row one more place
+    can make bind (a pot its own places cannot reach is left out of it). Returns the best
+    welfare of each offer decided, and the offers left when a program was not proven in
+    time."""
     model, prices, target = state["model"], state["prices"], int(state["target"])
     left = np.asarray(extras, dtype=np.int64)
     found: dict[int, int] = {}

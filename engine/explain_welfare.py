@@ -82,6 +82,11 @@ COVER_ROUNDS = 30
 #: Open capacity questions an offer needs before covering programs are tried there.
 COVER_AT_LEAST = 3
 COVER_SECONDS = 3.0
+#: ... and per open question it may answer, when that is longer.
+COVER_SECONDS_EACH = 0.5
+#: One covering program for the capacity questions of every offer at once, when its free
+#: pairs are no more than this (above it, each offer's own covers are smaller and faster).
+JOINT_FREE_UP_TO = 5_000
 
 
 def explain_document(
@@ -598,14 +603,15 @@ class WelfareExplainer:
             # One more place may raise the level the rule holds every group to.
             rises = [o for o in np.unique(qo[rest]).tolist() if self._level_rises(o)]
             rest = self._with_one_more_place(answer, rest, qp, qo, rises)
+        if rest.size and base.pot is None:
+            # The model has no pot row (its places cannot reach the pot), and one more place
+            # may make the pot bind: those offers get a model of their own.
+            binds = [o for o in np.unique(qo[rest]).tolist() if self._pot_binds_with_place(o)]
+            rest = self._with_one_more_place(answer, rest, qp, qo, binds)
         if rest.size == 0:
             return answer
         if base.is_network():
-            # A pot that the instance's places cannot reach may bind with one more place.
-            binds = [o for o in np.unique(qo[rest]).tolist() if self._pot_binds_with_place(o)]
-            rest = self._with_one_more_place(answer, rest, qp, qo, binds)
-            if rest.size:
-                answer[rest] = self._capacity_network(base, qp[rest], qo[rest])
+            answer[rest] = self._capacity_network(base, qp[rest], qo[rest])
             return answer
         core = self.priced("base")
         if core is None:
@@ -659,10 +665,23 @@ class WelfareExplainer:
     def _capacity_covers(
         self, core: PricedCore, pairs: IntArray, offers: IntArray, answer: IntArray
     ) -> None:
-        """Where an offer has several open questions, covering programs first: one
-        allocation with one more place there may hold several of them (on rounds with a gap
-        most are "yes"). Each offer's covers stop at the first that answers fewer than two
-        questions, or runs out of its seconds; the forced programs take what is left."""
+        """Covering programs before the forced ones. First one for every offer at once, when
+        its free pairs are few enough: one more place at any one offer, and at least one
+        question held with the place at its own offer; "none" settles every question at once
+        (on the demo council most of them). Then, where an offer still has several open
+        questions, covers of its own: one allocation with one more place there may hold
+        several (on rounds with a gap most are "yes"). Covers stop at the first that answers
+        fewer than two questions, or runs out of its seconds; the forced programs take what
+        is left."""
+        open_ = np.flatnonzero(answer == UNDECIDED)
+        if open_.size >= COVER_AT_LEAST:
+            extras = np.unique(offers[open_])
+            free = core.free_pairs(max(core.widen_for(int(o)) for o in extras))
+            if free.size <= JOINT_FREE_UP_TO:
+                sub = SubProgram(
+                    core.model, core.prices, free, core.fixed_on(free), self.target, extras=extras
+                )
+                self._cover_rounds(sub, pairs, answer, open_, least=1, offers=offers)
         for o in np.unique(offers).tolist():
             mine = np.flatnonzero((offers == o) & (answer == UNDECIDED))
             if mine.size < COVER_AT_LEAST:
@@ -674,24 +693,43 @@ class WelfareExplainer:
             self._cover_rounds(sub, pairs, answer, mine, least=2)
 
     def _cover_rounds(
-        self, sub: SubProgram, pairs: IntArray, answer: IntArray, among: IntArray, least: int
+        self,
+        sub: SubProgram,
+        pairs: IntArray,
+        answer: IntArray,
+        among: IntArray,
+        least: int,
+        offers: IntArray | None = None,
     ) -> None:
         """Covering programs on ``sub`` for the questions ``among`` (positions in ``pairs``
         and ``answer``) still undecided: each says YES where its allocation holds them, or NO
         to all of them at once when none can be held; they stop when one answers fewer than
-        ``least`` or time is up."""
+        ``least`` or time is up. ``offers``: each question is about one more place at its
+        offer (``sub`` has them as ``extras``, see :meth:`SubProgram.cover_extras`)."""
         for _ in range(COVER_ROUNDS):
             left = among[answer[among] == UNDECIDED]
             if left.size < max(least, 1) or time.perf_counter() > self.deadline:
                 return
-            stop = min(self._solve_deadline(), time.perf_counter() + COVER_SECONDS)
-            held, none = sub.cover(pairs[left], stop)
+            # A cover that proves "no" for many questions at once saves a program each: it
+            # may take longer the more it can settle (else a busy machine loses them all).
+            # Not so for capacity questions across offers: there each forced program proves
+            # its "no" in a moment (on the demo council most in 0.03 s), and the joint proof
+            # takes longer than all of them; the joint covers are for finding "yes" fast.
+            seconds = COVER_SECONDS
+            if offers is None:
+                seconds = max(seconds, COVER_SECONDS_EACH * left.size)
+            stop = min(self._solve_deadline(), time.perf_counter() + seconds)
+            if offers is None:
+                held, none = sub.cover(pairs[left], stop)
+                hit = left[np.isin(pairs[left], held)]
+            else:
+                at, none = sub.cover_extras(pairs[left], offers[left], stop)
+                hit = left[at]
             self.counts["cover_mips"] += 1
             if none:
                 answer[left] = NO
                 self.counts["cover_no"] += left.size
                 return
-            hit = left[np.isin(pairs[left], held)]
             answer[hit] = YES
             self.counts["cover_yes"] += hit.size
             if hit.size < least:
@@ -1010,6 +1048,8 @@ class WelfareExplainer:
         flat: list[int] = []
         rising: list[int] = []
         for o in np.flatnonzero(in_model == self._wanted).tolist():
+            if base.pot is None and self._pot_binds_with_place(o):
+                continue  # the model has no pot row, and one more place makes it bind
             if bound[o] <= self.target:
                 gains[o] = 0
                 self.counts["place_bound"] += 1

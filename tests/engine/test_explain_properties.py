@@ -536,3 +536,39 @@ def test_solves_cut_short_are_asked_again_until_everything_is_decided(
     assert got.complete
     assert_same(document(got), brute_explanations(instance, result))
     event("asked again" if got.settled.get("longer") else "decided at once")
+
+
+def test_a_pot_that_binds_only_with_one_more_place_is_kept() -> None:
+    """The model leaves out a pot its places cannot reach (one place at 1,000 with a pot of
+    1,000); one more place makes it bind, so the second person still cannot be placed: the
+    place is worth nothing, and the capacity question is "no", not "yes" for a pot that was
+    forgotten. (A gap rule makes the model one that is not a network.)"""
+    instance = Instance(
+        persons=tuple(
+            Person(
+                id=pid,
+                budget=2500,
+                need=0,
+                lottery=0.1,
+                max_placements=1,
+                attributes={"support": "x", "area": area},
+                preferences=(Preference(offer="o2", rank=1, utility=100),),
+                lottery_given=True,
+            )
+            for pid, area in (("p2", "n"), ("p10", "s"))
+        ),
+        offers=(Offer(id="o2", capacity=1, price=1000),),
+        policy=Policy(
+            mechanism="welfare",
+            rules=(Rule(type="coverage_gap", attribute="area", max_gap=0.0),),
+            time_limit_s=30,
+            seed=0,
+        ),
+        pot=1000,
+    )
+    result = solved(instance)
+    assert result is not None
+    got = explain(instance, result)
+    assert got.complete
+    assert_same(document(got), brute_explanations(instance, result))
+    assert [(p.offer, p.gain) for p in got.places] == [("o2", 0)]
