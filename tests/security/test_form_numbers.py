@@ -19,7 +19,7 @@ from tests.security.world import World
 
 @pytest.fixture
 def commissioner(app: Flask, world: World, login: Callable[..., Any]) -> tuple[FlaskClient, str]:
-    creds = _sign_in_all(app, world, login)["commissioner"]
+    creds = _sign_in_all(app, world, login, only="commissioner")["commissioner"]
     client = app.test_client()
     for name, value in creds.cookies.items():
         client.set_cookie(name, value)
