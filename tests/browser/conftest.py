@@ -50,6 +50,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# How long a page action (click, fill, goto) and an expect() may wait for its condition.
+ACTION_TIMEOUT_MS = 30_000
+EXPECT_TIMEOUT_MS = 20_000
 LIVE_PASSWORD = "browser tests passphrase"
 # Chromium logs every 4xx page as a console error; refusals a test provokes on purpose (wrong
 # password 401, invalid form 400, forbidden 403, too many tries 429) are not script problems.
@@ -144,8 +147,13 @@ def live_totp(user: User) -> str:
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Playwright waits for each condition and goes on as soon as it holds; these are only how
+    # long it waits before calling a test failed. Its own 5 s for expect() was too short on a
+    # busy machine (two test workers and a solver on two cores), where pages and password
+    # checks can take several seconds.
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium is not installed at {CHROMIUM} (./scripts/install --test)")
     with sync_playwright() as playwright:
@@ -168,7 +176,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture
 def page(chromium: Any, live_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = chromium.new_context(base_url=live_server.url, locale="en-GB")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     browser_page = context.new_page()
     browser_page.console_errors = []
     browser_page.on(

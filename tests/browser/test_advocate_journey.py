@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from models.accounts import Role
-from tests.browser.conftest import LIVE_PASSWORD
+from tests.browser.conftest import ACTION_TIMEOUT_MS, LIVE_PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 def person_page(chromium: Any, live_server: Any) -> Iterator[Any]:
     """A second browser, for the person, beside the advocate's ``page``."""
     context = chromium.new_context(base_url=live_server.url, locale="en-GB")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     try:
         yield context.new_page()
     finally:

@@ -26,7 +26,7 @@ from models import (
     RoundStatus,
     User,
 )
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import ACTION_TIMEOUT_MS, LiveServer
 from web.db import session_scope
 from web.services.demo import DEMO_PASSWORD, build_demo
 
@@ -210,7 +210,7 @@ def test_choosing_works_without_javascript(chromium: Any, live_server: LiveServe
     context = chromium.new_context(
         base_url=live_server.url, locale="en-GB", java_script_enabled=False
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = context.new_page()
     try:
         sign_in(page)
