@@ -12,11 +12,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from models import Role, User
+from models import Allocation, Role, User
+from models.base import utcnow
 from models.people import PersonProfile
 from tests import factories
 from tests.services.commissioning_world import CommissioningWorld, make_round, solved_run
 from tests.web.conftest import csrf_token
+from tests.web.test_readability import EASY_READ_GRADE, grade, main_text
 from web.services import allocations
 
 #: The person's journey: every page with an Easy Read template.
@@ -292,3 +294,62 @@ def test_saying_no_in_easy_read_asks_once_more_then_the_place_goes(
     assert done.status_code == 302
     world.session.refresh(place)
     assert place.status == "declined"
+
+
+def _ada_in_easy_read(
+    client: FlaskClient, login: Callable[..., object], world: CommissioningWorld
+) -> tuple[PersonProfile, Allocation]:
+    ada = world.people["Ada"]
+    ada.easy_read = True
+    world.session.flush()
+    login(client, ada.user)
+    place = next(
+        a
+        for a in allocations.my_places(world.session, ada.user, ada).allocations
+        if a.status == "offered"
+    )
+    page = client.get(f"/person/place/{place.id}")
+    client.post(
+        f"/person/place/{place.id}", data={"csrf_token": csrf_token(page), "answer": "accept"}
+    )
+    world.session.refresh(place)
+    assert place.status == "accepted"
+    return ada, place
+
+
+def test_giving_up_a_place_in_easy_read(
+    client: FlaskClient, login: Callable[..., object], world: CommissioningWorld
+) -> None:
+    _, place = _ada_in_easy_read(client, login, world)
+    html = text(client.get("/person/place"))
+    assert EASY in html and "Give up this place" in html
+    page = client.get(f"/person/place/{place.id}/give-up")
+    html = text(page)
+    assert EASY in html and "You want to give up your place at Cafe." in html
+    assert grade(main_text(html)) <= EASY_READ_GRADE
+    response = client.post(
+        f"/person/place/{place.id}/give-up", data={"csrf_token": csrf_token(page)}
+    )
+    assert response.status_code == 302
+    world.session.refresh(place)
+    assert place.status == "given_up"
+    assert "You gave it up." in text(client.get("/person/place"))
+
+
+def test_saying_how_it_went_in_easy_read(
+    client: FlaskClient, login: Callable[..., object], world: CommissioningWorld
+) -> None:
+    _, place = _ada_in_easy_read(client, login, world)
+    place.start_date = utcnow().date()
+    world.session.flush()
+    page = client.get(f"/person/place/{place.id}/rate")
+    html = text(page)
+    assert EASY in html and 'name="rating"' in html
+    assert grade(main_text(html)) <= EASY_READ_GRADE
+    missing = client.post(f"/person/place/{place.id}/rate", data={"csrf_token": csrf_token(page)})
+    assert missing.status_code == 400 and EASY in text(missing)
+    response = client.post(
+        f"/person/place/{place.id}/rate",
+        data={"csrf_token": csrf_token(page), "rating": "5", "comment": "I liked it."},
+    )
+    assert response.status_code == 302
