@@ -103,7 +103,13 @@ def test_one_tree_values_every_place_that_raises_the_level(instance: Instance) -
         assert gain == max(value - explainer.target, 0), o
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@settings(
+    max_examples=600,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.filter_too_much],
+)
 @given(st.sampled_from(("pot", "gap", "mixed")).flatmap(tiny_instances))
 def test_one_program_for_several_offers_values_each_as_the_brute_force(
     instance: Instance,
