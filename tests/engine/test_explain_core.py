@@ -104,7 +104,7 @@ def test_one_tree_values_every_place_that_raises_the_level(instance: Instance) -
 
 
 @settings(
-    max_examples=600,
+    max_examples=300,
     deadline=None,
     derandomize=True,
     database=None,
