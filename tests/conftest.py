@@ -26,12 +26,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from models.db import make_engine, normalise_url, upgrade
 from tests import factories
+from web.services import accounts
 
 TEST_DATABASE_URL_ENV = "TAPESTRY_TEST_DATABASE_URL"
 
@@ -41,6 +43,18 @@ TEST_DATABASE_URL_ENV = "TAPESTRY_TEST_DATABASE_URL"
 # tests/web/test_cli_database.py).
 os.environ.setdefault("TAPESTRY_AUDIT_KEY", "test audit key, not for production: 0123456789")
 os.environ.setdefault("TAPESTRY_TOTP_KEY", "test TOTP key, not for production: 0123456789")
+
+# Passwords in this process are hashed with one pass over 1 MiB instead of the site's RFC 9106
+# parameters (three passes over 64 MiB in four lanes), which took a third of the time of the
+# tests that sign in. Every hash records its own parameters, so the servers and workers the
+# tests start in other processes still check these hashes, and with the site's parameters
+# (they upgrade them at sign-in). tests/services/test_password_hashing.py checks the site's
+# parameters and a sign-in with them; test_auth.py checks that a hash made with other
+# parameters is upgraded.
+TEST_PASSWORD_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+SITE_PASSWORD_HASHER = accounts.PASSWORD_HASHER
+accounts.PASSWORD_HASHER = TEST_PASSWORD_HASHER
+accounts._DUMMY_HASH = TEST_PASSWORD_HASHER.hash("not a real password, only for the time")
 
 
 def _server_url() -> str | None:

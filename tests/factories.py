@@ -13,7 +13,6 @@ from datetime import timedelta
 from functools import cache
 
 import factory
-from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from models import (
@@ -67,6 +66,7 @@ from models import (
     WaitingPosition,
     utcnow,
 )
+from web.services import accounts
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 
@@ -87,8 +87,9 @@ def _current_session() -> Session:
 
 @cache
 def default_password_hash() -> str:
-    """The argon2id hash of :data:`DEFAULT_PASSWORD`, computed once per test process."""
-    return PasswordHasher().hash(DEFAULT_PASSWORD)
+    """The argon2id hash of :data:`DEFAULT_PASSWORD` (with the tests' parameters, see
+    ``tests/conftest.py``), computed once per test process."""
+    return accounts.hash_password(DEFAULT_PASSWORD)
 
 
 class BaseFactory(factory.alchemy.SQLAlchemyModelFactory):
