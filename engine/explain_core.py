@@ -305,12 +305,20 @@ class SubProgram:
         self.highs.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), cost)
 
     def _first_found(
-        self, stop_at: float, *, fixed: int | None = None, any_of: np.ndarray | None = None
+        self,
+        stop_at: float,
+        *,
+        fixed: int | None = None,
+        any_of: np.ndarray | None = None,
+        held_with: tuple[IntArray, IntArray] | None = None,
     ) -> tuple[str, np.ndarray | None]:
         """The first allocation worth the target found by a search that maximises welfare,
         on a model of its own (what earlier searches left in HiGHS, a start or presolve
         turned off, slows the next one down): with column ``fixed`` held, or at least one
-        of the columns ``any_of``."""
+        of the columns ``any_of``, or at least one column of ``held_with[0]`` held together
+        with the column beside it in ``held_with[1]`` (a column ``z <= x``, ``z <= y`` for
+        each, and a row "the ``z`` add up to at least 1"). The values of the pairs' columns,
+        and of the ``extras`` columns too with ``held_with``."""
         highs = self._build(feasibility_jump=True)
         highs.changeColsCost(
             self.n,
@@ -322,8 +330,23 @@ class SubProgram:
             highs.changeColBounds(fixed, 1.0, 1.0)
         if any_of is not None:
             highs.addRow(1.0, np.inf, any_of.size, any_of, np.ones(any_of.size))
+        if held_with is not None:
+            x, y = held_with
+            k = x.size
+            z = self.n_cols + np.arange(k)
+            highs.addVars(k, np.zeros(k), np.ones(k))
+            for zi, xi, yi in zip(z.tolist(), x.tolist(), y.tolist(), strict=True):
+                for other in (xi, yi):
+                    highs.addRow(
+                        -np.inf,
+                        0.0,
+                        2,
+                        np.array([zi, other], dtype=np.int32),
+                        np.array([1.0, -1.0]),
+                    )
+            highs.addRow(1.0, np.inf, k, z.astype(np.int32), np.ones(k))
         highs.setOptionValue("mip_max_improving_sols", 1)
-        return _outcome(highs, stop_at, self.n)
+        return _outcome(highs, stop_at, self.n if held_with is None else self.n_cols)
 
     def reaches(self, pair: int, stop_at: float) -> tuple[int, IntArray]:
         """Whether an allocation holding model pair ``pair`` reaches the target, and the
@@ -386,24 +409,7 @@ class SubProgram:
         ask = np.flatnonzero((x >= 0) & (y >= 0))
         if ask.size == 0:
             return np.zeros(0, dtype=np.int64), True
-        highs = self._build(feasibility_jump=True)
-        highs.changeColsCost(
-            self.n,
-            np.arange(self.n, dtype=np.int32),
-            self.model.utility[self.free].astype(np.float64),
-        )
-        highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        k = ask.size
-        z = self.n_cols + np.arange(k)
-        highs.addVars(k, np.zeros(k), np.ones(k))
-        for i in range(k):
-            for other in (x[ask[i]], y[ask[i]]):
-                highs.addRow(
-                    -np.inf, 0.0, 2, np.array([z[i], other], dtype=np.int32), np.array([1.0, -1.0])
-                )
-        highs.addRow(1.0, np.inf, k, z.astype(np.int32), np.ones(k))
-        highs.setOptionValue("mip_max_improving_sols", 1)
-        status, values = _outcome(highs, stop_at, self.n_cols)
+        status, values = self._first_found(stop_at, held_with=(x[ask], y[ask]))
         if values is None:
             return np.zeros(0, dtype=np.int64), status == "infeasible"
         held = (values[x[ask]] > 0.5) & (values[y[ask]] > 0.5)
@@ -419,7 +425,7 @@ class SubProgram:
             return None
         chosen = np.flatnonzero(values > 0.5)
         self.best_pairs = self.free[chosen]
-        return self.fixed_utility + int(self.model.utility[self.free[chosen]].sum())
+        return self.fixed_utility + int(self.model.utility[self.best_pairs].sum())
 
     def best_extra(self, stop_at: float) -> tuple[int | None, int | None]:
         """:meth:`best` of a program with ``extras``, and the offer whose one more place the
